@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# One entry point for a fresh machine: sets up everything it needs, then runs what you ask.
+#   bash dev.sh demo [ARGS...]   set up, then run the demo station (inspection demo ARGS...)
+#   bash dev.sh test [PYTEST ARGS...]   set up (incl. test tools), then ruff, mypy and the tests
+#   bash dev.sh setup            set up only
+# Set-up is idempotent and quick when nothing changed (a stamp of pyproject.toml is kept in .venv).
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+VENV="$ROOT/.venv"
+PY=${PYTHON:-python3}
+
+need_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+  echo "need root for: $*" >&2; return 1; fi; }
+
+apt_install() {
+  # Debian packages the tests use: headless Chromium (browser tests), mbpoll (third-party Modbus client).
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "==> apt-get install ${missing[*]}"
+  need_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive need_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+python_setup() {
+  local extras=$1
+  "$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
+    || { echo "Python 3.11+ is required ($PY is $("$PY" --version))" >&2; exit 1; }
+  [ -x "$VENV/bin/python" ] || { echo "==> creating $VENV"; "$PY" -m venv "$VENV"; }
+  local stamp="$VENV/.stamp-$extras"
+  local want
+  want=$(cat pyproject.toml | sha256sum | cut -c1-16)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "==> pip install -e .[$extras]"
+    "$VENV/bin/python" -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+    "$VENV/bin/python" -m pip install -q -e ".[$extras]" 2>&1 | grep -v '^WARNING: Location' || true
+    "$VENV/bin/python" -c "import inspection, cv2, pymodbus, fastapi" \
+      || { echo "installation failed" >&2; exit 1; }
+    echo "$want" > "$stamp"
+  fi
+}
+
+cmd=${1:-demo}
+shift || true
+case "$cmd" in
+  setup)
+    python_setup cpu ;;
+  demo)
+    python_setup cpu
+    exec "$VENV/bin/inspection" demo "$@" ;;
+  test)
+    apt_install chromium mbpoll
+    python_setup cpu,test,train
+    echo "==> ruff"; "$VENV/bin/ruff" check .
+    echo "==> mypy"; "$VENV/bin/mypy"
+    echo "==> pytest"; exec "$VENV/bin/python" -m pytest "$@" ;;
+  *)
+    echo "usage: bash dev.sh demo|test|setup [ARGS...]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,118 @@
+"""Typed errors of the station.
+
+Every failure the station can meet has a class here, carrying the fields a caller needs to act on it
+(and a human needs to read it). Vendor exceptions are re-raised as one of these ``from exc`` at the
+plugin boundary, so nothing above the plugins depends on a vendor SDK's exception types.
+"""
+
+from __future__ import annotations
+
+
+class InspectionError(Exception):
+    """Base class of every error the station raises on purpose.
+
+    ``key`` is a stable, machine-readable error key (for the HMI, the logs, the PLC's ERROR_CODE);
+    the message is for people.
+    """
+
+    key = "inspection_error"
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        if key is not None:
+            self.key = key
+
+
+class ImageError(InspectionError):
+    """An image is unusable: corrupt or truncated file, empty, wrong dtype or shape."""
+
+    key = "bad_image"
+
+    def __init__(self, message: str, *, path: str | None = None, key: str | None = None) -> None:
+        super().__init__(message if path is None else f"{path}: {message}", key=key)
+        self.path = path
+
+
+class ConfigError(InspectionError):
+    """A configuration value is missing, out of range, NaN or of the wrong type."""
+
+    key = "bad_config"
+
+    def __init__(self, message: str, *, field: str | None = None, key: str | None = None) -> None:
+        super().__init__(message if field is None else f"{field}: {message}", key=key)
+        self.field = field
+
+
+class RecipeError(InspectionError):
+    """A recipe cannot be used: unknown schema version, hash mismatch, reference missing."""
+
+    key = "bad_recipe"
+
+
+class AlignmentError(InspectionError):
+    """Raised where an alignment failure must stop the caller (the pipeline returns a typed result)."""
+
+    key = "alignment_failed"
+
+
+class DetectorError(InspectionError):
+    """A detector back-end failed: missing or corrupt model, runtime error."""
+
+    key = "detector_error"
+
+
+class CameraError(InspectionError):
+    """A camera failed: not found, cannot open, grab failed, device removed."""
+
+    key = "camera_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        camera: str | None = None,
+        code: int | None = None,
+        key: str | None = None,
+    ) -> None:
+        prefix = f"camera {camera}: " if camera else ""
+        suffix = f" (SDK code {code:#x})" if code is not None else ""
+        super().__init__(f"{prefix}{message}{suffix}", key=key)
+        self.camera = camera
+        self.code = code
+
+
+class GrabTimeout(CameraError):
+    """No frame arrived within the grab timeout."""
+
+    key = "grab_timeout"
+
+
+class IncompleteFrame(CameraError):
+    """A frame arrived but is incomplete or failed (lost packets, buffer underrun)."""
+
+    key = "incomplete_frame"
+
+
+class PlcError(InspectionError):
+    """The PLC link failed or the PLC wrote something the contract does not allow."""
+
+    key = "plc_error"
+
+
+class CalibrationError(InspectionError):
+    """Calibration could not be computed or loaded (too few good views, bad board, bad file)."""
+
+    key = "calibration_error"
+
+
+class MissingDependency(InspectionError):
+    """An optional dependency (a vendor SDK, a runtime) is not installed; says which extra to install."""
+
+    key = "missing_dependency"
+
+    def __init__(self, package: str, *, extra: str | None = None, purpose: str = "") -> None:
+        hint = f"pip install 'inspection-station[{extra}]'" if extra else f"pip install {package}"
+        what = f" (needed for {purpose})" if purpose else ""
+        super().__init__(f"{package} is not installed{what}; install it with: {hint}")
+        self.package = package
+        self.extra = extra
