@@ -3,9 +3,53 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 
 def add_parser(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser("bench", help="benchmarks (DeepPCB, magnetic tiles)")
-    p.set_defaults(func=lambda args: 2)
+    bsub = p.add_subparsers(dest="bench", metavar="DATASET")
+    d = bsub.add_parser("deeppcb", help="golden/tested pairs laid out like DeepPCB",
+                        description="Runs every pair through alignment and detection; writes "
+                        "OUT/<id>.txt (x1,y1,x2,y2,confidence,type) and OUT/summary.json.")
+    d.add_argument("folder", type=Path, metavar="DIR")
+    d.add_argument("--out", type=Path, required=True, metavar="OUT")
+    d.add_argument("--threads", type=int, default=1, help="OpenCV/ONNX Runtime threads (default 1)")
+    d.add_argument("--limit", type=int, default=None, help="only the first N pairs")
+    d.add_argument("--split", choices=("all", "train", "val"), default="all",
+                   help="'val': every 5th pair of each board group (held out from tuning); "
+                   "'train': the others")
+    d.add_argument("--perturb", action="store_true",
+                   help="perturb the tested images (shift, rotation, gain/offset, noise) and compare "
+                   "with the clean run")
+    d.add_argument("--max-shift", type=float, default=8.0, help="px (with --perturb)")
+    d.add_argument("--max-rotation", type=float, default=1.5, help="degrees (with --perturb)")
+    d.add_argument("--noise", type=float, default=5.0, help="Gaussian noise sigma (with --perturb)")
+    d.add_argument("--good-parts", action="store_true",
+                   help="also check each golden, perturbed, as a good part: any reject is false")
+    d.add_argument("--roi-margin", type=int, default=None,
+                   help="inspect only this far inside the image border (default: 0, or the largest "
+                   "perturbation displacement with --perturb); ground truth outside is ignored")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--detector", default=None, help="detector name (default: the best shipped one)")
+    d.add_argument("--quiet", action="store_true", help="no progress output")
+    d.set_defaults(func=_deeppcb)
+
+
+def _deeppcb(args: argparse.Namespace) -> int:
+    from inspection.bench import deeppcb, perturb
+    from inspection.detector import detectors
+
+    spec = None
+    if args.perturb:
+        spec = perturb.PerturbSpec(max_shift_px=args.max_shift, max_rotation_deg=args.max_rotation,
+                                   noise_sigma=args.noise)
+    det = detectors.create(args.detector) if args.detector else None
+    cfg = deeppcb.BenchConfig(args.folder, args.out, threads=args.threads, limit=args.limit,
+                              split=args.split, perturb=spec, good_parts=args.good_parts,
+                              seed=args.seed, roi_margin=args.roi_margin, progress=not args.quiet)
+    summary = deeppcb.run(cfg, det)
+    print(deeppcb.format_table(summary))
+    print(f"wrote {args.out}/summary.json")
+    return 0

@@ -1,0 +1,414 @@
+"""Registration of an acquired image to the golden reference.
+
+Coarse to fine:
+1. coarse search at about 80 px across: phase correlation (gain/offset invariant) under a small
+   sweep of rotation hypotheses, which covers shifts up to ``max_shift`` and rotations up to
+   ``max_rotation_deg``;
+2. inverse-compositional Gauss-Newton on a pyramid, on reference edge samples chosen once per
+   reference (the reference is fixed per recipe, so its gradients and Jacobians are precomputed),
+   with the gain and offset of the light solved at each step and Huber weights so that defects do
+   not pull the fit; similarity at the coarse levels, ``params.motion`` at the finest.
+
+The result is an :class:`~inspection.geometry.Alignment`: ``ok`` False with a reason when the part
+is not there, not recognisable, or outside the allowed range; never an exception for a bad part.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from inspection.geometry import Alignment, compose, invert, rigid_matrix
+from inspection.imageio import to_grey8
+from inspection.recipe_params import AlignParams
+
+_COARSE_TARGET = 96  # the coarse search level is the first one at most this many pixels across
+_SMOOTH_SIGMA = 1.0  # Gaussian smoothing of every pyramid level (level pixels)
+_HUBER_K = 1.5
+_SIG_BINS = 720
+_DAMPING = 1e-3
+_SCORE_LEVEL = 2  # alignment quality is judged here: coarse enough to ignore sub-pixel edge drift
+
+
+def _pyramid(grey: np.ndarray, levels: int) -> list[np.ndarray]:
+    """Level 0 is full resolution; each next level halves the size (area averaging)."""
+    out = [grey]
+    for _ in range(levels - 1):
+        prev = out[-1]
+        out.append(cv2.resize(prev, ((prev.shape[1] + 1) // 2, (prev.shape[0] + 1) // 2),
+                              interpolation=cv2.INTER_AREA))
+    return out
+
+
+def _smooth(img: np.ndarray) -> np.ndarray:
+    """Gaussian smoothing of a pyramid level (kept in the image's dtype: uint8 is the fast path;
+    the half-grey-level rounding is far below what registration resolves)."""
+    return cv2.GaussianBlur(img, (5, 5), _SMOOTH_SIGMA)
+
+
+def _level_scale(level: int) -> np.ndarray:
+    """2x3 matrix mapping full-resolution pixel coordinates to those of ``level``."""
+    f = 2.0**level
+    return np.array([[1 / f, 0, 0.5 / f - 0.5], [0, 1 / f, 0.5 / f - 0.5]])
+
+
+def _to_level(matrix: np.ndarray, level: int) -> np.ndarray:
+    s = _level_scale(level)
+    return compose(compose(s, matrix), invert(s))
+
+
+def _from_level(matrix: np.ndarray, level: int) -> np.ndarray:
+    s = _level_scale(level)
+    return compose(compose(invert(s), matrix), s)
+
+
+def _jacobian(u: np.ndarray, v: np.ndarray, motion: str) -> tuple[np.ndarray, np.ndarray]:
+    """d(x', y')/dp at p=0 for centred coordinates (u, v): two (N, k) arrays."""
+    one, zero = np.ones_like(u), np.zeros_like(u)
+    if motion == "translation":
+        return np.stack([one, zero], 1), np.stack([zero, one], 1)
+    if motion == "euclidean":
+        return np.stack([-v, one, zero], 1), np.stack([u, zero, one], 1)
+    if motion == "similarity":
+        return np.stack([u, -v, one, zero], 1), np.stack([v, u, zero, one], 1)
+    return np.stack([u, zero, v, zero, one, zero], 1), np.stack([zero, u, zero, v, zero, one], 1)
+
+
+def _column_scale(motion: str, radius: float) -> np.ndarray:
+    """Per-parameter scale that turns each parameter into pixels of motion at ``radius``."""
+    if motion == "translation":
+        return np.ones(2)
+    if motion == "euclidean":
+        return np.array([radius, 1.0, 1.0])
+    if motion == "similarity":
+        return np.array([radius, radius, 1.0, 1.0])
+    return np.array([radius, radius, radius, radius, 1.0, 1.0])
+
+
+def _delta_matrix(dp: np.ndarray, motion: str) -> np.ndarray:
+    """The centred-coordinate warp of a parameter increment."""
+    if motion == "translation":
+        return np.array([[1, 0, dp[0]], [0, 1, dp[1]]], dtype=np.float64)
+    if motion == "euclidean":
+        c, s = math.cos(dp[0]), math.sin(dp[0])
+        return np.array([[c, -s, dp[1]], [s, c, dp[2]]])
+    if motion == "similarity":
+        return np.array([[1 + dp[0], -dp[1], dp[2]], [dp[1], 1 + dp[0], dp[3]]])
+    return np.array([[1 + dp[0], dp[2], dp[4]], [dp[1], 1 + dp[3], dp[5]]])
+
+
+@dataclass(frozen=True)
+class _Level:
+    index: int
+    size: tuple[int, int]  # (w, h)
+    points: np.ndarray  # (N, 2) sample coordinates, level pixels
+    values: np.ndarray  # (N,) smoothed reference at the samples
+    sd: dict[str, np.ndarray]  # motion -> (N, k) steepest-descent images
+
+
+@dataclass(frozen=True)
+class AlignModel:
+    """Everything about one reference that alignment needs, computed once per reference."""
+
+    shape: tuple[int, int]
+    levels: tuple[_Level, ...]  # fine to coarse; levels[i].index == i
+    coarse_index: int
+    coarse_image: np.ndarray  # float32 reference at the coarse level
+    coarse_window: np.ndarray
+    contrast: float
+    signature: np.ndarray  # angular signature (see _angular_signature) of the level above coarse
+    stats: tuple[float, float]  # mean and standard deviation of the coarse level
+
+    @property
+    def n_levels(self) -> int:
+        return len(self.levels)
+
+
+def _select_samples(mag: np.ndarray, n: int) -> np.ndarray:
+    """(N, 2) integer coordinates of strong-gradient pixels, spread over the image."""
+    h, w = mag.shape
+    border = 2
+    inner = mag[border:h - border, border:w - border]
+    if inner.size == 0:
+        return np.zeros((0, 2), dtype=np.float64)
+    # threshold from a subsample: keep about 3n of the strongest-gradient pixels
+    sub = inner[::3, ::3].ravel()
+    q = max(0.0, 1.0 - 3.0 * n / inner.size)
+    thresh = float(np.quantile(sub, q)) if q > 0 else 0.0
+    ys, xs = np.nonzero(inner >= max(thresh, 1e-6))
+    if ys.size > n:  # deterministic, spatially uniform thinning
+        idx = np.linspace(0, ys.size - 1, n).astype(np.int64)
+        ys, xs = ys[idx], xs[idx]
+    return np.stack([xs + border, ys + border], 1).astype(np.float64)
+
+
+def build_align_model(reference: np.ndarray, params: AlignParams | None = None) -> AlignModel:
+    """Precompute the pyramid, edge samples and Jacobians of a reference image."""
+    params = params or AlignParams()
+    grey = to_grey8(reference, what="reference")
+    h, w = grey.shape
+    n_levels = 1
+    while max(h, w) / 2 ** (n_levels - 1) > _COARSE_TARGET and min(h, w) / 2**n_levels >= 16:
+        n_levels += 1
+    pyr = _pyramid(grey, n_levels)
+    levels = []
+    for i, img in enumerate(pyr):
+        sm = _smooth(img)
+        gx = cv2.Sobel(sm, cv2.CV_16S, 1, 0, ksize=3)
+        gy = cv2.Sobel(sm, cv2.CV_16S, 0, 1, ksize=3)
+        mag = cv2.add(cv2.convertScaleAbs(gx, alpha=0.25), cv2.convertScaleAbs(gy, alpha=0.25))
+        n = max(200, params.samples // (2 ** (2 * i)) * 2) if i else params.samples
+        pts = _select_samples(mag, n)
+        xi, yi = pts[:, 0].astype(np.int64), pts[:, 1].astype(np.int64)
+        gxs, gys = gx[yi, xi] / 8.0, gy[yi, xi] / 8.0
+        cx, cy = (img.shape[1] - 1) / 2.0, (img.shape[0] - 1) / 2.0
+        u, v = pts[:, 0] - cx, pts[:, 1] - cy
+        motions = {params.motion, "similarity"}
+        if i >= n_levels - 2:
+            motions |= {"euclidean", "translation"}
+        sd = {}
+        for motion in motions:
+            jx, jy = _jacobian(u, v, motion)
+            sd[motion] = gxs[:, None] * jx + gys[:, None] * jy
+        levels.append(_Level(i, (img.shape[1], img.shape[0]), pts, sm[yi, xi].astype(np.float64), sd))
+    coarse = n_levels - 1
+    cimg = _smooth(pyr[coarse]).astype(np.float32)
+    window = cv2.createHanningWindow((cimg.shape[1], cimg.shape[0]), cv2.CV_32F)
+    lo, hi = np.percentile(grey[::4, ::4], [2, 98])
+    sig = _angular_signature(_smooth(pyr[max(0, coarse - 1)]).astype(np.float32))
+    mean, std = cv2.meanStdDev(pyr[coarse])
+    return AlignModel((h, w), tuple(levels), coarse, cimg, window, float(hi - lo), sig,
+                      (float(mean[0, 0]), float(std[0, 0])))
+
+
+def _gauss_newton(
+    level: _Level, image: np.ndarray, matrix: np.ndarray, motion: str, iterations: int,
+    photometric: tuple[float, float],
+) -> tuple[np.ndarray, float, float, float]:
+    """Refine ``matrix`` (level coordinates, reference -> image) on one level.
+
+    ``photometric`` is a (gain, offset) prior from global statistics, used while the fit is too
+    poor to regress them from the samples. A step that lowers the correlation is undone and the
+    iteration stops, so the result is never worse than the start. Returns (matrix, score, gain,
+    offset); score is the correlation of the samples at the returned matrix.
+    """
+    h, w = image.shape
+    pts = level.points
+    pts32 = pts.astype(np.float32).reshape(-1, 1, 2)
+    ref_vals = level.values
+    sd = level.sd[motion]
+    cx, cy = (level.size[0] - 1) / 2.0, (level.size[1] - 1) / 2.0
+    colscale = _column_scale(motion, max(cx, cy, 1.0))
+    to_c = np.array([[1, 0, -cx], [0, 1, -cy]], dtype=np.float64)
+    from_c = np.array([[1, 0, cx], [0, 1, cy]], dtype=np.float64)
+    best = (matrix, -1.0, photometric[0], photometric[1])
+    if len(pts) < 20:  # a blank level: nothing to fit
+        return matrix, 0.0, photometric[0], photometric[1]
+    for _ in range(iterations + 1):
+        q = cv2.transform(pts32, matrix)
+        qx, qy = q[:, 0, 0], q[:, 0, 1]
+        inside = (qx >= 0) & (qx <= w - 1) & (qy >= 0) & (qy <= h - 1)
+        n_in = int(np.count_nonzero(inside))
+        if n_in < max(20, 0.2 * len(pts)):
+            break
+        vals = cv2.remap(image, q, None, cv2.INTER_LINEAR,  # type: ignore[call-overload]
+                         borderMode=cv2.BORDER_REPLICATE)
+        vals = vals.ravel().astype(np.float64)
+        r, t = ref_vals[inside], vals[inside]
+        rm, tm = r.mean(), t.mean()
+        rv = ((r - rm) ** 2).mean()
+        tv = ((t - tm) ** 2).mean()
+        cov = ((r - rm) * (t - tm)).mean()
+        score = float(cov / math.sqrt(rv * tv)) if rv > 1e-9 and tv > 1e-9 else 0.0
+        if score < best[1] - 1e-4:
+            break  # the last step made it worse: keep the best
+        if score > 0.5 and rv > 1e-9:
+            gain, offset = cov / rv, tm - cov / rv * rm
+        else:
+            gain, offset = photometric
+        best = (matrix, score, gain, offset)
+        err = np.where(inside, (vals - offset) / gain - ref_vals, 0.0)
+        mad = float(np.abs(err).sum()) / n_in * 1.25 + 1e-6  # mean absolute deviation -> sigma
+        weight = np.minimum(1.0, _HUBER_K * mad / (np.abs(err) + 1e-12)) * inside
+        sdw = sd * weight[:, None]
+        hess = sdw.T @ sd
+        # Tikhonov damping in parameters normalised to pixels at the image border: directions the
+        # image does not constrain (motion along parallel stripes, a nearly blank part) stay put
+        # instead of wandering; well-constrained ones are biased by ~0.1%.
+        norm = colscale[:, None] * colscale[None, :]
+        damp = _DAMPING * np.trace(hess / norm) / len(colscale)
+        try:
+            dp = np.linalg.solve(hess + damp * np.diag(colscale**2), sdw.T @ err)
+        except np.linalg.LinAlgError:
+            break
+        delta = compose(compose(from_c, _delta_matrix(dp, motion)), to_c)
+        matrix = compose(matrix, invert(delta))
+        if np.abs(dp[-2:]).max() < 0.005 and (len(dp) == 2 or np.abs(dp[:-2]).max() < 5e-5):
+            # converged: evaluate once more only if it moved noticeably
+            break
+    m, score, gain, offset = best
+    return m, max(score, 0.0), float(gain), float(offset)
+
+
+def _phase_correlate(ref: np.ndarray, img: np.ndarray,
+                     window: np.ndarray | None) -> tuple[tuple[float, float], float]:
+    """cv2.phaseCorrelate on copies: OpenCV 5.0 multiplies its inputs by the window in place."""
+    if window is None:
+        (dx, dy), resp = cv2.phaseCorrelate(ref, img)
+    else:
+        (dx, dy), resp = cv2.phaseCorrelate(ref.copy(), img.copy(), window)
+    return (float(dx), float(dy)), float(resp)
+
+
+def _angular_signature(img: np.ndarray) -> np.ndarray:
+    """Orientation signature of an image, invariant to translation: the log Fourier magnitude
+    summed along rays, one value per 0.5 degree over 180 degrees (zero mean)."""
+    h, w = img.shape
+    win = cv2.createHanningWindow((w, h), cv2.CV_32F)
+    x = (img - float(img.mean())) * win
+    spec = cv2.dft(x, flags=cv2.DFT_COMPLEX_OUTPUT)
+    mag = cv2.magnitude(spec[:, :, 0], spec[:, :, 1])
+    mag = np.fft.fftshift(np.log1p(mag))
+    radius = min(h, w) / 2.0
+    polar = cv2.warpPolar(mag, (int(radius), _SIG_BINS), (w / 2.0, h / 2.0), radius,
+                          cv2.WARP_POLAR_LINEAR)
+    band = polar[:, int(radius * 0.1):int(radius * 0.9)].sum(1)
+    sig = band[:_SIG_BINS // 2] + band[_SIG_BINS // 2:]
+    return (sig - sig.mean()).astype(np.float64)
+
+
+def _angle_hypotheses(model: AlignModel, sig: np.ndarray, max_deg: float) -> list[float]:
+    """Candidate rotations (degrees, rigid_matrix convention): the best matches of the test's
+    angular signature against the reference's, and no rotation."""
+    if max_deg < 0.75:
+        return [0.0]
+    n = len(sig)
+    step = 180.0 / n
+    kmax = math.ceil(max_deg / step) + 1
+    ks = np.arange(-kmax, kmax + 1)
+    cc = np.array([float(np.dot(np.roll(sig, -int(k)), model.signature)) for k in ks])
+    order = np.argsort(-cc)
+    out: list[float] = []
+    for j in order:
+        if not (0 < j < len(cc) - 1 and cc[j] >= cc[j - 1] and cc[j] >= cc[j + 1]):
+            continue  # not an interior local maximum
+        angle = -float(ks[j]) * step
+        if all(abs(angle - a) > 1.0 for a in out):
+            out.append(angle)
+        if len(out) == 2:
+            break
+    if all(abs(a) > 1.0 for a in out):
+        out.append(0.0)
+    return out
+
+
+def _coarse_search(model: AlignModel, pyr: list[np.ndarray], params: AlignParams,
+                   photometric: tuple[float, float]) -> np.ndarray:
+    """Best start (matrix in coarse-level coordinates): each rotation hypothesis gets a phase
+    correlation for its translation and a short Gauss-Newton fit; the best correlation wins."""
+    coarse = model.coarse_index
+    cimg = _smooth(pyr[coarse]).astype(np.float32)
+    h, w = cimg.shape
+    center = ((w - 1) / 2.0, (h - 1) / 2.0)
+    sig_level = max(0, coarse - 1)
+    angles = _angle_hypotheses(model, _angular_signature(_smooth(pyr[sig_level]).astype(np.float32)),
+                               params.max_rotation_deg)
+    motion = "euclidean" if params.motion != "translation" else "translation"
+    best_m, best_s = np.eye(2, 3), -1.0
+    for angle in angles:
+        rot = rigid_matrix(0.0, 0.0, angle, center=center)
+        img = cimg if angle == 0.0 else cv2.warpAffine(
+            cimg, rot, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE)
+        # translation candidates: windowed phase correlation (robust), unwindowed (features near
+        # the border, which the window hides), and none (a nearly blank part)
+        for window in (model.coarse_window, None, "zero"):
+            if isinstance(window, str):
+                dx = dy = 0.0
+            else:
+                (dx, dy), _ = _phase_correlate(model.coarse_image, img, window)
+            start = compose(rot, np.array([[1, 0, dx], [0, 1, dy]], dtype=np.float64))
+            m, score, _, _ = _gauss_newton(model.levels[coarse], cimg, start, motion, 8, photometric)
+            if score > best_s:
+                best_m, best_s = m, score
+            if best_s > 0.9:
+                return best_m
+    return best_m
+
+
+def _coverage(matrix: np.ndarray, image_shape: tuple[int, int], roi: tuple[int, int, int, int]) -> float:
+    """Fraction of ``roi`` (reference x, y, w, h) that the acquired image covers after alignment."""
+    ih, iw = image_shape
+    corners = np.array([[0, 0], [iw, 0], [iw, ih], [0, ih]], dtype=np.float64) - 0.5
+    inv = invert(matrix)
+    quad = (corners @ inv[:, :2].T + inv[:, 2]).astype(np.float32)
+    x, y, w, h = roi
+    rect = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], dtype=np.float32) - 0.5
+    area, _ = cv2.intersectConvexConvex(quad, rect)
+    return float(min(1.0, area / float(w * h))) if w * h > 0 else 0.0
+
+
+def align(model: AlignModel, image: np.ndarray, params: AlignParams | None = None, *,
+          roi: tuple[int, int, int, int] | None = None) -> Alignment:
+    """Register ``image`` to the reference of ``model``; see the module docstring."""
+    params = params or AlignParams()
+    grey = to_grey8(image, what="image")
+    h, w = model.shape
+    if grey.shape != model.shape:
+        return Alignment.failed(f"image is {grey.shape[1]}x{grey.shape[0]} px but the reference is "
+                                f"{w}x{h} px")
+    coarse = model.coarse_index
+    pyr = _pyramid(grey, model.n_levels)
+    ref_mean, ref_std = model.stats
+    img_mean, img_std = (float(v[0, 0]) for v in cv2.meanStdDev(pyr[coarse]))
+    if img_std < max(1.5, 0.15 * ref_std):
+        return Alignment.failed(f"no contrast in the image (grey-level spread {img_std:.1f}, the "
+                                f"reference has {ref_std:.1f}): part missing, light off or lens covered")
+    gain0 = max(img_std / ref_std, 1e-3) if ref_std > 1e-6 else 1.0
+    photometric = (gain0, img_mean - gain0 * ref_mean)
+    m = _coarse_search(model, pyr, params, photometric)
+    cimg = _smooth(pyr[coarse])
+    score, gain, offset = 0.0, photometric[0], photometric[1]
+    finest = min(params.finest_level, model.n_levels - 1)
+    for index in range(coarse, finest - 1, -1):
+        level = model.levels[index]
+        motion = params.motion if index <= max(finest, 1) else (
+            "similarity" if params.motion in ("similarity", "affine") else params.motion)
+        if index != coarse:
+            m = _to_level(_from_level(m, index + 1), index)
+        img = cimg if index == coarse else _smooth(pyr[index])
+        m, score, gain, offset = _gauss_newton(level, img, m, motion, 12 if index == coarse else 6,
+                                               photometric)
+        photometric = (gain, offset)
+    matrix = _from_level(m, finest)
+    sl = min(_SCORE_LEVEL, model.n_levels - 1)
+    if sl != finest:
+        _, score, _, _ = _gauss_newton(model.levels[sl], _smooth(pyr[sl]), _to_level(matrix, sl),
+                                       params.motion if sl <= 1 else "similarity", 0, photometric)
+    result = Alignment(matrix=matrix, score=score, ok=True, gain=float(gain), offset=float(offset),
+                       coverage=_coverage(matrix, grey.shape, roi or (0, 0, w, h)))
+    reason = _out_of_range(result, (w, h), params)
+    if reason:
+        return Alignment(matrix=matrix, score=score, ok=False, reason=reason, gain=result.gain,
+                         offset=result.offset, coverage=result.coverage)
+    return result
+
+
+def _out_of_range(al: Alignment, size: tuple[int, int], params: AlignParams) -> str:
+    if al.score < params.min_score:
+        return (f"part not recognisable: alignment score {al.score:.2f} below "
+                f"{params.min_score:.2f}")
+    w, h = size
+    dx, dy = al.shift_about(((w - 1) / 2.0, (h - 1) / 2.0))
+    limit = params.max_shift * max(w, h)
+    if abs(dx) > limit * 1.05 or abs(dy) > limit * 1.05:
+        return f"shift ({dx:.1f}, {dy:.1f}) px is beyond the allowed {limit:.1f} px"
+    if abs(al.angle_deg) > params.max_rotation_deg + 0.5:
+        return f"rotation {al.angle_deg:.2f} deg is beyond the allowed {params.max_rotation_deg} deg"
+    sv = np.linalg.svd(al.matrix[:, :2], compute_uv=False)
+    if sv.max() > 1 + params.max_scale or sv.min() < 1 - params.max_scale:
+        return f"scale {sv.min():.3f}..{sv.max():.3f} is beyond the allowed +-{params.max_scale:.3f}"
+    return ""

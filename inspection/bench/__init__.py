@@ -1,0 +1,1 @@
+"""Benchmarks: quality and speed on public datasets, printed as tables and written as JSON."""

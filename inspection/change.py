@@ -1,0 +1,209 @@
+"""Change detection between the golden reference and an aligned part image.
+
+The reference defines, per pixel, the band of grey values a good part may show there: the minimum
+and maximum of the reference over a ``tolerance_px`` neighbourhood, so edges may move that far
+(sub-pixel jitter, residual misregistration) without counting. A pixel of the aligned part brighter
+than the band's top is a *bright* deviation; darker than its bottom, a *dark* one. Deviations larger
+than ``threshold`` x the reference contrast, inside the inspected region, form regions; fragments
+closer than ``merge_gap_px`` are one region; regions smaller than ``min_area_px`` are dropped.
+
+A per-pixel variation model (taught from many good parts) can widen the band where good parts vary:
+``spread_dark`` lowers its bottom, ``spread_bright`` raises its top.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from inspection.findings import Polarity
+from inspection.geometry import Alignment
+from inspection.imageio import to_grey8
+from inspection.recipe_params import DetectParams
+
+
+@dataclass(frozen=True)
+class ChangeModel:
+    """Everything about one reference that change detection needs, computed once per reference."""
+
+    reference: np.ndarray  # uint8 grey
+    lower: np.ndarray  # uint8: the darkest a good part may be at each pixel
+    upper: np.ndarray  # uint8: the brightest a good part may be at each pixel
+    inspect: np.ndarray  # uint8 0/255: ROI minus ignore masks
+    contrast: float
+    params: DetectParams
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return int(self.reference.shape[0]), int(self.reference.shape[1])
+
+    @property
+    def level_threshold(self) -> int:
+        """Grey-level excess above which a pixel deviates."""
+        return max(1, round(self.params.threshold * self.contrast))
+
+
+def build_change_model(reference: np.ndarray, params: DetectParams | None = None, *,
+                       inspect_mask: np.ndarray | None = None,
+                       spread_dark: np.ndarray | None = None,
+                       spread_bright: np.ndarray | None = None) -> ChangeModel:
+    """Precompute the tolerance band of a reference. ``inspect_mask`` (uint8/bool, nonzero = inspect)
+    restricts the inspection; ``spread_dark``/``spread_bright`` (grey levels) widen the band per
+    pixel downwards/upwards (a variation model taught from good parts)."""
+    params = params or DetectParams()
+    ref = to_grey8(reference, what="reference")
+    k = 2 * params.tolerance_px + 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE if k > 3 else cv2.MORPH_RECT, (k, k))
+    lower = cv2.erode(ref, kernel)
+    upper = cv2.dilate(ref, kernel)
+    for spread, is_upper in ((spread_dark, False), (spread_bright, True)):
+        if spread is None:
+            continue
+        if spread.shape != ref.shape:
+            raise ValueError(f"spread shape {spread.shape} differs from the reference {ref.shape}")
+        sp = np.clip(spread, 0, 255).astype(np.uint8)
+        if is_upper:
+            upper = cv2.add(upper, sp)
+        else:
+            lower = cv2.subtract(lower, sp)
+    if inspect_mask is None:
+        inspect = np.full(ref.shape, 255, np.uint8)
+    else:
+        if inspect_mask.shape != ref.shape:
+            raise ValueError(f"inspection mask shape {inspect_mask.shape} differs from the reference "
+                             f"{ref.shape}")
+        inspect = np.where(inspect_mask > 0, 255, 0).astype(np.uint8)
+    lo, hi = np.percentile(ref[::2, ::2], [1, 99])
+    contrast = float(max(hi - lo, 16.0))
+    return ChangeModel(ref, lower, upper, inspect, contrast, params)
+
+
+def warp_to_reference(image: np.ndarray, alignment: Alignment,
+                      shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The image resampled in the reference frame, light-corrected to the reference (the gain and
+    offset found by alignment), and the mask (uint8 0/255) of reference pixels it covers."""
+    grey = to_grey8(image, what="image")
+    h, w = shape
+    gain = alignment.gain if alignment.gain > 1e-3 else 1.0
+    lut = np.clip((np.arange(256, dtype=np.float64) - alignment.offset) / gain, 0, 255)
+    corrected = cv2.LUT(grey, lut.round().astype(np.uint8))
+    aligned = cv2.warpAffine(corrected, alignment.matrix, (w, h),
+                             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                             borderMode=cv2.BORDER_REPLICATE)
+    valid = np.zeros((h, w), np.uint8)
+    ih, iw = grey.shape
+    inv = cv2.invertAffineTransform(alignment.matrix)
+    # pixels whose source lies at least one pixel inside the image (interpolation is exact there)
+    corners = np.array([[1, 1], [iw - 2, 1], [iw - 2, ih - 2], [1, ih - 2]], dtype=np.float64)
+    quad = corners @ inv[:, :2].T + inv[:, 2]
+    cv2.fillConvexPoly(valid, np.round(quad * 16).astype(np.int32), 255, cv2.LINE_8, 4)
+    return aligned, valid
+
+
+@dataclass(frozen=True)
+class ChangeRegion:
+    """One connected deviation (after merging fragments), in reference pixels."""
+
+    box: tuple[int, int, int, int]  # x1, y1, x2, y2 (exclusive)
+    polarity: Polarity
+    area_px: int
+    mean_excess: float  # mean grey-level excess over the band, in units of the reference contrast
+    peak_excess: float
+    mask: np.ndarray  # bool, the region's pixels inside ``box``
+
+    @property
+    def width(self) -> int:
+        return self.box[2] - self.box[0]
+
+    @property
+    def height(self) -> int:
+        return self.box[3] - self.box[1]
+
+
+def _merge_boxes(boxes: list[list[int]], gap: int) -> list[list[int]]:
+    """Groups of indices whose boxes are within ``gap`` pixels of each other (union-find)."""
+    n = len(boxes)
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(n):
+        xi1, yi1, xi2, yi2 = boxes[i]
+        for j in range(i + 1, n):
+            xj1, yj1, xj2, yj2 = boxes[j]
+            if xi1 - gap <= xj2 and xj1 - gap <= xi2 and yi1 - gap <= yj2 and yj1 - gap <= yi2:
+                parent[find(i)] = find(j)
+    groups: dict[int, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(find(i), []).append(i)
+    return list(groups.values())
+
+
+def _regions(binary: np.ndarray, excess: np.ndarray, polarity: Polarity,
+             model: ChangeModel) -> list[ChangeRegion]:
+    """Regions of one polarity. Outer contours give the blobs (much faster than labelling on
+    sparse masks); blobs closer than the merge gap are grouped; pixel statistics come from the
+    group's box."""
+    params = model.params
+    contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return []
+    boxes = []
+    for c in contours:
+        x, y, w, h = cv2.boundingRect(c)
+        boxes.append([x, y, x + w, y + h])
+    out = []
+    for group in _merge_boxes(boxes, params.merge_gap_px):
+        x1 = min(boxes[i][0] for i in group)
+        y1 = min(boxes[i][1] for i in group)
+        x2 = max(boxes[i][2] for i in group)
+        y2 = max(boxes[i][3] for i in group)
+        if len(group) == 1 and (x2 - x1) * (y2 - y1) < params.min_area_px:
+            continue
+        mask = binary[y1:y2, x1:x2] > 0
+        area = int(np.count_nonzero(mask))
+        if area < params.min_area_px:
+            continue
+        ex = excess[y1:y2, x1:x2][mask]
+        out.append(ChangeRegion((x1, y1, x2, y2), polarity, area,
+                                float(ex.mean()) / model.contrast, float(ex.max()) / model.contrast,
+                                mask))
+    return out
+
+
+@dataclass(frozen=True)
+class ChangeMap:
+    """Result of change detection on one aligned part."""
+
+    bright: np.ndarray  # uint8 excess over the band's top
+    dark: np.ndarray  # uint8 excess under the band's bottom
+    valid: np.ndarray  # uint8 0/255: reference pixels the part image covers
+    regions: tuple[ChangeRegion, ...]
+    aligned: np.ndarray  # the part image in the reference frame, light-corrected
+
+    @property
+    def inspected_fraction(self) -> float:
+        return float(np.count_nonzero(self.valid)) / self.valid.size
+
+
+def detect_changes(model: ChangeModel, aligned: np.ndarray, valid: np.ndarray) -> ChangeMap:
+    """Deviating regions of an aligned, light-corrected part image (see :func:`warp_to_reference`)."""
+    if aligned.shape != model.reference.shape:
+        raise ValueError(f"aligned image {aligned.shape} differs from the reference {model.reference.shape}")
+    bright = cv2.subtract(aligned, model.upper)
+    dark = cv2.subtract(model.lower, aligned)
+    thr = model.level_threshold
+    inspect = cv2.bitwise_and(valid, model.inspect)
+    regions: list[ChangeRegion] = []
+    for excess, polarity in ((bright, Polarity.BRIGHT), (dark, Polarity.DARK)):
+        _, binary = cv2.threshold(excess, thr, 255, cv2.THRESH_BINARY)
+        binary = cv2.bitwise_and(binary, inspect)
+        regions.extend(_regions(binary, excess, polarity, model))
+    regions.sort(key=lambda r: -r.area_px * r.mean_excess)
+    return ChangeMap(bright, dark, valid, tuple(regions[: model.params.max_findings]), aligned)

@@ -1,0 +1,1 @@
+"""Shipped model files (data): fitted scorers, ONNX models."""

@@ -1,0 +1,1 @@
+"""Training: reproduces every shipped model from data (seeded, with progress output)."""
