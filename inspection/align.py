@@ -22,13 +22,14 @@ import cv2
 import numpy as np
 
 from inspection.geometry import Alignment, compose, invert, rigid_matrix
-from inspection.imageio import to_grey8
+from inspection.imageio import percentiles8, to_grey8
 from inspection.recipe_params import AlignParams
 
 _COARSE_TARGET = 96  # the coarse search level is the first one at most this many pixels across
 _SMOOTH_SIGMA = 1.0  # Gaussian smoothing of every pyramid level (level pixels)
 _HUBER_K = 1.5
 _SIG_BINS = 720
+_K3 = np.ones((3, 3), np.uint8)
 _DAMPING = 1e-3
 _SCORE_LEVEL = 2  # alignment quality is judged here: coarse enough to ignore sub-pixel edge drift
 
@@ -128,21 +129,24 @@ class AlignModel:
 
 
 def _select_samples(mag: np.ndarray, n: int) -> np.ndarray:
-    """(N, 2) integer coordinates of strong-gradient pixels, spread over the image."""
+    """(N, 2) coordinates of strong-gradient pixels (``mag`` uint8), spread over the image."""
     h, w = mag.shape
     border = 2
     inner = mag[border:h - border, border:w - border]
     if inner.size == 0:
         return np.zeros((0, 2), dtype=np.float64)
-    # threshold from a subsample: keep about 3n of the strongest-gradient pixels
-    sub = inner[::3, ::3].ravel()
-    q = max(0.0, 1.0 - 3.0 * n / inner.size)
-    thresh = float(np.quantile(sub, q)) if q > 0 else 0.0
-    ys, xs = np.nonzero(inner >= max(thresh, 1e-6))
-    if ys.size > n:  # deterministic, spatially uniform thinning
-        idx = np.linspace(0, ys.size - 1, n).astype(np.int64)
-        ys, xs = ys[idx], xs[idx]
-    return np.stack([xs + border, ys + border], 1).astype(np.float64)
+    # threshold from the histogram: keep about 3n of the strongest-gradient pixels
+    hist = np.bincount(inner[::2, ::2].ravel(), minlength=256)[:256] * 4.0
+    above = np.cumsum(hist[::-1])[::-1]  # pixels >= level
+    ok = np.nonzero(above >= 3 * n)[0]
+    thresh = max(1, int(ok[-1]) if ok.size else 1)
+    pts = cv2.findNonZero(cv2.compare(inner, thresh, cv2.CMP_GE))
+    if pts is None:
+        return np.zeros((0, 2), dtype=np.float64)
+    pts = pts.reshape(-1, 2)
+    if len(pts) > n:  # deterministic, spatially uniform thinning
+        pts = pts[np.linspace(0, len(pts) - 1, n).astype(np.int64)]
+    return pts.astype(np.float64) + border
 
 
 def build_align_model(reference: np.ndarray, params: AlignParams | None = None) -> AlignModel:
@@ -157,13 +161,13 @@ def build_align_model(reference: np.ndarray, params: AlignParams | None = None) 
     levels = []
     for i, img in enumerate(pyr):
         sm = _smooth(img)
-        gx = cv2.Sobel(sm, cv2.CV_16S, 1, 0, ksize=3)
-        gy = cv2.Sobel(sm, cv2.CV_16S, 0, 1, ksize=3)
-        mag = cv2.add(cv2.convertScaleAbs(gx, alpha=0.25), cv2.convertScaleAbs(gy, alpha=0.25))
+        # samples where the (smoothed) reference changes most; gradients only at those points
+        mag = cv2.morphologyEx(sm, cv2.MORPH_GRADIENT, _K3)
         n = max(200, params.samples // (2 ** (2 * i)) * 2) if i else params.samples
         pts = _select_samples(mag, n)
         xi, yi = pts[:, 0].astype(np.int64), pts[:, 1].astype(np.int64)
-        gxs, gys = gx[yi, xi] / 8.0, gy[yi, xi] / 8.0
+        gxs = (sm[yi, xi + 1].astype(np.float64) - sm[yi, xi - 1]) / 2.0
+        gys = (sm[yi + 1, xi].astype(np.float64) - sm[yi - 1, xi]) / 2.0
         cx, cy = (img.shape[1] - 1) / 2.0, (img.shape[0] - 1) / 2.0
         u, v = pts[:, 0] - cx, pts[:, 1] - cy
         motions = {params.motion, "similarity"}
@@ -177,7 +181,7 @@ def build_align_model(reference: np.ndarray, params: AlignParams | None = None) 
     coarse = n_levels - 1
     cimg = _smooth(pyr[coarse]).astype(np.float32)
     window = cv2.createHanningWindow((cimg.shape[1], cimg.shape[0]), cv2.CV_32F)
-    lo, hi = np.percentile(grey[::4, ::4], [2, 98])
+    lo, hi = percentiles8(grey, (2, 98), step=4)
     sig = _angular_signature(_smooth(pyr[max(0, coarse - 1)]).astype(np.float32))
     mean, std = cv2.meanStdDev(pyr[coarse])
     return AlignModel((h, w), tuple(levels), coarse, cimg, window, float(hi - lo), sig,
@@ -217,11 +221,14 @@ def _gauss_newton(
         vals = cv2.remap(image, q, None, cv2.INTER_LINEAR,  # type: ignore[call-overload]
                          borderMode=cv2.BORDER_REPLICATE)
         vals = vals.ravel().astype(np.float64)
-        r, t = ref_vals[inside], vals[inside]
-        rm, tm = r.mean(), t.mean()
-        rv = ((r - rm) ** 2).mean()
-        tv = ((t - tm) ** 2).mean()
-        cov = ((r - rm) * (t - tm)).mean()
+        if n_in == len(pts):
+            r, t = ref_vals, vals
+        else:
+            r, t = ref_vals[inside], vals[inside]
+        rm, tm = r.sum() / n_in, t.sum() / n_in
+        rv = float(np.dot(r, r)) / n_in - rm * rm
+        tv = float(np.dot(t, t)) / n_in - tm * tm
+        cov = float(np.dot(r, t)) / n_in - rm * tm
         score = float(cov / math.sqrt(rv * tv)) if rv > 1e-9 and tv > 1e-9 else 0.0
         if score < best[1] - 1e-4:
             break  # the last step made it worse: keep the best
@@ -230,9 +237,14 @@ def _gauss_newton(
         else:
             gain, offset = photometric
         best = (matrix, score, gain, offset)
-        err = np.where(inside, (vals - offset) / gain - ref_vals, 0.0)
-        mad = float(np.abs(err).sum()) / n_in * 1.25 + 1e-6  # mean absolute deviation -> sigma
-        weight = np.minimum(1.0, _HUBER_K * mad / (np.abs(err) + 1e-12)) * inside
+        err = (vals - offset) * (1.0 / gain) - ref_vals
+        if n_in != len(pts):
+            err[~inside] = 0.0
+        abserr = np.abs(err)
+        mad = float(abserr.sum()) / n_in * 1.25 + 1e-6  # mean absolute deviation -> sigma
+        weight = np.minimum(1.0, _HUBER_K * mad / (abserr + 1e-12))
+        if n_in != len(pts):
+            weight[~inside] = 0.0
         sdw = sd * weight[:, None]
         hess = sdw.T @ sd
         # Tikhonov damping in parameters normalised to pixels at the image border: directions the
@@ -289,7 +301,8 @@ def _angle_hypotheses(model: AlignModel, sig: np.ndarray, max_deg: float) -> lis
     step = 180.0 / n
     kmax = math.ceil(max_deg / step) + 1
     ks = np.arange(-kmax, kmax + 1)
-    cc = np.array([float(np.dot(np.roll(sig, -int(k)), model.signature)) for k in ks])
+    idx = (np.arange(n)[None, :] + ks[:, None]) % n
+    cc = sig[idx] @ model.signature
     order = np.argsort(-cc)
     out: list[float] = []
     for j in order:
@@ -331,7 +344,7 @@ def _coarse_search(model: AlignModel, pyr: list[np.ndarray], params: AlignParams
             else:
                 (dx, dy), _ = _phase_correlate(model.coarse_image, img, window)
             start = compose(rot, np.array([[1, 0, dx], [0, 1, dy]], dtype=np.float64))
-            m, score, _, _ = _gauss_newton(model.levels[coarse], cimg, start, motion, 8, photometric)
+            m, score, _, _ = _gauss_newton(model.levels[coarse], cimg, start, motion, 10, photometric)
             if score > best_s:
                 best_m, best_s = m, score
             if best_s > 0.9:
@@ -370,18 +383,15 @@ def align(model: AlignModel, image: np.ndarray, params: AlignParams | None = Non
     gain0 = max(img_std / ref_std, 1e-3) if ref_std > 1e-6 else 1.0
     photometric = (gain0, img_mean - gain0 * ref_mean)
     m = _coarse_search(model, pyr, params, photometric)
-    cimg = _smooth(pyr[coarse])
     score, gain, offset = 0.0, photometric[0], photometric[1]
     finest = min(params.finest_level, model.n_levels - 1)
-    for index in range(coarse, finest - 1, -1):
+    for index in range(coarse - 1, finest - 1, -1):
         level = model.levels[index]
         motion = params.motion if index <= max(finest, 1) else (
             "similarity" if params.motion in ("similarity", "affine") else params.motion)
-        if index != coarse:
-            m = _to_level(_from_level(m, index + 1), index)
-        img = cimg if index == coarse else _smooth(pyr[index])
-        m, score, gain, offset = _gauss_newton(level, img, m, motion, 12 if index == coarse else 6,
-                                               photometric)
+        m = _to_level(_from_level(m, index + 1), index)
+        m, score, gain, offset = _gauss_newton(level, _smooth(pyr[index]), m, motion,
+                                               8 if index > finest else 4, photometric)
         photometric = (gain, offset)
     matrix = _from_level(m, finest)
     sl = min(_SCORE_LEVEL, model.n_levels - 1)

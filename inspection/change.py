@@ -20,7 +20,7 @@ import numpy as np
 
 from inspection.findings import Polarity
 from inspection.geometry import Alignment
-from inspection.imageio import to_grey8
+from inspection.imageio import percentiles8, to_grey8
 from inspection.recipe_params import DetectParams
 
 
@@ -34,6 +34,7 @@ class ChangeModel:
     inspect: np.ndarray  # uint8 0/255: ROI minus ignore masks
     contrast: float
     params: DetectParams
+    material_level: float  # grey level halfway between background and material
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -75,9 +76,9 @@ def build_change_model(reference: np.ndarray, params: DetectParams | None = None
             raise ValueError(f"inspection mask shape {inspect_mask.shape} differs from the reference "
                              f"{ref.shape}")
         inspect = np.where(inspect_mask > 0, 255, 0).astype(np.uint8)
-    lo, hi = np.percentile(ref[::2, ::2], [1, 99])
+    lo, hi = percentiles8(ref, (1, 99))
     contrast = float(max(hi - lo, 16.0))
-    return ChangeModel(ref, lower, upper, inspect, contrast, params)
+    return ChangeModel(ref, lower, upper, inspect, contrast, params, (lo + hi) / 2.0)
 
 
 def warp_to_reference(image: np.ndarray, alignment: Alignment,

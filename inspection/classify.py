@@ -103,7 +103,7 @@ def classify_generic(region: ChangeRegion, missing: bool) -> DefectClass:
 
 def thickness(region: ChangeRegion) -> float:
     """Largest inscribed radius of the region, pixels (1 for a one-pixel line)."""
-    padded = np.pad(region.mask.astype(np.uint8), 1)
+    padded = cv2.copyMakeBorder(region.mask.astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
     dist = cv2.distanceTransform(padded, cv2.DIST_L2, 3)
     return float(dist.max())
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from inspection.change import ChangeMap, ChangeRegion, detect_changes
 from inspection.classify import classify_generic, classify_pcb, features, is_missing, region_context
-from inspection.findings import DefectClass, Finding
+from inspection.findings import REPORT_THRESHOLD, DefectClass, Finding
 from inspection.recipe import PreparedRecipe
 from inspection.registry import Registry
 
@@ -88,7 +88,7 @@ class ClassicalDetector:
             polarity=region.polarity,
             area_px=region.area_px,
             contrast=region.mean_excess,
-            contour=region_contour(region),
+            contour=region_contour(region) if score >= REPORT_THRESHOLD else None,
             area_mm2=None if mm is None else region.area_px * mm * mm,
             length_mm=None if mm is None else max(region.width, region.height) * mm,
         )

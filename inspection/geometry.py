@@ -31,15 +31,20 @@ def rigid_matrix(dx: float, dy: float, angle_deg: float, *, center: tuple[float,
 
 def invert(matrix: np.ndarray) -> np.ndarray:
     """Inverse of a 2x3 affine matrix."""
-    full = np.vstack([matrix, [0.0, 0.0, 1.0]])
-    return np.linalg.inv(full)[:2]
+    (a, b, c), (d, e, f) = matrix.tolist()
+    det = a * e - b * d
+    if det == 0.0:
+        raise np.linalg.LinAlgError("singular affine matrix")
+    ia, ib, id_, ie = e / det, -b / det, -d / det, a / det
+    return np.array([[ia, ib, -(ia * c + ib * f)], [id_, ie, -(id_ * c + ie * f)]])
 
 
 def compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
     """The 2x3 matrix of ``outer(inner(p))``."""
-    a = np.vstack([outer, [0.0, 0.0, 1.0]])
-    b = np.vstack([inner, [0.0, 0.0, 1.0]])
-    return (a @ b)[:2]
+    (a, b, c), (d, e, f) = outer.tolist()
+    (g, h, i), (j, k, m) = inner.tolist()
+    return np.array([[a * g + b * j, a * h + b * k, a * i + b * m + c],
+                     [d * g + e * j, d * h + e * k, d * i + e * m + f]])
 
 
 def transform_points(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:

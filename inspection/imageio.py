@@ -55,6 +55,14 @@ def read_image(path: str | Path, *, grey: bool = True) -> np.ndarray:
     return decode_image(data, grey=grey, path=str(p))
 
 
+def percentiles8(image: np.ndarray, qs: tuple[float, ...], *, step: int = 2) -> tuple[float, ...]:
+    """Percentiles (0..100) of a uint8 image from its histogram (every ``step``-th pixel): much
+    faster than ``np.percentile`` on a full frame."""
+    hist = np.bincount(image[::step, ::step].ravel(), minlength=256)
+    cdf = np.cumsum(hist) / max(1, int(hist.sum()))
+    return tuple(float(np.searchsorted(cdf, q / 100.0)) for q in qs)
+
+
 def to_grey8(image: np.ndarray, *, what: str = "image") -> np.ndarray:
     """Validated 8-bit grey view of an image: colour is converted (BGR), 16-bit is scaled by its
     bit depth (``>> 8``), 8-bit grey is returned as is (no copy)."""

@@ -76,8 +76,8 @@ class Recipe:
         return self.roi if self.roi is not None else (0, 0, w, h)
 
     def content_hash(self) -> str:
-        """SHA-256 over the images and parameters: identifies exactly what inspected a part."""
-        h = hashlib.sha256()
+        """BLAKE2b over the images and parameters: identifies exactly what inspected a part."""
+        h = hashlib.blake2b(digest_size=32)
         for arr in (self.reference, self.ignore, self.spread_dark, self.spread_bright):
             h.update(b"-" if arr is None else arr.tobytes() + str(arr.shape).encode())
         h.update(repr((self.align, self.detect, self.roi, self.min_coverage, self.detector,
@@ -124,7 +124,6 @@ def prepare(recipe: Recipe) -> PreparedRecipe:
     align_model = build_align_model(recipe.reference, recipe.align)
     change_model = build_change_model(recipe.reference, recipe.detect, inspect_mask=inspect_mask(recipe),
                                       spread_dark=spread_dark, spread_bright=spread_bright)
-    lo, hi = np.percentile(recipe.reference[::2, ::2], [1, 99])
     scorer = recipe.scorer or default_scorer(recipe.detect.min_area_px, recipe.detect.threshold)
-    return PreparedRecipe(recipe, align_model, change_model, scorer, float(lo + hi) / 2.0,
+    return PreparedRecipe(recipe, align_model, change_model, scorer, change_model.material_level,
                           f"{recipe.name}@{recipe.content_hash()[:12]}")

@@ -41,7 +41,7 @@ class AlignParams:
     motion: str = "affine"
     min_score: float = 0.5
     finest_level: int = 0
-    samples: int = 4000
+    samples: int = 2500
 
     def __post_init__(self) -> None:
         _check_range(self, "max_shift", 0.0, 0.5)
