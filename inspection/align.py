@@ -140,7 +140,8 @@ def _select_samples(mag: np.ndarray, n: int) -> np.ndarray:
     above = np.cumsum(hist[::-1])[::-1]  # pixels >= level
     ok = np.nonzero(above >= 3 * n)[0]
     thresh = max(1, int(ok[-1]) if ok.size else 1)
-    pts = cv2.findNonZero(cv2.compare(inner, thresh, cv2.CMP_GE))
+    _, binary = cv2.threshold(inner, thresh - 1, 255, cv2.THRESH_BINARY)
+    pts = cv2.findNonZero(binary)
     if pts is None:
         return np.zeros((0, 2), dtype=np.float64)
     pts = pts.reshape(-1, 2)
