@@ -50,8 +50,8 @@ class SyntheticPart:
 def _texture(shape: tuple[int, int], rng: np.random.Generator, amplitude: float) -> np.ndarray:
     h, w = shape
     small = rng.normal(0.0, 1.0, (max(2, h // 8), max(2, w // 8))).astype(np.float32)
-    tex = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
-    tex += 0.5 * cv2.GaussianBlur(rng.normal(0.0, 1.0, (h, w)).astype(np.float32), (0, 0), 1.0)
+    tex = np.asarray(cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC), dtype=np.float32)
+    tex = tex + 0.5 * cv2.GaussianBlur(rng.normal(0.0, 1.0, (h, w)).astype(np.float32), (0, 0), 1.0)
     return tex * (amplitude / max(1e-6, float(tex.std())))
 
 
@@ -146,12 +146,12 @@ def _plant(mask: np.ndarray, kind: DefectClass, rng: np.random.Generator, size: 
     pts = _far_from(np.stack([xs[sel], ys[sel]], 1), taken, 4 * size)
     cx, cy = pts[int(rng.integers(0, len(pts)))] if len(pts) else (w // 2, h // 2)
     ang = rng.uniform(0, math.pi)
-    pts = []
+    line: list[list[float]] = []
     for t in np.linspace(-r * 1.5, r * 1.5, 6):
         jitter = rng.normal(0, 0.6)
-        pts.append([(cx + t * math.cos(ang) - jitter * math.sin(ang)) * s,
+        line.append([(cx + t * math.cos(ang) - jitter * math.sin(ang)) * s,
                     (cy + t * math.sin(ang) + jitter * math.cos(ang)) * s])
-    arr = np.array(pts, dtype=np.int32)
+    arr = np.array(line, dtype=np.int32)
     cv2.polylines(mask, [arr], False, 0, max(1, int(1.5 * s)))
     x1, y1 = arr.min(0) / s
     x2, y2 = arr.max(0) / s
