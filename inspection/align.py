@@ -122,6 +122,7 @@ class AlignModel:
     contrast: float
     signature: np.ndarray  # angular signature (see _angular_signature) of the level above coarse
     stats: tuple[float, float]  # mean and standard deviation of the coarse level
+    light_grid: tuple[np.ndarray, np.ndarray]  # grid points (N, 1, 2) float32 and reference values
 
     @property
     def n_levels(self) -> int:
@@ -185,8 +186,12 @@ def build_align_model(reference: np.ndarray, params: AlignParams | None = None) 
     lo, hi = percentiles8(grey, (2, 98), step=4)
     sig = _angular_signature(_smooth(pyr[max(0, coarse - 1)]).astype(np.float32))
     mean, std = cv2.meanStdDev(pyr[coarse])
+    step = max(1, int(math.sqrt(h * w / 5000.0)))
+    gy, gx = np.mgrid[step // 2:h:step, step // 2:w:step]
+    grid = np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float32).reshape(-1, 1, 2)
     return AlignModel((h, w), tuple(levels), coarse, cimg, window, float(hi - lo), sig,
-                      (float(mean[0, 0]), float(std[0, 0])))
+                      (float(mean[0, 0]), float(std[0, 0])),
+                      (grid, grey[gy.ravel(), gx.ravel()].astype(np.float64)))
 
 
 def _gauss_newton(
@@ -234,7 +239,9 @@ def _gauss_newton(
         if score < best[1] - 1e-4:
             break  # the last step made it worse: keep the best
         if score > 0.5 and rv > 1e-9:
-            gain, offset = cov / rv, tm - cov / rv * rm
+            # moment matching, not regression: cov/var would shrink the gain by the correlation
+            gain = math.sqrt(max(tv, 1e-12) / rv)
+            offset = tm - gain * rm
         else:
             gain, offset = photometric
         best = (matrix, score, gain, offset)
@@ -354,12 +361,16 @@ def _coarse_search(model: AlignModel, pyr: list[np.ndarray], params: AlignParams
 
 
 def _coverage(matrix: np.ndarray, image_shape: tuple[int, int], roi: tuple[int, int, int, int]) -> float:
-    """Fraction of ``roi`` (reference x, y, w, h) that the acquired image covers after alignment."""
+    """Fraction of ``roi`` (reference x, y, w, h) that the acquired image covers after alignment.
+    The ROI is taken one pixel in from its border: a sub-pixel shift of the part does not leave a
+    pixel uninspected (interpolation covers it)."""
+    x, y, w, h = roi
+    if w > 4 and h > 4:
+        x, y, w, h = x + 1, y + 1, w - 2, h - 2
     ih, iw = image_shape
     corners = np.array([[0, 0], [iw, 0], [iw, ih], [0, ih]], dtype=np.float64) - 0.5
     inv = invert(matrix)
     quad = (corners @ inv[:, :2].T + inv[:, 2]).astype(np.float32)
-    x, y, w, h = roi
     rect = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], dtype=np.float32) - 0.5
     area, _ = cv2.intersectConvexConvex(quad, rect)
     return float(min(1.0, area / float(w * h))) if w * h > 0 else 0.0
@@ -399,6 +410,7 @@ def align(model: AlignModel, image: np.ndarray, params: AlignParams | None = Non
     if sl != finest:
         _, score, _, _ = _gauss_newton(model.levels[sl], _smooth(pyr[sl]), _to_level(matrix, sl),
                                        params.motion if sl <= 1 else "similarity", 0, photometric)
+    gain, offset = _light(model, grey, matrix, (gain, offset))
     result = Alignment(matrix=matrix, score=score, ok=True, gain=float(gain), offset=float(offset),
                        coverage=_coverage(matrix, grey.shape, roi or (0, 0, w, h)))
     reason = _out_of_range(result, (w, h), params)
@@ -406,6 +418,27 @@ def align(model: AlignModel, image: np.ndarray, params: AlignParams | None = Non
         return Alignment(matrix=matrix, score=score, ok=False, reason=reason, gain=result.gain,
                          offset=result.offset, coverage=result.coverage)
     return result
+
+
+def _light(model: AlignModel, grey: np.ndarray, matrix: np.ndarray,
+           fallback: tuple[float, float]) -> tuple[float, float]:
+    """Gain and offset of the light: 5th and 95th percentiles of the part and of the reference on
+    a regular grid of reference points (the percentiles fall in flat regions of each phase, so
+    defects and the softening of edges by resampling do not bias them)."""
+    pts, ref_vals = model.light_grid
+    q = cv2.transform(pts, matrix)
+    h, w = grey.shape
+    qx, qy = q[:, 0, 0], q[:, 0, 1]
+    inside = (qx >= 0) & (qx <= w - 1) & (qy >= 0) & (qy <= h - 1)
+    if np.count_nonzero(inside) < 0.3 * len(inside):
+        return fallback
+    vals = cv2.remap(grey, q, None, cv2.INTER_LINEAR).ravel()  # type: ignore[call-overload]
+    r_lo, r_hi = np.percentile(ref_vals[inside], [5, 95])
+    t_lo, t_hi = np.percentile(vals[inside], [5, 95])
+    if r_hi - r_lo < 4 or t_hi - t_lo < 2:
+        return fallback
+    gain = float(t_hi - t_lo) / float(r_hi - r_lo)
+    return gain, float(t_lo - gain * r_lo)
 
 
 def _out_of_range(al: Alignment, size: tuple[int, int], params: AlignParams) -> str:

@@ -13,6 +13,7 @@ A per-pixel variation model (taught from many good parts) can widen the band whe
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -55,10 +56,7 @@ def build_change_model(reference: np.ndarray, params: DetectParams | None = None
     pixel downwards/upwards (a variation model taught from good parts)."""
     params = params or DetectParams()
     ref = to_grey8(reference, what="reference")
-    k = 2 * params.tolerance_px + 1
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE if k > 3 else cv2.MORPH_RECT, (k, k))
-    lower = cv2.erode(ref, kernel)
-    upper = cv2.dilate(ref, kernel)
+    lower, upper = tolerance_band(ref, params.tolerance_px)
     for spread, is_upper in ((spread_dark, False), (spread_bright, True)):
         if spread is None:
             continue
@@ -79,6 +77,30 @@ def build_change_model(reference: np.ndarray, params: DetectParams | None = None
     lo, hi = percentiles8(ref, (1, 99))
     contrast = float(max(hi - lo, 16.0))
     return ChangeModel(ref, lower, upper, inspect, contrast, params, (lo + hi) / 2.0)
+
+
+def tolerance_band(ref: np.ndarray, tolerance_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """(lower, upper): the darkest and brightest the reference gets when its edges move by up to
+    ``tolerance_px``. Below one pixel the band comes from the reference shifted by the tolerance in
+    eight directions (bilinear), so a gap narrower than two pixels stays a gap; from one pixel up,
+    from a min/max filter of that radius."""
+    if tolerance_px <= 0:
+        return ref.copy(), ref.copy()
+    if tolerance_px < 1.0:
+        h, w = ref.shape
+        lower, upper = ref.copy(), ref.copy()
+        t = float(tolerance_px)
+        for k in range(8):
+            a = k * math.pi / 4
+            m = np.array([[1, 0, t * math.cos(a)], [0, 1, t * math.sin(a)]], dtype=np.float64)
+            shifted = cv2.warpAffine(ref, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            lower = cv2.min(lower, shifted)
+            upper = cv2.max(upper, shifted)
+        return lower, upper
+    r = round(tolerance_px)
+    k = 2 * r + 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE if k > 3 else cv2.MORPH_RECT, (k, k))
+    return cv2.erode(ref, kernel), cv2.dilate(ref, kernel)
 
 
 def warp_to_reference(image: np.ndarray, alignment: Alignment,

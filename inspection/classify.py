@@ -93,11 +93,28 @@ def classify_pcb(ctx: RegionContext, missing: bool) -> DefectClass:
     return DefectClass.MOUSEBITE
 
 
-def classify_generic(region: ChangeRegion, missing: bool) -> DefectClass:
-    long_side, short_side = max(region.width, region.height), max(1, min(region.width, region.height))
-    thin = region.area_px < 0.35 * region.width * region.height
-    if (missing and long_side >= 4 * short_side) or (missing and thin and long_side >= 15):
+def _shape(region: ChangeRegion) -> tuple[float, float]:
+    """(length, width) of the region's minimum-area rotated rectangle, pixels."""
+    ys, xs = np.nonzero(region.mask)
+    if len(xs) < 3:
+        return float(max(region.width, region.height)), 1.0
+    (_, _), (a, b), _ = cv2.minAreaRect(np.stack([xs, ys], 1).astype(np.float32))
+    return float(max(a, b)) + 1.0, float(min(a, b)) + 1.0
+
+
+def classify_generic(region: ChangeRegion, missing: bool, ctx: RegionContext | None = None) -> DefectClass:
+    """Missing / extra material; a long thin missing region is a crack; an elongated deviation
+    lying along an edge of the reference is a deformation (a bent edge)."""
+    length, width = _shape(region)
+    elongated = length >= 3.0 * width
+    if missing and elongated and thickness(region) <= 2.5:
         return DefectClass.CRACK
+    if ctx is not None and length >= 2.0 * width and length >= 10:
+        rm = ctx.ref_material.astype(np.uint8)
+        edges = cv2.dilate(cv2.morphologyEx(rm, cv2.MORPH_GRADIENT, _K3), _K3) > 0
+        share = np.count_nonzero(edges & ctx.region) / max(1, region.area_px)
+        if share >= 0.4:
+            return DefectClass.DEFORMATION
     return DefectClass.MISSING if missing else DefectClass.EXTRA
 
 

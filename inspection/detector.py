@@ -73,7 +73,10 @@ class ClassicalDetector:
                                  material_dark=dark, level=prepared.material_level,
                                  valid=changes.valid)
             missing = is_missing(region.polarity, material_dark=dark)
-            cls = classify_pcb(ctx, missing) if params.classes == "pcb" else classify_generic(region, missing)
+            if params.classes == "pcb":
+                cls = classify_pcb(ctx, missing)
+            else:
+                cls = classify_generic(region, missing, ctx)
             score = prepared.scorer.score(features(region, ctx))
             out.append(self.finding(prepared, region, cls, score))
         return out

@@ -59,7 +59,9 @@ class DetectParams:
     """How the aligned part is compared with the reference.
 
     ``tolerance_px``: edges of the reference may move this far (sub-pixel jitter, residual
-    misregistration) without being a defect. ``threshold``: a deviation counts when it exceeds this
+    misregistration) without being a defect; below one pixel a gap narrower than two pixels
+    stays visible (a bridge across it is found), from one pixel up the band is a min/max filter.
+    ``threshold``: a deviation counts when it exceeds this
     fraction of the reference contrast (after gain/offset correction). ``min_area_px``: smaller
     regions are ignored. ``merge_gap_px``: fragments closer than this are one finding.
     ``material``: whether the material (copper, metal) is the dark or the bright phase, so that
@@ -69,9 +71,9 @@ class DetectParams:
     differ: DeepPCB's boxes leave about 10 px around the defect).
     """
 
-    tolerance_px: int = 1
-    threshold: float = 0.35
-    min_area_px: int = 12
+    tolerance_px: float = 0.7
+    threshold: float = 0.25
+    min_area_px: int = 8
     merge_gap_px: int = 4
     material: str = "dark"
     max_findings: int = 200

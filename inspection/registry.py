@@ -67,10 +67,11 @@ class Registry(Generic[T]):
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
             missing = exc.name or module_name
-            if missing.split(".")[0] != module_name.split(".")[0]:
-                raise MissingDependency(missing, extra=self._extras.get(name),
-                                        purpose=f"the {name!r} {self.kind}") from exc
-            raise
+            if module_name == missing or module_name.startswith(missing + "."):
+                raise ConfigError(f"the {name!r} {self.kind} module {module_name!r} is not installed",
+                                  key=f"missing_{self.group}") from exc
+            raise MissingDependency(missing.split(".")[0], extra=self._extras.get(name),
+                                    purpose=f"the {name!r} {self.kind}") from exc
         factory = getattr(module, attr)
         self._loaded[name] = factory
         return factory

@@ -127,21 +127,32 @@ def _plant(mask: np.ndarray, kind: DefectClass, rng: np.random.Generator, size: 
     px, py = inner[int(rng.integers(0, len(inner)))] if len(inner) else (w // 2, h // 2)
     px, py = float(px), float(py)
     r = size / 2.0
-    if kind is DefectClass.MISSING:
-        cv2.circle(mask, (int(px * s), int(py * s)), int(r * s), 0, -1)
-        return (px - r, py - r, px + r, py + r)
-    if kind is DefectClass.EXTRA:
-        cv2.circle(mask, (int(px * s), int(py * s)), int(r * s), 255, -1)
-        return (px - r, py - r, px + r, py + r)
+    # unit normal of the edge at the point, pointing from background into material
+    blur = cv2.GaussianBlur(mask[:: s, :: s].astype(np.float32), (0, 0), 1.5)
+    ix, iy = int(min(max(px, 1), w - 2)), int(min(max(py, 1), h - 2))
+    gx = float(blur[iy, ix + 1] - blur[iy, ix - 1])
+    gy = float(blur[iy + 1, ix] - blur[iy - 1, ix])
+    norm = math.hypot(gx, gy) or 1.0
+    nx, ny = gx / norm, gy / norm
+    if kind is DefectClass.MISSING:  # a bite out of the edge
+        cx, cy = px + 0.5 * r * nx, py + 0.5 * r * ny
+        cv2.circle(mask, (int(cx * s), int(cy * s)), int(r * s), 0, -1)
+        return (cx - r, cy - r, cx + r, cy + r)
+    if kind is DefectClass.EXTRA:  # a blob of material sticking out of the edge
+        cx, cy = px - 0.5 * r * nx, py - 0.5 * r * ny
+        cv2.circle(mask, (int(cx * s), int(cy * s)), int(r * s), 255, -1)
+        return (cx - r, cy - r, cx + r, cy + r)
     if kind is DefectClass.DEFORMATION:
-        # bend an edge: an elongated bulge of material along the edge
-        ang = rng.uniform(0, math.pi)
-        axes = (int(r * 1.6 * s), int(r * 0.6 * s))
-        cv2.ellipse(mask, (int(px * s), int(py * s)), axes, math.degrees(ang), 0, 360, 255, -1)
+        # a bent edge: a long, shallow bulge of material along the edge
+        cx, cy = px - 0.4 * r * nx, py - 0.4 * r * ny
+        ang = math.degrees(math.atan2(nx, -ny))  # along the tangent
+        axes = (int(r * 1.6 * s), int(r * 0.75 * s))
+        cv2.ellipse(mask, (int(cx * s), int(cy * s)), axes, ang, 0, 360, 255, -1)
         ext = max(axes) / s
-        return (px - ext, py - ext, px + ext, py + ext)
+        return (cx - ext, cy - ext, cx + ext, cy + ext)
     # crack: a thin dark polyline across material
-    ys, xs = np.nonzero(mask[::s, ::s] > 0)
+    depth = cv2.distanceTransform((mask[::s, ::s] > 0).astype(np.uint8), cv2.DIST_L2, 3)
+    ys, xs = np.nonzero(depth >= 3.0)
     sel = (xs > m * w) & (xs < (1 - m) * w) & (ys > m * h) & (ys < (1 - m) * h)
     pts = _far_from(np.stack([xs[sel], ys[sel]], 1), taken, 4 * size)
     cx, cy = pts[int(rng.integers(0, len(pts)))] if len(pts) else (w // 2, h // 2)
@@ -156,6 +167,32 @@ def _plant(mask: np.ndarray, kind: DefectClass, rng: np.random.Generator, size: 
     x1, y1 = arr.min(0) / s
     x2, y2 = arr.max(0) / s
     return (float(x1) - 1, float(y1) - 1, float(x2) + 1, float(y2) + 1)
+
+
+def _visible(before: np.ndarray, after: np.ndarray, size: float, shape: tuple[int, int]) -> bool:
+    """Does the change survive a one-pixel edge tolerance with a real area?"""
+    h, w = shape
+    b = cv2.resize(before.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA) / 255.0
+    a = cv2.resize(after.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA) / 255.0
+    changed = (np.abs(a - b) > 0.5).astype(np.uint8)
+    core = cv2.erode(changed, np.ones((2, 2), np.uint8))
+    return int(changed.sum()) >= 0.3 * size * size and int(core.sum()) >= 0.08 * size * size
+
+
+def _plant_visible(
+    mask: np.ndarray, kind: DefectClass, rng: np.random.Generator, size: float,
+    shape: tuple[int, int], taken: list[tuple[float, float]],
+) -> tuple[float, float, float, float]:
+    """Plant a defect that really shows (retrying other places), so a test can count on it."""
+    box = (0.0, 0.0, 0.0, 0.0)
+    for _ in range(30):
+        before = mask.copy()
+        box = _plant(mask, kind, rng, size, shape, taken)
+        if _visible(before, mask, size * (0.5 if kind is DefectClass.CRACK else 1.0), shape):
+            return box
+        mask[...] = before
+    box = _plant(mask, kind, rng, size, shape, taken)
+    return box
 
 
 def make_part(shape: tuple[int, int] = (256, 256), *, seed: int = 0, part_seed: int = 1,
@@ -174,7 +211,7 @@ def make_part(shape: tuple[int, int] = (256, 256), *, seed: int = 0, part_seed: 
     prng = np.random.default_rng(10_000 + part_seed)
     planted: list[PlantedDefect] = []
     for kind in defects:
-        box = _plant(mask, kind, prng, defect_size, shape, [d.center for d in planted])
+        box = _plant_visible(mask, kind, prng, defect_size, shape, [d.center for d in planted])
         planted.append(PlantedDefect(kind, tuple(float(v) for v in box)))  # type: ignore[arg-type]
     img = _render(mask, tex)
     matrix = rigid_matrix(dx, dy, angle_deg, center=((w - 1) / 2.0, (h - 1) / 2.0))
