@@ -161,7 +161,11 @@ def build_align_model(reference: np.ndarray, params: AlignParams | None = None) 
         n_levels += 1
     pyr = _pyramid(grey, n_levels)
     levels = []
+    empty = np.zeros((0, 2), dtype=np.float64)
     for i, img in enumerate(pyr):
+        if i < min(params.finest_level, n_levels - 1):  # never fitted: no samples needed
+            levels.append(_Level(i, (img.shape[1], img.shape[0]), empty, np.zeros(0), {}))
+            continue
         sm = _smooth(img)
         # samples where the (smoothed) reference changes most; gradients only at those points
         mag = cv2.morphologyEx(sm, cv2.MORPH_GRADIENT, _K3)
@@ -328,18 +332,20 @@ def _angle_hypotheses(model: AlignModel, sig: np.ndarray, max_deg: float) -> lis
 
 def _coarse_search(model: AlignModel, pyr: list[np.ndarray], params: AlignParams,
                    photometric: tuple[float, float]) -> np.ndarray:
-    """Best start (matrix in coarse-level coordinates): each rotation hypothesis gets a phase
-    correlation for its translation and a short Gauss-Newton fit; the best correlation wins."""
+    """Best start (matrix in coarse-level coordinates). No rotation is tried first (the common
+    case and the cheapest); only when it does not fit are the rotations suggested by the
+    orientation signature tried. Each hypothesis gets translation candidates from phase
+    correlation and a short Gauss-Newton fit; the best correlation wins."""
     coarse = model.coarse_index
     cimg = _smooth(pyr[coarse]).astype(np.float32)
     h, w = cimg.shape
     center = ((w - 1) / 2.0, (h - 1) / 2.0)
-    sig_level = max(0, coarse - 1)
-    angles = _angle_hypotheses(model, _angular_signature(_smooth(pyr[sig_level]).astype(np.float32)),
-                               params.max_rotation_deg)
     motion = "euclidean" if params.motion != "translation" else "translation"
     best_m, best_s = np.eye(2, 3), -1.0
-    for angle in angles:
+    angles = [0.0]
+    signature_tried = params.max_rotation_deg < 0.75
+    while angles:
+        angle = angles.pop(0)
         rot = rigid_matrix(0.0, 0.0, angle, center=center)
         img = cimg if angle == 0.0 else cv2.warpAffine(
             cimg, rot, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
@@ -357,6 +363,10 @@ def _coarse_search(model: AlignModel, pyr: list[np.ndarray], params: AlignParams
                 best_m, best_s = m, score
             if best_s > 0.9:
                 return best_m
+        if not angles and not signature_tried:
+            signature_tried = True
+            sig = _angular_signature(_smooth(pyr[max(0, coarse - 1)]).astype(np.float32))
+            angles = [a for a in _angle_hypotheses(model, sig, params.max_rotation_deg) if abs(a) > 0.5]
     return best_m
 
 
@@ -420,6 +430,14 @@ def align(model: AlignModel, image: np.ndarray, params: AlignParams | None = Non
     return result
 
 
+def _quantiles(v: np.ndarray) -> tuple[float, float]:
+    """5th and 95th percentiles (nearest rank), by partition."""
+    n = len(v)
+    lo, hi = int(0.05 * (n - 1)), int(0.95 * (n - 1))
+    part = np.partition(v, (lo, hi))
+    return float(part[lo]), float(part[hi])
+
+
 def _light(model: AlignModel, grey: np.ndarray, matrix: np.ndarray,
            fallback: tuple[float, float]) -> tuple[float, float]:
     """Gain and offset of the light: 5th and 95th percentiles of the part and of the reference on
@@ -433,8 +451,8 @@ def _light(model: AlignModel, grey: np.ndarray, matrix: np.ndarray,
     if np.count_nonzero(inside) < 0.3 * len(inside):
         return fallback
     vals = cv2.remap(grey, q, None, cv2.INTER_LINEAR).ravel()  # type: ignore[call-overload]
-    r_lo, r_hi = np.percentile(ref_vals[inside], [5, 95])
-    t_lo, t_hi = np.percentile(vals[inside], [5, 95])
+    r_lo, r_hi = _quantiles(ref_vals[inside])
+    t_lo, t_hi = _quantiles(vals[inside].astype(np.float64))
     if r_hi - r_lo < 4 or t_hi - t_lo < 2:
         return fallback
     gain = float(t_hi - t_lo) / float(r_hi - r_lo)

@@ -145,9 +145,14 @@ class ChangeRegion:
         return self.box[3] - self.box[1]
 
 
-def _merge_boxes(boxes: list[list[int]], gap: int) -> list[list[int]]:
-    """Groups of indices whose boxes are within ``gap`` pixels of each other (union-find)."""
+def _merge_boxes(boxes: np.ndarray, gap: int) -> list[list[int]]:
+    """Groups of indices of boxes (N, 4: x1, y1, x2, y2) within ``gap`` pixels of each other."""
     n = len(boxes)
+    if n == 1:
+        return [[0]]
+    x1, y1, x2, y2 = (boxes[:, k][:, None] for k in range(4))
+    near = ((x1 - gap <= x2.T) & (x1.T - gap <= x2) & (y1 - gap <= y2.T) & (y1.T - gap <= y2))
+    ii, jj = np.nonzero(np.triu(near, 1))
     parent = list(range(n))
 
     def find(i: int) -> int:
@@ -156,12 +161,10 @@ def _merge_boxes(boxes: list[list[int]], gap: int) -> list[list[int]]:
             i = parent[i]
         return i
 
-    for i in range(n):
-        xi1, yi1, xi2, yi2 = boxes[i]
-        for j in range(i + 1, n):
-            xj1, yj1, xj2, yj2 = boxes[j]
-            if xi1 - gap <= xj2 and xj1 - gap <= xi2 and yi1 - gap <= yj2 and yj1 - gap <= yi2:
-                parent[find(i)] = find(j)
+    for i, j in zip(ii.tolist(), jj.tolist(), strict=True):
+        ri, rj = find(i), find(j)
+        if ri != rj:
+            parent[ri] = rj
     groups: dict[int, list[int]] = {}
     for i in range(n):
         groups.setdefault(find(i), []).append(i)
@@ -177,17 +180,15 @@ def _regions(binary: np.ndarray, excess: np.ndarray, polarity: Polarity,
     contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     if not contours:
         return []
-    boxes = []
-    for c in contours:
-        x, y, w, h = cv2.boundingRect(c)
-        boxes.append([x, y, x + w, y + h])
+    boxes = np.array([cv2.boundingRect(c) for c in contours], dtype=np.int64)
+    boxes[:, 2] += boxes[:, 0]
+    boxes[:, 3] += boxes[:, 1]
     out = []
     for group in _merge_boxes(boxes, params.merge_gap_px):
-        x1 = min(boxes[i][0] for i in group)
-        y1 = min(boxes[i][1] for i in group)
-        x2 = max(boxes[i][2] for i in group)
-        y2 = max(boxes[i][3] for i in group)
-        if len(group) == 1 and (x2 - x1) * (y2 - y1) < params.min_area_px:
+        g = boxes[group]
+        x1, y1 = int(g[:, 0].min()), int(g[:, 1].min())
+        x2, y2 = int(g[:, 2].max()), int(g[:, 3].max())
+        if (x2 - x1) * (y2 - y1) < params.min_area_px:
             continue
         mask = binary[y1:y2, x1:x2] > 0
         area = int(np.count_nonzero(mask))

@@ -76,10 +76,14 @@ class Recipe:
         return self.roi if self.roi is not None else (0, 0, w, h)
 
     def content_hash(self) -> str:
-        """BLAKE2b over the images and parameters: identifies exactly what inspected a part."""
-        h = hashlib.blake2b(digest_size=32)
+        """SHA-256 over the images and parameters: identifies exactly what inspected a part."""
+        h = hashlib.sha256()
         for arr in (self.reference, self.ignore, self.spread_dark, self.spread_bright):
-            h.update(b"-" if arr is None else arr.tobytes() + str(arr.shape).encode())
+            if arr is None:
+                h.update(b"-")
+            else:
+                h.update(np.ascontiguousarray(arr).data)
+                h.update(str((arr.shape, arr.dtype.str)).encode())
         h.update(repr((self.align, self.detect, self.roi, self.min_coverage, self.detector,
                        self.scorer.to_dict() if self.scorer else None, self.mm_per_px)).encode())
         return h.hexdigest()

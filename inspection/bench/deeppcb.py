@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from inspection.bench import perturb as pt
@@ -29,6 +28,7 @@ from inspection.pipeline import inspect
 from inspection.progress import Progress
 from inspection.recipe import prepare
 from inspection.result import InspectionResult, Verdict
+from inspection.runtime import configure
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ def _evaluate(run: _Run, golden: np.ndarray, tested: np.ndarray, gts: list[Gt],
 
 def run(cfg: BenchConfig, detector: Detector | None = None,
         on_pair: Callable[[str], None] | None = None) -> dict[str, object]:
-    cv2.setNumThreads(cfg.threads)
+    configure(cfg.threads)
     pairs: list[Pair] = load_pairs(cfg.folder, split=cfg.split, limit=cfg.limit)
     cfg.out.mkdir(parents=True, exist_ok=True)
     margin = cfg.roi_margin

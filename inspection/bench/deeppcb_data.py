@@ -89,7 +89,7 @@ def shipped_scorer() -> Scorer | None:
 def deeppcb_params() -> tuple[AlignParams, DetectParams]:
     """Alignment and detection settings for DeepPCB: binarised images, dark copper, affine
     registration (line-scan scale drift), DeepPCB's classes and box style."""
-    return (AlignParams(motion="affine"),
+    return (AlignParams(motion="affine", finest_level=1),
             DetectParams(tolerance_px=1, threshold=0.35, min_area_px=12, merge_gap_px=4,
                          material="dark", classes="pcb", box_margin_px=10))
 

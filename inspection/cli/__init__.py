@@ -44,6 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 2
+    from inspection.runtime import configure
+
+    configure(getattr(args, "threads", 1) or 1)
     try:
         return int(func(args))
     except InspectionError as exc:
@@ -52,6 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and closed: not an error of ours
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
