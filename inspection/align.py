@@ -15,6 +15,7 @@ is not there, not recognisable, or outside the allowed range; never an exception
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 
@@ -24,6 +25,8 @@ import numpy as np
 from inspection.geometry import Alignment, compose, invert, rigid_matrix
 from inspection.imageio import percentiles8, to_grey8
 from inspection.recipe_params import AlignParams
+
+logger = logging.getLogger(__name__)
 
 _COARSE_TARGET = 96  # the coarse search level is the first one at most this many pixels across
 _SMOOTH_SIGMA = 1.0  # Gaussian smoothing of every pyramid level (level pixels)
@@ -240,6 +243,9 @@ def _gauss_newton(
         tv = float(np.dot(t, t)) / n_in - tm * tm
         cov = float(np.dot(r, t)) / n_in - rm * tm
         score = float(cov / math.sqrt(rv * tv)) if rv > 1e-9 and tv > 1e-9 else 0.0
+        # a fit that pushes most of the reference out of view explains little, however well the
+        # rest correlates
+        score *= min(1.0, n_in / (0.8 * len(pts)))
         if score < best[1] - 1e-4:
             break  # the last step made it worse: keep the best
         if score > 0.5 and rv > 1e-9:
@@ -404,13 +410,34 @@ def align(model: AlignModel, image: np.ndarray, params: AlignParams | None = Non
                                 f"reference has {ref_std:.1f}): part missing, light off or lens covered")
     gain0 = max(img_std / ref_std, 1e-3) if ref_std > 1e-6 else 1.0
     photometric = (gain0, img_mean - gain0 * ref_mean)
+    if len(model.levels[coarse].points) < 20:
+        # a reference without structure looks the same at every position: the nominal position is
+        # as right as any (the comparison cannot depend on it)
+        logger.debug("reference has no structure: nominal position used")
+        ident = np.eye(2, 3)
+        return Alignment(matrix=ident, score=1.0, ok=True, gain=1.0, offset=img_mean - ref_mean,
+                         coverage=_coverage(ident, grey.shape, roi or (0, 0, w, h)))
+    result = _refine(model, pyr, params, photometric, grey, roi, params.motion)
+    if not result.ok and params.motion == "affine" and "scale" in result.reason:
+        # few features constrain an affine fit poorly: a similarity fit may be right
+        retry = _refine(model, pyr, params, photometric, grey, roi, "similarity")
+        if retry.ok:
+            return retry
+    return result
+
+
+def _refine(model: AlignModel, pyr: list[np.ndarray], params: AlignParams,
+            photometric: tuple[float, float], grey: np.ndarray,
+            roi: tuple[int, int, int, int] | None, fine_motion: str) -> Alignment:
+    h, w = model.shape
+    coarse = model.coarse_index
     m = _coarse_search(model, pyr, params, photometric)
     score, gain, offset = 0.0, photometric[0], photometric[1]
     finest = min(params.finest_level, model.n_levels - 1)
     for index in range(coarse - 1, finest - 1, -1):
         level = model.levels[index]
-        motion = params.motion if index <= max(finest, 1) else (
-            "similarity" if params.motion in ("similarity", "affine") else params.motion)
+        motion = fine_motion if index <= max(finest, 1) else (
+            "similarity" if fine_motion in ("similarity", "affine") else fine_motion)
         m = _to_level(_from_level(m, index + 1), index)
         m, score, gain, offset = _gauss_newton(level, _smooth(pyr[index]), m, motion,
                                                8 if index > finest else 4, photometric)
@@ -419,7 +446,7 @@ def align(model: AlignModel, image: np.ndarray, params: AlignParams | None = Non
     sl = min(_SCORE_LEVEL, model.n_levels - 1)
     if sl != finest:
         _, score, _, _ = _gauss_newton(model.levels[sl], _smooth(pyr[sl]), _to_level(matrix, sl),
-                                       params.motion if sl <= 1 else "similarity", 0, photometric)
+                                       fine_motion if sl <= 1 else "similarity", 0, photometric)
     gain, offset = _light(model, grey, matrix, (gain, offset))
     result = Alignment(matrix=matrix, score=score, ok=True, gain=float(gain), offset=float(offset),
                        coverage=_coverage(matrix, grey.shape, roi or (0, 0, w, h)))

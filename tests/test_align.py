@@ -115,3 +115,13 @@ def test_phase_correlation_does_not_corrupt_its_inputs() -> None:
     (dx, _), _ = _phase_correlate(a, b, cv2.createHanningWindow((64, 64), cv2.CV_32F))
     assert np.array_equal(a, a0) and np.array_equal(b, b0)
     assert dx == pytest.approx(3.0, abs=0.1)
+
+
+def test_featureless_reference_uses_the_nominal_position() -> None:
+    # a blank reference compares the same at every position: inspect at the nominal one
+    ref = np.full(SHAPE, 240, np.uint8)
+    part = ref.copy()
+    part[100:110, 120:130] = 20  # a defect on an otherwise blank part
+    model = build_align_model(ref)
+    al = align(model, part)
+    assert al.ok and np.allclose(al.matrix, np.eye(2, 3))
