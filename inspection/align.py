@@ -405,11 +405,6 @@ def align(model: AlignModel, image: np.ndarray, params: AlignParams | None = Non
     pyr = _pyramid(grey, model.n_levels)
     ref_mean, ref_std = model.stats
     img_mean, img_std = (float(v[0, 0]) for v in cv2.meanStdDev(pyr[coarse]))
-    if img_std < max(1.5, 0.15 * ref_std):
-        return Alignment.failed(f"no contrast in the image (grey-level spread {img_std:.1f}, the "
-                                f"reference has {ref_std:.1f}): part missing, light off or lens covered")
-    gain0 = max(img_std / ref_std, 1e-3) if ref_std > 1e-6 else 1.0
-    photometric = (gain0, img_mean - gain0 * ref_mean)
     if len(model.levels[coarse].points) < 20:
         # a reference without structure looks the same at every position: the nominal position is
         # as right as any (the comparison cannot depend on it)
@@ -417,6 +412,11 @@ def align(model: AlignModel, image: np.ndarray, params: AlignParams | None = Non
         ident = np.eye(2, 3)
         return Alignment(matrix=ident, score=1.0, ok=True, gain=1.0, offset=img_mean - ref_mean,
                          coverage=_coverage(ident, grey.shape, roi or (0, 0, w, h)))
+    if img_std < max(1.5, 0.15 * ref_std):
+        return Alignment.failed(f"no contrast in the image (grey-level spread {img_std:.1f}, the "
+                                f"reference has {ref_std:.1f}): part missing, light off or lens covered")
+    gain0 = max(img_std / ref_std, 1e-3) if ref_std > 1e-6 else 1.0
+    photometric = (gain0, img_mean - gain0 * ref_mean)
     result = _refine(model, pyr, params, photometric, grey, roi, params.motion)
     if not result.ok and params.motion == "affine" and "scale" in result.reason:
         # few features constrain an affine fit poorly: a similarity fit may be right
