@@ -78,7 +78,8 @@ class StoreWriter:
         self._closing = False
         self._retention_wanted = False
         self._retention_done: RetentionReport | None = None
-        self._retention_runs = 0
+        self._retention_requests = 0  # tickets handed out by run_retention
+        self._retention_served = 0  # the last ticket a finished pass started after
         self._pass_count = 0
         self._low_disk = False
         self._critical_disk = False
@@ -138,11 +139,15 @@ class StoreWriter:
         (logger.error if total in (1, 10, 100, 1000) or total % 10000 == 0 else logger.debug)(msg, *args)
 
     # ---- control --------------------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, timeout: float = 60.0) -> None:
+        """Start the writer thread; returns once its first retention pass has run (so the disk
+        state is known before the first image), or after ``timeout``."""
         if self._thread is not None:
             return
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self._thread.start()
+        with self._cond:
+            self._cond.wait_for(lambda: self._retention_done is not None or not self.alive, timeout)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything submitted so far is committed (or given up); False on timeout."""
@@ -161,10 +166,11 @@ class StoreWriter:
         with self._cond:
             if not self.alive:
                 raise StoreError("the store writer is not running", key="store_closed")
-            runs = self._retention_runs
+            self._retention_requests += 1
+            ticket = self._retention_requests
             self._retention_wanted = True
             self._cond.notify_all()
-            if not self._cond.wait_for(lambda: self._retention_runs > runs or not self.alive, timeout):
+            if not self._cond.wait_for(lambda: self._retention_served >= ticket or not self.alive, timeout):
                 raise StoreError("retention did not finish in time", key="store_io")
             assert self._retention_done is not None
             return self._retention_done
@@ -179,6 +185,11 @@ class StoreWriter:
             if self._thread.is_alive():
                 logger.error("store writer did not stop within %.0f s; %d records still queued",
                              timeout, len(self._queue))
+
+    @property
+    def last_retention(self) -> RetentionReport | None:
+        """The report of the last retention pass (one runs when the writer starts)."""
+        return self._retention_done
 
     @property
     def alive(self) -> bool:
@@ -200,8 +211,9 @@ class StoreWriter:
     # ---- writer thread --------------------------------------------------------------------------
     def _run(self) -> None:
         conn = connect(self.config.db_path, synchronous=self.config.synchronous)
-        next_retention = time.monotonic()  # once at start: learn the disk state before images come
         try:
+            self._retention(conn)  # once at start: learn the disk state before the first image
+            next_retention = time.monotonic() + self.config.retention_interval_s
             while True:
                 with self._cond:
                     while (not self._queue and not self._closing and not self._retention_wanted
@@ -237,6 +249,9 @@ class StoreWriter:
                 self._cond.notify_all()
 
     def _retention(self, conn: sqlite3.Connection) -> None:
+        with self._cond:
+            serving = self._retention_requests
+            self._retention_wanted = False
         try:
             report = apply_retention(conn, self.images, self.config.retention, now_ns=time.time_ns(),
                                      free_bytes=self.free_bytes)
@@ -249,8 +264,7 @@ class StoreWriter:
         self._low_disk, self._critical_disk = report.low_disk, report.critical_disk
         with self._cond:
             self._retention_done = report
-            self._retention_runs += 1
-            self._retention_wanted = False
+            self._retention_served = serving
             self._cond.notify_all()
 
     def _write_batch(self, conn: sqlite3.Connection, batch: list[_Item], *, closing: bool) -> None:
