@@ -115,7 +115,8 @@ def test_review_rules_and_audit(store, part_factory):
     ok = [r for r, _ in records if r.verdict == "pass"]
 
     got = store.review(rej[0].result_id, decision=ReviewStatus.CONFIRMED, user="olga")
-    assert got.review is not None and got.review.status is ReviewStatus.CONFIRMED and got.review.user == "olga"
+    assert got.review is not None
+    assert got.review.status is ReviewStatus.CONFIRMED and got.review.user == "olga"
 
     with pytest.raises(StoreError) as e:
         store.review(rej[1].result_id, decision=ReviewStatus.OVERRIDDEN, user="olga", reason=" ")

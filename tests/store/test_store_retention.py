@@ -82,7 +82,8 @@ def test_low_free_space_frees_disk_and_skips_images_when_critical(tmp_path, part
     capacity = image_bytes + image_bytes // 4  # free: a quarter of the image bytes
     min_free = image_bytes // 2  # wants half of them free
     policy = RetentionPolicy(min_free_bytes=min_free)
-    with ResultStore(StoreConfig(tmp_path, save_pass_every=1, retention=policy), free_bytes=free_bytes) as store:
+    cfg = StoreConfig(tmp_path, save_pass_every=1, retention=policy)
+    with ResultStore(cfg, free_bytes=free_bytes) as store:
         report = store.writer.last_retention  # the pass the writer runs when it starts
         assert report is not None
         assert store.run_retention().images_deleted == 0  # enough free now: nothing more to do
