@@ -9,7 +9,6 @@ prints a one-time setup token for creating the first admin (or use ``python -m h
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -42,8 +41,7 @@ UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 def print_setup_token(token: str) -> None:
     msg = (f"HMI set-up: no user exists yet. Open the HMI and create the first admin with the one-time "
            f"setup token {token} (or run: python -m hmi users add NAME --role admin --data DIR).")
-    logger.warning(msg)
-    print(msg, file=sys.stderr, flush=True)
+    logger.warning(msg)  # shown without any logging set-up too (logging's last-resort handler)
 
 
 class GuardMiddleware:

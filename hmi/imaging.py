@@ -16,18 +16,22 @@ from inspection.overlay import draw_overlay, to_bgr8
 
 
 def encode_jpeg(image: np.ndarray, *, max_width: int | None = None, quality: int = 85,
-                shapes: list[dict[str, object]] | None = None, verdict: str | None = None) -> bytes:
-    """JPEG bytes of ``image``: overlays drawn first (at full resolution), then scaled down to
-    ``max_width``. Grey images stay grey unless overlays are drawn."""
+                shapes: list[dict[str, object]] | None = None, labels: bool = True,
+                verdict: str | None = None) -> bytes:
+    """JPEG bytes of ``image`` scaled down to ``max_width``, with ``shapes`` (image coordinates)
+    drawn on the scaled image so lines stay visible. Grey images stay grey unless overlays are drawn."""
     img = check_image(image)
-    if shapes is not None:
-        img = draw_overlay(img, shapes, verdict=verdict)
-    elif img.dtype != np.uint8:
+    if img.dtype != np.uint8:
         img = to_bgr8(img)
     h, w = img.shape[:2]
     if max_width is not None and w > max_width:
         scale = max_width / w
         img = cv2.resize(img, (max_width, max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        if shapes is not None:
+            shapes = [{**s, "points": [[x * scale, y * scale] for x, y in s["points"]]}  # type: ignore[attr-defined]
+                      for s in shapes]
+    if shapes is not None:
+        img = draw_overlay(img, shapes, verdict=verdict, labels=labels)
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise ImageError("cannot encode JPEG")

@@ -73,7 +73,7 @@ def draw_overlay(image: np.ndarray, shapes: list[dict[str, object]], *, verdict:
     out = to_bgr8(image)
     h, w = out.shape[:2]
     size = min(h, w)
-    thick = max(1, round(size / 250))
+    thick = max(1 if labels else 2, round(size / 250))
     font_scale = max(0.35, size / 900)
     font = cv2.FONT_HERSHEY_SIMPLEX
     for shape in sorted(shapes, key=lambda s: bool(s["reported"])):  # reported drawn last, on top
@@ -81,6 +81,11 @@ def draw_overlay(image: np.ndarray, shapes: list[dict[str, object]], *, verdict:
         pts = np.round(np.asarray(shape["points"], dtype=np.float64)).astype(np.int32).reshape(-1, 1, 2)
         cv2.polylines(out, [pts], True, color, thick if shape["reported"] else max(1, thick // 2),
                       cv2.LINE_AA)
+        if shape["reported"]:  # a padded halo box: visible from a distance even for tiny defects
+            pad = max(3, round(size * 0.02))
+            x0, y0 = pts[:, 0, 0].min() - pad, pts[:, 0, 1].min() - pad
+            x1, y1 = pts[:, 0, 0].max() + pad, pts[:, 0, 1].max() + pad
+            cv2.rectangle(out, (int(x0), int(y0)), (int(x1), int(y1)), color, thick, cv2.LINE_AA)
         if not labels:
             continue
         text = f"{shape['class_name']} {float(shape['score']):.2f}"  # type: ignore[arg-type]

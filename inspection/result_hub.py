@@ -94,7 +94,8 @@ class ResultHub:
         series: dict[str, list[float]] = {}
         for _, cycle, timings in items:
             for stage, ms in timings.items():
-                series.setdefault(stage, []).append(float(ms))
+                if stage != "total":  # the pipeline's total is the cycle below
+                    series.setdefault(stage, []).append(float(ms))
             series.setdefault(CYCLE, []).append(float(cycle))
         out = {}
         for stage, values in series.items():

@@ -11,6 +11,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+import cv2
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
@@ -81,27 +82,26 @@ def get_part(result_id: ResultIdPath, ctx: Ctx, user: OperatorUser) -> dict[str,
     return found
 
 
-def _part_jpeg(ctx: HmiContext, result_id: str, *, width: int, overlay: bool) -> bytes:
-    image = ctx.station.part_image(result_id)
-    key = (result_id, f"{width}:{int(overlay)}")
+def _part_jpeg(ctx: HmiContext, result_id: str, *, width: int, overlay: bool, labels: bool = True) -> bytes:
+    """A part's image as JPEG: from the station's memory while recent, else the stored raw PNG;
+    overlays drawn from the part's shapes."""
+    key = (result_id, f"{width}:{int(overlay)}:{int(labels)}")
     q = ctx.settings.jpeg_quality
-    if image is not None:
+
+    def make() -> bytes:
+        image = ctx.station.part_image(result_id)
+        if image is None:
+            path = ctx.store.image_file(result_id)  # StoreError(no_image / unknown_result) -> 404
+            image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+            if image is None:
+                raise HTTPException(404, f"the stored image of {result_id} is unreadable")
+        shapes = None
         if overlay:
             d = part_dict(ctx, result_id) or {}
-            return ctx.images.get_or_make(key, lambda: encode_jpeg(
-                image, max_width=width, quality=q, shapes=d.get("overlay", []), verdict=d.get("verdict")))
-        return ctx.images.get_or_make(key, lambda: encode_jpeg(image, max_width=width, quality=q))
-    import cv2  # stored image: read the file (raw PNG, or the overlay JPEG drawn at store time)
+            shapes = d.get("overlay", [])
+        return encode_jpeg(image, max_width=width, quality=q, shapes=shapes, labels=labels)
 
-    path = ctx.store.image_file(result_id, overlay=overlay)
-
-    def from_file() -> bytes:
-        img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if img is None:
-            raise HTTPException(404, f"the stored image of {result_id} is unreadable")
-        return encode_jpeg(img, max_width=width, quality=q)
-
-    return ctx.images.get_or_make(key, from_file)
+    return ctx.images.get_or_make(key, make)
 
 
 @router.get("/api/parts/{result_id}/image", response_class=Response, responses={**JPEG, 404: {}})
@@ -116,7 +116,7 @@ def part_image(result_id: ResultIdPath, ctx: Ctx, user: OperatorUser,
 @router.get("/api/parts/{result_id}/thumb", response_class=Response, responses={**JPEG, 404: {}})
 def part_thumb(result_id: ResultIdPath, ctx: Ctx, user: OperatorUser) -> Response:
     """A small JPEG with the findings drawn (filmstrip, history)."""
-    data = _part_jpeg(ctx, result_id, width=240, overlay=True)
+    data = _part_jpeg(ctx, result_id, width=240, overlay=True, labels=False)
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
 
 

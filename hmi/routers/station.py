@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import dataclasses
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
@@ -20,6 +21,16 @@ def _status(ctx: Ctx) -> StatusOut:
 def station(ctx: Ctx, user: OperatorUser) -> StatusOut:
     """State (PLC contract codes), armed, active recipe, PLC connection."""
     return _status(ctx)
+
+
+@router.get("/station/store", response_model=dict[str, Any])
+def store_stats(ctx: Ctx, user: OperatorUser) -> dict[str, Any]:
+    """The result store: writer queue and counters (dropped records/images), disk state, size."""
+    w = ctx.store.stats()
+    last = ctx.store.writer.last_retention
+    return {**dataclasses.asdict(w), "db_bytes": ctx.store.db_bytes(),
+            "free_bytes": None if last is None else last.free_bytes,
+            "save_pass_every": ctx.store.config.save_pass_every}
 
 
 @router.post("/station/arm", response_model=StatusOut)
