@@ -100,7 +100,7 @@ class LocalStation:
         wanted = saved.get("active_recipe")
         self._active: str = wanted if isinstance(wanted, str) and wanted in self._recipes else ids[0]
         self._thresholds: dict[str, dict[str, float]] = {
-            rid: {**{s.name: s.default for s in specs},
+            rid: {**{s.name: float(s.default) for s in specs},
                   **{k: float(v) for k, v in saved.get("thresholds", {}).get(rid, {}).items()
                      if k in self._specs}}
             for rid in ids}
