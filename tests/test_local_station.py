@@ -10,7 +10,6 @@ from inspection.local_station import LocalStation, RecipeDef
 from inspection.station_port import StationPort, StationState
 from inspection.store import ResultStore, StoreConfig
 
-
 RECIPES = [RecipeDef("a", 1, "A"), RecipeDef("b", 2, "B")]
 
 
