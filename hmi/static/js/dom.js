@@ -25,7 +25,8 @@ export function fmtTime(ns, withDate = false) {
   if (!ns) return "—";
   const d = new Date(Number(ns) / 1e6);
   const t = d.toLocaleTimeString([], { hour12: false });
-  return withDate ? `${d.toLocaleDateString()} ${t}` : t;
+  const today = d.toDateString() === new Date().toDateString();
+  return withDate && !today ? `${d.toLocaleDateString()} ${t}` : t;
 }
 
 export function fmtMs(v) { return v === null || v === undefined ? "—" : Number(v).toFixed(1); }

@@ -17,8 +17,11 @@ const overlaps = (a, b) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h
 // Labels avoid each other (reported ones, highest score first, get the best places).
 export function drawShapes(group, shapes, [h, w]) {
   clear(group);
-  const side = Math.min(h, w);
-  const pad = Math.max(6, Math.round(side * 0.02));
+  // Sizes in screen pixels, whatever the image resolution: `px` image units per screen pixel.
+  const svg = group.ownerSVGElement;
+  const shown = Math.min(svg.clientWidth / w, svg.clientHeight / h) || 1;
+  const px = 1 / shown;
+  const pad = 10 * px;
   const items = [...(shapes || [])].map((s) => {
     const xs = s.points.map((p) => p[0]), ys = s.points.map((p) => p[1]);
     return { s, x1: Math.min(...xs), y1: Math.min(...ys), x2: Math.max(...xs), y2: Math.max(...ys) };
@@ -36,7 +39,7 @@ export function drawShapes(group, shapes, [h, w]) {
   const placed = [];
   const labelOrder = [...items].sort((a, b) => (Number(b.s.reported) - Number(a.s.reported)) || (b.s.score - a.s.score));
   for (const it of labelOrder) {
-    const font = Math.max(10, Math.round(side / (it.s.reported ? 24 : 40)));
+    const font = (it.s.reported ? 22 : 14) * px;
     const label = `${it.s.class_name} ${Number(it.s.score).toFixed(2)}`;
     const lw = label.length * font * 0.62 + font * 0.6, lh = font * 1.35;
     const p = it.s.reported ? pad : 0;
