@@ -167,8 +167,9 @@ def test_operator_cannot_open_engineer_pages(browser, served):
 
 def test_engineer_pages_disarm_thresholds_history(browser, served):
     env, server = served
-    env.inject(10)
-    env.station.teach_golden("pcb-a", user="erik")
+    parts = env.inject(10)
+    good = env.station.part_image(parts[-2].result_id)  # teach from a good part
+    env.station.teach_golden("pcb-a", user="erik", image=good)
     env.store.flush(10)
     for size in VIEWPORTS:
         page = _page(browser, size)
