@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import logging
 import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -42,38 +39,12 @@ from inspection.station_port import (
     StationStatus,
     ThresholdSpec,
 )
+from inspection.station_settings import DEFAULT_THRESHOLD_SPECS, RecipeDef, load_settings, save_settings
 from inspection.store import ResultStore
 
 logger = logging.getLogger(__name__)
 
 COUNTERS_META = "counters_since_ns"
-
-# Generic change-detection thresholds; a detector back-end brings its own list.
-DEFAULT_THRESHOLD_SPECS: tuple[ThresholdSpec, ...] = (
-    ThresholdSpec("min_contrast", "Minimum contrast", 1, 255, 25, unit="grey levels", step=1,
-                  help="a deviation from the golden reference must be at least this strong"),
-    ThresholdSpec("min_area_px", "Minimum defect area", 1, 100_000, 12, unit="px", step=1, integer=True,
-                  help="smaller deviations are ignored"),
-    ThresholdSpec("align_min_score", "Minimum alignment score", 0.0, 1.0, 0.6, step=0.01,
-                  help="below this the part is rejected as not aligned (code 3)"),
-    ThresholdSpec("sensitivity", "Sensitivity", 0.1, 10.0, 1.0, step=0.1,
-                  help="scales the defect scores; higher finds more"),
-)
-
-
-@dataclass(frozen=True)
-class RecipeDef:
-    recipe_id: str
-    number: int
-    name: str
-    model_hash: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.recipe_id or not self.recipe_id.replace("-", "").replace("_", "").isalnum():
-            raise ConfigError(f"recipe id must be letters, digits, '-' or '_', got {self.recipe_id!r}",
-                              field="recipe_id")
-        if not 0 <= self.number <= 999:
-            raise ConfigError(f"recipe number must be 0..999, got {self.number}", field="number")
 
 
 class LocalStation:
@@ -96,7 +67,7 @@ class LocalStation:
         self._specs = {s.name: s for s in specs}
         self._lock = threading.RLock()
         self._settings_path = self.data_dir / "station-settings.json"
-        saved = self._load_settings()
+        saved = load_settings(self._settings_path)
         wanted = saved.get("active_recipe")
         self._active: str = wanted if isinstance(wanted, str) and wanted in self._recipes else ids[0]
         self._thresholds: dict[str, dict[str, float]] = {
@@ -211,7 +182,7 @@ class LocalStation:
         with self._lock:
             old = self._active
             self._active = recipe_id
-            self._save_settings()
+            self._save()
         if old != recipe_id:
             self.store.audit(user=user, action="select_recipe", target="station", old=old, new=recipe_id)
             self._emit_status()
@@ -238,7 +209,7 @@ class LocalStation:
         with self._lock:
             old = {k: self._thresholds[rid][k] for k in checked}
             self._thresholds[rid].update(checked)
-            self._save_settings()
+            self._save()
             info = self._info(rid)
         changed = {k: v for k, v in checked.items() if old[k] != v}
         if changed:
@@ -272,7 +243,7 @@ class LocalStation:
         with self._lock:
             old = self._golden.get(recipe_id)
             self._golden[recipe_id] = info
-            self._save_settings()
+            self._save()
         self.store.audit(user=user, action="teach_golden", target=f"recipe:{recipe_id}",
                          old=None if old is None else old.version, new=info.version,
                          detail=f"{info.shape[1]}x{info.shape[0]}")
@@ -303,19 +274,6 @@ class LocalStation:
     def _emit_status(self) -> None:
         self.broadcaster.emit("status", lambda: self.status().to_dict())
 
-    def _load_settings(self) -> dict[str, Any]:
-        if not self._settings_path.is_file():
-            return {}
-        try:
-            data = json.loads(self._settings_path.read_text())
-            return data if isinstance(data, dict) else {}
-        except (OSError, ValueError) as exc:
-            logger.error("ignoring unreadable %s: %s", self._settings_path, exc)
-            return {}
-
-    def _save_settings(self) -> None:
-        data = {"active_recipe": self._active, "thresholds": self._thresholds,
-                "golden": {rid: g.to_dict() for rid, g in self._golden.items()}}
-        tmp = self._settings_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-        os.replace(tmp, self._settings_path)
+    def _save(self) -> None:
+        save_settings(self._settings_path, active_recipe=self._active, thresholds=self._thresholds,
+                      golden={rid: g.to_dict() for rid, g in self._golden.items()})

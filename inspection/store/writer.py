@@ -7,9 +7,9 @@ a bounded queue and returns. Policy when the writer falls behind (clear, counted
    its record is kept with ``image_state='dropped'`` (``images_dropped``);
 2. the record queue (``queue_max``) is full -> the new record is dropped (``records_dropped``).
 
-The writer commits batches of up to ``batch_max`` records in one transaction. A batch that fails to
-commit (disk full, I/O error) is retried with back-off and never silently discarded while the
-station runs; meanwhile the queue fills and the policy above applies.
+The writer commits batches of up to ``batch_max`` records in one transaction (see ``commit.py``: a
+failing commit is retried, never silently discarded while the station runs; meanwhile the queue
+fills and the policy above applies).
 """
 
 from __future__ import annotations
@@ -26,10 +26,11 @@ import numpy as np
 
 from inspection.errors import StoreError
 from inspection.record import PartRecord
+from inspection.store.commit import BatchCommitter
 from inspection.store.config import StoreConfig
 from inspection.store.images import ImageStore
 from inspection.store.retention import FreeBytes, RetentionReport, apply_retention, disk_free_bytes
-from inspection.store.rows import INSERT_SQL, ImageState, record_row
+from inspection.store.rows import ImageState, record_row
 from inspection.store.schema import connect
 
 logger = logging.getLogger(__name__)
@@ -83,7 +84,8 @@ class StoreWriter:
         self._pass_count = 0
         self._low_disk = False
         self._critical_disk = False
-        self._in_error = False
+        self._committer = BatchCommitter(on_error=self._commit_failed,
+                                         on_row_dropped=lambda: self._count("records_dropped"))
         self.c = {k: 0 for k in ("submitted", "committed", "finished", "records_dropped", "images_dropped",
                                  "images_saved", "images_failed", "images_skipped_disk", "write_errors",
                                  "batches", "pending_image_bytes", "last_commit_ns")}
@@ -287,7 +289,7 @@ class StoreWriter:
                         self.c["pending_image_bytes"] -= item.nbytes
             rows.append(record_row(item.record, stored_ns=time.time_ns(), image_state=item.state,
                                    image_path=paths[0], overlay_path=paths[1], image_bytes=paths[2]))
-        ids = self._commit(conn, rows, closing=closing)
+        ids = self._committer.commit(conn, rows, closing=closing)
         with self._cond:
             self.c["committed"] += len(ids)
             self.c["finished"] += len(batch)
@@ -301,48 +303,9 @@ class StoreWriter:
             except Exception:
                 logger.exception("on_commit callback failed")
 
-    def _commit(self, conn: sqlite3.Connection, rows: list[dict[str, object]], *, closing: bool) -> list[str]:
-        """Insert ``rows`` in one transaction, retrying I/O failures; returns the committed ids."""
-        delay = 0.1
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    conn.executemany(INSERT_SQL, rows)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                if self._in_error:
-                    logger.error("result store recovered after %d attempts", attempt)
-                    self._in_error = False
-                return [str(r["result_id"]) for r in rows]
-            except sqlite3.IntegrityError:
-                return self._commit_one_by_one(conn, rows)
-            except sqlite3.Error as exc:
-                self._count("write_errors")
-                self._last_error = f"commit: {exc}"
-                (logger.debug if self._in_error else logger.error)("cannot commit %d results: %s",
-                                                                   len(rows), exc)
-                self._in_error = True
-                if closing and attempt >= 3:
-                    logger.error("giving up on %d results at shutdown", len(rows))
-                    return []
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
-
-    def _commit_one_by_one(self, conn: sqlite3.Connection, rows: list[dict[str, object]]) -> list[str]:
-        done = []
-        for row in rows:
-            try:
-                conn.execute(INSERT_SQL, row)  # autocommit: one transaction per row
-                done.append(str(row["result_id"]))
-            except sqlite3.Error as exc:
-                logger.error("result %s not stored: %s", row["result_id"], exc)
-                self._count("records_dropped")
-        return done
+    def _commit_failed(self, message: str) -> None:
+        self._last_error = message
+        self._count("write_errors")
 
     def _count(self, key: str) -> None:
         with self._cond:
