@@ -97,14 +97,18 @@ def live_latency(root: Path, *, parts: int, rate: float) -> dict[str, Any]:
     finally:
         st.close()
     text, text_paint, image_paint = [], [], []
+    wanted = set(ids)
     for r in renders:
-        if r.get("published_ns") is None or r["result_id"] not in ids:
+        if r.get("published_ns") is None or r["result_id"] not in wanted:
             continue
         t0 = r["published_ns"] / 1e6
         text.append(r["text_ms"] - t0)
-        text_paint.append(r["text_paint_ms"] - t0)
-        image_paint.append(r["image_paint_ms"] - t0)
-    return {"parts": parts, "rate_per_s": rate, "rendered": len(text), "image": "640x480 grey, JPEG",
+        if r.get("text_paint_ms") is not None:
+            text_paint.append(r["text_paint_ms"] - t0)
+        if r.get("image_paint_ms") is not None:
+            image_paint.append(r["image_paint_ms"] - t0)
+    return {"parts": parts, "rate_per_s": rate, "verdicts_shown": len(text),
+            "images_shown": len(image_paint), "image": "640x480 grey, JPEG",
             "verdict_in_dom_ms": _stats(text), "verdict_painted_ms": _stats(text_paint),
             "image_and_overlay_painted_ms": _stats(image_paint)}
 
@@ -132,7 +136,8 @@ def _follow(url: str, token: str, stop: threading.Event, ready: threading.Event)
                 return
 
 
-def publish_cost(root: Path, *, n: int, stalled: int) -> list[dict[str, Any]]:
+def publish_cost(root: Path, *, n: int, stalled: int, rate: float | None) -> list[dict[str, Any]]:
+    """``inject`` timed per call; ``rate`` None publishes back to back (a burst), else paced."""
     rng = np.random.default_rng(2)
     result, image = synthetic_result(rng, golden_board(), reject_rate=1.0)
     from dataclasses import replace
@@ -155,14 +160,20 @@ def publish_cost(root: Path, *, n: int, stalled: int) -> list[dict[str, Any]]:
             ready.wait(10)
         for _ in range(200):  # warm-up (first JSON encodes, allocations), not measured
             st.station.inject(result, image)
+        dropped0 = sum(s.dropped for s in st.station.broadcaster.subscribers if s.name.startswith("sse:"))
         times = []
         t_all = time.perf_counter()
+        next_t = time.monotonic()
         for _ in range(n):
+            if rate:
+                next_t += 1.0 / rate
+                time.sleep(max(0.0, next_t - time.monotonic()))
             t0 = time.perf_counter_ns()
             st.station.inject(result, image)
             times.append((time.perf_counter_ns() - t0) / 1e6)
         wall = time.perf_counter() - t_all
-        dropped = sum(s.dropped for s in st.station.broadcaster.subscribers if s.name.startswith("sse:"))
+        dropped = sum(s.dropped for s in st.station.broadcaster.subscribers
+                      if s.name.startswith("sse:")) - dropped0
         stop.set()
         st.station.broadcaster.emit("status", {})  # wakes the follower so it sees stop
         st.close()
@@ -170,12 +181,13 @@ def publish_cost(root: Path, *, n: int, stalled: int) -> list[dict[str, Any]]:
             s.close()
         for t in threads:
             t.join(5)
-        rows.append({"clients": label, "publishes": n, "per_s": round(n / wall), "inject_ms": _stats(times),
+        rows.append({"clients": label, "mode": f"paced {rate:g}/s" if rate else "burst", "publishes": n,
+                     "per_s": round(n / wall), "inject_ms": _stats(times),
                      "events_dropped_for_stalled": dropped, "store_dropped": st.station.hub.store_dropped})
     return rows
 
 
-def run_bench(*, parts: int = 100, stalled: int = 4, json_path: str | None = None, rate: float = 5.0,
+def run_bench(*, parts: int = 100, stalled: int = 4, json_path: str | None = None, rate: float = 20.0,
               publishes: int = 3000) -> int:
     import cv2
 
@@ -184,21 +196,22 @@ def run_bench(*, parts: int = 100, stalled: int = 4, json_path: str | None = Non
         root = Path(tmp)
         print(f"live-view latency: {parts} parts at {rate:g}/s into headless Chromium ...", flush=True)
         live = live_latency(root / "live", parts=parts, rate=rate)
-        print(f"publish cost: {publishes} injects per configuration ...", flush=True)
-        pub = publish_cost(root / "pub", n=publishes, stalled=stalled)
+        print(f"publish cost: {publishes} back-to-back injects per configuration ...", flush=True)
+        pub = publish_cost(root / "burst", n=publishes, stalled=stalled, rate=None)
+        print(f"publish cost: {int(rate * 10)} injects at {rate:g}/s per configuration ...", flush=True)
+        pub += publish_cost(root / "paced", n=int(rate * 10), stalled=stalled, rate=rate)
     print("\nLive view: result published -> visible in the browser (ms)")
     print(f"{'measure':34} {'n':>4} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8}")
     for key in ("verdict_in_dom_ms", "verdict_painted_ms", "image_and_overlay_painted_ms"):
         s = live[key]
         print(f"{key:34} {s['n']:>4} {s['p50']:>8} {s['p95']:>8} {s['p99']:>8} {s['max']:>8}")
     print("\nStation publish (LocalStation.inject) cost with SSE clients (ms per call)")
-    head = ("clients", "n", "p50", "p99", "p99.9", "max", "per s", "dropped")
-    print(f"{head[0]:26} " + " ".join(f"{h:>7}" for h in head[1:]))
+    head = ("clients", "mode", "n", "p50", "p99", "p99.9", "max", "per s", "dropped")
+    print(f"{head[0]:26} {head[1]:>11} " + " ".join(f"{h:>7}" for h in head[2:]))
     for r in pub:
         s = r["inject_ms"]
-        print(f"{r['clients']:26} {s['n']:>7} {s['p50']:>7} {s['p99']:>7} {s['p99.9']:>7} {s['max']:>7} "
-              f"{r['per_s']:>7} "
-              f"{r['events_dropped_for_stalled']:>7}")
+        cols = (s["n"], s["p50"], s["p99"], s["p99.9"], s["max"], r["per_s"], r["events_dropped_for_stalled"])
+        print(f"{r['clients']:26} {r['mode']:>11} " + " ".join(f"{c:>7}" for c in cols))
     out = {"machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count(),
                        "platform": platform.platform()}, "live_view": live, "publish_cost": pub}
     if json_path:

@@ -125,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     u.set_defaults(func=_users)
     b = sub.add_parser("bench", help="live-view latency and stalled-client benchmark (needs Chromium)")
     b.add_argument("--parts", type=int, default=100)
-    b.add_argument("--rate", type=float, default=5.0, help="parts per second in the latency test")
+    b.add_argument("--rate", type=float, default=20.0, help="line rate, parts per second")
     b.add_argument("--stalled", type=int, default=4, help="stalled SSE clients during the publish test")
     b.add_argument("--publishes", type=int, default=3000, help="publishes per configuration")
     b.add_argument("--json", default="test-artifacts/hmi-bench.json")

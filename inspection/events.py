@@ -98,8 +98,8 @@ class Subscription:
             self.close()
 
     def _set_async_ready(self) -> None:
-        with self._lock:
-            self._wake_pending = False
+        # ``_wake_pending`` stays set until the consumer drains: a consumer that is slow (or stuck
+        # sending to a stalled browser) costs the publisher one append per event, no more wake-ups.
         if self._async_ready is not None:
             self._async_ready.set()
 
@@ -109,6 +109,7 @@ class Subscription:
             out = list(self._queue)
             self._queue.clear()
             self._ready.clear()
+            self._wake_pending = False
             if self._async_ready is not None:
                 self._async_ready.clear()
             self.delivered += len(out)

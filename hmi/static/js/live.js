@@ -61,6 +61,9 @@ export function showLive(part, published_ns = null) {
   verdictBlock(part);
   partDetails(part);
   rec.text_ms = wallMs();
+  rec.image_paint_ms = null;  // stays null when a newer part replaced this one before its image
+  window.__hmi.renders.push(rec);
+  if (window.__hmi.renders.length > 5000) window.__hmi.renders.shift();
   requestAnimationFrame(() => { rec.text_paint_ms = wallMs(); });
   return showPart($("#live-svg"), part, partImageUrl(part.result_id)).then((shown) => {
     if (!shown) return;
@@ -69,8 +72,6 @@ export function showLive(part, published_ns = null) {
     requestAnimationFrame(() => {
       rec.image_paint_ms = wallMs();
       window.__hmi.last = rec;
-      window.__hmi.renders.push(rec);
-      if (window.__hmi.renders.length > 2000) window.__hmi.renders.shift();
     });
   });
 }
