@@ -1,1 +1,2 @@
-"""hmi."""
+"""The operator HMI: a FastAPI app (``hmi.app.create_app``) around a station (any
+``inspection.station_port.StationPort``), with a static page and ``python -m hmi``."""

@@ -116,3 +116,19 @@ class MissingDependency(InspectionError):
         super().__init__(f"{package} is not installed{what}; install it with: {hint}")
         self.package = package
         self.extra = extra
+
+
+class StoreError(InspectionError):
+    """The result store failed or refused an operation (unknown result, review not allowed, closed).
+
+    ``key`` says which: ``unknown_result``, ``not_reviewable``, ``already_reviewed``, ``store_closed``,
+    ``store_schema``, ``store_io``.
+    """
+
+    key = "store_error"
+
+
+class StationError(InspectionError):
+    """The station refused a command (unknown recipe, nothing to teach from, wrong state)."""
+
+    key = "station_error"

@@ -41,7 +41,7 @@ def _run(args: argparse.Namespace) -> int:
     from inspection.bench.deeppcb_data import deeppcb_params, shipped_scorer
     from inspection.detector import detectors
     from inspection.imageio import read_image
-    from inspection.overlay import draw_result
+    from inspection.overlay import draw_overlay, overlay_shapes
     from inspection.pipeline import inspect
     from inspection.recipe import Recipe, prepare
     from inspection.recipe_params import AlignParams, DetectParams
@@ -68,7 +68,8 @@ def _run(args: argparse.Namespace) -> int:
     detector = detectors.create(args.detector) if args.detector else None
     result = inspect(prepare(recipe), part, detector=detector)
     if args.overlay:
-        cv2.imwrite(str(args.overlay), draw_result(part, result))
+        picture = draw_overlay(part, overlay_shapes(result), verdict=result.verdict.value)
+        cv2.imwrite(str(args.overlay), picture)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:

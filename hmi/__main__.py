@@ -1,0 +1,5 @@
+import sys
+
+from hmi.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""HMI users, roles, password hashing and sessions."""

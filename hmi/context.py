@@ -1,0 +1,69 @@
+"""What every request handler of the HMI can reach: the station, its store, users, settings."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from hmi.auth.users import UserStore
+from hmi.imaging import ImageCache
+from hmi.settings import HmiSettings
+from inspection.events import Subscription
+from inspection.station_port import StationPort
+from inspection.store import ResultStore
+
+
+@dataclass
+class LoginGuard:
+    """Counts failed logins per user name and locks a name out for a while after too many."""
+
+    max_failures: int
+    lockout_s: float
+    _fails: dict[str, tuple[int, float]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def locked_for(self, username: str) -> float:
+        with self._lock:
+            n, until = self._fails.get(username, (0, 0.0))
+        return max(0.0, until - time.monotonic()) if n >= self.max_failures else 0.0
+
+    def failed(self, username: str) -> None:
+        with self._lock:
+            n, _ = self._fails.get(username, (0, 0.0))
+            self._fails[username] = (n + 1, time.monotonic() + self.lockout_s)
+            if len(self._fails) > 10_000:  # bounded under a name-spraying attack
+                self._fails.pop(next(iter(self._fails)))
+
+    def succeeded(self, username: str) -> None:
+        with self._lock:
+            self._fails.pop(username, None)
+
+
+@dataclass
+class HmiContext:
+    station: StationPort
+    store: ResultStore
+    users: UserStore
+    settings: HmiSettings
+    images: ImageCache
+    guard: LoginGuard
+    announce: Callable[[str], None]
+    setup_token: str | None = None
+    sse_clients: int = 0
+    sse_dropped: int = 0
+    sse_sent: int = 0
+    started_ns: int = field(default_factory=time.time_ns)
+    ready: threading.Event = field(default_factory=threading.Event)
+    streams: set[Subscription] = field(default_factory=set)
+
+    def close_streams(self) -> None:
+        """End every live stream (their generators return): lets the server stop at once."""
+        for sub in list(self.streams):
+            sub.close()
+
+    def new_setup_token(self) -> str:
+        self.setup_token = secrets.token_urlsafe(12)
+        return self.setup_token

@@ -1,0 +1,1 @@
+"""HMI API routers, one per area."""

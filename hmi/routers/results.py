@@ -1,0 +1,102 @@
+"""Result history (filters, paging, stored images) and the operator review of rejects."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import FileResponse
+
+from hmi.auth.roles import Role
+from hmi.deps import Ctx, OperatorUser
+from hmi.routers.live import ResultIdPath
+from hmi.schemas import ResultPage, ReviewIn
+from inspection.store import ResultQuery, ReviewStatus
+
+router = APIRouter(prefix="/api/results", tags=["history"])
+
+MAX_NS = 2**63 - 1
+
+
+def _ns(when: datetime | None, name: str) -> int | None:
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.astimezone()  # a time without zone is local time (what the operator typed)
+    try:
+        ns = int(when.timestamp() * 1e9)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise HTTPException(422, f"{name}: time out of range") from exc
+    return max(0, min(ns, MAX_NS))
+
+
+@router.get("", response_model=ResultPage)
+def history(
+    ctx: Ctx, user: OperatorUser,
+    verdict: Literal["pass", "reject"] | None = None,
+    code: Annotated[int | None, Query(ge=1, le=255)] = None,
+    recipe_id: Annotated[str | None, Query(max_length=64)] = None,
+    review: Literal["none", "confirmed", "overridden", "pending"] | None = Query(
+        None, description="pending: rejects not reviewed yet"),
+    part: Annotated[str | None, Query(max_length=64, description="part id or a piece of the serial")] = None,
+    trigger_seq: Annotated[int | None, Query(ge=0, le=65535)] = None,
+    since: Annotated[datetime | None,
+                     Query(description="ISO 8601; without a zone: station local time")] = None,
+    until: Annotated[datetime | None, Query(description="ISO 8601, exclusive")] = None,
+    has_image: bool | None = None,
+    before_seq: Annotated[int | None, Query(ge=1, le=MAX_NS)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> ResultPage:
+    """Stored results, newest first, filtered; page with ``before_seq``."""
+    q = ResultQuery(verdict=verdict, code=code, recipe_id=recipe_id, review=review, part=part,
+                    trigger_seq=trigger_seq, since_ns=_ns(since, "since"), until_ns=_ns(until, "until"),
+                    has_image=has_image, before_seq=before_seq, limit=limit)
+    items = ctx.store.query(q)
+    total = ctx.store.count(dataclasses.replace(q, before_seq=None))
+    nxt = items[-1].seq if len(items) == limit else None
+    return ResultPage(items=[r.to_dict() for r in items], total=total, next_before_seq=nxt)
+
+
+@router.get("/{result_id}", response_model=dict[str, Any], responses={404: {}})
+def result(result_id: ResultIdPath, ctx: Ctx, user: OperatorUser) -> dict[str, Any]:
+    return ctx.store.require(result_id).to_dict()
+
+
+@router.get("/{result_id}/image", response_class=FileResponse,
+            responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}, 404: {}})
+def result_image(result_id: ResultIdPath, ctx: Ctx, user: OperatorUser,
+                 overlay: bool = False) -> FileResponse:
+    """The stored image file: the raw PNG, or with ``overlay`` the JPEG with the findings drawn."""
+    path = ctx.store.image_file(result_id, overlay=overlay)
+    return FileResponse(path, media_type="image/jpeg" if overlay else "image/png",
+                        headers={"Cache-Control": "private, max-age=86400"})
+
+
+@router.post("/{result_id}/review", response_model=dict[str, Any],
+             responses={404: {}, 409: {"description": "not a reject, or reviewed already"}})
+def review(result_id: ResultIdPath, body: ReviewIn, ctx: Ctx, user: OperatorUser) -> dict[str, Any]:
+    """Review a reject: ``confirmed`` (it is bad) or ``overridden`` (it is good; a reason is
+    required). An operator reviews once; an engineer may change a review. Audited."""
+    if ctx.store.get(result_id) is None and any(p.result_id == result_id
+                                                for p in ctx.station.recent_parts(64)):
+        ctx.store.flush(2.0)  # a part this new may still be on its way to the database
+    stored = ctx.store.review(result_id, decision=ReviewStatus(body.decision), user=user.username,
+                              reason=body.reason, may_change=user.role.allows(Role.ENGINEER))
+    return stored.to_dict()
+
+
+review_router = APIRouter(prefix="/api/review", tags=["history"])
+
+
+@review_router.get("/pending", response_model=ResultPage)
+def pending(ctx: Ctx, user: OperatorUser, limit: Annotated[int, Query(ge=1, le=500)] = 50,
+            before_seq: Annotated[int | None, Query(ge=1, le=MAX_NS)] = None) -> ResultPage:
+    """Rejects waiting for an operator's review, newest first."""
+    q = ResultQuery(review="pending", limit=limit, before_seq=before_seq)
+    items = ctx.store.query(q)
+    total = ctx.store.count(ResultQuery(review="pending"))
+    return ResultPage(items=[r.to_dict() for r in items], total=total,
+                      next_before_seq=items[-1].seq if len(items) == limit else None)
+

@@ -1,0 +1,39 @@
+"""Health, metrics and the static page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+
+from hmi import metrics
+from hmi.deps import Ctx
+from hmi.schemas import HealthOut
+
+router = APIRouter(tags=["system"])
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+@router.get("/health", response_model=HealthOut, responses={503: {"model": HealthOut}})
+def health(ctx: Ctx) -> JSONResponse:
+    """200 while the HMI serves and the store writer runs; 503 (same body) when degraded."""
+    st = ctx.station.status()
+    w = ctx.store.stats()
+    body = HealthOut(status="ok" if w.alive else "degraded", station_state=st.state.name,
+                     store_writer=w.alive, store_queue=w.queued, low_disk=w.low_disk,
+                     plc_connected=st.plc.connected)
+    return JSONResponse(body.model_dump(), status_code=200 if w.alive else 503)
+
+
+@router.get("/metrics", response_class=PlainTextResponse,
+            responses={200: {"content": {metrics.CONTENT_TYPE: {}}}})
+def prometheus(ctx: Ctx) -> PlainTextResponse:
+    """Prometheus text format."""
+    return PlainTextResponse(metrics.render(ctx), media_type=metrics.CONTENT_TYPE)
+
+
+@router.get("/", include_in_schema=False)
+def index() -> FileResponse:
+    return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})

@@ -1,0 +1,64 @@
+"""Test helpers: small synthetic part images with real findings (importable from any test)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from inspection.findings import DefectClass, Finding, Polarity
+from inspection.geometry import Alignment, rigid_matrix
+from inspection.result import InspectionResult, ResultCode
+
+cv2.setNumThreads(1)
+
+STAGE_TIMES = {"acquire": 4.0, "align": 3.0, "detect": 9.0, "decide": 0.5, "publish": 0.7}
+
+
+def synthetic_part(seed: int, *, size: tuple[int, int] = (120, 160), defects: int = 1,
+                   shift: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, list[Finding]]:
+    """A grey PCB-like part (dark board, bright traces) with ``defects`` dark cuts in the traces.
+    Returns the image (shifted by ``shift`` px) and one Finding per defect in reference
+    coordinates (box and contour of the cut)."""
+    rng = np.random.default_rng(seed)
+    h, w = size
+    ref = np.full((h, w), 40, np.uint8)
+    ys = np.linspace(h * 0.2, h * 0.8, 4).astype(int)
+    for y in ys:
+        cv2.rectangle(ref, (8, int(y) - 3), (w - 8, int(y) + 3), 200, -1)
+    findings = []
+    part = ref.copy()
+    for i in range(defects):
+        y = int(ys[i % len(ys)])
+        x = int(rng.integers(20, w - 30))
+        cw = int(rng.integers(4, 9))
+        mask = np.zeros_like(ref)
+        cv2.rectangle(mask, (x, y - 4), (x + cw, y + 4), 255, -1)
+        part[mask > 0] = 40
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        contour = contours[0].reshape(-1, 2).astype(np.float64)
+        score = float(rng.uniform(0.7, 0.99))
+        findings.append(Finding(box=(x, y - 4, x + cw + 1, y + 5), score=score, defect_class=DefectClass.OPEN,
+                                polarity=Polarity.DARK, area_px=int((mask > 0).sum()), contrast=160.0,
+                                contour=contour))
+    if shift != (0, 0):
+        m = np.float32([[1, 0, shift[0]], [0, 1, shift[1]]])  # type: ignore[list-item]
+        part = cv2.warpAffine(part, m, (w, h), borderValue=40)
+    return part, findings
+
+
+def make_result(seed: int = 0, *, defective: bool = True, size: tuple[int, int] = (120, 160),
+                shift: tuple[int, int] = (0, 0), recipe_id: str = "pcb-a",
+                code: ResultCode | None = None) -> tuple[InspectionResult, np.ndarray]:
+    """A real InspectionResult (with findings, alignment and stage times) and its image."""
+    image, findings = synthetic_part(seed, size=size, defects=1 if defective else 0, shift=shift)
+    if code is None:
+        code = ResultCode.NG_DEFECT if defective else ResultCode.OK
+    timings = {k: v + (seed % 7) * 0.1 for k, v in STAGE_TIMES.items()}
+    timings["total"] = sum(timings.values())
+    result = InspectionResult(
+        code=code, findings=tuple(findings),
+        alignment=Alignment(matrix=rigid_matrix(float(shift[0]), float(shift[1]), 0.0), score=0.97, ok=True,
+                            coverage=1.0),
+        message="" if code is ResultCode.OK else code.name.lower(), timings_ms=timings, recipe_id=recipe_id,
+        image_shape=size, max_score=max((f.score for f in findings), default=0.05))
+    return result, image
