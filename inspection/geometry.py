@@ -62,7 +62,7 @@ def transform_box(matrix: np.ndarray, box: Box) -> Box:
             float(out[:, 1].max()))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # equality by identity: a numpy matrix has no truth value
 class Alignment:
     """Result of registering an acquired image to the golden reference.
 
