@@ -9,9 +9,10 @@ and fires a software trigger; ``grab()`` retrieves the next result and copies th
 pylon buffer, which is released in a ``finally`` block. StopGrabbing is always in ``finally`` too,
 so an exception never leaves the device locked for the next ``open()``.
 
-Device removal (cable pulled, power lost) is reported by pylon's configuration callback and by
-``IsCameraDeviceRemoved``; the camera then raises :class:`DeviceRemoved` at once and reopens in the
-background with back-off (re-applying the settings and re-arming when it was armed).
+Device removal (cable pulled, power lost) is reported by pylon's configuration callback, and
+``IsCameraDeviceRemoved`` is asked after a timeout or an SDK error (not per frame: it costs about
+1 ms). The camera then raises :class:`DeviceRemoved` at once and reopens in the background with
+back-off, re-applying the settings and re-arming when it was armed.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from inspection.camera_recovery import Reconnector
 from inspection.camera_settings import CameraSettings, parse_camera_settings
 from inspection.errors import (
     CameraError,
+    CameraNotFound,
     ConfigError,
     DeviceRemoved,
     GrabTimeout,
@@ -156,8 +158,14 @@ class PylonCamera(CameraBase):
         if s.emulated:
             ensure_emulator()
         devices = _enumerate()
-        chosen = select_device([d for d, _ in devices], serial=s.serial, user_id=s.user_id, index=s.index,
-                               emulated=s.emulated, camera=s.name or None)
+        try:
+            chosen = select_device([d for d, _ in devices], serial=s.serial, user_id=s.user_id, index=s.index,
+                                   emulated=s.emulated, camera=s.name or None)
+        except CameraNotFound as exc:
+            if not devices and "PYLON_CAMEMU" not in os.environ:
+                raise CameraNotFound(f"{exc} (no Basler camera found; for the pylon camera emulator select "
+                                     "emulated or set PYLON_CAMEMU=1)", camera=exc.camera) from None
+            raise
         info = next(i for d, i in devices if d is chosen)
         self._device_id = chosen.serial
         self._emulated = chosen.emulated
@@ -268,19 +276,21 @@ class PylonCamera(CameraBase):
         pylon, genicam = sdk()
         with self._lock:
             cam = self._ready(need_armed=False)
-            if self._armed:
-                return
-            self._start_sequence()
-            self._events_since_arm = 0
+            if not self._armed:
+                self._start_grabbing(cam, pylon, genicam)
+
+    def _start_grabbing(self, cam: Any, pylon: ModuleType, genicam: ModuleType) -> None:
+        self._start_sequence()
+        self._events_since_arm = 0
+        try:
+            cam.StartGrabbing(pylon.GrabStrategy_OneByOne, pylon.GrabLoop_ProvidedByUser)
+        except genicam.GenericException as exc:
             try:
-                cam.StartGrabbing(pylon.GrabStrategy_OneByOne, pylon.GrabLoop_ProvidedByUser)
-            except genicam.GenericException as exc:
-                try:
-                    cam.StopGrabbing()
-                finally:
-                    raise CameraError(f"cannot start acquisition: {_short(exc)}", camera=self.camera_id,
-                                      key="camera_arm_failed") from exc
-            self._armed = self._want_armed = True
+                cam.StopGrabbing()
+            finally:
+                raise CameraError(f"cannot start acquisition: {_short(exc)}", camera=self.camera_id,
+                                  key="camera_arm_failed") from exc
+        self._armed = self._want_armed = True
 
     def disarm(self) -> None:
         _, genicam = sdk()
@@ -375,6 +385,30 @@ class PylonCamera(CameraBase):
         self._events_since_arm += 1
         self._announce_exposure_end(self._events_since_arm, "event")
 
+    # -- direct feature access (user sets, fault injection on the emulator) ----------------------
+    def execute(self, command: str) -> None:
+        """Execute a GenICam command feature of the open device, e.g. ``"UserSetSave"`` (or the
+        emulator's ``"ForceFailedBuffer"`` and ``"FirePnPCallback"`` used by the tests)."""
+        with self._lock:
+            cam = self._ready(need_armed=False)
+            node = cam.GetNodeMap().GetNode(command)
+            if not node.IsValid() or not node.IsWritable():
+                raise ConfigError(f"the camera has no executable {command}", field=command,
+                                  key="camera_setting_not_supported")
+            with self._sdk_errors(command):
+                node.Execute()
+
+    def feature(self, name: str) -> Any:
+        """The current value of a device feature (GenICam name), for diagnostics."""
+        with self._lock:
+            cam = self._ready(need_armed=False)
+            node = cam.GetNodeMap().GetNode(name)
+            if not node.IsValid() or not node.IsReadable():
+                raise ConfigError(f"the camera has no readable {name}", field=name,
+                                  key="camera_setting_not_supported")
+            with self._sdk_errors(name):
+                return node.Value
+
     # -- state checks, removal and reconnection ------------------------------------------------
     def _ready(self, *, need_armed: bool) -> Any:
         if not self._online.is_set():
@@ -383,9 +417,8 @@ class PylonCamera(CameraBase):
             raise CameraError("camera is not open; call open() first", camera=self.camera_id,
                               key="camera_not_open")
         cam = self._dev.cam
-        if cam.IsCameraDeviceRemoved():
-            self._on_removed("device removed")
-            raise DeviceRemoved("device removed; reopening in the background", camera=self.camera_id)
+        # No IsCameraDeviceRemoved() here: it costs about 1 ms per call. pylon's removal callback
+        # clears _online; after a timeout or an SDK error, grab() and _sdk_errors() ask the device.
         if need_armed and not self._armed:
             raise CameraError("camera is not armed; call arm() first", camera=self.camera_id,
                               key="camera_not_armed")
@@ -424,11 +457,8 @@ class PylonCamera(CameraBase):
             if dev is not None:
                 dev.destroy()
             self._dev = self._open_device()
-            self._online.set()
-            try:
-                if rearm:
-                    self.arm()
-            except BaseException:
-                self._online.clear()
-                raise
+            if rearm:
+                pylon, genicam = sdk()
+                self._start_grabbing(self._dev.cam, pylon, genicam)
             self._count("reconnects")
+            self._online.set()
