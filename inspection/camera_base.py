@@ -121,6 +121,15 @@ class CameraBase:
             self._frames_since_arm += 1
             return self._frames_since_arm
 
+    def _frames_seen(self) -> int:
+        """Frames (good, incomplete or stale) counted since arm()."""
+        return self._frames_since_arm
+
+    def _skip_frames(self, n: int) -> None:
+        """Count ``n`` frames that will never arrive, keeping frame indices aligned with triggers."""
+        with self._hook_lock:
+            self._frames_since_arm += n
+
     def _announce_exposure_end(self, index: int, source: Literal["event", "frame"]) -> None:
         """Call the hook once for frame ``index``; a later or repeated announcement is ignored.
 

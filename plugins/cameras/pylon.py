@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,7 +52,12 @@ _EXPOSURE_END_NODES = ("EventExposureEndData", "EventExposureEnd", "ExposureEndE
 def sdk() -> tuple[ModuleType, ModuleType]:
     """(pylon, genicam) from pypylon, imported on first use."""
     try:
-        from pypylon import genicam, pylon
+        # SWIG's module init warns (DeprecationWarning, Python >= 3.11); with warnings turned into
+        # errors (pytest -W error, python -W error) the failing init crashes the interpreter.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"builtin type \w+ has no __module__ attribute",
+                                    category=DeprecationWarning)
+            from pypylon import genicam, pylon
     except ImportError as exc:
         raise MissingDependency("pypylon", purpose="Basler cameras and the pylon camera emulator") from exc
     return pylon, genicam
@@ -128,6 +134,7 @@ class PylonCamera(CameraBase):
         self._tick_ns = 1.0
         self._exposure_us: float | None = None
         self._events_since_arm = 0
+        self._triggers = 0  # software triggers fired since arm()
         self._reconnector = Reconnector(self._reopen, what=f"camera {self.camera_id}",
                                         min_s=self._settings.reconnect_min_s,
                                         max_s=self._settings.reconnect_max_s, log=logger)
@@ -282,6 +289,7 @@ class PylonCamera(CameraBase):
     def _start_grabbing(self, cam: Any, pylon: ModuleType, genicam: ModuleType) -> None:
         self._start_sequence()
         self._events_since_arm = 0
+        self._triggers = 0
         try:
             cam.StartGrabbing(pylon.GrabStrategy_OneByOne, pylon.GrabLoop_ProvidedByUser)
         except genicam.GenericException as exc:
@@ -323,15 +331,25 @@ class PylonCamera(CameraBase):
                                       "(previous exposure or transfer still running)",
                                       camera=self.camera_id, key="trigger_not_ready")
                 cam.ExecuteSoftwareTrigger()
+                self._triggers += 1
 
     def _drain(self, cam: Any, pylon: ModuleType) -> None:
-        """Discard frames that arrived before this trigger (a stray hardware pulse, an unread
-        frame): the next grab must return the frame of this trigger, not an older one."""
+        """Discard every frame of earlier triggers before this one fires: frames already waiting
+        (a stray pulse, a grab the station gave up on) and frames still in flight (triggered but
+        not yet arrived), so the next grab returns the frame of this trigger, never an older one."""
         stale = 0
-        while cam.GetGrabResultWaitObject().Wait(0):
-            result = cam.RetrieveResult(0, pylon.TimeoutHandling_Return)
+        timeout_ms = max(1, int(self._settings.grab_timeout_s * 1000))
+        while True:
+            owed = self._triggers - self._frames_seen()
+            if owed <= 0 and not cam.GetGrabResultWaitObject().Wait(0):
+                break
+            result = cam.RetrieveResult(timeout_ms if owed > 0 else 0, pylon.TimeoutHandling_Return)
             try:
                 if not result.IsValid():
+                    if owed > 0:  # never arrived: count it lost and stop waiting for it
+                        self._skip_frames(owed)
+                        self._count("lost", owed)
+                        logger.warning("camera %s: %d triggered frame(s) never arrived", self.camera_id, owed)
                     break
                 stale += 1
                 self._announce_exposure_end(self._frame_arrived(), "frame")
@@ -340,8 +358,7 @@ class PylonCamera(CameraBase):
                 result.Release()
         if stale:
             self._count("stale", stale)
-            logger.warning("camera %s: discarded %d frame(s) waiting before the trigger", self.camera_id,
-                           stale)
+            logger.warning("camera %s: discarded %d frame(s) of earlier triggers", self.camera_id, stale)
 
     def grab(self, timeout_s: float | None = None) -> Frame:
         pylon, _ = sdk()
