@@ -75,12 +75,20 @@ def interleaved_latency(camera: Camera, raw: RawLoop, *, count: int, warmup: int
     return driver, rawl
 
 
-def sustained_fps(step: Callable[[], float], *, count: int) -> float:
-    """Frames per second of ``count`` back-to-back trigger->frame cycles."""
-    t0 = time.perf_counter()
-    for _ in range(count):
-        step()
-    return count / (time.perf_counter() - t0)
+def sustained_fps(steps: Sequence[Callable[[], float]], *, count: int, chunk: int = 10) -> list[float]:
+    """Frames per second of ``count`` back-to-back trigger->frame cycles for each of ``steps``,
+    run in alternating chunks of ``chunk`` cycles so that all see the same machine load."""
+    elapsed = [0.0] * len(steps)
+    done = 0
+    while done < count:
+        n = min(chunk, count - done)
+        for k, step in enumerate(steps):
+            t0 = time.perf_counter()
+            for _ in range(n):
+                step()
+            elapsed[k] += time.perf_counter() - t0
+        done += n
+    return [count / e for e in elapsed]
 
 
 @dataclass
