@@ -126,7 +126,7 @@ class Camera(Protocol):
 
 
 cameras: Registry[Camera] = Registry("camera driver", "inspection.cameras")
-cameras.register("pylon", "plugins.cameras.pylon:PylonCamera", extra=None)
+cameras.register("pylon", "plugins.cameras.pylon:PylonCamera")
 cameras.register("replay", "plugins.cameras.replay:ReplayCamera")
 cameras.register("usb", "plugins.cameras.usb:UsbCamera")
 
