@@ -112,10 +112,10 @@ class PylonAcquisition(CameraBase):
             result = cam.RetrieveResult(timeout_ms if owed > 0 else 0, pylon.TimeoutHandling_Return)
             try:
                 if not result.IsValid():
-                    if owed > 0:  # never arrived: count it lost and stop waiting for it
+                    if owed > 0:  # never arrived (its grab timed out already): stop waiting for it
                         self._skip_frames(owed)
-                        self._count("lost", owed)
-                        logger.warning("camera %s: %d triggered frame(s) never arrived", self.camera_id, owed)
+                        logger.warning("camera %s: %d frame(s) of earlier triggers never arrived",
+                                       self.camera_id, owed)
                     break
                 stale += 1
                 self._announce_exposure_end(self._frame_arrived(), "frame")

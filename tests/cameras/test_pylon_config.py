@@ -180,3 +180,18 @@ def test_check_settings_on_the_running_camera_restores_the_old_ones_on_failure(m
         ok = check_camera_settings(camera.settings.model_copy(update={"exposure_us": 800.0}), camera=camera)
         assert ok.ok and camera.feature("ExposureTime") == pytest.approx(800.0)
         assert camera.armed
+
+
+def test_a_late_frame_after_a_grab_timeout_is_never_taken_for_the_next_part(make_camera, known_images):
+    folder, images = known_images
+    camera = make_camera(image_file=folder)
+    with camera:
+        camera.arm()
+        camera.trigger()
+        with pytest.raises(GrabTimeout):
+            camera.grab(0.0)  # gave up before frame 1 arrived: it is still in flight
+        camera.trigger()  # waits for frame 1 and discards it before firing
+        frame = camera.grab(5.0)
+    assert frame.frame_id == 2
+    np.testing.assert_array_equal(frame.pixels, images[1])  # part 2's image, not part 1's
+    assert camera.stats().stale == 1 and camera.stats().timeouts == 1
