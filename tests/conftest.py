@@ -49,3 +49,20 @@ def prepared(reference: np.ndarray):
     """The synthetic part as a recipe: bright material, a 24 px ROI margin for shifted parts."""
     return prepare(Recipe("synthetic", reference, detect=DetectParams(material="bright"),
                           roi=(24, 24, SHAPE[1] - 48, SHAPE[0] - 48)))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("hardware", "tests against real devices")
+    group.addoption("--hardware", action="store_true", default=False,
+                    help="run tests marked 'hardware' (they need a real camera or PLC)")
+    group.addoption("--camera-serial", default=None,
+                    help="serial of the real Basler camera for hardware tests (default: the first one)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--hardware"):
+        return
+    skip = pytest.mark.skip(reason="needs real hardware: run with --hardware")
+    for item in items:
+        if "hardware" in item.keywords:
+            item.add_marker(skip)

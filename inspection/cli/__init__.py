@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "inspection.cli.detect",
     "inspection.cli.bench",
     "inspection.cli.train",
+    "inspection.cli.camera",
 )
 
 
