@@ -42,6 +42,9 @@ class StationMachine(Signals):
         self._job_at = 0.0
         self._job_ids = 0
         self._late_jobs = 0  # answered by the deadline, still running in the worker
+        # refused triggers that came while a job was in flight: answered right after that job, so
+        # results always reach the PLC in trigger order
+        self._held: list[tuple[TriggerRequest, ErrorCode]] = []
         self._prev_words = PlcWords()
 
     # ----------------------------------------------------------------- derived state and signals
@@ -142,6 +145,9 @@ class StationMachine(Signals):
             if refusal is ErrorCode.BUFFER_OVERRUN:
                 self.overrun = True
             self.error_code = refusal
+            if self._job is not None:
+                self._held.append((request, refusal))
+                return []
             return self._publish(reject_record(request, REFUSAL_RESULT_CODE[refusal], refusal,
                                                result_seq=self.next_result_seq()), now)
         self._job_ids += 1
@@ -186,7 +192,7 @@ class StationMachine(Signals):
                                    message=message)
             if self._failures >= self.config.max_consecutive_failures:
                 self.enter_error(error, f"{self._failures} job failures in a row")
-        return self._publish(record, now)
+        return self._publish(record, now) + self._publish_held(now)
 
     def _deadline_reject(self, now: float, *, still_running: bool) -> list[Effect]:
         job = self._job
@@ -200,7 +206,15 @@ class StationMachine(Signals):
         self.error_code = ErrorCode.DEADLINE_EXCEEDED
         record = reject_record(job.request, ResultCode.NG_DEADLINE, ErrorCode.DEADLINE_EXCEEDED,
                                result_seq=self.next_result_seq(), cycle_ms=(now - self._job_at) * 1000.0)
-        return self._publish(record, now)
+        return self._publish(record, now) + self._publish_held(now)
+
+    def _publish_held(self, now: float) -> list[Effect]:
+        held, self._held = self._held, []
+        out: list[Effect] = []
+        for request, refusal in held:
+            out += self._publish(reject_record(request, REFUSAL_RESULT_CODE[refusal], refusal,
+                                               result_seq=self.next_result_seq()), now)
+        return out
 
     def _publish(self, record: ResultRecord, now: float) -> list[Effect]:
         self.count(record)
