@@ -5,7 +5,7 @@ and the validation every PLC write goes through (whatever the transport).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from inspection.errors import PlcError
 from inspection.plc_contract import (
@@ -67,7 +67,7 @@ def words_to_ascii(values: Sequence[int]) -> str:
 class PlcWords:
     """The PLC command block, decoded."""
 
-    cmd: Cmd = Cmd(0)
+    cmd: Cmd = field(default_factory=lambda: Cmd(0))
     heartbeat: int = 0
     recipe_no: int = 0
     part_id: int = 0

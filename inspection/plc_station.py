@@ -102,39 +102,31 @@ class PlcStation:
         m = self.machine
 
         def run(now: float) -> list[Effect] | None:
-            match name:
-                case "trigger":
-                    request = args[0]
-                    assert isinstance(request, TriggerRequest)
-                    return m.trigger(request, now)
-                case "enable":
-                    return m.set_enable(bool(args[0]), now)
-                case "acknowledge":
-                    return m.acknowledge(now)
-                case "release_ack":
-                    return m.release_ack(now)
-                case "release_trigger":
-                    return m.release_trigger()
-                case "reset_error":
-                    return m.reset_error()
-                case "select_recipe":
-                    return m.request_recipe(int(args[0]), now)
-                case "stop":
-                    return m.set_stop(bool(args[0]), now)
-                case "operator_access":
-                    return m.set_operator_access(bool(args[0]))
-                case "clear_counters":
-                    return m.clear_counters()
-                case "buffer_enable":
-                    m.buffer_enable = bool(args[0])
-                    return None
-                case "fault":
-                    m.enter_error(args[0], str(args[1]))
-                    return None
-                case "note_error":
-                    m.error_code = args[0]
-                    return None
-            raise ValueError(f"unknown station command {name!r}")
+            if name == "trigger":
+                request = args[0]
+                if not isinstance(request, TriggerRequest):
+                    raise TypeError("trigger needs a TriggerRequest")
+                return m.trigger(request, now)
+            if name == "select_recipe":
+                return m.request_recipe(int(args[0]), now)
+            if name == "stop":
+                return m.set_stop(bool(args[0]), now)
+            simple: dict[str, Callable[[], object]] = {
+                "enable": lambda: m.set_enable(bool(args[0]), now),
+                "acknowledge": lambda: m.acknowledge(now),
+                "release_ack": lambda: m.release_ack(now),
+                "release_trigger": m.release_trigger,
+                "reset_error": m.reset_error,
+                "operator_access": lambda: m.set_operator_access(bool(args[0])),
+                "clear_counters": m.clear_counters,
+                "buffer_enable": lambda: setattr(m, "buffer_enable", bool(args[0])),
+                "fault": lambda: m.enter_error(args[0], str(args[1])),
+                "note_error": lambda: setattr(m, "error_code", args[0]),
+            }
+            if name not in simple:
+                raise ValueError(f"unknown station command {name!r}")
+            simple[name]()
+            return None
 
         self._do(run)
 
@@ -218,8 +210,7 @@ class PlcStation:
                 outcome = self._job(item.request, exposure_done)
             except Exception as exc:
                 outcome = exc
-            self._do(lambda now, outcome=outcome, job_id=job_id:
-                     self.machine.job_finished(job_id, outcome, now))
+            self._finish(job_id, outcome)
 
     def _supervise(self) -> None:
         with self._cond:
@@ -238,4 +229,10 @@ class PlcStation:
             except Exception as exc:
                 logger.exception("recipe preparer raised")
                 outcome = RecipeOutcome(False, message=f"{type(exc).__name__}: {exc}")
-            self._do(lambda now, r=recipe_no, o=outcome: self.machine.recipe_finished(r, o, now))
+            self._recipe_done(recipe_no, outcome)
+
+    def _finish(self, job_id: int, outcome: object) -> None:
+        self._do(lambda now: self.machine.job_finished(job_id, outcome, now))
+
+    def _recipe_done(self, recipe_no: int, outcome: RecipeOutcome) -> None:
+        self._do(lambda now: self.machine.recipe_finished(recipe_no, outcome, now))

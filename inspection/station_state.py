@@ -26,7 +26,7 @@ from inspection.plc_record import (
 )
 from inspection.result import InspectionResult, ResultCode
 from inspection.result_buffer import ResultBuffer
-from inspection.station_config import Effect, MachineConfig, PrepareRecipe, Published, StartJob
+from inspection.station_config import Effect, MachineConfig, Published, StartJob
 from inspection.station_signals import Signals
 
 logger = logging.getLogger(__name__)

@@ -18,6 +18,7 @@ from inspection.errors import InspectionError
 COMMAND_MODULES = (
     "inspection.cli.detect",
     "inspection.cli.bench",
+    "inspection.cli.plc",
 )
 
 

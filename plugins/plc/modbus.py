@@ -33,7 +33,7 @@ HR_FUNCTIONS = {HR_READ, HR_WRITE_ONE, HR_WRITE_MANY, HR_MASK, HR_READ_WRITE}
 
 def _pymodbus() -> Any:
     try:
-        import pymodbus  # noqa: F401
+        import pymodbus
     except ModuleNotFoundError as exc:
         raise MissingDependency("pymodbus", purpose="the Modbus TCP PLC bridge") from exc
     return pymodbus
@@ -123,8 +123,8 @@ class ModbusServerBridge:
         self._stopped = asyncio.Event()
         try:
             await server.serve_forever(background=True)
-            assert server.transport is not None
-            self.port = server.transport.sockets[0].getsockname()[1]
+            listener: Any = server.transport
+            self.port = listener.sockets[0].getsockname()[1]
         except BaseException as exc:
             self._error = exc
             self._ready.set()
