@@ -97,15 +97,19 @@ class PartReport:
 
 
 class PlcSimulator:
-    """The PLC side. ``poll_s`` is the pause between status reads while waiting (a PLC's cycle)."""
+    """The PLC side. ``poll_s`` is the pause between status reads while waiting (a PLC's cycle).
+    ``status_address``: where the station's block is read (HR100; in client mode wherever the
+    station writes it into the PLC's memory)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 502, *, unit_id: int = 1,
                  address_offset: int = 0, low_word_first: bool = True, poll_s: float = 0.0005,
-                 timeout_s: float = 3.0, heartbeat_s: float | None = 0.05) -> None:
+                 timeout_s: float = 3.0, heartbeat_s: float | None = 0.05,
+                 status_address: int = STN_BLOCK_START) -> None:
         from pymodbus.client import ModbusTcpClient
 
         self.host, self.port, self.unit_id, self.offset = host, port, unit_id, address_offset
         self.low_word_first = low_word_first
+        self.status_address = status_address  # where the status block is (another in client mode)
         self.poll_s, self.timeout_s, self.heartbeat_s = poll_s, timeout_s, heartbeat_s
         self._client = ModbusTcpClient(host, port=port, timeout=timeout_s, retries=0)
         self._lock = threading.Lock()
@@ -197,7 +201,7 @@ class PlcSimulator:
                                count=count).registers)
 
     def read_status(self) -> StationView:
-        words = self.read(STN_BLOCK_START, STN_BLOCK_LEN)
+        words = self.read(self.status_address, STN_BLOCK_LEN)
         return StationView(tuple(words), time.perf_counter(), self.low_word_first)
 
     def read_plc_block(self) -> list[int]:

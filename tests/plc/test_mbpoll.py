@@ -11,7 +11,8 @@ import pytest
 
 from inspection.plc_contract import Cmd, StationState, StnReg, Sts
 
-pytestmark = pytest.mark.skipif(shutil.which("mbpoll") is None, reason="mbpoll not installed (dev.sh installs it)")
+pytestmark = pytest.mark.skipif(shutil.which("mbpoll") is None,
+                                reason="mbpoll not installed (dev.sh installs it)")
 
 
 def mbpoll(port: int, ref: int, *, count: int = 1, values: tuple[int, ...] = ()) -> tuple[int, str]:

@@ -40,8 +40,8 @@ class Rig:
         self.t += dt
         self.run(self.m.tick(self.t))
 
-    def plc(self, *, set_: Cmd = Cmd(0), clear: Cmd = Cmd(0), **fields) -> list:
-        cmd = (self.words.cmd | set_) & ~clear
+    def plc(self, *, set_: Cmd | None = None, clear: Cmd | None = None, **fields) -> list:
+        cmd = (self.words.cmd | (set_ or 0)) & ~(clear or 0)
         self.words = PlcWords(**{**self.words.__dict__, "cmd": cmd, **fields})
         return self.run(self.m.apply_plc_words(self.words, self.t))
 
@@ -148,8 +148,9 @@ def test_defect_result_carries_worst_finding():
     r.run(r.m.job_finished(r.job().job_id, InspectionResult(code=ResultCode.NG_DEFECT, findings=(finding,),
                                                              max_score=0.8), r.t))
     assert {Sts.RESULT_VALID, Sts.REJECT} <= set(r.sts) and Sts.PASS not in r.sts
-    assert [r.reg(x) for x in (StnReg.RESULT_CODE, StnReg.DEFECT_COUNT, StnReg.MAX_SCORE, StnReg.WORST_CLASS,
-                               StnReg.WORST_X, StnReg.WORST_Y, StnReg.WORST_SIZE)] == [2, 1, 800, 2, 20, 30, 55]
+    regs = (StnReg.RESULT_CODE, StnReg.DEFECT_COUNT, StnReg.MAX_SCORE, StnReg.WORST_CLASS,
+            StnReg.WORST_X, StnReg.WORST_Y, StnReg.WORST_SIZE)
+    assert [r.reg(x) for x in regs] == [2, 1, 800, 2, 20, 30, 55]
 
 
 def test_result_seq_and_counters_increase_per_result():
@@ -367,7 +368,7 @@ def test_result_ack_without_result_is_ignored():
     assert Sts.READY in r.sts and r.published() == []
 
 
-# ------------------------------------------------------------------------------------ heartbeats and ack timeout
+# ------------------------------------------------------------------------- heartbeats and ack timeout
 def test_station_heartbeat_counts_every_period():
     r = ready_rig()
     for _ in range(5):
