@@ -64,3 +64,23 @@ def test_plc_serve_bad_job_is_a_clear_error(capsys):
 def test_plc_serve_runs_for_a_while(capsys):
     assert main(["plc-serve", "--port", "0", "--seconds", "0.2", "--job", "fixed:5"]) == 0
     assert "station listening on 127.0.0.1:" in capsys.readouterr().out
+
+
+def test_bridge_registry_finds_modbus_and_names_the_known_ones(loopback):
+    import pytest
+
+    from inspection.errors import ConfigError
+    from inspection.plc_bridge import plc_bridges
+    from inspection.plc_job import ScriptedJob
+    from inspection.plc_station import PlcStation
+
+    assert "modbus" in plc_bridges.names()
+    with PlcStation(ScriptedJob()) as station:
+        bridge = plc_bridges.create("modbus", station, host="127.0.0.1", port=0)
+        bridge.start()
+        try:
+            assert bridge.port > 0
+        finally:
+            bridge.stop()
+    with pytest.raises(ConfigError, match=r"known: .*modbus"):
+        plc_bridges.get("profinet")
