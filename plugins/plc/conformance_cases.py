@@ -27,6 +27,16 @@ def happy_path(c: CaseContext) -> str:
     return f"{n} parts at {rate:.0f} parts/s, TRIG_ACK p50 {acks[n // 2]:.2f} ms"
 
 
+def station_heartbeat(c: CaseContext) -> str:
+    h0 = c.sim.read_status()[StnReg.STN_HEARTBEAT]
+    h1 = c.sim.wait(lambda v: v[StnReg.STN_HEARTBEAT] != h0, "STN_HEARTBEAT to change", 0.5)
+    t0 = h1.at
+    h2 = c.sim.wait(lambda v: v[StnReg.STN_HEARTBEAT] != h1[StnReg.STN_HEARTBEAT], "next heartbeat", 0.5)
+    period_ms = (h2.at - t0) * 1000
+    check(50 <= period_ms <= 250, f"STN_HEARTBEAT period {period_ms:.0f} ms, expected about 100")
+    return f"STN_HEARTBEAT advances every {period_ms:.0f} ms"
+
+
 def trigger_not_ready(c: CaseContext) -> str:
     c.sim.enable(False)
     c.sim.wait(lambda v: not v.has(Sts.READY), "READY to fall")
@@ -207,6 +217,7 @@ def malformed_writes(c: CaseContext) -> str:
 
 CASES: dict[str, Case] = {
     "happy_path": happy_path,
+    "station_heartbeat": station_heartbeat,
     "trigger_not_ready": trigger_not_ready,
     "burst_unbuffered": burst_unbuffered,
     "burst_buffered": burst_buffered,

@@ -519,3 +519,41 @@ def test_config_rejects_out_of_range_values():
         MachineConfig(deadline_ms=0)
     with pytest.raises(ConfigError):
         MachineConfig(buffer_depth=0)
+
+
+def test_stop_during_recipe_preparation_prepares_again_after_release():
+    r = ready_rig()
+    r.plc(recipe_no=4)
+    r.plc(set_=Cmd.RECIPE_REQ)
+    r.plc(set_=Cmd.STOP)
+    r.m.recipe_finished(4, RecipeOutcome(True), r.t)
+    assert r.m.state is StationState.HALTED
+    assert r.plc(clear=Cmd.STOP) == [PrepareRecipe(4)]
+
+
+def test_error_survives_a_stop_and_needs_reset():
+    r = ready_rig()
+    r.m.enter_error(ErrorCode.CAMERA_ERROR, "x")
+    r.plc(set_=Cmd.STOP)
+    assert r.m.state is StationState.HALTED
+    r.plc(clear=Cmd.STOP)
+    r.m.recipe_finished(0, RecipeOutcome(True), r.t)
+    assert r.m.state is StationState.ERROR
+    r.plc(set_=Cmd.RESET_ERROR)
+    assert r.m.state is StationState.READY
+
+
+def test_operator_access_remembers_nothing_but_its_own_flag():
+    r = ready_rig()
+    r.m.enter_error(ErrorCode.CAMERA_ERROR, "x")
+    r.m.set_operator_access(True)
+    r.plc(set_=Cmd.RESET_ERROR)  # refused
+    r.m.set_operator_access(False)
+    assert r.m.state is StationState.ERROR
+
+
+def test_exposure_done_of_an_old_job_is_ignored():
+    r = ready_rig()
+    r.trigger()
+    r.m.exposure_done(r.job().job_id + 1)
+    assert Sts.ACQ_ACTIVE in r.sts
