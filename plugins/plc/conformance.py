@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from inspection.errors import PlcError
-from inspection.plc_contract import Cmd, StnReg, Sts
+from inspection.plc_contract import Cmd, ResultCode, StnReg, Sts
 from plugins.plc.simulator import PartReport, PlcSimulator, StationView
 
 
@@ -114,11 +114,11 @@ class Skip(Exception):
 class CaseContext:
     """What a case works with: a connected simulator, the ledger, a sequence source, timings."""
 
-    def __init__(self, target: Target, sim: PlcSimulator, seq_start: int) -> None:
+    def __init__(self, target: Target, sim: PlcSimulator, seq_start: int, *, scripted: bool) -> None:
         self.target, self.sim, self.ledger = target, sim, Ledger()
         self._seq = seq_start
         status = sim.read_status()
-        self.scripted = status.has(Sts.SIMULATION)
+        self.scripted = scripted
         self.deadline_ms = status[StnReg.DEADLINE_MS]
         self.ack_timeout_ms = status[StnReg.ACK_TIMEOUT_MS]
 
@@ -159,6 +159,26 @@ class CaseContext:
 Case = Callable[[CaseContext], str]
 
 
+def _make_sim(target: Target) -> PlcSimulator:
+    return PlcSimulator(target.host, target.port, unit_id=target.unit_id,
+                        address_offset=target.address_offset, low_word_first=target.low_word_first,
+                        poll_s=target.poll_s)
+
+
+def probe_scripted(target: Target, seq_start: int) -> bool:
+    """True when the station runs the scripted job: it reports SIMULATION, passes a part whose
+    PART_ID_STR is "OK" and rejects one whose PART_ID_STR is "NG" with a defect."""
+    with _make_sim(target) as sim:
+        ctx = CaseContext(target, sim, seq_start, scripted=False)
+        if not sim.read_status().has(Sts.SIMULATION):
+            return False
+        ctx.fresh()
+        ok = sim.run_part(ctx.seq(), part_id_str="OK")
+        ng = sim.run_part(ctx.seq(), part_id_str="NG")
+        sim.set_cmd(Cmd(0))
+        return ok.passed and not ng.passed and ng.result_code == ResultCode.NG_DEFECT
+
+
 def run_conformance(target: Target, cases: dict[str, Case] | None = None,
                     progress: Callable[[CaseResult], None] | None = None) -> list[CaseResult]:
     """Run ``cases`` (default: all) one after the other on fresh PLC connections."""
@@ -166,16 +186,16 @@ def run_conformance(target: Target, cases: dict[str, Case] | None = None,
 
     selected = CASES if cases is None else cases
     seq_start = random.randint(1000, 60000)
+    scripted = probe_scripted(target, seq_start)
+    seq_start += 10
     out = []
     for name, case in selected.items():
         t0 = time.perf_counter()
-        sim = PlcSimulator(target.host, target.port, unit_id=target.unit_id,
-                           address_offset=target.address_offset, low_word_first=target.low_word_first,
-                           poll_s=target.poll_s)
+        sim = _make_sim(target)
         ctx: CaseContext | None = None
         try:
             sim.connect()
-            ctx = CaseContext(target, sim, seq_start)
+            ctx = CaseContext(target, sim, seq_start, scripted=scripted)
             ctx.fresh()
             detail = case(ctx)
             ctx.ledger.verify()

@@ -20,11 +20,7 @@ def test_case_passes(loopback, name):
 
 
 def test_scripted_cases_skip_on_a_production_station(loopback):
-    from dataclasses import replace
-
-    from conftest import FAST
-
-    ls = loopback(job_factory=lambda: FixedTimeJob(inspect_ms=5), config=replace(FAST, simulation=False))
+    ls = loopback(job_factory=lambda: FixedTimeJob(inspect_ms=5))  # SIMULATION, but not scripted
     target = Target(port=ls.port, heartbeat_timeout_ms=300, parts=10)
     results = {r.name: r.status for r in run_conformance(target)}
     assert results.pop("slow_detector") == "skip"
