@@ -129,7 +129,7 @@ class CaseContext:
 
     def need_script(self) -> None:
         if not self.scripted:
-            raise Skip("needs a station running the scripted job (SIMULATION bit)")
+            raise Skip("needs a station running the scripted job (inspection plc-serve --job scripted)")
 
     def script(self, verb: str) -> str:
         """PART_ID_STR for the scripted job (ignored by a production station)."""
