@@ -60,6 +60,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--soak-s", type=float, default=30.0, help="soak duration in s, 0 = none (default: 30)")
     p.add_argument("--rate", type=float, default=20.0, help="soak trigger rate (default: 20/s)")
     p.add_argument("--poll-ms", type=float, default=0.5, help="PLC status poll period (default: 0.5 ms)")
+    p.add_argument("--plc-in-process", action="store_true",
+                   help="run the PLC simulator in a thread of the station's process (default: own process)")
     p.add_argument("--out", default="out/plc-bench.json",
                    help="JSON output (default: out/plc-bench.json)")
     p.set_defaults(func=_tool("bench"))

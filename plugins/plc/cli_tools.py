@@ -103,7 +103,8 @@ def bench(args: argparse.Namespace) -> int:
 
     result = run_bench(parts=args.parts, inspect_ms=args.inspect_ms, deadline_parts=args.deadline_parts,
                        deadline_ms=args.deadline_ms, soak_s=args.soak_s, rate_hz=args.rate,
-                       poll_s=args.poll_ms / 1000.0, out=Path(args.out) if args.out else None)
+                       poll_s=args.poll_ms / 1000.0, separate=not args.plc_in_process,
+                       out=Path(args.out) if args.out else None)
     print(table(result))
     if args.out:
         print(f"wrote {args.out}")
