@@ -8,7 +8,6 @@ from inspection.plc_codec import u32_to_words
 from inspection.plc_contract import (
     STN_BLOCK_LEN,
     STN_BLOCK_START,
-    DefectClass,
     ErrorCode,
     StationState,
     StnReg,
@@ -103,7 +102,7 @@ def record_from_result(request: TriggerRequest, result: InspectionResult, *, res
             size = _u16(worst.area_mm2 * 100.0)
         else:
             size = _u16(worst.area_px)
-        wclass = int(DefectClass(worst.defect_class))
+        wclass = _u16(int(worst.defect_class))
     align = result.alignment.score if result.alignment is not None else 0.0
     error = ErrorCode.NONE
     if result.code is ResultCode.NG_RUNTIME:

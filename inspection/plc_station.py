@@ -210,7 +210,10 @@ class PlcStation:
                 outcome = self._job(item.request, exposure_done)
             except Exception as exc:
                 outcome = exc
-            self._finish(job_id, outcome)
+            try:
+                self._finish(job_id, outcome)
+            except Exception:  # a bug here must not kill the worker: the deadline answers the part
+                logger.exception("finishing job %d failed", job_id)
 
     def _supervise(self) -> None:
         with self._cond:

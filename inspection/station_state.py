@@ -174,24 +174,30 @@ class StationMachine(Signals):
         self.acq_active = False
         request, cycle_ms = job.request, (now - self._job_at) * 1000.0
         seq = self.next_result_seq()
+        record: ResultRecord | None = None
+        failure: tuple[ResultCode, ErrorCode, str] | None = None
         if isinstance(outcome, InspectionResult):
-            self._failures = 0
-            record = record_from_result(request, outcome, result_seq=seq, cycle_ms=cycle_ms,
-                                        mm_per_px=self.mm_per_px)
+            try:
+                record = record_from_result(request, outcome, result_seq=seq, cycle_ms=cycle_ms,
+                                            mm_per_px=self.mm_per_px)
+                self._failures = 0
+            except (ValueError, TypeError, OverflowError) as exc:  # not representable: never a crash
+                failure = (ResultCode.NG_RUNTIME, ErrorCode.INVALID_JOB_RESULT, f"bad result: {exc}")
+        elif isinstance(outcome, BaseException):
+            failure = (*error_code_for(outcome), f"{type(outcome).__name__}: {outcome}")
         else:
-            if isinstance(outcome, BaseException):
-                code, error = error_code_for(outcome)
-                message = f"{type(outcome).__name__}: {outcome}"
-            else:
-                code, error = ResultCode.NG_RUNTIME, ErrorCode.INVALID_JOB_RESULT
-                message = f"the job returned {type(outcome).__name__}, not an InspectionResult"
+            failure = (ResultCode.NG_RUNTIME, ErrorCode.INVALID_JOB_RESULT,
+                       f"the job returned {type(outcome).__name__}, not an InspectionResult")
+        if failure is not None:
+            code, error, message = failure
             logger.warning("trigger seq %d: job failed: %s", request.trigger_seq, message)
             self._failures += 1
             self.error_code = error
             record = reject_record(request, code, error, result_seq=seq, cycle_ms=cycle_ms,
-                                   message=message)
+                                   message=message[:200])
             if self._failures >= self.config.max_consecutive_failures:
                 self.enter_error(error, f"{self._failures} job failures in a row")
+        assert record is not None
         return self._publish(record, now) + self._publish_held(now)
 
     def _deadline_reject(self, now: float, *, still_running: bool) -> list[Effect]:

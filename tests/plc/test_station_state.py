@@ -557,3 +557,12 @@ def test_exposure_done_of_an_old_job_is_ignored():
     r.trigger()
     r.m.exposure_done(r.job().job_id + 1)
     assert Sts.ACQ_ACTIVE in r.sts
+
+
+def test_result_the_contract_cannot_carry_is_a_runtime_reject():
+    r = ready_rig()
+    r.trigger()
+    odd = InspectionResult(code=ResultCode.NG_DEFECT, max_score=float("nan"))
+    r.run(r.m.job_finished(r.job().job_id, odd, r.t))
+    rec = r.published()[-1]
+    assert rec.code is ResultCode.NG_RUNTIME and rec.error_code is ErrorCode.INVALID_JOB_RESULT
