@@ -29,11 +29,12 @@ def happy_path(c: CaseContext) -> str:
 
 def station_heartbeat(c: CaseContext) -> str:
     h0 = c.sim.read_status()[StnReg.STN_HEARTBEAT]
-    h1 = c.sim.wait(lambda v: v[StnReg.STN_HEARTBEAT] != h0, "STN_HEARTBEAT to change", 0.5)
-    t0 = h1.at
-    h2 = c.sim.wait(lambda v: v[StnReg.STN_HEARTBEAT] != h1[StnReg.STN_HEARTBEAT], "next heartbeat", 0.5)
-    period_ms = (h2.at - t0) * 1000
-    check(50 <= period_ms <= 250, f"STN_HEARTBEAT period {period_ms:.0f} ms, expected about 100")
+    first = c.sim.wait(lambda v: v[StnReg.STN_HEARTBEAT] != h0, "STN_HEARTBEAT to change", 1.0)
+    last = c.sim.wait(lambda v: (v[StnReg.STN_HEARTBEAT] - first[StnReg.STN_HEARTBEAT]) & 0xFFFF >= 5,
+                      "5 more heartbeats", 3.0)
+    beats = (last[StnReg.STN_HEARTBEAT] - first[StnReg.STN_HEARTBEAT]) & 0xFFFF
+    period_ms = (last.at - first.at) * 1000 / beats
+    check(60 <= period_ms <= 200, f"STN_HEARTBEAT period {period_ms:.0f} ms, expected about 100")
     return f"STN_HEARTBEAT advances every {period_ms:.0f} ms"
 
 
@@ -87,12 +88,13 @@ def burst_buffered(c: CaseContext) -> str:
 def slow_detector(c: CaseContext) -> str:
     c.need_script()
     a = c.seq("reject")
-    t0, _ = c.sim.pulse_trigger(a, part_id_str=f"SLOW:{c.deadline_ms + 300}")
+    t0, _ = c.sim.pulse_trigger(a, part_id_str=f"SLOW:{c.deadline_ms + 500}")
     v = c.take(timeout=c.deadline_ms / 1000 + 2)
     late_ms = (v.at - t0) * 1000 - c.deadline_ms
     check(v.has(Sts.REJECT) and v.has(Sts.TIMEOUT_REJECT) and _is(v, ResultCode.NG_DEADLINE),
           f"slow detector: STS {v[StnReg.STS]:#06x}, code {v[StnReg.RESULT_CODE]}")
-    check(-1.0 <= late_ms <= 100.0, f"TIMEOUT_REJECT {late_ms:.1f} ms after the deadline")
+    # the precision target (5 ms) is plc-bench's; here: before the slow job could have answered
+    check(-1.0 <= late_ms <= 150.0, f"TIMEOUT_REJECT {late_ms:.1f} ms after the deadline")
     b = c.seq("pass")
     r = c.ledger.part(c.sim.run_part(b, part_id_str="OK", result_timeout=2.0))
     check(r.echo_seq == b, "the late computation's result leaked")

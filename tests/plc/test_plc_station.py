@@ -101,3 +101,10 @@ def test_listener_sees_heartbeat_changes():
         station.add_listener(seen.set)
         assert seen.wait(2.0)
         assert station.wait_for(lambda im: im.heartbeat >= 3, 2.0)
+
+
+def test_unknown_command_is_refused():
+    import pytest
+
+    with PlcStation(ScriptedJob()) as station, pytest.raises(ValueError, match="unknown station command"):
+        station.command("warp_speed")
