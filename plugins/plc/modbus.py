@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from typing import Any
+from typing import Any, ClassVar
 
 from inspection.errors import MissingDependency, PlcError
 from inspection.plc_codec import PlcWords, PlcWriteRefused, validate_plc_write
@@ -117,9 +117,7 @@ class ModbusServerBridge:
         return devices
 
     async def _serve(self) -> None:
-        from pymodbus.server import ModbusTcpServer
-
-        server = ModbusTcpServer(self._devices(), address=(self.host, self.port))
+        server = _server_class()(self._devices(), address=(self.host, self.port))
         self._stopped = asyncio.Event()
         try:
             await server.serve_forever(background=True)
@@ -164,6 +162,32 @@ class ModbusServerBridge:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _server_class() -> Any:
+    """pymodbus's TCP server, with one hop less per request.
+
+    Profiling the loop thread showed pymodbus 3.16 handing every decoded request from the loop
+    thread to itself through ``run_coroutine_threadsafe``: a self-pipe write, an extra epoll wake-up
+    and a recv per request (about a third of the loop's per-request cost). The request handler here
+    schedules the same coroutine directly on its own (running) loop.
+    """
+    from pymodbus.server import ModbusTcpServer
+    from pymodbus.server.requesthandler import ServerRequestHandler
+
+    class DirectRequestHandler(ServerRequestHandler):
+        _tasks: ClassVar[set[asyncio.Task[None]]] = set()
+
+        def handle_later(self) -> None:
+            task = self.loop.create_task(self.handle_request())
+            self._tasks.add(task)  # keep a reference until it is done
+            task.add_done_callback(self._tasks.discard)
+
+    class DirectTcpServer(ModbusTcpServer):
+        def callback_new_connection(self) -> Any:
+            return DirectRequestHandler(self, self.trace_packet, self.trace_pdu, self.trace_connect)
+
+    return DirectTcpServer
 
 
 def create_bridge(station: PlcStation, *, mode: str = "server", **options: Any) -> Any:
