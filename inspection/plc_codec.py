@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from inspection.errors import PlcError
+from inspection.errors import PlcWriteRefused
 from inspection.plc_contract import (
     CMD_RESERVED_MASK,
     PART_ID_STR_WORDS,
@@ -19,22 +19,6 @@ from inspection.plc_contract import (
     Cmd,
     PlcReg,
 )
-
-
-class PlcWriteRefused(PlcError):
-    """A PLC write the contract does not allow; nothing of it was applied.
-
-    ``register`` is the contract address (0-based, before the offset) of the offending word,
-    ``reason`` a stable key: ``reserved_bits``, ``recipe_out_of_range``, ``bad_ascii``,
-    ``status_block`` (a write into the station's block) or ``unmapped`` (outside both blocks).
-    """
-
-    key = "plc_write_refused"
-
-    def __init__(self, message: str, *, register: int, reason: str) -> None:
-        super().__init__(f"HR{register}: {message}")
-        self.register = register
-        self.reason = reason
 
 
 def u32_to_words(value: int, *, low_word_first: bool = True) -> tuple[int, int]:

@@ -19,8 +19,8 @@ import logging
 import threading
 from typing import Any, ClassVar
 
-from inspection.errors import MissingDependency, PlcError
-from inspection.plc_codec import PlcWords, PlcWriteRefused, validate_plc_write
+from inspection.errors import MissingDependency, PlcError, PlcWriteRefused
+from inspection.plc_codec import PlcWords, validate_plc_write
 from inspection.plc_contract import PLC_BLOCK_LEN, STN_BLOCK_LEN, STN_BLOCK_START, ErrorCode
 from inspection.plc_station import PlcStation
 

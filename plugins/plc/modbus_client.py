@@ -17,8 +17,8 @@ import logging
 import threading
 from typing import Any
 
-from inspection.errors import PlcError
-from inspection.plc_codec import PlcWords, PlcWriteRefused, validate_plc_write
+from inspection.errors import PlcError, PlcWriteRefused
+from inspection.plc_codec import PlcWords, validate_plc_write
 from inspection.plc_contract import (
     PLC_BLOCK_LEN,
     RESULT_BLOCK_START,
