@@ -202,9 +202,9 @@ def table(result: dict[str, Any]) -> str:
             ("bridge overhead (PLC view)", lat["overhead_ms"], "p99 <= 2 ms"),
             ("  of which station-internal", lat["station_internal_overhead_ms"], ""),
             ("TIMEOUT_REJECT after deadline", dl["timeout_after_deadline_ms"], "max <= 5 ms")]
-    where = "separate process" if lat.get("plc_process") else "same process"
+    where = "a separate process" if lat.get("plc_process") else "the station's process"
     m = result.get("machine", {})
-    lines = [f"PLC simulator in a {where}, polling every {lat['poll_ms']:.2f} ms; load average "
+    lines = [f"PLC simulator in {where}, polling every {lat['poll_ms']:.2f} ms; load average "
              f"{m.get('load_before', float('nan')):.2f} -> {m.get('load_after', float('nan')):.2f} "
              f"on {m.get('cpus')} CPUs",
              f"{'measure':32} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}  target",
