@@ -152,6 +152,22 @@ class PlcError(InspectionError):
     key = "plc_error"
 
 
+class PlcWriteRefused(PlcError):
+    """A PLC write the contract does not allow; nothing of it was applied.
+
+    ``register`` is the contract address (0-based, before the offset) of the offending word,
+    ``reason`` a stable key: ``reserved_bits``, ``recipe_out_of_range``, ``bad_ascii``, ``bad_value``,
+    ``status_block`` (a write into the station's block) or ``unmapped`` (outside both blocks).
+    """
+
+    key = "plc_write_refused"
+
+    def __init__(self, message: str, *, register: int, reason: str) -> None:
+        super().__init__(f"HR{register}: {message}")
+        self.register = register
+        self.reason = reason
+
+
 class CalibrationError(InspectionError):
     """Calibration could not be computed or loaded (too few good views, bad board, bad file)."""
 

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "inspection.cli.bench",
     "inspection.cli.train",
     "inspection.cli.camera",
+    "inspection.cli.plc",
 )
 
 
