@@ -124,26 +124,40 @@ class ChangeRegion:
 
 
 def _merge_boxes(boxes: list[list[int]], gap: int) -> list[list[int]]:
-    """Groups of indices whose boxes are within ``gap`` pixels of each other (union-find)."""
+    """Groups of indices whose boxes are within ``gap`` pixels of each other (connected components of
+    the "boxes touch" graph: the touching pairs are found with numpy in row blocks, the components
+    by min-label propagation; a noisy part can have thousands of blobs). Groups are ordered by
+    their smallest index, members ascending."""
     n = len(boxes)
-    parent = list(range(n))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i in range(n):
-        xi1, yi1, xi2, yi2 = boxes[i]
-        for j in range(i + 1, n):
-            xj1, yj1, xj2, yj2 = boxes[j]
-            if xi1 - gap <= xj2 and xj1 - gap <= xi2 and yi1 - gap <= yj2 and yj1 - gap <= yi2:
-                parent[find(i)] = find(j)
-    groups: dict[int, list[int]] = {}
-    for i in range(n):
-        groups.setdefault(find(i), []).append(i)
-    return list(groups.values())
+    if n <= 1:
+        return [[0]] if n else []
+    b = np.asarray(boxes, dtype=np.int64)
+    lo_x, lo_y, hi_x, hi_y = b[:, 0] - gap, b[:, 1] - gap, b[:, 2], b[:, 3]
+    pairs_i, pairs_j = [], []
+    block = max(1, 4_000_000 // n)
+    for start in range(0, n, block):
+        s = slice(start, min(n, start + block))
+        near = ((lo_x[s, None] <= hi_x[None, :]) & (lo_x[None, :] <= hi_x[s, None])
+                & (lo_y[s, None] <= hi_y[None, :]) & (lo_y[None, :] <= hi_y[s, None]))
+        ii, jj = np.nonzero(near)
+        ii += start
+        keep = jj > ii
+        pairs_i.append(ii[keep])
+        pairs_j.append(jj[keep])
+    ei, ej = np.concatenate(pairs_i), np.concatenate(pairs_j)
+    labels = np.arange(n)
+    while ei.size:
+        low = np.minimum(labels[ei], labels[ej])
+        new = labels.copy()
+        np.minimum.at(new, ei, low)
+        np.minimum.at(new, ej, low)
+        new = new[new]
+        if np.array_equal(new, labels):
+            break
+        labels = new
+    order = np.argsort(labels, kind="stable")
+    cuts = np.nonzero(np.diff(labels[order]))[0] + 1
+    return [g.tolist() for g in np.split(order, cuts)]
 
 
 def _regions(binary: np.ndarray, excess: np.ndarray, polarity: Polarity,
