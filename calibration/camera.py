@@ -36,7 +36,7 @@ class ViewReport:
             "name": self.name,
             "used": self.used,
             "corners": self.corners,
-            "error_px": None if self.error_px is None else round(self.error_px, 4),
+            "error_px": self.error_px,
             "reason": self.reason,
         }
 

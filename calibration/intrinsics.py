@@ -155,8 +155,7 @@ def calibrate(
         )
     for (name, view), err in zip(used, errors, strict=True):
         reports.append(ViewReport(name, True, view.count, float(err)))
-    order = {name: i for i, name in enumerate([n for n, _ in views] + [r.name for r in (rejected or [])])}
-    reports.sort(key=lambda r: order.get(r.name, len(order)))
+    reports.sort(key=lambda r: r.name)
     std = np.asarray(std_in, np.float64).ravel()
     return CameraCalibration(
         k,

@@ -12,6 +12,7 @@ one bad part barely moves):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,12 +85,17 @@ def find_outliers(
     return [Outlier(i, flagged[i]) for i in sorted(flagged)]
 
 
-def score_outliers(scores: dict[int, float], *, factor: float = 3.0, margin: float = 2.0) -> dict[int, float]:
-    """Parts whose held-out score (the band multiplier they need to pass) is more than ``factor`` x
-    the 90th percentile of the set's scores and ``margin`` above it: far beyond what good parts
-    need, e.g. a defect too faint for the screening. Returns index -> that percentile."""
+def score_outliers(scores: dict[int, float], *, alpha: float = 0.01) -> dict[int, float]:
+    """Parts whose held-out score (the band multiplier they need to pass) lies far beyond what good
+    parts need: e.g. a defect too faint for the screening. A Gumbel tail is fitted robustly to the
+    set's median and 90th percentile; a part is an outlier when fewer than ``alpha`` good parts of a
+    set this size would score as high (``score > mu + beta x ln(N / alpha)``), and it also needs more
+    than twice the 90th percentile (and 0.25 more). Returns index -> the cut it exceeded."""
     finite = np.array([v for v in scores.values() if np.isfinite(v)], np.float64)
-    if finite.size < 5:
+    if finite.size < 8:
         return {}
-    q90 = float(np.quantile(finite, 0.9))
-    return {i: q90 for i, v in scores.items() if v > factor * q90 and v > q90 + margin}
+    q50, q90 = (float(v) for v in np.quantile(finite, [0.5, 0.9]))
+    beta = max((q90 - q50) / 1.8839, 0.02 * q90, 1e-3)  # ln(-ln 0.5) - ln(-ln 0.9) = 1.8839
+    mu = q50 - 0.3665 * beta
+    cut = max(mu + beta * math.log(finite.size / alpha), 2.0 * q90, q90 + 0.25)
+    return {i: cut for i, v in scores.items() if v > cut}

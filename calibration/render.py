@@ -150,10 +150,12 @@ def look_at_poses(
     max_tilt_deg: float = 35.0,
     camera: Camera | None = None,
     fill: float = 0.55,
+    spread: float = 0.15,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """``n`` seeded poses (rvec, tvec) with the board tilted up to ``max_tilt_deg`` about random axes,
-    rotated in plane, placed at various positions in the field of view (fully visible when the
-    distance suits the camera: by default, the board fills about ``fill`` of the image width)."""
+    rotated in plane, its centre up to ``spread`` (normalised image coordinates) off the optical axis
+    (fully visible when the distance suits the camera: by default, the board fills about ``fill`` of
+    the image width)."""
     rng = np.random.default_rng(seed)
     sq_x, sq_y = board.squares
     bw, bh = sq_x * board.square_mm, sq_y * board.square_mm
@@ -175,7 +177,7 @@ def look_at_poses(
         rot = r_tilt @ r_spin
         z = distance_mm * rng.uniform(0.9, 1.15)
         # board centre somewhere in the middle of the view (normalised coordinates)
-        off = rng.uniform(-0.12, 0.12, 2)
+        off = rng.uniform(-spread, spread, 2)
         target = np.array([off[0] * z, off[1] * z, z])
         tvec = target - rot @ centre
         rvec, _ = cv2.Rodrigues(rot)

@@ -21,10 +21,11 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from calibration.outliers import Outlier, find_outliers, score_outliers
+from calibration.outliers import find_outliers, score_outliers
+from calibration.part_report import PartReport, TeachResult, describe_box
 from calibration.part_set import AlignedSet, align_set
 from calibration.scoring import BandScorer, PartScore
-from calibration.threshold import ThresholdChoice, choose_threshold
+from calibration.threshold import choose_threshold
 from calibration.variation import VariationModel, VariationParams, build_variation
 from inspection.errors import ConfigError, InspectionError, RecipeError
 from inspection.progress import Progress
@@ -64,58 +65,6 @@ class TeachParams:
             raise ConfigError(f"must be at least 2, got {self.folds}", field="folds")
         if self.min_parts < 3:
             raise ConfigError(f"must be at least 3, got {self.min_parts}", field="min_parts")
-
-
-@dataclass(frozen=True)
-class PartReport:
-    """One taught image. ``status``: "good" (in the model), "outlier" (set aside), "unaligned",
-    "unreadable". ``score``: its cross-validated good-part score (the lowest threshold at which it
-    passes; inf: rejected at any threshold)."""
-
-    name: str
-    status: str
-    reason: str = ""
-    score: float | None = None
-    fold: int | None = None
-    align_score: float | None = None
-    shift_px: tuple[float, float] | None = None
-    angle_deg: float | None = None
-
-    def to_dict(self) -> dict[str, object]:
-        s = self.score
-        return {
-            "name": self.name,
-            "status": self.status,
-            "reason": self.reason,
-            "score": None if s is None else (s if math.isfinite(s) else "inf"),
-            "fold": self.fold,
-            "align_score": self.align_score,
-            "shift_px": None if self.shift_px is None else list(self.shift_px),
-            "angle_deg": self.angle_deg,
-        }
-
-
-@dataclass(frozen=True)
-class TeachResult:
-    recipe: Recipe
-    variation: VariationModel
-    variation_params: VariationParams
-    threshold: ThresholdChoice
-    parts: tuple[PartReport, ...]
-    roi_note: str
-    timings_s: dict[str, float]
-
-    @property
-    def good(self) -> tuple[PartReport, ...]:
-        return tuple(p for p in self.parts if p.status == "good")
-
-    @property
-    def set_aside(self) -> tuple[PartReport, ...]:
-        return tuple(p for p in self.parts if p.status != "good")
-
-    @property
-    def scores(self) -> np.ndarray:
-        return np.array([p.score for p in self.good if p.score is not None], np.float64)
 
 
 def _roi(
@@ -203,6 +152,30 @@ def _read(
     return [(n, i) for n, i in usable if i.shape == shape]
 
 
+def _cross_validate(
+    aligned: AlignedSet,
+    by_pixel: np.ndarray,
+    inliers: list[int],
+    params: TeachParams,
+    roi: tuple[int, int, int, int],
+    progress: bool,
+) -> dict[int, tuple[PartScore, int]]:
+    """Every inlier scored against a model taught without its fold: index -> (score, fold)."""
+    shape = aligned.stack.shape[1], aligned.stack.shape[2]
+    k = min(params.folds, len(inliers))
+    scores: dict[int, tuple[PartScore, int]] = {}
+    bar = Progress(len(inliers), "scoring held-out parts", enabled=progress)
+    for f in range(k):
+        held = inliers[f::k]
+        train = [i for i in inliers if i not in set(held)]
+        fold_model = build_variation(np.ascontiguousarray(by_pixel[:, train]), shape)
+        scorer = BandScorer(prepare(make_recipe(fold_model, params, roi, None)), fold_model, params.variation)
+        for i in held:
+            scores[i] = (scorer.score(aligned.images[i], lowest=params.lowest_k, highest=params.highest_k), f)
+            bar.update(note=aligned.names[i])
+    return scores
+
+
 def teach(
     images: list[tuple[str, np.ndarray | InspectionError]],
     params: TeachParams | None = None,
@@ -220,62 +193,48 @@ def teach(
         raise RecipeError(
             f"{len(usable)} usable good part(s), at least {params.min_parts} needed", key="too_few_good_parts"
         )
-    shape = usable[0][1].shape
+    h, w = usable[0][1].shape
     aligned = align_set(usable, params.align, progress=progress)
     for name, reason in aligned.failed:
         reports[name] = PartReport(name, "unaligned", reason)
     timings["align"] = time.perf_counter() - t0
-    roi, roi_note = _roi(aligned, params, (shape[0], shape[1]))
+    roi, roi_note = _roi(aligned, params, (h, w))
     by_pixel = np.ascontiguousarray(aligned.stack.reshape(len(aligned.names), -1).T)
-    model = build_variation(by_pixel, (shape[0], shape[1]))
+    model = build_variation(by_pixel, (h, w))
     screen = prepare(make_recipe(model, params, roi, params.screen_k, threshold=params.screen_threshold))
-    outliers = find_outliers(aligned, screen)
-    for o in outliers:
-        reports[aligned.names[o.index]] = PartReport(aligned.names[o.index], "outlier", o.reason)
-    inliers = [i for i in range(len(aligned.names)) if i not in {o.index for o in outliers}]
-    timings["model_and_outliers"] = time.perf_counter() - t0 - timings["align"]
-    n_seen = len(images)
-    if len(inliers) < params.min_parts or len(inliers) < (1 - params.max_outlier_fraction) * len(usable):
+    aside = {o.index: o.reason for o in find_outliers(aligned, screen)}
+    for i, reason in aside.items():
+        al = aligned.alignments[i]
+        reports[aligned.names[i]] = PartReport(
+            aligned.names[i], "outlier", reason, align_score=al.score, angle_deg=al.angle_deg
+        )
+    inliers = [i for i in range(len(aligned.names)) if i not in aside]
+    needed = max(params.min_parts, math.ceil((1 - params.max_outlier_fraction) * len(usable)))
+    if len(inliers) < needed:
         why = "; ".join(f"{p.name}: {p.reason}" for p in list(reports.values())[:5])
         raise RecipeError(
-            f"only {len(inliers)} of {n_seen} parts agree with each other (at least "
-            f"{max(params.min_parts, math.ceil((1 - params.max_outlier_fraction) * len(usable)))} "
+            f"only {len(inliers)} of {len(images)} parts agree with each other (at least {needed} "
             f"needed): {why}",
             key="too_few_good_parts",
         )
-    k = min(params.folds, len(inliers))
-    folds = [inliers[f::k] for f in range(k)]
-    scores: dict[int, tuple[PartScore, int]] = {}
-    bar = Progress(len(inliers), "scoring held-out parts", enabled=progress)
-    for f, held in enumerate(folds):
-        train = [i for i in inliers if i not in set(held)]
-        fold_model = build_variation(np.ascontiguousarray(by_pixel[:, train]), (shape[0], shape[1]))
-        scorer = BandScorer(prepare(make_recipe(fold_model, params, roi, None)), fold_model, params.variation)
-        for i in held:
-            scores[i] = (scorer.score(aligned.images[i], lowest=params.lowest_k, highest=params.highest_k), f)
-            bar.update(note=aligned.names[i])
+    timings["model_and_outliers"] = time.perf_counter() - t0 - timings["align"]
+    scores = _cross_validate(aligned, by_pixel, inliers, params, roi, progress)
     timings["cross_validation"] = time.perf_counter() - t0 - sum(timings.values())
-    far = score_outliers({i: scores[i][0].score for i in inliers})
-    for i, q90 in far.items():
-        ps = scores[i][0]
-        where = ""
-        if ps.worst_box is not None:
-            x1, y1, x2, y2 = ps.worst_box
-            where = (f"; the deviation that fails it: {x2 - x1:.0f}x{y2 - y1:.0f} px at "
-                     f"({(x1 + x2) / 2:.0f}, {(y1 + y2) / 2:.0f})")
-        reports[aligned.names[i]] = PartReport(
+    for i, cut in score_outliers({i: scores[i][0].score for i in inliers}).items():
+        ps, f = scores[i]
+        where = describe_box(ps.worst_box)
+        reports[aligned.names[i]] = PartReport.scored(
             aligned.names[i],
             "outlier",
-            f"needs the band widened {ps.score:.2f} x to pass, 90% of the parts need at "
-            f"most {q90:.2f} x{where}: a defective part in the good set?",
-            ps.score,
-            scores[i][1],
-            ps.align_score,
-            ps.shift,
-            ps.angle_deg,
+            ps,
+            f,
+            f"needs the band widened {ps.score:.2f} x to pass, far beyond the others (fewer than 1 in 100 "
+            f"sets of good parts would hold a part above {cut:.2f} x)"
+            + (f"; it fails on {where}" if where else "")
+            + ": a defective part in the good set?",
         )
-    outliers += [Outlier(i, reports[aligned.names[i]].reason) for i in far]
-    inliers = [i for i in inliers if i not in far]
+        aside[i] = reports[aligned.names[i]].reason
+    inliers = [i for i in inliers if i not in aside]
     choice = choose_threshold(
         [scores[i][0].score for i in inliers],
         params.target_frr,
@@ -283,24 +242,17 @@ def teach(
         lowest=params.lowest_k,
         highest=params.highest_k,
     )
-    final = (
-        model if not outliers else build_variation(np.ascontiguousarray(by_pixel[:, inliers]), model.shape)
-    )
-    recipe = make_recipe(final, params, roi, choice.threshold)
+    final = model if not aside else build_variation(np.ascontiguousarray(by_pixel[:, inliers]), model.shape)
     for i in inliers:
-        ps, f = scores[i]
-        reports[aligned.names[i]] = PartReport(
-            aligned.names[i], "good", ps.reason, ps.score, f, ps.align_score, ps.shift, ps.angle_deg
-        )
-    for o in outliers:
-        if o.index not in far:
-            al = aligned.alignments[o.index]
-            reports[aligned.names[o.index]] = replace(
-                reports[aligned.names[o.index]], align_score=al.score, angle_deg=al.angle_deg
-            )
+        reports[aligned.names[i]] = PartReport.scored(aligned.names[i], "good", *scores[i])
     timings["total"] = time.perf_counter() - t0
-    order = [name for name, _ in images]
-    parts = tuple(reports[n] for n in order if n in reports)
+    parts = tuple(reports[n] for n, _ in images if n in reports)
     return TeachResult(
-        recipe, final, taught_variation(params.variation, choice.threshold), choice, parts, roi_note, timings
+        make_recipe(final, params, roi, choice.threshold),
+        final,
+        taught_variation(params.variation, choice.threshold),
+        choice,
+        parts,
+        roi_note,
+        timings,
     )

@@ -19,6 +19,9 @@ COMMAND_MODULES = (
     "inspection.cli.detect",
     "inspection.cli.bench",
     "inspection.cli.train",
+    "inspection.cli.calibrate",
+    "inspection.cli.teach",
+    "inspection.cli.recipe",
 )
 
 
