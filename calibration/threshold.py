@@ -147,8 +147,8 @@ def choose_threshold(
     target_frr: float,
     *,
     confidence: float = 0.95,
-    lowest: float = 0.02,
-    highest: float = 1.0,
+    lowest: float = 0.0,
+    highest: float = math.inf,
 ) -> ThresholdChoice:
     """The threshold for ``target_frr`` from held-out good-part scores (inf = rejected at any
     threshold), clamped to [lowest, highest]."""
@@ -161,14 +161,19 @@ def choose_threshold(
     if n == 0:
         raise ConfigError("no held-out good part was scored", field="scores")
     finite = np.sort(s[np.isfinite(s)])
+    if finite.size == 0:
+        raise ConfigError("no held-out good part passes at any threshold", field="scores")
     notes = []
     allowed = math.floor(target_frr * n)  # exceedances the empirical quantile may leave
-    if finite.size == 0:
-        empirical = highest
+    keep = n - allowed  # scores that must be <= t: the smallest such t is the keep-th smallest score
+    if keep <= finite.size:
+        empirical = float(finite[keep - 1])
     else:
-        # the smallest t leaving at most `allowed` scores above it
-        keep = n - allowed  # scores that must be <= t
-        empirical = float(finite[min(keep, finite.size) - 1]) if keep <= finite.size else highest
+        empirical = float(finite[-1])
+        notes.append(
+            f"{n - finite.size} of {n} good parts are rejected whatever the threshold (not aligned, not "
+            "completely seen): the target cannot be met until that is fixed"
+        )
     fit = fit_gumbel(finite[finite > lowest]) if np.count_nonzero(finite > lowest) >= 5 else None
     t = empirical
     method = "empirical"
