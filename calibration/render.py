@@ -146,27 +146,27 @@ def look_at_poses(
     n: int,
     *,
     seed: int = 0,
-    distance_mm: float | None = None,
-    max_tilt_deg: float = 35.0,
     camera: Camera | None = None,
-    fill: float = 0.55,
-    spread: float = 0.15,
+    max_tilt_deg: float = 35.0,
+    fill: float = 0.5,
+    spread: float = 0.8,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``n`` seeded poses (rvec, tvec) with the board tilted up to ``max_tilt_deg`` about random axes,
-    rotated in plane, its centre up to ``spread`` (normalised image coordinates) off the optical axis
-    (fully visible when the distance suits the camera: by default, the board fills about ``fill`` of
-    the image width)."""
+    """``n`` seeded poses (rvec, tvec) as an engineer takes them: the board tilted up to
+    ``max_tilt_deg`` about random axes, turned a little in plane, filling about ``fill`` of the
+    image width (0.75 to 1.1 x that), its centre anywhere in the ``spread`` fraction of the room the
+    view leaves around it (up to 1: edges touching the image border, roughly; above 1: partly out of
+    view, for ChArUco)."""
     rng = np.random.default_rng(seed)
+    cam = camera or Camera.simple()
+    f = float(cam.matrix[0, 0])
+    w, h = cam.size
     sq_x, sq_y = board.squares
     bw, bh = sq_x * board.square_mm, sq_y * board.square_mm
     if board.kind == "checkerboard":
         centre = np.array([(board.cols - 1) * board.square_mm / 2, (board.rows - 1) * board.square_mm / 2, 0])
     else:
         centre = np.array([bw / 2, bh / 2, 0.0])
-    if distance_mm is None:
-        f = float(camera.matrix[0, 0]) if camera is not None else 800.0
-        width = camera.size[0] if camera is not None else 640
-        distance_mm = f * bw / (fill * width)
+    half_x, half_y = w / 2 / f, h / 2 / float(cam.matrix[1, 1])  # half field of view, normalised
     poses = []
     for i in range(n):
         tilt = math.radians(max_tilt_deg) * math.sqrt((i + 1) / n) * (1 if i % 2 else -1)
@@ -175,9 +175,11 @@ def look_at_poses(
         r_tilt, _ = cv2.Rodrigues(axis * tilt)
         r_spin, _ = cv2.Rodrigues(np.array([0, 0, rng.uniform(-0.3, 0.3)]))
         rot = r_tilt @ r_spin
-        z = distance_mm * rng.uniform(0.9, 1.15)
-        # board centre somewhere in the middle of the view (normalised coordinates)
-        off = rng.uniform(-spread, spread, 2)
+        frac = fill * rng.uniform(0.75, 1.1)  # of the image width
+        z = f * bw / (frac * w)
+        room_x = max(0.0, half_x - bw / 2 / z)
+        room_y = max(0.0, half_y - bh / 2 / z)
+        off = rng.uniform(-1, 1, 2) * spread * np.array([room_x, room_y])
         target = np.array([off[0] * z, off[1] * z, z])
         tvec = target - rot @ centre
         rvec, _ = cv2.Rodrigues(rot)

@@ -25,7 +25,7 @@ def camera() -> Camera:
 
 @pytest.fixture(scope="session")
 def render(camera: Camera) -> Callable[..., Views]:
-    def views(board: Board, n: int, *, seed: int, spread: float = 0.15) -> Views:
+    def views(board: Board, n: int, *, seed: int, spread: float = 0.8) -> Views:
         renderer = BoardRenderer(camera, board, supersample=2)
         poses = look_at_poses(board, n, camera=camera, seed=seed, spread=spread)
         return [(f"view{i:02d}.png", renderer.render(rv, tv, seed=i)) for i, (rv, tv) in enumerate(poses)]
