@@ -134,17 +134,17 @@ def _scale_rows(cfg: CalibBenchConfig) -> list[dict[str, Any]]:
     cam = CAMERAS["640x480 f800 barrel"]
     board = Board.parse("checkerboard:9x6", square_mm=10.0)
     centre = np.array([4 * 10.0, 2.5 * 10.0, 0.0])
-    for tilt in (0.0, 3.0):
+    for z, tilt in ((600.0, 0.0), (300.0, 0.0), (300.0, 3.0)):
         rot, _ = cv2.Rodrigues(np.array([math.radians(tilt), 0.0, 0.0]))
-        tvec = np.array([0.0, 0.0, 600.0]) - rot @ centre
+        tvec = np.array([0.0, 0.0, z]) - rot @ centre
         rvec, _ = cv2.Rodrigues(rot)
         view = BoardRenderer(cam, board, supersample=2).render(rvec.ravel(), tvec, seed=3)
         und = Undistorter(CameraCalibration(cam.matrix, cam.dist, cam.size, 0.0))
         r = scale_from_board(view, board, undistorter=und)
-        truth = 600.0 / cam.matrix[0, 0]
+        truth = z / cam.matrix[0, 0]
         rows.append(
             {
-                "method": f"board on the plane, tilt {tilt:g} deg",
+                "method": f"board, {10.0 / truth:.0f} px/square, tilt {tilt:g} deg",
                 "truth_mm_per_px": truth,
                 "measured": r.mm_per_px,
                 "err_pct": (r.mm_per_px / truth - 1) * 100,

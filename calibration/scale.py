@@ -185,8 +185,11 @@ def scale_from_target(
         raise CalibrationError(
             f"target contrast {abs(fg - bg):.0f} grey levels is too low", key="target_not_found"
         )
-    cover = np.clip((roi - bg) / (fg - bg), 0.0, 1.0)
-    cover[ring > 0] = 0.0  # only the target and its edge count
+    # fractional coverage across the edge band only, unclipped (noise averages out there); inside
+    # the target counts 1 and outside 0 exactly (clipping noise there would bias the area)
+    cover = (roi - bg) / (fg - bg)
+    cover[core > 0] = 1.0
+    cover[ring > 0] = 0.0
     area_px = float(cover.sum())
     mm_per_px = math.sqrt(target.area_mm2 / area_px)
     (_, _), (a, b), _ = cv2.minAreaRect(contour) if target.kind == "rect" else cv2.fitEllipse(contour)

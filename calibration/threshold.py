@@ -142,6 +142,18 @@ class ThresholdChoice:
         )
 
 
+def quantile_upper(fit: GumbelFit, n: int, p: float, level: float, *, replicates: int = 400) -> float:
+    """An upper confidence bound (``level``) of the fitted ``p``-quantile, by parametric bootstrap:
+    ``n`` samples from the fit, refitted, ``replicates`` times. ``level`` 0.5 is the point estimate."""
+    q = fit.quantile(p)
+    if level <= 0.5 or n < 2 or fit.beta <= 0:
+        return q
+    rng = np.random.default_rng(12345)
+    sims = rng.gumbel(fit.mu, fit.beta, (replicates, n))
+    qs = np.array([fit_gumbel(row).quantile(p) for row in sims])
+    return q + float(np.quantile(qs, level)) - float(np.median(qs))
+
+
 def choose_threshold(
     scores: np.ndarray | list[float],
     target_frr: float,
@@ -149,9 +161,11 @@ def choose_threshold(
     confidence: float = 0.95,
     lowest: float = 0.0,
     highest: float = math.inf,
+    tail_confidence: float = 0.8,
 ) -> ThresholdChoice:
     """The threshold for ``target_frr`` from held-out good-part scores (inf = rejected at any
-    threshold), clamped to [lowest, highest]."""
+    threshold), clamped to [lowest, highest]. Where the target lies beyond the data, the threshold
+    is the ``tail_confidence`` upper bound of the fitted quantile (few parts: a wider margin)."""
     if not (0.0 < target_frr < 1.0):
         raise ConfigError(f"must be in (0, 1), got {target_frr}", field="target_frr")
     if not (0.5 <= confidence < 1.0):
@@ -177,8 +191,10 @@ def choose_threshold(
     fit = fit_gumbel(finite[finite > lowest]) if np.count_nonzero(finite > lowest) >= 5 else None
     t = empirical
     method = "empirical"
+    t_point = None
     if fit is not None and fit.beta > 0:
-        t_fit = fit.quantile(1.0 - target_frr)
+        t_point = fit.quantile(1.0 - target_frr)
+        t_fit = quantile_upper(fit, int(np.count_nonzero(finite > lowest)), 1.0 - target_frr, tail_confidence)
         if t_fit > t:
             t, method = t_fit, "extrapolated"
     elif finite.size and np.count_nonzero(finite > lowest) < 5:
@@ -209,6 +225,13 @@ def choose_threshold(
         float(predicted),
         needed,
         method,
-        {} if fit is None else {"mu": fit.mu, "beta": fit.beta},
+        {}
+        if fit is None
+        else {
+            "mu": fit.mu,
+            "beta": fit.beta,
+            "quantile_point": t_point or 0.0,
+            "tail_confidence": tail_confidence,
+        },
         tuple(notes),
     )

@@ -69,6 +69,8 @@ def _add_calibration_benches(bsub: Any) -> None:
     t.add_argument("--test", type=int, default=500, help="new good parts inspected (default 500)")
     t.add_argument("--defective", type=int, default=100, help="new defective parts inspected (default 100)")
     t.add_argument("--targets", default="0.001,0.01,0.05", help="target FRRs, comma separated")
+    t.add_argument("--design", type=int, default=7, help="seed of the synthetic part design (default 7)")
+    t.add_argument("--noise", type=float, default=3.0, help="sensor noise sigma, grey levels (default 3)")
     t.add_argument("--threads", type=int, default=1)
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=_teach)
@@ -87,9 +89,12 @@ def _teach(args: argparse.Namespace) -> int:
     from calibration import bench_teach
 
     targets = tuple(float(v) for v in args.targets.split(","))
+    from calibration.production import Variation
+
     cfg = bench_teach.TeachBenchConfig(args.out, size=args.size, parts=args.parts, planted=args.planted,
                                        test=args.test, defective=args.defective, targets=targets,
-                                       threads=args.threads, progress=not args.quiet)
+                                       design=args.design, threads=args.threads, progress=not args.quiet,
+                                       variation=Variation(noise=args.noise))
     print(bench_teach.format_table(bench_teach.run(cfg)))
     print(f"wrote {args.out}/summary.json")
     return 0
