@@ -185,10 +185,14 @@ def format_table(s: dict[str, Any]) -> str:
         k = "" if r["k"] is None else f"{r['k']:.3f}"
         pred = "" if r["predicted_frr"] is None else f"{r['predicted_frr']:.3%}"
         guar = "" if r["guaranteed_frr"] is None else f"{r['guaranteed_frr']:.2%}"
+        det = (
+            "-"
+            if not r["defective_total"]
+            else f"{r['defective_detected']}/{r['defective_total']} {r['detection']:.0%}"
+        )
         lines.append(
             f"{r['recipe']:<40} {k:>6} {pred:>9} {guar:>9} "
             f"{r['good_rejected']:>4}/{r['good_total']:<4} {r['frr']:>5.1%} {r['frr_upper95']:>6.2%} "
-            f"{r['defective_detected']:>4}/{r['defective_total']:<3} {r['detection']:>4.0%} "
-            f"{r['inspect_ms_mean']:>6.1f}"
+            f"{det:>12} {r['inspect_ms_mean']:>6.1f}"
         )
     return "\n".join(lines)
