@@ -172,3 +172,35 @@ def test_teach_show_check_and_tamper(tmp_path: Path, capsys):
         f.write(b"\0")
     assert main(["recipe", "show", str(recipe)]) == 2
     assert "modified" in capsys.readouterr().err
+
+
+def test_teach_with_undistortion_stores_the_camera(tmp_path: Path, capsys):
+    from calibration.camera import CameraCalibration
+
+    _write_parts(tmp_path / "good", range(10))
+    k = np.array([[300.0, 0, 80.0], [0, 300.0, 80.0], [0, 0, 1]])
+    CameraCalibration(k, np.array([-0.05, 0.0, 0.0, 0.0, 0.0]), (160, 160), 0.1).save(
+        tmp_path / "camera.json"
+    )
+    recipe = tmp_path / "r"
+    rc = main(
+        [
+            "teach",
+            "--good",
+            str(tmp_path / "good"),
+            "--out",
+            str(recipe),
+            "--material",
+            "bright",
+            "--camera",
+            str(tmp_path / "camera.json"),
+            "--undistort",
+            "--quiet",
+        ]
+    )
+    assert rc == 0
+    capsys.readouterr()
+    assert main(["recipe", "show", str(recipe)]) == 0
+    assert "undistortion    on (camera file included)" in capsys.readouterr().out
+    assert main(["teach", "--good", str(tmp_path / "good"), "--out", str(tmp_path / "x"), "--undistort"]) == 2
+    assert "--undistort needs --camera" in capsys.readouterr().err
