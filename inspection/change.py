@@ -145,30 +145,41 @@ class ChangeRegion:
         return self.box[3] - self.box[1]
 
 
-def _merge_boxes(boxes: np.ndarray, gap: int) -> list[list[int]]:
-    """Groups of indices of boxes (N, 4: x1, y1, x2, y2) within ``gap`` pixels of each other."""
+def _merge_boxes(boxes: np.ndarray | list[list[int]], gap: int) -> list[list[int]]:
+    """Groups of indices whose boxes are within ``gap`` pixels of each other (connected components of
+    the "boxes touch" graph: the touching pairs are found with numpy in row blocks, the components
+    by min-label propagation; a noisy part can have thousands of blobs). Groups are ordered by
+    their smallest index, members ascending."""
     n = len(boxes)
-    if n == 1:
-        return [[0]]
-    x1, y1, x2, y2 = (boxes[:, k][:, None] for k in range(4))
-    near = ((x1 - gap <= x2.T) & (x1.T - gap <= x2) & (y1 - gap <= y2.T) & (y1.T - gap <= y2))
-    ii, jj = np.nonzero(np.triu(near, 1))
-    parent = list(range(n))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, j in zip(ii.tolist(), jj.tolist(), strict=True):
-        ri, rj = find(i), find(j)
-        if ri != rj:
-            parent[ri] = rj
-    groups: dict[int, list[int]] = {}
-    for i in range(n):
-        groups.setdefault(find(i), []).append(i)
-    return list(groups.values())
+    if n <= 1:
+        return [[0]] if n else []
+    b = np.asarray(boxes, dtype=np.int64)
+    lo_x, lo_y, hi_x, hi_y = b[:, 0] - gap, b[:, 1] - gap, b[:, 2], b[:, 3]
+    pairs_i, pairs_j = [], []
+    block = max(1, 4_000_000 // n)
+    for start in range(0, n, block):
+        s = slice(start, min(n, start + block))
+        near = ((lo_x[s, None] <= hi_x[None, :]) & (lo_x[None, :] <= hi_x[s, None])
+                & (lo_y[s, None] <= hi_y[None, :]) & (lo_y[None, :] <= hi_y[s, None]))
+        ii, jj = np.nonzero(near)
+        ii += start
+        keep = jj > ii
+        pairs_i.append(ii[keep])
+        pairs_j.append(jj[keep])
+    ei, ej = np.concatenate(pairs_i), np.concatenate(pairs_j)
+    labels = np.arange(n)
+    while ei.size:
+        low = np.minimum(labels[ei], labels[ej])
+        new = labels.copy()
+        np.minimum.at(new, ei, low)
+        np.minimum.at(new, ej, low)
+        new = new[new]
+        if np.array_equal(new, labels):
+            break
+        labels = new
+    order = np.argsort(labels, kind="stable")
+    cuts = np.nonzero(np.diff(labels[order]))[0] + 1
+    return [g.tolist() for g in np.split(order, cuts)]
 
 
 def _regions(binary: np.ndarray, excess: np.ndarray, polarity: Polarity,

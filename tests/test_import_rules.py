@@ -27,8 +27,8 @@ def test_core_modules_import_nothing_forbidden() -> None:
     for path in (ROOT / "inspection").rglob("*.py"):
         if "cli" in path.parts or "train" in path.parts:
             # the CLI is the composition root: it wires plugins, HMI and calibration together, and
-            # imports them lazily inside its commands (checked below: importing it loads none);
-            # training may use torch
+            # imports them lazily inside its commands (tests/cameras/test_sdk_imports.py checks
+            # that, and the test below that importing it loads no SDK); training may use torch
             continue
         bad = _imports(path) & set(FORBIDDEN)
         if bad:

@@ -21,6 +21,9 @@ COMMAND_MODULES = (
     "inspection.cli.train",
     "inspection.cli.camera",
     "inspection.cli.plc",
+    "inspection.cli.calibrate",
+    "inspection.cli.teach",
+    "inspection.cli.recipe",
 )
 
 

@@ -1,0 +1,157 @@
+"""``inspection teach``: a recipe bundle from a folder of good parts.
+
+The work is done by the ``calibration`` package, imported when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+
+def _roi(text: str) -> tuple[int, int, int, int]:
+    try:
+        x, y, w, h = (int(v) for v in text.split(","))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected X,Y,W,H in pixels, got {text!r}") from exc
+    return x, y, w, h
+
+
+def add_parser(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "teach",
+        help="teach a part type from good parts: golden reference, variation, threshold",
+        description="Aligns the good parts, builds the golden reference (median) and the per-pixel variation "
+        "model, sets aside parts that do not belong (with the reason), scores every part held out "
+        "(cross-validation, through the station's own pipeline), sets the threshold at the target "
+        "false-reject rate and writes a versioned, hashed recipe bundle.",
+    )
+    p.add_argument("--good", type=Path, required=True, metavar="DIR", help="folder of good-part images")
+    p.add_argument("--out", type=Path, required=True, metavar="RECIPE_DIR")
+    p.add_argument("--name", default=None, help="recipe name (default: the folder name of --out)")
+    p.add_argument("--number", type=int, default=0, help="PLC recipe number 0..999 (default 0)")
+    p.add_argument("--target-frr", type=float, default=0.001, help="target false-reject rate (default 0.001)")
+    p.add_argument(
+        "--confidence", type=float, default=0.95, help="confidence of the FRR guarantee (default 0.95)"
+    )
+    p.add_argument(
+        "--material",
+        choices=("dark", "bright"),
+        default="dark",
+        help="whether the material is the dark or the bright phase (for defect classes)",
+    )
+    p.add_argument(
+        "--roi",
+        type=_roi,
+        default=None,
+        metavar="X,Y,W,H",
+        help="inspection region, reference pixels (default: the image less a margin)",
+    )
+    p.add_argument(
+        "--roi-margin",
+        type=int,
+        default=None,
+        metavar="PX",
+        help="margin of the default ROI (default: from the taught parts' motion)",
+    )
+    p.add_argument(
+        "--ignore", type=Path, default=None, metavar="MASK.png", help="nonzero pixels are not inspected"
+    )
+    p.add_argument(
+        "--min-area", type=int, default=None, metavar="PX", help="smallest defect area (default 12)"
+    )
+    p.add_argument(
+        "--camera", type=Path, default=None, metavar="FILE.json", help="camera calibration to store"
+    )
+    p.add_argument(
+        "--undistort", action="store_true", help="undistort every image with --camera (the station will too)"
+    )
+    p.add_argument(
+        "--scale", type=Path, default=None, metavar="FILE.json", help="scale calibration (mm per pixel)"
+    )
+    p.add_argument(
+        "--mm-per-px", type=float, default=None, help="scale, when not measured with calibrate scale"
+    )
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing recipe folder")
+    p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the summary as JSON")
+    p.add_argument("--threads", type=int, default=1, help="OpenCV threads (default 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=_teach)
+
+
+def _teach(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    import cv2
+
+    from calibration.bundle import write_bundle
+    from calibration.camera import CameraCalibration
+    from calibration.images import image_files, read_all
+    from calibration.scale import ScaleCalibration
+    from calibration.teach import TeachParams, teach
+    from calibration.teach_report import bundle_content, summary, thresholds_data
+    from calibration.undistort import Undistorter
+    from inspection.errors import ConfigError
+    from inspection.imageio import read_image
+    from inspection.recipe_params import DetectParams
+
+    cv2.setNumThreads(max(1, args.threads))
+    if args.undistort and args.camera is None:
+        raise ConfigError("--undistort needs --camera", field="undistort")
+    if args.scale is not None and args.mm_per_px is not None:
+        raise ConfigError("give --scale or --mm-per-px, not both", field="mm_per_px")
+    if args.out.exists() and not args.overwrite:
+        raise ConfigError(f"{args.out} already exists (use --overwrite to replace it)", field="out")
+    camera = CameraCalibration.load(args.camera) if args.camera else None
+    scale = ScaleCalibration.load(args.scale) if args.scale else None
+    if scale is not None and scale.undistorted != args.undistort:
+        print(
+            "warning: the scale was measured on "
+            + ("undistorted" if scale.undistorted else "raw")
+            + " images, the recipe is taught on "
+            + ("undistorted" if args.undistort else "raw")
+            + " ones"
+        )
+    mm = scale.mm_per_px if scale else args.mm_per_px
+    detect = DetectParams(material=args.material)
+    if args.min_area is not None:
+        detect = replace(detect, min_area_px=args.min_area)
+    params = TeachParams(
+        name=args.name or args.out.name,
+        number=args.number,
+        detect=detect,
+        roi=args.roi,
+        roi_margin_px=args.roi_margin,
+        ignore=read_image(args.ignore) if args.ignore else None,
+        target_frr=args.target_frr,
+        confidence=args.confidence,
+        folds=args.folds,
+        mm_per_px=mm,
+    )
+    undistort = Undistorter(camera) if (args.undistort and camera is not None) else None
+    files = image_files(args.good)
+    images = list(read_all(files, transform=undistort))
+    result = teach(images, params, progress=not args.quiet)
+    manifest = write_bundle(
+        result.recipe,
+        args.out,
+        bundle_content(result, camera=camera, scale=scale, undistort=args.undistort),
+        overwrite=args.overwrite,
+    )
+    print(summary(result))
+    print(f"wrote {args.out} (content hash {manifest['content_hash'][:16]}...)")
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "recipe": str(args.out),
+                    "content_hash": manifest["content_hash"],
+                    **thresholds_data(result),
+                },
+                indent=1,
+            )
+        )
+    return 0
