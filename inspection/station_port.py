@@ -20,26 +20,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from inspection.events import Subscription
+from inspection.plc_contract import StationState
 from inspection.record import PartRecord
 
-
-class StationState(IntEnum):
-    """Station states with their PLC wire codes (OPC UA Machine Vision, OPC 40100-1)."""
-
-    PREOPERATIONAL = 1
-    HALTED = 2
-    ERROR = 3
-    INITIALIZED = 5
-    READY = 6
-    SINGLE_EXECUTION = 7
-    CONTINUOUS_EXECUTION = 8
-    OPERATOR_ACCESS = 9
+__all__ = ["StationState"]  # the PLC contract's state codes, re-exported for the HMI
 
 
 @dataclass(frozen=True)

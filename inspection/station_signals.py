@@ -80,6 +80,10 @@ class Signals:
             self._plc_hb_at = now  # the heartbeat watchdog starts counting at enable
         self.enabled = on
 
+    def plc_heartbeat_age_s(self, now: float) -> float | None:
+        """Seconds since PLC_HEARTBEAT last changed; None before the PLC has written one."""
+        return None if self._plc_hb is None else now - self._plc_hb_at
+
     def plc_heartbeat(self, value: int, now: float) -> None:
         if value == self._plc_hb:
             return

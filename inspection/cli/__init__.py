@@ -24,6 +24,8 @@ COMMAND_MODULES = (
     "inspection.cli.calibrate",
     "inspection.cli.teach",
     "inspection.cli.recipe",
+    "inspection.cli.station",
+    "inspection.cli.demo",
 )
 
 

@@ -1,0 +1,126 @@
+"""``inspection demo``: the whole station on one machine, on embedded defaults.
+
+An emulated Basler camera (the pylon camera emulator serving generated part images, good and
+defective; the file-replay camera when pypylon is not available), the Modbus TCP server, a
+simulated PLC triggering parts at ``--rate`` (``--plc-sim off`` leaves triggering to an external
+PLC), the SQLite result store in ``--dir`` and the HMI. ``--data DIR`` replays a DeepPCB-layout
+folder instead: one recipe per pair, which the simulated PLC selects before each part.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+def add_parser(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "demo", help="run the demo station (emulated camera, Modbus server, simulated PLC, HMI)",
+        description=__doc__)
+    p.add_argument("--http-port", type=int, default=8080, help="HMI port (0: any free port)")
+    p.add_argument("--http-host", default="127.0.0.1", help="HMI address (0.0.0.0: reachable from the LAN)")
+    p.add_argument("--modbus-port", type=int, default=5020, help="Modbus TCP port (0: any free port)")
+    p.add_argument("--rate", type=float, default=2.0, help="parts per second from the simulated PLC")
+    p.add_argument("--plc-sim", choices=("on", "off"), default="on",
+                   help="'off': no simulated PLC, an external PLC triggers the parts")
+    p.add_argument("--data", type=Path, default=None, metavar="DIR",
+                   help="replay a DeepPCB-layout folder instead of generated parts")
+    p.add_argument("--limit", type=int, default=60, help="with --data: the first N pairs (max 999)")
+    p.add_argument("--parts", type=int, default=30, help="generated parts served in a cycle")
+    p.add_argument("--camera", choices=("pylon", "replay"), default="pylon",
+                   help="camera driver: the pylon emulator (default) or file replay")
+    p.add_argument("--dir", type=Path, default=Path("demo-station"), help="folder for the demo's data")
+    p.add_argument("--deadline-ms", type=int, default=2000, help="PLC deadline per part")
+    p.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: run)")
+    p.set_defaults(func=_demo)
+
+
+def _camera_settings(args: argparse.Namespace, folder: Path, shape: tuple[int, int]) -> Any:
+    from inspection.camera_settings import CameraSettings, Roi
+
+    h, w = shape
+    if args.camera == "pylon":
+        try:
+            import pypylon  # noqa: F401  (only to know whether the emulator can be used)
+
+            return CameraSettings(driver="pylon", emulated=True, name="demo-cam", image_file=folder,
+                                  roi=Roi(width=w, height=h), grab_timeout_s=5.0)
+        except ImportError:
+            logger.warning("pypylon is not installed: the demo uses the file-replay camera")
+    return CameraSettings(driver="replay", name="demo-cam", image_file=folder, grab_timeout_s=5.0)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from calibration.catalog import BundleCatalog
+    from inspection.cli.station import serve
+    from inspection.config import HmiSection, PlcSection, RecipesSection, StationConfig, StationSection
+    from inspection.demo_parts import DeepPcbCatalog, generate_parts
+    from inspection.imageio import read_image
+    from inspection.recipe_catalog import RecipeCatalog
+
+    root = args.dir.resolve()
+    camera_dir = root / "camera"
+    catalog: RecipeCatalog
+    recipes = None
+    if args.data is not None:
+        dcat = DeepPcbCatalog.from_folder(args.data, limit=args.limit)
+        dcat.write_camera_folder(camera_dir)
+        catalog, recipes = dcat, len(dcat.pairs)
+        shape = read_image(dcat.pairs[0].tested).shape[:2]
+    else:
+        reference, _ = generate_parts(camera_dir, count=args.parts)
+        catalog = BundleCatalog(_write_bundle(root / "recipes", reference))
+        shape = reference.shape[:2]
+    config = StationConfig(
+        station=StationSection(id="demo-station", data_dir=root / "data"),
+        camera=_camera_settings(args, camera_dir, (int(shape[0]), int(shape[1]))),
+        plc=PlcSection(host="127.0.0.1", port=args.modbus_port, deadline_ms=args.deadline_ms,
+                       plc_heartbeat_timeout_ms=2000),
+        recipes=RecipesSection(folder=root / "recipes", initial=1),
+        hmi=HmiSection(host=args.http_host, port=args.http_port, title="Demo inspection station"),
+    )
+    line = None
+
+    def started(station: Any, server: Any) -> None:
+        nonlocal line
+        if args.plc_sim == "on":
+            from plugins.plc.line import SimulatedLine
+
+            line = SimulatedLine("127.0.0.1", station.modbus_port, rate=args.rate, recipes=recipes).start()
+            print(f"  simulated PLC: {args.rate:g} parts/s"
+                  + (f", recipe changed before each part ({recipes} recipes)" if recipes else ""), flush=True)
+        else:
+            print("  no simulated PLC: trigger parts from your PLC (docs/plc.md)", flush=True)
+        print("Stop with Ctrl-C.", flush=True)
+
+    def stopping() -> None:
+        if line is not None:
+            line.stop()
+            print(f"simulated PLC: {line.stats.to_dict()}", flush=True)
+
+    return serve(config, catalog, simulation=args.plc_sim == "on", duration=args.duration, started=started,
+                 stopping=stopping)
+
+
+def _write_bundle(folder: Path, reference: Any) -> Path:
+    """The generated part type as a recipe bundle, the same way a taught recipe is stored."""
+    from calibration.bundle import load_bundle
+    from calibration.bundle_writer import BundleContent, write_bundle
+    from inspection.demo_parts import generated_recipe
+    from inspection.errors import RecipeError
+
+    target = folder / "demo-part"
+    recipe = generated_recipe(reference)
+    if (target / "manifest.json").is_file():
+        try:
+            if load_bundle(target).recipe.content_hash() == recipe.content_hash():
+                return folder
+        except RecipeError:
+            pass
+    write_bundle(recipe, target, BundleContent(teach={"source": "inspection demo: generated golden part"}),
+                 overwrite=True)
+    return folder
