@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from inspection.errors import CameraError, GrabTimeout, IncompleteFrame, InspectionError
+from inspection.errors import CameraError, GrabTimeout, ImageError, IncompleteFrame, InspectionError
 from inspection.findings import DefectClass, Finding
 from inspection.plc_contract import RECIPE_MAX, ErrorCode
 from inspection.plc_record import TriggerRequest
@@ -62,7 +62,7 @@ def error_code_for(exc: BaseException) -> tuple[ResultCode, ErrorCode]:
         return ResultCode.NG_ACQUISITION, ErrorCode.GRAB_TIMEOUT
     if isinstance(exc, IncompleteFrame):
         return ResultCode.NG_ACQUISITION, ErrorCode.INCOMPLETE_FRAME
-    if isinstance(exc, CameraError):
+    if isinstance(exc, CameraError | ImageError):  # an unreadable image from the camera is an acquisition failure
         return ResultCode.NG_ACQUISITION, ErrorCode.CAMERA_ERROR
     return ResultCode.NG_RUNTIME, ErrorCode.RUNTIME_ERROR
 

@@ -1,0 +1,159 @@
+"""The running demo (``inspection demo`` as a user starts it: a subprocess with the pylon emulator,
+the Modbus server, the simulated PLC and the HMI) in headless Chromium driven by Playwright.
+Screenshots go to test-artifacts/demo-*.png."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+CHROMIUM = os.environ.get("HMI_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+PASSWORD = "demo-pass-1"
+
+
+def _add_user(data: Path, name: str, role: str) -> None:
+    subprocess.run([sys.executable, "-m", "hmi", "users", "add", name, "--role", role, "--data", str(data),
+                    "--password-stdin"], input=PASSWORD + "\n", text=True, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, float]]:
+    root = tmp_path_factory.mktemp("demo")
+    data = root / "data"
+    _add_user(data, "olga", "operator")
+    _add_user(data, "erik", "engineer")
+    t0 = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "inspection", "demo", "--dir", str(root), "--http-port", "0",
+                             "--modbus-port", "0", "--rate", "4", "--parts", "10"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url, lines = None, []
+    assert proc.stdout is not None
+    while url is None:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        m = re.search(r"HMI:\s+(http://\S+)", line)
+        if m:
+            url = m.group(1)
+    up_s = time.monotonic() - t0
+    try:
+        assert url is not None, "".join(lines)
+        yield url, data, up_s
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            out, _ = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+        assert proc.returncode == 0, "".join(lines) + out
+        assert "'problems': 0" in out, out
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"{CHROMIUM} is missing: install the Debian package 'chromium' (bash dev.sh test does)")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+def _login(browser, url: str, user: str, size: tuple[int, int] = (1280, 800)):
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.goto(url)
+    page.wait_for_selector("#login-form", state="visible")
+    page.fill("#login-user", user)
+    page.fill("#login-pass", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#app", state="visible")
+    page.wait_for_selector("#conn-dot.up")
+    return page
+
+
+def test_demo_comes_up_quickly(demo) -> None:
+    _, _, up_s = demo
+    assert up_s < 60  # the target (20 s) is measured by 'inspection bench demo'; this only guards regressions
+
+
+def test_live_view_shows_parts_with_overlays_and_counters_move(browser, demo) -> None:
+    url, _, _ = demo
+    for size in ((1280, 800), (1920, 1080)):
+        page = _login(browser, url, "olga", size)
+        page.wait_for_selector("#viewer[data-result-id]")
+        total0 = int(page.text_content("#c-total"))
+        # a rejected part with its defects outlined
+        page.wait_for_selector("#viewer.ng #live-shapes polygon.shape.reported", timeout=30_000)
+        assert page.text_content("#verdict-text") == "NG"
+        page.screenshot(path=str(ARTIFACTS / f"demo-live-ng-{size[0]}x{size[1]}.png"))
+        page.wait_for_selector("#viewer.ok", timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / f"demo-live-ok-{size[0]}x{size[1]}.png"))
+        page.wait_for_function(f"() => Number(document.querySelector('#c-total').textContent) > {total0 + 3}",
+                               timeout=30_000)
+        assert int(page.text_content("#c-ng")) >= 1 and int(page.text_content("#c-ok")) >= 1
+        assert page.errors == []
+        page.close()
+
+
+def test_operator_reviews_a_reject(browser, demo) -> None:
+    url, data, _ = demo
+    page = _login(browser, url, "olga")
+    page.click('#nav a[data-page="review"]')
+    page.wait_for_selector("#review-svg[data-result-id]", timeout=30_000)
+    rid = page.get_attribute("#review-svg", "data-result-id")
+    assert page.locator("#review-svg polygon.reported").count() >= 1
+    page.screenshot(path=str(ARTIFACTS / "demo-review-1280x800.png"))
+    page.click("#btn-confirm")
+    page.wait_for_selector("#toast.good")
+    with sqlite3.connect(data / "store" / "results.db") as c:
+        (status, user), = c.execute("select review_status, review_user from results where result_id=?", (rid,))
+    assert status == "confirmed" and user == "olga"
+    assert page.errors == []
+
+
+def test_operator_cannot_open_engineer_pages(browser, demo) -> None:
+    url, _, _ = demo
+    page = _login(browser, url, "olga")
+    assert page.locator('#nav a[data-page="settings"]').is_hidden()
+    page.goto(f"{url}/#settings")
+    page.wait_for_selector("#page-denied", state="visible")
+    page.screenshot(path=str(ARTIFACTS / "demo-operator-denied-1280x800.png"))
+    assert page.evaluate("() => fetch('/api/settings/thresholds').then(r => r.status)") == 403
+
+
+def test_engineer_sees_history_station_and_thresholds(browser, demo) -> None:
+    url, _, _ = demo
+    page = _login(browser, url, "erik")
+    page.click('#nav a[data-page="history"]')
+    page.wait_for_selector("#history-table tbody tr", timeout=30_000)
+    page.click("#history-table tbody tr >> nth=0")
+    page.wait_for_selector("#history-svg[data-result-id]")
+    page.screenshot(path=str(ARTIFACTS / "demo-history-1280x800.png"))
+    page.click('#nav a[data-page="station"]')
+    page.wait_for_selector("#state-pill")
+    page.screenshot(path=str(ARTIFACTS / "demo-station-1280x800.png"))
+    page.click('#nav a[data-page="settings"]')
+    page.wait_for_selector("#settings-fields input[name=threshold]")
+    page.screenshot(path=str(ARTIFACTS / "demo-settings-1280x800.png"))
+    assert page.errors == []
