@@ -24,6 +24,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--http-port", type=int, default=8080, help="HMI port (0: any free port)")
     p.add_argument("--http-host", default="127.0.0.1", help="HMI address (0.0.0.0: reachable from the LAN)")
     p.add_argument("--modbus-port", type=int, default=5020, help="Modbus TCP port (0: any free port)")
+    p.add_argument("--modbus-host", default="127.0.0.1",
+                   help="Modbus TCP address (0.0.0.0: an external PLC on the network may connect)")
     p.add_argument("--rate", type=float, default=2.0, help="parts per second from the simulated PLC")
     p.add_argument("--plc-sim", choices=("on", "off"), default="on",
                    help="'off': no simulated PLC, an external PLC triggers the parts")
@@ -78,7 +80,7 @@ def _demo(args: argparse.Namespace) -> int:
     config = StationConfig(
         station=StationSection(id="demo-station", data_dir=root / "data"),
         camera=_camera_settings(args, camera_dir, (int(shape[0]), int(shape[1]))),
-        plc=PlcSection(host="127.0.0.1", port=args.modbus_port, deadline_ms=args.deadline_ms,
+        plc=PlcSection(host=args.modbus_host, port=args.modbus_port, deadline_ms=args.deadline_ms,
                        plc_heartbeat_timeout_ms=2000),
         recipes=RecipesSection(folder=root / "recipes", initial=1),
         hmi=HmiSection(host=args.http_host, port=args.http_port, title="Demo inspection station"),
