@@ -36,6 +36,9 @@ def add_parser(sub: Any) -> None:
     d.add_argument("--quiet", action="store_true", help="no progress output")
     d.set_defaults(func=_deeppcb)
     _add_calibration_benches(bsub)
+    from inspection.cli.bench_station import add_bench
+
+    add_bench(bsub)
 
 
 def _deeppcb(args: argparse.Namespace) -> int:
