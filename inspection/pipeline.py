@@ -42,7 +42,8 @@ def inspect(prepared: PreparedRecipe, image: np.ndarray | Frame, *,
     def reject(code: ResultCode, message: str, alignment: Alignment | None = None,
                findings: tuple[Finding, ...] = ()) -> InspectionResult:
         return InspectionResult(code, findings, alignment, message, timings, recipe_id,
-                                prepared.shape, max((f.score for f in findings), default=0.0))
+                                prepared.shape, max((f.score for f in findings), default=0.0),
+                                prepared.recipe.mm_per_px)
 
     if isinstance(image, Frame):
         if not image.complete:
@@ -87,7 +88,7 @@ def inspect(prepared: PreparedRecipe, image: np.ndarray | Frame, *,
     message = f"{len(reported)} defect(s)" if reported else "no defect"
     timings["decide"] = _ms(t2)
     return InspectionResult(code, findings, alignment, message, timings, recipe_id, prepared.shape,
-                            max((f.score for f in findings), default=0.0))
+                            max((f.score for f in findings), default=0.0), prepared.recipe.mm_per_px)
 
 
 def _align(prepared: PreparedRecipe, grey: np.ndarray) -> Alignment:

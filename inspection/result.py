@@ -48,6 +48,7 @@ class InspectionResult:
     recipe_id: str = ""
     image_shape: tuple[int, int] = (0, 0)
     max_score: float = 0.0
+    mm_per_px: float | None = None  # the recipe's scale: positions and sizes convert to mm with it
 
     def __post_init__(self) -> None:
         if self.code is ResultCode.NONE:
@@ -78,6 +79,7 @@ class InspectionResult:
             "recipe_id": self.recipe_id,
             "image_shape": list(self.image_shape),
             "max_score": round(self.max_score, 4),
+            "mm_per_px": self.mm_per_px,
             "defect_count": len(self.reported),
             "findings": [f.to_dict() for f in self.findings],
             "alignment": None if al is None else {

@@ -179,7 +179,7 @@ class StationMachine(Signals):
         if isinstance(outcome, InspectionResult):
             try:
                 record = record_from_result(request, outcome, result_seq=seq, cycle_ms=cycle_ms,
-                                            mm_per_px=self.mm_per_px)
+                                            mm_per_px=outcome.mm_per_px or self.mm_per_px)
                 self._failures = 0
             except (ValueError, TypeError, OverflowError) as exc:  # not representable: never a crash
                 failure = (ResultCode.NG_RUNTIME, ErrorCode.INVALID_JOB_RESULT, f"bad result: {exc}")

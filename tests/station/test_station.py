@@ -185,3 +185,30 @@ def _wait_recent(station: Station, n: int, timeout: float = 10.0) -> list:
             return recent
         time.sleep(0.02)
     raise AssertionError(f"only {len(station.recent_parts(n))} of {n} parts published")
+
+
+def test_calibrated_recipe_reports_millimetres_to_the_plc(tmp_path: Path) -> None:
+    from inspection.plc_contract import StnReg
+
+    folder = tmp_path / "camera"
+    reference, _ = generate_parts(folder, count=4, defect_share=1.0, seed=13, shape=SHAPE)
+    recipe = dataclasses.replace(generated_recipe(reference), mm_per_px=0.05)
+    station = Station(_config(tmp_path, folder), MemoryCatalog([recipe])).start()
+    try:
+        with PlcSimulator("127.0.0.1", station.modbus_port, poll_s=0.002, timeout_s=10.0) as sim:
+            sim.wait(lambda v: v.state == StationState.READY, "ready", 20.0)
+            sim.recipe_no = 1
+            sim.enable(True)
+            sim.write_part(1)
+            sim.set_cmd(sim.cmd | 2)  # TRIGGER
+            view = sim.wait(lambda v: v.has(Sts.RESULT_VALID), "RESULT_VALID")
+            sim.set_cmd(4)  # RESULT_ACK, TRIGGER dropped
+        (rec,) = _wait_recent(station, 1)
+        worst = rec.result.worst
+        assert worst is not None and rec.result.mm_per_px == 0.05
+        cx, cy = worst.center
+        assert view[StnReg.WORST_X] == round(cx * 0.05 * 10)  # 0.1 mm
+        assert view[StnReg.WORST_Y] == round(cy * 0.05 * 10)
+        assert view[StnReg.WORST_SIZE] == round(worst.area_px * 0.05 * 0.05 * 100)  # 0.01 mm2
+    finally:
+        station.stop()
