@@ -20,6 +20,23 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--threads", type=int, default=1)
     s.set_defaults(func=_scorer)
 
+    c = tsub.add_parser("pcb-cnn", help="region classifier of the pcb-cnn detector (DeepPCB layout; "
+                        "needs the 'train' extra)",
+                        description="Trains on the training split only (clean + perturbed copies), "
+                        "logs validation metrics of held-out training pairs per epoch, exports ONNX "
+                        "(+ FP16 and INT8 variants) with the preprocessing as metadata.")
+    c.add_argument("folder", type=Path, metavar="DIR")
+    c.add_argument("--out", type=Path, default=Path("plugins/detectors/models/deeppcb_cnn.onnx"))
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--epochs", type=int, default=30)
+    c.add_argument("--width", type=int, default=16, help="channels of the first convolution")
+    c.add_argument("--perturbed-copies", type=int, default=2)
+    c.add_argument("--threads", type=int, default=2, help="torch/OpenCV threads")
+    c.add_argument("--cache", type=Path, default=None,
+                   help="npz file of collected samples: read when present, written otherwise")
+    c.add_argument("--no-variants", action="store_true", help="skip the FP16/INT8 variants")
+    c.set_defaults(func=_pcb_cnn)
+
 
 def _scorer(args: argparse.Namespace) -> int:
     from inspection.train.scorer_cmd import train_scorer
@@ -29,4 +46,24 @@ def _scorer(args: argparse.Namespace) -> int:
     for k, v in report.items():
         print(f"{k:<18} {v:.4f}" if isinstance(v, float) else f"{k:<18} {v}")
     print(f"wrote {args.out}")
+    return 0
+
+
+def _pcb_cnn(args: argparse.Namespace) -> int:
+    from inspection.errors import MissingDependency
+
+    try:
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise MissingDependency("torch", extra="train", purpose="training") from exc
+    from inspection.train.pcb_cmd import train_pcb_cnn
+    from inspection.train.pcb_train import TrainConfig
+
+    cfg = TrainConfig(epochs=args.epochs, width=args.width, seed=args.seed, threads=args.threads)
+    report = train_pcb_cnn(args.folder, args.out, cfg=cfg, copies=args.perturbed_copies,
+                           cache=args.cache, variants=not args.no_variants)
+    files = report["files"]
+    assert isinstance(files, dict)
+    for name, info in files.items():
+        print(f"wrote {info['path']} ({info['bytes'] / 1024:.1f} kB, {name})")
     return 0
