@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from inspection.errors import CalibrationError
+from inspection.registry import Registry
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +31,13 @@ logger = logging.getLogger(__name__)
 FeatureFn = Callable[[np.ndarray], np.ndarray]
 FORMAT = "inspection.goodset/1"
 
+#: Patch feature extractors by name (factories taking threads=, device=, precision=).
+feature_extractors: Registry[FeatureFn] = Registry("feature extractor", "inspection.features")
+feature_extractors.register("effnet-lite0", "plugins.detectors.patch_features:OnnxPatchFeatures",
+                            extra="cpu")
 
-def resize_short(image: np.ndarray, short: int, *, multiple: int = 8) -> np.ndarray:
+
+def resize_short(image: np.ndarray, short: int, *, multiple: int = 16) -> np.ndarray:
     """The image scaled so its shorter side is ``short`` px, both sides rounded to ``multiple``."""
     h, w = image.shape[:2]
     s = short / min(h, w)
@@ -51,13 +57,15 @@ def coreset(features: np.ndarray, m: int, *, seed: int = 0, project: int = 64) -
     if project and x.shape[1] > project:
         proj = rng.normal(size=(x.shape[1], project)).astype(np.float32) / math.sqrt(project)
         x = x @ proj
+    sq = np.einsum("ij,ij->i", x, x)
     chosen = np.empty(m, np.int64)
-    chosen[0] = int(rng.integers(n))
-    dist = np.sum((x - x[chosen[0]]) ** 2, axis=1)
-    for k in range(1, m):
-        i = int(np.argmax(dist))
+    i = int(rng.integers(n))
+    dist = np.full(n, np.inf, np.float32)
+    for k in range(m):
         chosen[k] = i
-        dist = np.minimum(dist, np.sum((x - x[i]) ** 2, axis=1))
+        # |a - b|^2 = |a|^2 - 2 a.b + |b|^2: one matrix-vector product per step
+        np.minimum(dist, sq - 2.0 * (x @ x[i]) + sq[i], out=dist)
+        i = int(np.argmax(dist))
     return chosen
 
 
@@ -149,9 +157,10 @@ class GoodSetModel:
 
 def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, short_side: int = 224,
           bank_size: int = 4000, frr: float = 0.01, calibration_share: float = 0.2, seed: int = 0,
-          on_image: Callable[[], None] | None = None) -> GoodSetModel:
+          max_patches: int = 1_000_000, on_image: Callable[[], None] | None = None) -> GoodSetModel:
     """Teach from good images: bank from a seeded (1 - calibration_share) share of them, threshold
-    from the scores of the rest at false-reject rate ``frr``."""
+    from the scores of the rest at false-reject rate ``frr``. The coreset is chosen among at most
+    ``max_patches`` patches (a seeded random sample), which bounds the teaching time."""
     n = len(images)
     if n < 2:
         raise CalibrationError(f"need at least 2 good images to teach, got {n}")
@@ -166,7 +175,9 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
         if on_image:
             on_image()
     allf = np.concatenate(feats).astype(np.float32)
-    bank = allf[coreset(allf, bank_size, seed=seed)]
+    pool = allf if allf.shape[0] <= max_patches else allf[rng.choice(allf.shape[0], max_patches,
+                                                                     replace=False)]
+    bank = pool[coreset(pool, bank_size, seed=seed)]
     model = GoodSetModel(bank, math.inf, frr, short_side, extractor, np.zeros(0))
     cal = []
     for i in cal_idx:

@@ -48,8 +48,9 @@ def _images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*.jpg") if p.is_file() or p.is_symlink())
 
 
-def run(cfg: MtdConfig, extract: FeatureFn, *, extractor: str,
+def run(cfg: MtdConfig, extract: FeatureFn, *, extractor: str, info: dict[str, object] | None = None,
         on_image: Callable[[str], None] | None = None) -> dict[str, object]:
+    """Teach, score, write OUT/scores.csv and OUT/summary.json (``info`` is added to the summary)."""
     cv2.setNumThreads(cfg.threads)
     for folder, what in ((cfg.train, "GOOD_DIR"), (cfg.test, "TEST_DIR")):
         if not folder.is_dir():
@@ -105,6 +106,7 @@ def run(cfg: MtdConfig, extract: FeatureFn, *, extractor: str,
             fh.write(f"{rel},{score:.6f}\n")
     summary = _summary(cfg, model, rows, folders, ms, pix_scores, pix_labels, extractor, teach_s,
                        len(train_files))
+    summary.update(info or {})
     (cfg.out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
 

@@ -13,6 +13,8 @@ logger = logging.getLogger(__name__)
 #: because on DeepPCB's validation split it beats the classical detector in every quality metric
 #: at ~1 ms more per pair (see the issue's benchmark note).
 DEFAULT_DETECTORS = ("pcb-cnn", "classical")
+MTD_SHORT_SIDE = 224
+MTD_BANK = 2000
 
 
 def add_parser(sub: Any) -> None:
@@ -49,6 +51,39 @@ def add_parser(sub: Any) -> None:
                    help="model variant of learned detectors (default fp32)")
     d.add_argument("--quiet", action="store_true", help="no progress output")
     d.set_defaults(func=_deeppcb)
+
+    m = bsub.add_parser("mtd", help="good-set mode: teach from good images, score a test tree",
+                        description="Teaches a good-set model (patch features + coreset memory bank, "
+                        "threshold from held-out good images) from GOOD_DIR, scores every *.jpg under "
+                        "TEST_DIR; writes OUT/scores.csv (path,score), OUT/summary.json, "
+                        "OUT/goodset_model.npz. Split a dataset first with 'inspection bench mtd-split'.")
+    m.add_argument("--train", type=Path, required=True, metavar="GOOD_DIR", help="good images only")
+    m.add_argument("--test", type=Path, required=True, metavar="TEST_DIR",
+                   help="sub-folders of images (the good one named by --good-folder); *.png masks optional")
+    m.add_argument("--out", type=Path, required=True, metavar="OUT")
+    m.add_argument("--good-folder", default="MT_Free", help="name of the good sub-folder of TEST_DIR")
+    m.add_argument("--short-side", type=int, default=MTD_SHORT_SIDE,
+                   help=f"images are scaled to this shorter side, px (default {MTD_SHORT_SIDE})")
+    m.add_argument("--bank-size", type=int, default=MTD_BANK, help=f"memory bank size (default {MTD_BANK})")
+    m.add_argument("--frr", type=float, default=0.01, help="target false-reject rate of the threshold")
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--threads", type=int, default=1, help="ONNX Runtime/OpenCV threads (default 1)")
+    m.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    m.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32")
+    m.add_argument("--extractor", default="effnet-lite0", help="patch feature extractor")
+    m.add_argument("--quiet", action="store_true", help="no progress output")
+    m.set_defaults(func=_mtd)
+
+    sp = bsub.add_parser("mtd-split", help="seeded train/test split of an MTD-layout folder (symlinks)",
+                         description="OUT/train/<good folder> gets a seeded share of the good images; "
+                         "OUT/test/<folder> gets the other good images and every defective one "
+                         "(masks alongside). Teach on OUT/train, score OUT/test.")
+    sp.add_argument("source", type=Path, metavar="DIR")
+    sp.add_argument("--out", type=Path, required=True, metavar="OUT")
+    sp.add_argument("--good-folder", default="MT_Free")
+    sp.add_argument("--train-share", type=float, default=0.6)
+    sp.add_argument("--seed", type=int, default=0)
+    sp.set_defaults(func=_mtd_split)
 
 
 def make_detector(name: str | None, *, threads: int = 1, device: str = "auto",
@@ -87,4 +122,31 @@ def _deeppcb(args: argparse.Namespace) -> int:
     summary = deeppcb.run(cfg, det)
     print(deeppcb.format_table(summary))
     print(f"wrote {args.out}/summary.json")
+    return 0
+
+
+def _mtd(args: argparse.Namespace) -> int:
+    from inspection.bench import mtd
+    from inspection.goodset import feature_extractors
+
+    extract = feature_extractors.create(args.extractor, threads=args.threads, device=args.device,
+                                        precision=args.precision)
+    cfg = mtd.MtdConfig(args.train, args.test, args.out, good_folder=args.good_folder,
+                        short_side=args.short_side, bank_size=args.bank_size, frr=args.frr,
+                        seed=args.seed, threads=args.threads, progress=not args.quiet)
+    info = {"providers": list(getattr(extract, "providers", ())), "precision": args.precision}
+    summary = mtd.run(cfg, extract, extractor=getattr(extract, "name", args.extractor), info=info)
+    print(mtd.format_table(summary))
+    print(f"providers: {summary['providers']}")
+    print(f"wrote {args.out}/scores.csv and {args.out}/summary.json")
+    return 0
+
+
+def _mtd_split(args: argparse.Namespace) -> int:
+    from inspection.bench.mtd import split_folder
+
+    counts = split_folder(args.source, args.out, good_folder=args.good_folder,
+                          train_share=args.train_share, seed=args.seed)
+    print(f"{counts['train']} training images in {args.out}/train, {counts['test']} test images in "
+          f"{args.out}/test")
     return 0

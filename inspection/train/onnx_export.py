@@ -6,8 +6,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,8 +28,12 @@ def export(model: object, inputs: tuple[object, ...], path: Path, *, input_names
     model.eval()
     axes = {n: {0: "batch"} for n in (*input_names, *output_names)} if dynamic_batch else None
     buf = io.BytesIO()
-    with torch.no_grad():
-        torch.onnx.export(model, inputs, buf, input_names=list(input_names),
+    sink: Any = buf  # torch's stubs say path only; a binary stream works
+    # the TorchScript exporter (dynamo=False) needs no extra package (the dynamo one needs
+    # onnxscript); it warns that it is deprecated, which is known and fine for these small CNNs
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(model, inputs, sink, input_names=list(input_names),
                           output_names=list(output_names), opset_version=opset, dynamic_axes=axes,
                           dynamo=False, do_constant_folding=True)
     proto = onnx.load_from_string(buf.getvalue())

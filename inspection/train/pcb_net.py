@@ -46,7 +46,9 @@ class PcbNet(nn.Module):
         ref, part = x[:, 0:1], x[:, 1:2]
         x = torch.cat([ref, part, part - ref], 1)
         x = self.body(x).flatten(1)
-        v = (vectors - self.vector_mean) / self.vector_scale
+        mean, scale = self.vector_mean, self.vector_scale
+        assert isinstance(mean, torch.Tensor) and isinstance(scale, torch.Tensor)
+        v = (vectors - mean) / scale
         h = self.head(torch.cat([x, self.vec(v)], 1))
         return self.cls(h), self.box(h)
 

@@ -39,13 +39,17 @@ def installed_runtimes() -> list[str]:
     return found
 
 
-def _runtime() -> Any:
-    found = installed_runtimes()
+def check_runtimes(found: list[str]) -> None:
+    """Refuse to run when both ONNX Runtime distributions are installed."""
     if len(found) > 1:
         raise DetectorError(
             "both onnxruntime and onnxruntime-gpu are installed; they overwrite each other's files. "
             "Keep one: pip uninstall -y onnxruntime onnxruntime-gpu, then install "
             "'inspection-station[cpu]' or 'inspection-station[gpu]'", key="runtime_conflict")
+
+
+def _runtime() -> Any:
+    check_runtimes(installed_runtimes())
     try:
         import onnxruntime
     except ImportError as exc:
