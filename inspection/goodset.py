@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from inspection.errors import CalibrationError
+from inspection.imageio import percentiles8
 from inspection.registry import Registry
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,26 @@ def resize_short(image: np.ndarray, short: int, *, multiple: int = 16) -> np.nda
     nh = max(multiple, round(h * s / multiple) * multiple)
     nw = max(multiple, round(w * s / multiple) * multiple)
     return cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+
+
+CONTRASTS = ("none", "percentile")
+
+
+def normalise_contrast(image: np.ndarray, mode: str = "percentile") -> np.ndarray:
+    """``percentile``: grey levels stretched so the 1st..99th percentiles span 28..228 (tiles differ
+    in exposure; the stretch removes that nuisance before features are compared). ``none``: as is."""
+    if mode == "none":
+        return image
+    if mode != "percentile":
+        raise CalibrationError(f"contrast must be one of {CONTRASTS}, got {mode!r}")
+    lo, hi = percentiles8(image, (1, 99))
+    lut = np.clip((np.arange(256, dtype=np.float32) - lo) * (200.0 / max(hi - lo, 1.0)) + 28, 0, 255)
+    return cv2.LUT(image, lut.round().astype(np.uint8))
+
+
+def prepare_image(image: np.ndarray, short_side: int, contrast: str) -> np.ndarray:
+    """What the feature extractor sees: contrast-normalised, scaled to ``short_side``."""
+    return resize_short(normalise_contrast(image, contrast), short_side)
 
 
 def coreset(features: np.ndarray, m: int, *, seed: int = 0, project: int = 64) -> np.ndarray:
@@ -119,13 +140,14 @@ class GoodSetModel:
     short_side: int
     extractor: str  # name/version of the feature extractor the bank was made with
     calibration_scores: np.ndarray  # scores of the held-out good images
+    contrast: str = "percentile"  # see normalise_contrast
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_bank_sq", np.einsum("ij,ij->i", self.bank, self.bank))
 
     def anomaly_map(self, image: np.ndarray, extract: FeatureFn) -> np.ndarray:
         """Per-patch anomaly (h, w) of a grey uint8 image."""
-        feats = extract(resize_short(image, self.short_side))
+        feats = extract(prepare_image(image, self.short_side, self.contrast))
         h, w, c = feats.shape
         if c != self.bank.shape[1]:
             raise CalibrationError(f"features have {c} channels, the bank {self.bank.shape[1]}")
@@ -138,7 +160,7 @@ class GoodSetModel:
 
     def save(self, path: Path) -> None:
         meta = {"format": FORMAT, "threshold": self.threshold, "frr": self.frr,
-                "short_side": self.short_side, "extractor": self.extractor}
+                "short_side": self.short_side, "extractor": self.extractor, "contrast": self.contrast}
         np.savez_compressed(path, bank=self.bank, calibration_scores=self.calibration_scores,
                             meta=np.array(json.dumps(meta)))
 
@@ -150,14 +172,16 @@ class GoodSetModel:
                 if meta.get("format") != FORMAT:
                     raise CalibrationError(f"{path}: not a good-set model ({meta.get('format')!r})")
                 return cls(z["bank"].astype(np.float32), float(meta["threshold"]), float(meta["frr"]),
-                           int(meta["short_side"]), str(meta["extractor"]), z["calibration_scores"])
+                           int(meta["short_side"]), str(meta["extractor"]), z["calibration_scores"],
+                           str(meta.get("contrast", "none")))
         except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
             raise CalibrationError(f"cannot read good-set model {path}: {exc}") from exc
 
 
 def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, short_side: int = 224,
           bank_size: int = 4000, frr: float = 0.01, calibration_share: float = 0.2, seed: int = 0,
-          max_patches: int = 1_000_000, on_image: Callable[[], None] | None = None) -> GoodSetModel:
+          max_patches: int = 1_000_000, contrast: str = "percentile",
+          on_image: Callable[[], None] | None = None) -> GoodSetModel:
     """Teach from good images: bank from a seeded (1 - calibration_share) share of them, threshold
     from the scores of the rest at false-reject rate ``frr``. The coreset is chosen among at most
     ``max_patches`` patches (a seeded random sample), which bounds the teaching time."""
@@ -170,7 +194,7 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
     cal_idx, fit_idx = order[:n_cal], order[n_cal:]
     feats = []
     for i in fit_idx:
-        f = extract(resize_short(images[i], short_side))
+        f = extract(prepare_image(images[i], short_side, contrast))
         feats.append(f.reshape(-1, f.shape[-1]))
         if on_image:
             on_image()
@@ -178,7 +202,7 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
     pool = allf if allf.shape[0] <= max_patches else allf[rng.choice(allf.shape[0], max_patches,
                                                                      replace=False)]
     bank = pool[coreset(pool, bank_size, seed=seed)]
-    model = GoodSetModel(bank, math.inf, frr, short_side, extractor, np.zeros(0))
+    model = GoodSetModel(bank, math.inf, frr, short_side, extractor, np.zeros(0), contrast)
     cal = []
     for i in cal_idx:
         cal.append(model.image_score(model.anomaly_map(images[i], extract)))
@@ -187,4 +211,5 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
     cal_scores = np.array(cal, np.float64)
     logger.info("taught from %d good images (%d patches -> bank %d), threshold from %d held out",
                 len(fit_idx), allf.shape[0], bank.shape[0], len(cal_idx))
-    return GoodSetModel(bank, threshold_at_frr(cal_scores, frr), frr, short_side, extractor, cal_scores)
+    return GoodSetModel(bank, threshold_at_frr(cal_scores, frr), frr, short_side, extractor, cal_scores,
+                        contrast)

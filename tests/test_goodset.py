@@ -141,3 +141,17 @@ def test_anomaly_map_refuses_features_of_another_extractor():
     model = teach([texture(rng) for _ in range(4)], block_features, extractor="blocks", short_side=96)
     with pytest.raises(CalibrationError):
         model.anomaly_map(texture(rng), lambda img: np.zeros((2, 2, 5), np.float32))
+
+
+def test_contrast_normalisation_removes_gain_and_offset():
+    from inspection.goodset import normalise_contrast
+
+    rng = np.random.default_rng(2)
+    img = np.clip(rng.normal(120, 30, (96, 128)), 0, 255).astype(np.float32)
+    dim = np.clip(img * 0.6 + 15, 0, 255).astype(np.uint8)
+    bright = np.clip(img * 1.3 - 20, 0, 255).astype(np.uint8)
+    a, b = normalise_contrast(dim).astype(int), normalise_contrast(bright).astype(int)
+    assert np.abs(a - b).mean() < 4 and np.abs(dim.astype(int) - bright.astype(int)).mean() > 20
+    assert normalise_contrast(dim, "none") is dim
+    with pytest.raises(CalibrationError):
+        normalise_contrast(dim, "histogram")

@@ -23,7 +23,7 @@ def export_patch_features(out: Path, *, taps: tuple[int, int] = (4, 7), calibrat
                           threads: int = 1) -> dict[str, object]:
     import torch
 
-    from inspection.goodset import resize_short
+    from inspection.goodset import prepare_image
     from inspection.imageio import read_image
     from inspection.train import effnet
     from inspection.train.onnx_export import to_fp16, to_int8
@@ -62,7 +62,7 @@ def export_patch_features(out: Path, *, taps: tuple[int, int] = (4, 7), calibrat
             rng = np.random.default_rng(seed)
             for k in rng.choice(len(files), size=min(16, len(files)), replace=False):
                 f = files[int(k)]
-                img = resize_short(read_image(f), short_side)
+                img = prepare_image(read_image(f), short_side, "percentile")
                 calib.append({"image": img.astype(np.float32)[None, None]})
         else:
             rng = np.random.default_rng(seed)
