@@ -16,7 +16,7 @@ import json
 import logging
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -24,6 +24,7 @@ import numpy as np
 
 from inspection.errors import CalibrationError
 from inspection.imageio import percentiles8
+from inspection.memory_bank import coreset, fit_projection, nearest_distances
 from inspection.registry import Registry
 
 logger = logging.getLogger(__name__)
@@ -67,41 +68,6 @@ def prepare_image(image: np.ndarray, short_side: int, contrast: str) -> np.ndarr
     return resize_short(normalise_contrast(image, contrast), short_side)
 
 
-def coreset(features: np.ndarray, m: int, *, seed: int = 0, project: int = 64) -> np.ndarray:
-    """Indices of ``m`` rows chosen by greedy k-center (farthest-point) selection, on a seeded
-    random projection to ``project`` dimensions for speed (as PatchCore does)."""
-    n = features.shape[0]
-    if m >= n:
-        return np.arange(n)
-    rng = np.random.default_rng(seed)
-    x = features.astype(np.float32)
-    if project and x.shape[1] > project:
-        proj = rng.normal(size=(x.shape[1], project)).astype(np.float32) / math.sqrt(project)
-        x = x @ proj
-    sq = np.einsum("ij,ij->i", x, x)
-    chosen = np.empty(m, np.int64)
-    i = int(rng.integers(n))
-    dist = np.full(n, np.inf, np.float32)
-    for k in range(m):
-        chosen[k] = i
-        # |a - b|^2 = |a|^2 - 2 a.b + |b|^2: one matrix-vector product per step
-        np.minimum(dist, sq - 2.0 * (x @ x[i]) + sq[i], out=dist)
-        i = int(np.argmax(dist))
-    return chosen
-
-
-def nearest_distances(query: np.ndarray, bank: np.ndarray, bank_sq: np.ndarray | None = None,
-                      *, chunk: int = 4096) -> np.ndarray:
-    """Euclidean distance of every query row to its nearest bank row."""
-    bsq = bank_sq if bank_sq is not None else np.einsum("ij,ij->i", bank, bank)
-    out = np.empty(query.shape[0], np.float32)
-    for i in range(0, query.shape[0], chunk):
-        q = query[i:i + chunk]
-        d = bsq[None, :] - 2.0 * (q @ bank.T)
-        out[i:i + chunk] = np.sqrt(np.maximum(d.min(1) + np.einsum("ij,ij->i", q, q), 0.0))
-    return out
-
-
 def threshold_at_frr(good_scores: Sequence[float] | np.ndarray, frr: float) -> float:
     """The smallest threshold (score > threshold rejects) that rejects at most ``frr`` of the good
     scores: the ceil(n * (1 - frr))-th smallest score. Needs at least one score."""
@@ -130,39 +96,68 @@ def auroc(scores: Sequence[float] | np.ndarray, labels: Sequence[int] | np.ndarr
     return (rank_sum - npos * (npos + 1) / 2.0) / (npos * nneg)
 
 
+#: optional fast path of an extractor: (features (P, C), mean, components, bank (M, D)) -> (P,)
+#: nearest distances after projection, e.g. run by ONNX Runtime with explicit thread counts
+NearestFn = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
 @dataclass(frozen=True)
 class GoodSetModel:
-    """A taught good-set model: memory bank, threshold, and how images are prepared."""
+    """A taught good-set model: memory bank, threshold, and how images are prepared and scored.
 
-    bank: np.ndarray  # (M, C) float32
+    Patch features are centred and projected (``mean``, ``components``: PCA) before the
+    nearest-neighbour search in the ``bank`` (already projected)."""
+
+    bank: np.ndarray  # (M, D) float32, projected
+    mean: np.ndarray  # (C,) float32
+    components: np.ndarray  # (C, D) float32
     threshold: float
     frr: float
     short_side: int
     extractor: str  # name/version of the feature extractor the bank was made with
     calibration_scores: np.ndarray  # scores of the held-out good images
     contrast: str = "percentile"  # see normalise_contrast
+    top_k: int = 1  # the image score is the mean of the k largest patch anomalies
 
     def __post_init__(self) -> None:
+        if self.components.shape != (self.mean.shape[0], self.bank.shape[1]):
+            raise CalibrationError(f"projection {self.components.shape} does not fit mean "
+                                   f"{self.mean.shape} and bank {self.bank.shape}")
         object.__setattr__(self, "_bank_sq", np.einsum("ij,ij->i", self.bank, self.bank))
+
+    @property
+    def channels(self) -> int:
+        return int(self.mean.shape[0])
 
     def anomaly_map(self, image: np.ndarray, extract: FeatureFn) -> np.ndarray:
         """Per-patch anomaly (h, w) of a grey uint8 image."""
         feats = extract(prepare_image(image, self.short_side, self.contrast))
         h, w, c = feats.shape
-        if c != self.bank.shape[1]:
-            raise CalibrationError(f"features have {c} channels, the bank {self.bank.shape[1]}")
-        d = nearest_distances(feats.reshape(-1, c), self.bank, self._bank_sq)  # type: ignore[attr-defined]
-        return d.reshape(h, w)
+        if c != self.channels:
+            raise CalibrationError(f"features have {c} channels, the model {self.channels}: taught "
+                                   f"with another extractor ({self.extractor})")
+        q = feats.reshape(-1, c)
+        fast: NearestFn | None = getattr(extract, "nearest", None)
+        if fast is not None:
+            d = fast(q, self.mean, self.components, self.bank)
+        else:
+            d = nearest_distances((q - self.mean) @ self.components, self.bank,
+                                  self._bank_sq)  # type: ignore[attr-defined]
+        return np.asarray(d, np.float32).reshape(h, w)
 
-    @staticmethod
-    def image_score(amap: np.ndarray) -> float:
-        return float(amap.max())
+    def image_score(self, amap: np.ndarray) -> float:
+        """Mean of the ``top_k`` largest patch anomalies (k=1: the maximum). Several patches rather
+        than one make the score less sensitive to a single odd patch of a good part."""
+        flat = amap.ravel()
+        k = min(max(1, self.top_k), flat.size)
+        return float(np.partition(flat, flat.size - k)[flat.size - k:].mean())
 
     def save(self, path: Path) -> None:
         meta = {"format": FORMAT, "threshold": self.threshold, "frr": self.frr,
-                "short_side": self.short_side, "extractor": self.extractor, "contrast": self.contrast}
-        np.savez_compressed(path, bank=self.bank, calibration_scores=self.calibration_scores,
-                            meta=np.array(json.dumps(meta)))
+                "short_side": self.short_side, "extractor": self.extractor, "contrast": self.contrast,
+                "top_k": self.top_k}
+        np.savez_compressed(path, bank=self.bank, mean=self.mean, components=self.components,
+                            calibration_scores=self.calibration_scores, meta=np.array(json.dumps(meta)))
 
     @classmethod
     def load(cls, path: Path) -> GoodSetModel:
@@ -171,20 +166,22 @@ class GoodSetModel:
                 meta = json.loads(str(z["meta"]))
                 if meta.get("format") != FORMAT:
                     raise CalibrationError(f"{path}: not a good-set model ({meta.get('format')!r})")
-                return cls(z["bank"].astype(np.float32), float(meta["threshold"]), float(meta["frr"]),
-                           int(meta["short_side"]), str(meta["extractor"]), z["calibration_scores"],
-                           str(meta.get("contrast", "none")))
+                return cls(z["bank"].astype(np.float32), z["mean"].astype(np.float32),
+                           z["components"].astype(np.float32), float(meta["threshold"]),
+                           float(meta["frr"]), int(meta["short_side"]), str(meta["extractor"]),
+                           z["calibration_scores"], str(meta["contrast"]), int(meta["top_k"]))
         except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
             raise CalibrationError(f"cannot read good-set model {path}: {exc}") from exc
 
 
 def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, short_side: int = 224,
-          bank_size: int = 4000, frr: float = 0.01, calibration_share: float = 0.2, seed: int = 0,
-          max_patches: int = 1_000_000, contrast: str = "percentile",
+          bank_size: int = 5000, dims: int = 64, frr: float = 0.01, calibration_share: float = 0.1,
+          seed: int = 0, max_patches: int = 1_000_000, contrast: str = "percentile", top_k: int = 50,
           on_image: Callable[[], None] | None = None) -> GoodSetModel:
-    """Teach from good images: bank from a seeded (1 - calibration_share) share of them, threshold
-    from the scores of the rest at false-reject rate ``frr``. The coreset is chosen among at most
-    ``max_patches`` patches (a seeded random sample), which bounds the teaching time."""
+    """Teach from good images: PCA to ``dims`` and a coreset bank of ``bank_size`` from a seeded
+    (1 - calibration_share) share of them; the threshold from the scores of the rest, at
+    false-reject rate ``frr``. The coreset is chosen among at most ``max_patches`` patches (a
+    seeded random sample), which bounds the teaching time."""
     n = len(images)
     if n < 2:
         raise CalibrationError(f"need at least 2 good images to teach, got {n}")
@@ -199,17 +196,19 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
         if on_image:
             on_image()
     allf = np.concatenate(feats).astype(np.float32)
+    mean, components = fit_projection(allf, dims, seed=seed)
     pool = allf if allf.shape[0] <= max_patches else allf[rng.choice(allf.shape[0], max_patches,
                                                                      replace=False)]
-    bank = pool[coreset(pool, bank_size, seed=seed)]
-    model = GoodSetModel(bank, math.inf, frr, short_side, extractor, np.zeros(0), contrast)
+    pool = (pool - mean) @ components
+    bank = np.ascontiguousarray(pool[coreset(pool, bank_size, seed=seed)])
+    model = GoodSetModel(bank, mean, components, math.inf, frr, short_side, extractor, np.zeros(0),
+                         contrast, top_k)
     cal = []
     for i in cal_idx:
         cal.append(model.image_score(model.anomaly_map(images[i], extract)))
         if on_image:
             on_image()
     cal_scores = np.array(cal, np.float64)
-    logger.info("taught from %d good images (%d patches -> bank %d), threshold from %d held out",
-                len(fit_idx), allf.shape[0], bank.shape[0], len(cal_idx))
-    return GoodSetModel(bank, threshold_at_frr(cal_scores, frr), frr, short_side, extractor, cal_scores,
-                        contrast)
+    logger.info("taught from %d good images (%d patches -> bank %d x %d), threshold from %d held out",
+                len(fit_idx), allf.shape[0], bank.shape[0], bank.shape[1], len(cal_idx))
+    return replace(model, threshold=threshold_at_frr(cal_scores, frr), calibration_scores=cal_scores)

@@ -9,15 +9,8 @@ import numpy as np
 import pytest
 
 from inspection.errors import CalibrationError
-from inspection.goodset import (
-    GoodSetModel,
-    auroc,
-    coreset,
-    nearest_distances,
-    resize_short,
-    teach,
-    threshold_at_frr,
-)
+from inspection.goodset import GoodSetModel, auroc, resize_short, teach, threshold_at_frr
+from inspection.memory_bank import coreset, fit_projection, nearest_distances
 
 
 def block_features(image: np.ndarray) -> np.ndarray:
@@ -101,7 +94,7 @@ def test_teach_then_anomaly_scores_defect_above_threshold(tmp_path):
     rng = np.random.default_rng(7)
     goods = [texture(rng) for _ in range(24)]
     model = teach(goods, block_features, extractor="blocks", short_side=96, bank_size=200, frr=0.0,
-                  seed=1)
+                  seed=1, top_k=1, calibration_share=0.2)
     assert model.calibration_scores.size == 5  # 20% of 24 held out
     assert model.threshold == pytest.approx(model.calibration_scores.max())
     fresh_good = texture(rng)
@@ -138,7 +131,8 @@ def test_loading_a_corrupt_model_is_a_calibration_error(tmp_path):
 
 def test_anomaly_map_refuses_features_of_another_extractor():
     rng = np.random.default_rng(0)
-    model = teach([texture(rng) for _ in range(4)], block_features, extractor="blocks", short_side=96)
+    model = teach([texture(rng) for _ in range(4)], block_features, extractor="blocks", short_side=96,
+                  bank_size=50)
     with pytest.raises(CalibrationError):
         model.anomaly_map(texture(rng), lambda img: np.zeros((2, 2, 5), np.float32))
 
@@ -155,3 +149,35 @@ def test_contrast_normalisation_removes_gain_and_offset():
     assert normalise_contrast(dim, "none") is dim
     with pytest.raises(CalibrationError):
         normalise_contrast(dim, "histogram")
+
+
+def _model(top_k: int) -> GoodSetModel:
+    return GoodSetModel(np.zeros((1, 2), np.float32), np.zeros(2, np.float32), np.eye(2, dtype=np.float32),
+                        1.0, 0.01, 64, "x", np.zeros(0), "none", top_k)
+
+
+def test_image_score_is_the_mean_of_the_top_k_patches():
+    amap = np.array([[0.0, 5.0, 1.0], [9.0, 2.0, 7.0]])
+    assert _model(3).image_score(amap) == pytest.approx((9 + 7 + 5) / 3)
+    assert _model(1).image_score(amap) == 9.0
+    assert _model(100).image_score(amap) == pytest.approx(amap.mean())
+
+
+def test_projection_keeps_the_main_directions():
+    rng = np.random.default_rng(5)
+    # 3-D data that lies (almost) in the plane spanned by (1, 1, 0) and (0, 0, 1)
+    a, b = rng.normal(size=(2, 2000))
+    x = np.stack([a, a, b * 0.5], 1) + rng.normal(0, 0.01, (2000, 3)) + 4.0
+    mean, comp = fit_projection(x.astype(np.float32), 2)
+    assert comp.shape == (3, 2)
+    np.testing.assert_allclose(mean, [4, 4, 4], atol=0.1)
+    back = ((x - mean) @ comp) @ comp.T + mean  # reconstruction from 2 components
+    assert np.abs(back - x).max() < 0.1
+    _, eye = fit_projection(x.astype(np.float32), 8)
+    assert np.array_equal(eye, np.eye(3, dtype=np.float32))
+
+
+def test_model_refuses_a_projection_that_does_not_fit():
+    with pytest.raises(CalibrationError):
+        GoodSetModel(np.zeros((4, 3), np.float32), np.zeros(5, np.float32), np.zeros((5, 2), np.float32),
+                     1.0, 0.01, 64, "x", np.zeros(0))

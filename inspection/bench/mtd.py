@@ -36,7 +36,10 @@ class MtdConfig:
     out: Path
     good_folder: str = "MT_Free"
     short_side: int = 224
-    bank_size: int = 4000
+    bank_size: int = 5000
+    dims: int = 64
+    top_k: int = 50
+    calibration_share: float = 0.1
     frr: float = 0.01
     seed: int = 0
     threads: int = 1
@@ -71,7 +74,8 @@ def run(cfg: MtdConfig, extract: FeatureFn, *, extractor: str, info: dict[str, o
     t0 = time.perf_counter()
     bar = Progress(len(train_files), "teach", enabled=cfg.progress)
     model = teach([read_image(p) for p in train_files], extract, extractor=extractor,
-                  short_side=cfg.short_side, bank_size=cfg.bank_size, frr=cfg.frr, seed=cfg.seed,
+                  short_side=cfg.short_side, bank_size=cfg.bank_size, dims=cfg.dims, top_k=cfg.top_k,
+                  calibration_share=cfg.calibration_share, frr=cfg.frr, seed=cfg.seed,
                   on_image=bar.update)
     teach_s = time.perf_counter() - t0
     model.save(cfg.out / "goodset_model.npz")
@@ -129,7 +133,9 @@ def _summary(cfg: MtdConfig, model: GoodSetModel, rows: list[tuple[str, float]],
     summary: dict[str, object] = {
         "train": str(cfg.train), "test": str(cfg.test), "train_images": n_train,
         "test_images": len(rows), "good_folder": cfg.good_folder, "extractor": extractor,
-        "short_side": cfg.short_side, "bank_size": int(model.bank.shape[0]), "seed": cfg.seed,
+        "short_side": cfg.short_side, "bank_size": int(model.bank.shape[0]),
+        "dims": int(model.bank.shape[1]), "top_k": model.top_k, "contrast": model.contrast,
+        "calibration_images": int(model.calibration_scores.size), "seed": cfg.seed,
         "threads": cfg.threads, "threshold": model.threshold, "target_frr": cfg.frr,
         "image_auroc": auroc(scores, ~good) if good.any() and (~good).any() else None,
         "folders": per_folder, "teach_seconds": teach_s,
@@ -149,8 +155,8 @@ def _summary(cfg: MtdConfig, model: GoodSetModel, rows: list[tuple[str, float]],
 def format_table(summary: dict[str, object]) -> str:
     rows: list[tuple[str, str]] = [
         ("train / test images", f"{summary['train_images']} / {summary['test_images']}"),
-        ("extractor, short side, bank", f"{summary['extractor']}, {summary['short_side']} px, "
-         f"{summary['bank_size']}"),
+        ("extractor, short side, bank x dims, top-k", f"{summary['extractor']}, {summary['short_side']} px, "
+         f"{summary['bank_size']} x {summary['dims']}, {summary['top_k']}"),
     ]
     auc = summary.get("image_auroc")
     rows.append(("image AUROC (all)", "n/a" if auc is None else f"{auc:.4f}"))

@@ -14,7 +14,7 @@ logger = logging.getLogger(__name__)
 #: at ~1 ms more per pair (see the issue's benchmark note).
 DEFAULT_DETECTORS = ("pcb-cnn", "classical")
 MTD_SHORT_SIDE = 224
-MTD_BANK = 2000
+MTD_BANK = 5000
 
 
 def add_parser(sub: Any) -> None:
@@ -65,6 +65,11 @@ def add_parser(sub: Any) -> None:
     m.add_argument("--short-side", type=int, default=MTD_SHORT_SIDE,
                    help=f"images are scaled to this shorter side, px (default {MTD_SHORT_SIDE})")
     m.add_argument("--bank-size", type=int, default=MTD_BANK, help=f"memory bank size (default {MTD_BANK})")
+    m.add_argument("--dims", type=int, default=64, help="PCA dimensions of the patch features (default 64)")
+    m.add_argument("--top-k", type=int, default=50,
+                   help="image score = mean of the k most anomalous patches (default 50)")
+    m.add_argument("--calibration-share", type=float, default=0.1,
+                   help="share of GOOD_DIR held out of the bank to set the threshold (default 0.1)")
     m.add_argument("--frr", type=float, default=0.01, help="target false-reject rate of the threshold")
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--threads", type=int, default=1, help="ONNX Runtime/OpenCV threads (default 1)")
@@ -132,7 +137,8 @@ def _mtd(args: argparse.Namespace) -> int:
     extract = feature_extractors.create(args.extractor, threads=args.threads, device=args.device,
                                         precision=args.precision)
     cfg = mtd.MtdConfig(args.train, args.test, args.out, good_folder=args.good_folder,
-                        short_side=args.short_side, bank_size=args.bank_size, frr=args.frr,
+                        short_side=args.short_side, bank_size=args.bank_size, dims=args.dims,
+                        top_k=args.top_k, calibration_share=args.calibration_share, frr=args.frr,
                         seed=args.seed, threads=args.threads, progress=not args.quiet)
     info = {"providers": list(getattr(extract, "providers", ())), "precision": args.precision}
     summary = mtd.run(cfg, extract, extractor=getattr(extract, "name", args.extractor), info=info)

@@ -72,6 +72,10 @@ def export_patch_features(out: Path, *, taps: tuple[int, int] = (4, 7), calibrat
         assert isinstance(files_, dict)
         for tag in ("fp16", "int8"):
             files_[tag] = out.with_name(f"{out.stem}_{tag}.onnx").stat().st_size
+    nearest = export_nearest(out.with_name("nearest_patch.onnx"))
+    files_ = report["files"]
+    assert isinstance(files_, dict)
+    files_["nearest"] = nearest.stat().st_size
     out.with_suffix(".json").write_text(json.dumps({"metadata": meta, "report": report}, indent=2))
     return report
 
@@ -108,3 +112,46 @@ def _run(path: Path, image: np.ndarray) -> np.ndarray:
     opts.intra_op_num_threads = 1
     sess = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
     return np.asarray(sess.run(None, {"image": image})[0])
+
+
+NEAREST_FORMAT = "inspection.nearest-distance/1"
+
+
+def export_nearest(out: Path) -> Path:
+    """The nearest-neighbour search of good-set scoring as a tiny ONNX graph, so that it runs in
+    ONNX Runtime with the session's explicit thread count (numpy's BLAS picks its own):
+    features (P, C), mean (C,), components (C, D), bank (M, D) -> distances (P,), Euclidean
+    distance of each projected feature to its nearest bank row."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from inspection.train.onnx_export import set_metadata
+
+    f = TensorProto.FLOAT
+    nodes = [
+        helper.make_node("Sub", ["features", "mean"], ["centred"]),
+        helper.make_node("MatMul", ["centred", "components"], ["q"]),
+        helper.make_node("Gemm", ["q", "bank"], ["cross"], alpha=-2.0, transB=1),
+        helper.make_node("ReduceSumSquare", ["bank"], ["bank_sq"], axes=[1], keepdims=0),
+        helper.make_node("Add", ["cross", "bank_sq"], ["partial"]),
+        helper.make_node("ReduceMin", ["partial"], ["best"], axes=[1], keepdims=0),
+        helper.make_node("ReduceSumSquare", ["q"], ["q_sq"], axes=[1], keepdims=0),
+        helper.make_node("Add", ["best", "q_sq"], ["d2"]),
+        helper.make_node("Relu", ["d2"], ["d2_pos"]),
+        helper.make_node("Sqrt", ["d2_pos"], ["distances"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "nearest_distance",
+        [helper.make_tensor_value_info("features", f, ["P", "C"]),
+         helper.make_tensor_value_info("mean", f, ["C"]),
+         helper.make_tensor_value_info("components", f, ["C", "D"]),
+         helper.make_tensor_value_info("bank", f, ["M", "D"])],
+        [helper.make_tensor_value_info("distances", f, ["P"])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    set_metadata(model, {"format": NEAREST_FORMAT, "version": "1.0.0",
+                         "outputs": "distances: (P,) to the nearest bank row after projection"})
+    onnx.checker.check_model(model)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(out))
+    return out

@@ -20,6 +20,8 @@ from plugins.detectors.onnx_runtime import OnnxModel, load_model
 logger = logging.getLogger(__name__)
 
 FORMAT = "inspection.patch-features/1"
+NEAREST_FORMAT = "inspection.nearest-distance/1"
+NEAREST = "nearest_patch.onnx"
 MODELS = Path(__file__).resolve().parent / "models"
 PRECISIONS = {"fp32": "effnet_lite0_patch.onnx", "fp16": "effnet_lite0_patch_fp16.onnx",
               "int8": "effnet_lite0_patch_int8.onnx"}
@@ -29,7 +31,7 @@ class OnnxPatchFeatures:
     """Callable: grey uint8 image (H, W) -> float32 patch features (H/stride, W/stride, C)."""
 
     def __init__(self, model: str | Path | None = None, *, threads: int = 1, device: str = "auto",
-                 precision: str = "fp32") -> None:
+                 precision: str = "fp32", nearest: str | Path | None = None) -> None:
         if model is None:
             if precision not in PRECISIONS:
                 raise DetectorError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}",
@@ -45,6 +47,18 @@ class OnnxPatchFeatures:
         self.name = f"{self.model.metadata.get('name', 'patch-features')}@" \
                     f"{self.model.metadata.get('version', 'unversioned')}"
         self.providers = self.model.providers
+        # the nearest-neighbour search of good-set scoring, in ONNX Runtime with the same threads
+        near = Path(nearest) if nearest is not None else MODELS / NEAREST
+        self._nearest = load_model(near, threads=threads, device="cpu", expect_format=NEAREST_FORMAT)
+
+    def nearest(self, features: np.ndarray, mean: np.ndarray, components: np.ndarray,
+                bank: np.ndarray) -> np.ndarray:
+        """Distance of each (centred, projected) feature row to its nearest bank row."""
+        (d,) = self._nearest.run({"features": np.ascontiguousarray(features, np.float32),
+                                  "mean": mean.astype(np.float32, copy=False),
+                                  "components": components.astype(np.float32, copy=False),
+                                  "bank": bank.astype(np.float32, copy=False)})[:1]
+        return np.asarray(d)
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         if image.ndim != 2:

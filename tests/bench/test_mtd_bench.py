@@ -67,7 +67,7 @@ def test_bench_scores_every_test_image_and_summarises(tmp_path):
     split_folder(src, tmp_path / "split", train_share=0.5, seed=0)
     out = tmp_path / "out"
     cfg = MtdConfig(tmp_path / "split/train/MT_Free", tmp_path / "split/test", out, short_side=96,
-                    bank_size=300, frr=0.0, progress=False)
+                    bank_size=300, top_k=3, frr=0.0, progress=False)
     summary = run(cfg, block_features, extractor="blocks")
     with (out / "scores.csv").open() as fh:
         rows = list(csv.DictReader(fh))
@@ -96,7 +96,7 @@ def test_cli_with_the_shipped_extractor(tmp_path, capsys):
     assert main(["bench", "mtd-split", str(src), "--out", str(tmp_path / "s")]) == 0
     rc = main(["bench", "mtd", "--train", str(tmp_path / "s/train/MT_Free"), "--test",
                str(tmp_path / "s/test"), "--out", str(tmp_path / "o"), "--short-side", "96",
-               "--bank-size", "200", "--quiet", "--device", "cpu"])
+               "--bank-size", "200", "--top-k", "3", "--quiet", "--device", "cpu"])
     assert rc == 0
     printed = capsys.readouterr().out
     assert "image AUROC" in printed and "CPUExecutionProvider" in printed

@@ -93,7 +93,7 @@ def test_compressed_variants_agree_with_fp32_on_fixed_inputs():
     np.testing.assert_allclose(outs["int8"][0], outs["fp32"][0], atol=0.25)
     for probs, boxes in outs.values():
         assert probs.shape == (8, 7) and boxes.shape == (8, 4)
-        np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-3)
+        np.testing.assert_allclose(probs.sum(1), 1.0, atol=0.02)  # int8 probs step by 1/255
 
 
 def test_inference_error_is_a_detector_error():
