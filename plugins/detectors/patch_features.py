@@ -48,17 +48,7 @@ class OnnxPatchFeatures:
                     f"{self.model.metadata.get('version', 'unversioned')}"
         self.providers = self.model.providers
         # the nearest-neighbour search of good-set scoring, in ONNX Runtime with the same threads
-        near = Path(nearest) if nearest is not None else MODELS / NEAREST
-        self._nearest = load_model(near, threads=threads, device="cpu", expect_format=NEAREST_FORMAT)
-
-    def nearest(self, features: np.ndarray, mean: np.ndarray, components: np.ndarray,
-                bank: np.ndarray) -> np.ndarray:
-        """Distance of each (centred, projected) feature row to its nearest bank row."""
-        (d,) = self._nearest.run({"features": np.ascontiguousarray(features, np.float32),
-                                  "mean": mean.astype(np.float32, copy=False),
-                                  "components": components.astype(np.float32, copy=False),
-                                  "bank": bank.astype(np.float32, copy=False)})[:1]
-        return np.asarray(d)
+        self.nearest = OnnxNearest(nearest, threads=threads)
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         if image.ndim != 2:
@@ -71,3 +61,21 @@ class OnnxPatchFeatures:
         if feats.shape != (1, self.channels, h // self.stride, w // self.stride):
             raise DetectorError(f"model returned {feats.shape}", key="inference_failed")
         return np.ascontiguousarray(feats[0].transpose(1, 2, 0))
+
+
+class OnnxNearest:
+    """Callable: (features (P, C), mean (C,), components (C, D), bank (M, D)) -> (P,) distance of
+    each centred, projected feature row to its nearest bank row; ONNX Runtime on the CPU with an
+    explicit thread count (numpy's BLAS would pick its own)."""
+
+    def __init__(self, model: str | Path | None = None, *, threads: int = 1) -> None:
+        path = Path(model) if model is not None else MODELS / NEAREST
+        self.model = load_model(path, threads=threads, device="cpu", expect_format=NEAREST_FORMAT)
+
+    def __call__(self, features: np.ndarray, mean: np.ndarray, components: np.ndarray,
+                 bank: np.ndarray) -> np.ndarray:
+        (d,) = self.model.run({"features": np.ascontiguousarray(features, np.float32),
+                               "mean": mean.astype(np.float32, copy=False),
+                               "components": components.astype(np.float32, copy=False),
+                               "bank": bank.astype(np.float32, copy=False)})[:1]
+        return np.asarray(d)
