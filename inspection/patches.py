@@ -9,10 +9,14 @@ repeat its border. The window side is returned too, so boxes can be predicted re
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
+from inspection.change import ChangeRegion
 from inspection.classify import FEATURE_NAMES
+from inspection.findings import Polarity
 
 #: Inputs of a region classifier per candidate, besides the pixels: the hand-made region features,
 #: the rule type as one-hot (DeepPCB types 1..6) and the log of the window's zoom factor.
@@ -70,3 +74,33 @@ def candidate_vector(feats: np.ndarray, rule_class: int, box: tuple[int, int, in
         onehot[rule_class - 1] = 1.0
     zoom = np.log(window_side(box, size=size, pad=pad) / size)
     return np.concatenate([np.asarray(feats, np.float64), onehot, [zoom]]).astype(np.float32)
+
+
+#: The inputs that need nothing but the change region itself (no material context, no rule typing):
+#: a classifier trained on these alone skips the per-region topology work at inspection time.
+REGION_ONLY_NAMES = ("log_area", "mean_excess", "peak_excess", "fill", "log_elongation", "bright",
+                     "log_zoom")
+
+
+def region_vector(region: ChangeRegion, names: Sequence[str], *, size: int, pad: int) -> np.ndarray:
+    """The inputs ``names`` (a subset of :data:`REGION_ONLY_NAMES`) of one region, computed exactly
+    as the matching columns of :func:`candidate_vector` over :func:`inspection.classify.features`."""
+    w, h = region.width, region.height
+    values = {
+        "log_area": np.log(region.area_px),
+        "mean_excess": region.mean_excess,
+        "peak_excess": region.peak_excess,
+        "fill": region.area_px / float(w * h),
+        "log_elongation": np.log(max(w, h) / float(max(1, min(w, h)))),
+        "bright": float(region.polarity is Polarity.BRIGHT),
+        "log_zoom": np.log(window_side(region.box, size=size, pad=pad) / size),
+    }
+    return np.array([values[n] for n in names], np.float64).astype(np.float32)
+
+
+def select(vectors: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """Columns ``names`` of full candidate vectors (:data:`VECTOR_NAMES` order)."""
+    unknown = [n for n in names if n not in VECTOR_NAMES]
+    if unknown:
+        raise ValueError(f"unknown input(s) {unknown}; known: {list(VECTOR_NAMES)}")
+    return np.ascontiguousarray(vectors[:, [VECTOR_NAMES.index(n) for n in names]])

@@ -49,6 +49,8 @@ def add_parser(sub: Any) -> None:
                    help="ONNX Runtime device of learned detectors (default: CUDA when available)")
     d.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32",
                    help="model variant of learned detectors (default fp32)")
+    d.add_argument("--model", type=Path, default=None,
+                   help="model file of a learned detector (default: the shipped one)")
     d.add_argument("--quiet", action="store_true", help="no progress output")
     d.set_defaults(func=_deeppcb)
 
@@ -92,7 +94,7 @@ def add_parser(sub: Any) -> None:
 
 
 def make_detector(name: str | None, *, threads: int = 1, device: str = "auto",
-                  precision: str = "fp32") -> Any:
+                  precision: str = "fp32", model: Path | None = None) -> Any:
     """The named detector, or the first of :data:`DEFAULT_DETECTORS` that can be created (a missing
     optional dependency or model file falls through to the next, with a warning)."""
     from inspection.detector import detectors
@@ -101,6 +103,8 @@ def make_detector(name: str | None, *, threads: int = 1, device: str = "auto",
     def create(n: str) -> Any:
         if n == "classical":
             return detectors.create(n)
+        if model is not None:
+            return detectors.create(n, model, threads=threads, device=device)
         return detectors.create(n, threads=threads, device=device, precision=precision)
 
     if name:
@@ -120,7 +124,8 @@ def _deeppcb(args: argparse.Namespace) -> int:
     if args.perturb:
         spec = perturb.PerturbSpec(max_shift_px=args.max_shift, max_rotation_deg=args.max_rotation,
                                    noise_sigma=args.noise)
-    det = make_detector(args.detector, threads=args.threads, device=args.device, precision=args.precision)
+    det = make_detector(args.detector, threads=args.threads, device=args.device, precision=args.precision,
+                        model=args.model)
     cfg = deeppcb.BenchConfig(args.folder, args.out, threads=args.threads, limit=args.limit,
                               split=args.split, perturb=spec, good_parts=args.good_parts,
                               seed=args.seed, roi_margin=args.roi_margin, progress=not args.quiet)

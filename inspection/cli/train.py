@@ -35,6 +35,9 @@ def add_parser(sub: Any) -> None:
     c.add_argument("--cache", type=Path, default=None,
                    help="npz file of collected samples: read when present, written otherwise")
     c.add_argument("--no-variants", action="store_true", help="skip the FP16/INT8 variants")
+    c.add_argument("--inputs", choices=("full", "region"), default="full",
+                   help="per-candidate inputs besides the pixels: 'full' = region features, material "
+                   "context and rule type; 'region' = region statistics only (faster inspection)")
     c.set_defaults(func=_pcb_cnn)
 
     f = tsub.add_parser("patch-features", help="export the good-set feature extractor (EfficientNet-"
@@ -84,12 +87,12 @@ def _patch_features(args: argparse.Namespace) -> int:
 
 def _pcb_cnn(args: argparse.Namespace) -> int:
     _need_torch()
-    from inspection.train.pcb_cmd import train_pcb_cnn
+    from inspection.train.pcb_cmd import INPUTS, train_pcb_cnn
     from inspection.train.pcb_train import TrainConfig
 
     cfg = TrainConfig(epochs=args.epochs, width=args.width, seed=args.seed, threads=args.threads)
     report = train_pcb_cnn(args.folder, args.out, cfg=cfg, copies=args.perturbed_copies,
-                           cache=args.cache, variants=not args.no_variants)
+                           cache=args.cache, variants=not args.no_variants, inputs=INPUTS[args.inputs])
     files = report["files"]
     assert isinstance(files, dict)
     for name, info in files.items():

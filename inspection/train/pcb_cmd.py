@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict
+from collections.abc import Sequence
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 
 from inspection.findings import DefectClass
-from inspection.patches import VECTOR_NAMES
+from inspection.patches import REGION_ONLY_NAMES, VECTOR_NAMES, select
 from inspection.recipe_params import DetectParams
 from inspection.train.pcb_data import PatchSet, collect
 from inspection.train.pcb_train import TrainConfig
@@ -27,12 +28,13 @@ logger = logging.getLogger(__name__)
 FORMAT = "inspection.pcb-region-classifier/1"
 CLASSES = ["none"] + [DefectClass(i).name.lower() for i in range(1, 7)]
 MODEL_VERSION = "1.0.0"
+INPUTS = {"full": VECTOR_NAMES, "region": REGION_ONLY_NAMES}
 
 
 def train_pcb_cnn(folder: Path, out: Path, *, cfg: TrainConfig, copies: int = 2, size: int = 32,
                   pad: int = 10, candidate_threshold: float = 0.35, candidate_min_area: int = 12,
                   cache: Path | None = None, variants: bool = True,
-                  progress: bool = True) -> dict[str, object]:
+                  inputs: Sequence[str] = VECTOR_NAMES, progress: bool = True) -> dict[str, object]:
     """Train and write ``out`` (fp32), ``out`` with _fp16/_int8 suffixes, and ``out``.json (the
     training log). Returns the report that is also written to the JSON file."""
     import torch
@@ -56,13 +58,14 @@ def train_pcb_cnn(folder: Path, out: Path, *, cfg: TrainConfig, copies: int = 2,
             data.save(cache)
     if data.patches.shape[-1] != size:
         raise ValueError(f"cached samples are {data.patches.shape[-1]} px, asked for {size}")
+    data = replace(data, vectors=select(data.vectors, inputs))
     model, history = train(data, cfg)
     meta: dict[str, object] = {
         "format": FORMAT,
         "version": f"{MODEL_VERSION}+seed{cfg.seed}",
         "precision": "fp32",
         "patch_size": size, "patch_pad": pad,
-        "vector_names": list(VECTOR_NAMES),
+        "vector_names": list(inputs),
         "classes": CLASSES,
         "candidates": {"threshold": candidate_threshold, "min_area_px": candidate_min_area},
         "inputs": "patches: (N,2,S,S) float32 grey 0..255 (reference, aligned part); vectors: (N,F)",

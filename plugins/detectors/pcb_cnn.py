@@ -17,12 +17,19 @@ from pathlib import Path
 
 import numpy as np
 
-from inspection.change import detect_changes
+from inspection.change import ChangeRegion, detect_changes
 from inspection.classify import classify_pcb, features, is_missing, region_context
 from inspection.detector import region_contour
 from inspection.errors import DetectorError
 from inspection.findings import REPORT_THRESHOLD, DefectClass, Finding
-from inspection.patches import VECTOR_NAMES, candidate_vector, region_patches
+from inspection.patches import (
+    REGION_ONLY_NAMES,
+    VECTOR_NAMES,
+    candidate_vector,
+    region_patches,
+    region_vector,
+    select,
+)
 from inspection.recipe import PreparedRecipe
 from plugins.detectors.onnx_runtime import OnnxModel, load_model
 
@@ -66,9 +73,12 @@ class PcbCnnDetector:
         if not (isinstance(size, int) and isinstance(pad, int) and isinstance(cand, dict)):
             raise DetectorError(f"model {path.name}: bad patch_size/patch_pad/candidates metadata",
                                 key="model_metadata")
-        if names != list(VECTOR_NAMES):
-            raise DetectorError(f"model {path.name} expects features {names}, this station computes "
+        if not isinstance(names, list) or not set(names) <= set(VECTOR_NAMES):
+            raise DetectorError(f"model {path.name} expects inputs {names}; this station computes "
                                 f"{list(VECTOR_NAMES)}: retrain the model", key="model_metadata")
+        self.vector_names: list[str] = names
+        # a model that needs only region statistics skips the per-region topology work
+        self.region_only = set(names) <= set(REGION_ONLY_NAMES)
         if not isinstance(classes, list) or classes[0] != "none" or any(c not in _CLASS_NAMES
                                                                          for c in classes[1:]):
             raise DetectorError(f"model {path.name}: unknown classes {classes}", key="model_metadata")
@@ -92,14 +102,7 @@ class PcbCnnDetector:
         regions = changes.regions
         if not regions:
             return []
-        dark = params.material == "dark"
-        vectors = np.empty((len(regions), len(VECTOR_NAMES)), np.float32)
-        for i, region in enumerate(regions):
-            ctx = region_context(region, cm.reference, aligned, material_dark=dark,
-                                 level=prepared.material_level, valid=valid)
-            rule = classify_pcb(ctx, is_missing(region.polarity, material_dark=dark))
-            vectors[i] = candidate_vector(features(region, ctx), int(rule), region.box, size=self.size,
-                                          pad=self.pad)
+        vectors = self._vectors(prepared, regions, aligned, valid)
         patches, windows = region_patches(cm.reference, aligned, [r.box for r in regions],
                                           size=self.size, pad=self.pad)
         probs, boxes = self.model.run({"patches": patches, "vectors": vectors})[:2]
@@ -110,14 +113,18 @@ class PcbCnnDetector:
             raise DetectorError("model returned non-finite values", key="inference_failed")
         h, w = prepared.shape
         mm = recipe.mm_per_px
+        scores = np.clip(1.0 - probs[:, 0].astype(np.float64), 0.0, 1.0).tolist()
+        types = (np.argmax(probs[:, 1:], axis=1) + 1).tolist()
+        # boxes from window units to reference pixels, clipped to the image
+        abs_boxes = boxes.astype(np.float64) * windows[:, 2:3] + windows[:, [0, 1, 0, 1]]
+        abs_boxes = np.clip(abs_boxes, 0.0, [w, h, w, h]).tolist()
         out = []
         for i, region in enumerate(regions):
-            score = float(np.clip(1.0 - probs[i, 0], 0.0, 1.0))
-            cls = self.classes[int(np.argmax(probs[i, 1:])) + 1]
-            x0, y0, side = windows[i]
-            b = boxes[i].astype(np.float64) * side + np.array([x0, y0, x0, y0])
-            x1, x2 = sorted((float(np.clip(b[0], 0, w)), float(np.clip(b[2], 0, w))))
-            y1, y2 = sorted((float(np.clip(b[1], 0, h)), float(np.clip(b[3], 0, h))))
+            score = scores[i]
+            cls = self.classes[types[i]]
+            bx1, by1, bx2, by2 = abs_boxes[i]
+            x1, x2 = min(bx1, bx2), max(bx1, bx2)
+            y1, y2 = min(by1, by2), max(by1, by2)
             out.append(Finding(
                 box=(x1, y1, x2, y2), score=score, defect_class=cls, polarity=region.polarity,
                 area_px=region.area_px, contrast=region.mean_excess,
@@ -125,3 +132,18 @@ class PcbCnnDetector:
                 area_mm2=None if mm is None else region.area_px * mm * mm,
                 length_mm=None if mm is None else max(region.width, region.height) * mm))
         return out
+
+    def _vectors(self, prepared: PreparedRecipe, regions: tuple[ChangeRegion, ...], aligned: np.ndarray,
+                 valid: np.ndarray) -> np.ndarray:
+        if self.region_only:
+            return np.stack([region_vector(r, self.vector_names, size=self.size, pad=self.pad)
+                             for r in regions])
+        dark = prepared.recipe.detect.material == "dark"
+        full = np.empty((len(regions), len(VECTOR_NAMES)), np.float32)
+        for i, region in enumerate(regions):
+            ctx = region_context(region, prepared.change_model.reference, aligned, material_dark=dark,
+                                 level=prepared.material_level, valid=valid)
+            rule = classify_pcb(ctx, is_missing(region.polarity, material_dark=dark))
+            full[i] = candidate_vector(features(region, ctx), int(rule), region.box, size=self.size,
+                                       pad=self.pad)
+        return select(full, self.vector_names)
