@@ -37,15 +37,16 @@ logger = logging.getLogger(__name__)
 
 FORMAT = "inspection.pcb-region-classifier/1"
 MODELS = Path(__file__).resolve().parent / "models"
-PRECISIONS = {"fp32": "deeppcb_cnn.onnx", "fp16": "deeppcb_cnn_fp16.onnx", "int8": "deeppcb_cnn_int8.onnx"}
+SUFFIXES = {"fp32": "", "fp16": "_fp16", "int8": "_int8"}
 _CLASS_NAMES = {c.name.lower(): c for c in DefectClass}
 
 
-def default_model(precision: str = "fp32") -> Path:
-    if precision not in PRECISIONS:
-        raise DetectorError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}",
+def default_model(precision: str = "fp32", base: str = "deeppcb_cnn") -> Path:
+    """The shipped model file of ``base`` in ``precision`` (fp32, fp16, int8)."""
+    if precision not in SUFFIXES:
+        raise DetectorError(f"precision must be one of {sorted(SUFFIXES)}, got {precision!r}",
                             key="bad_precision")
-    return MODELS / PRECISIONS[precision]
+    return MODELS / f"{base}{SUFFIXES[precision]}.onnx"
 
 
 def _meta_json(meta: dict[str, str], key: str, path: Path) -> object:
@@ -57,13 +58,15 @@ def _meta_json(meta: dict[str, str], key: str, path: Path) -> object:
 
 
 class PcbCnnDetector:
-    """Golden-pair detector for PCB-like parts (DeepPCB's six defect types)."""
+    """Golden-pair detector for PCB-like parts (DeepPCB's six defect types). The shipped model sees
+    each candidate's pixels, region features, material context and rule type."""
 
     name = "pcb-cnn"
+    base = "deeppcb_cnn"
 
     def __init__(self, model: str | Path | None = None, *, threads: int = 1, device: str = "auto",
                  precision: str = "fp32") -> None:
-        path = Path(model) if model is not None else default_model(precision)
+        path = Path(model) if model is not None else default_model(precision, self.base)
         self.model: OnnxModel = load_model(path, threads=threads, device=device, expect_format=FORMAT)
         meta = dict(self.model.metadata)
         size, pad = _meta_json(meta, "patch_size", path), _meta_json(meta, "patch_pad", path)
@@ -147,3 +150,11 @@ class PcbCnnDetector:
             full[i] = candidate_vector(features(region, ctx), int(rule), region.box, size=self.size,
                                        pad=self.pad)
         return select(full, self.vector_names)
+
+
+class PcbCnnFastDetector(PcbCnnDetector):
+    """``pcb-cnn-fast``: the same network trained on the pixels and region statistics only, so the
+    per-candidate topology work (material context, rule typing) is skipped at inspection time."""
+
+    name = "pcb-cnn-fast"
+    base = "deeppcb_cnn_fast"

@@ -14,9 +14,10 @@ from plugins.detectors import onnx_runtime as rt
 from plugins.detectors import patch_features, pcb_cnn
 
 
-def test_shipped_models_load_with_metadata_on_the_cpu():
+@pytest.mark.parametrize("base", ["deeppcb_cnn", "deeppcb_cnn_fast"])
+def test_shipped_models_load_with_metadata_on_the_cpu(base):
     for precision in ("fp32", "fp16", "int8"):
-        m = rt.load_model(pcb_cnn.default_model(precision), threads=1, device="cpu",
+        m = rt.load_model(pcb_cnn.default_model(precision, base), threads=1, device="cpu",
                           expect_format=pcb_cnn.FORMAT)
         assert m.providers == ("CPUExecutionProvider",)
         assert m.input_names == ("patches", "vectors") and m.output_names == ("probs", "boxes")
@@ -25,6 +26,8 @@ def test_shipped_models_load_with_metadata_on_the_cpu():
         assert m.metadata["precision"] == precision
         assert m.metadata["version"].startswith("1.")
         assert m.path.stat().st_size < 2_000_000
+    total = sum(p.stat().st_size for p in pcb_cnn.MODELS.glob("*.onnx"))
+    assert total < 8_000_000  # every shipped model together: a few MB
     f = rt.load_model(patch_features.MODELS / patch_features.PRECISIONS["fp32"], device="cpu",
                       expect_format=patch_features.FORMAT)
     assert json.loads(f.metadata["stride"]) == 8 and json.loads(f.metadata["channels"]) > 0

@@ -37,16 +37,17 @@ DEFECTS = {
 }
 
 
-@pytest.fixture(scope="module")
-def detector() -> PcbCnnDetector:
-    return PcbCnnDetector(threads=1, device="cpu")
+@pytest.fixture(scope="module", params=[PcbCnnDetector, PcbCnnFastDetector], ids=["full", "fast"])
+def detector(request: pytest.FixtureRequest) -> PcbCnnDetector:
+    return request.param(threads=1, device="cpu")
 
 
 def test_registered_by_name_and_reports_its_providers(detector):
-    d = detectors.create("pcb-cnn", threads=1, device="cpu")
-    assert d.name == "pcb-cnn"
+    d = detectors.create(detector.name, threads=1, device="cpu")
+    assert type(d) is type(detector)
     assert d.providers == ("CPUExecutionProvider",)
     assert detector.size == 32 and detector.candidate_threshold > 0
+    assert detector.region_only is (detector.name == "pcb-cnn-fast")
 
 
 def test_clean_part_passes_and_defects_are_found(detector):
