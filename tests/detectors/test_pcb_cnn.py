@@ -15,7 +15,7 @@ from inspection.findings import DefectClass
 from inspection.pipeline import inspect
 from inspection.recipe import Recipe, prepare
 from inspection.result import ResultCode, Verdict
-from plugins.detectors.pcb_cnn import PcbCnnDetector
+from plugins.detectors.pcb_cnn import PcbCnnDetector, PcbCnnFastDetector
 
 
 def board() -> np.ndarray:
