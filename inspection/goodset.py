@@ -209,6 +209,11 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
         if on_image:
             on_image()
     cal_scores = np.array(cal, np.float64)
+    if n_cal * frr < 1.0:
+        logger.warning("only %d held-out good image(s): the threshold at a %.1f%% false-reject rate is "
+                       "their largest score; the real false-reject rate may differ widely (hold out "
+                       "at least %d good images for a better estimate)", n_cal, 100 * frr,
+                       math.ceil(1.0 / max(frr, 1e-9)) * 5)
     logger.info("taught from %d good images (%d patches -> bank %d x %d), threshold from %d held out",
                 len(fit_idx), allf.shape[0], bank.shape[0], bank.shape[1], len(cal_idx))
     return replace(model, threshold=threshold_at_frr(cal_scores, frr), calibration_scores=cal_scores)
