@@ -68,6 +68,14 @@ def prepare_image(image: np.ndarray, short_side: int, contrast: str) -> np.ndarr
     return resize_short(normalise_contrast(image, contrast), short_side)
 
 
+def pixel_map(amap: np.ndarray, shape: tuple[int, int], *, sigma: float = 4.0) -> np.ndarray:
+    """The patch anomaly map at image resolution (h, w): bilinear upsampling, then a Gaussian blur
+    of ``sigma`` image pixels (as PatchCore does) so that the map follows defect shapes smoothly."""
+    h, w = shape
+    full = cv2.resize(amap.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.GaussianBlur(full, (0, 0), sigma) if sigma > 0 else full
+
+
 def threshold_at_frr(good_scores: Sequence[float] | np.ndarray, frr: float) -> float:
     """The smallest threshold (score > threshold rejects) that rejects at most ``frr`` of the good
     scores: the ceil(n * (1 - frr))-th smallest score. Needs at least one score."""

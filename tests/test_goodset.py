@@ -181,3 +181,16 @@ def test_model_refuses_a_projection_that_does_not_fit():
     with pytest.raises(CalibrationError):
         GoodSetModel(np.zeros((4, 3), np.float32), np.zeros(5, np.float32), np.zeros((5, 2), np.float32),
                      1.0, 0.01, 64, "x", np.zeros(0))
+
+
+def test_pixel_map_upsamples_and_keeps_the_peak_in_place():
+    from inspection.goodset import pixel_map
+
+    amap = np.zeros((12, 16), np.float32)
+    amap[3, 10] = 5.0  # patch (row 3, column 10) of a stride-8 map
+    full = pixel_map(amap, (96, 128))
+    assert full.shape == (96, 128)
+    y, x = np.unravel_index(np.argmax(full), full.shape)
+    assert abs(y - (3 * 8 + 4)) <= 4 and abs(x - (10 * 8 + 4)) <= 4
+    assert full.max() < 5.0  # blurred
+    assert pixel_map(amap, (96, 128), sigma=0).max() == pytest.approx(5.0, rel=0.3)

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from inspection.errors import ConfigError
-from inspection.goodset import FeatureFn, GoodSetModel, auroc, teach
+from inspection.goodset import FeatureFn, GoodSetModel, auroc, pixel_map, teach
 from inspection.imageio import read_image
 from inspection.progress import Progress
 
@@ -96,7 +96,7 @@ def run(cfg: MtdConfig, extract: FeatureFn, *, extractor: str, info: dict[str, o
         folders.append(rel.split("/")[0] if "/" in rel else ".")
         mask_path = path.with_suffix(".png")
         if mask_path.is_file():
-            full = cv2.resize(amap, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
+            full = pixel_map(amap, image.shape[:2])
             mask = read_image(mask_path) > 127
             s = cfg.pixel_step
             pix_scores.append(full[::s, ::s].ravel())
