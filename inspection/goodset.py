@@ -12,9 +12,11 @@ Pure numpy; the feature extractor is passed in as a callable.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import math
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -170,7 +172,8 @@ class GoodSetModel:
     @classmethod
     def load(cls, path: Path) -> GoodSetModel:
         try:
-            with np.load(path) as z:
+            # read the bytes first: np.load leaves its file open when the archive is corrupt
+            with np.load(io.BytesIO(Path(path).read_bytes())) as z:
                 meta = json.loads(str(z["meta"]))
                 if meta.get("format") != FORMAT:
                     raise CalibrationError(f"{path}: not a good-set model ({meta.get('format')!r})")
@@ -178,7 +181,7 @@ class GoodSetModel:
                            z["components"].astype(np.float32), float(meta["threshold"]),
                            float(meta["frr"]), int(meta["short_side"]), str(meta["extractor"]),
                            z["calibration_scores"], str(meta["contrast"]), int(meta["top_k"]))
-        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise CalibrationError(f"cannot read good-set model {path}: {exc}") from exc
 
 
