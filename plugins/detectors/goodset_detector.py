@@ -6,8 +6,9 @@ the feature extractor it was taught with. A part whose image score exceeds the m
 gets one finding per connected area of the anomaly map above the threshold (at least the most
 anomalous one), all with the part's confidence: a logistic of the score's distance to the threshold
 in units of the spread of the good parts' scores, so that a score at the threshold is 0.5. A part at
-or below the threshold gets no finding. The decision therefore follows the image score exactly. Only inspected pixels
-(covered by the part image, inside the recipe's ROI, outside its ignore masks) count.
+or below the threshold gets no finding. The decision therefore follows the image score exactly.
+Only inspected pixels (covered by the part image, inside the recipe's ROI, outside its ignore
+masks) count.
 """
 
 from __future__ import annotations
