@@ -27,6 +27,7 @@ import numpy as np
 from inspection.errors import CalibrationError
 from inspection.imageio import percentiles8
 from inspection.memory_bank import coreset, fit_projection, nearest_distances
+from inspection.progress import Progress
 from inspection.registry import Registry
 
 logger = logging.getLogger(__name__)
@@ -188,11 +189,12 @@ class GoodSetModel:
 def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, short_side: int = 224,
           bank_size: int = 5000, dims: int = 64, frr: float = 0.01, calibration_share: float = 0.1,
           seed: int = 0, max_patches: int = 1_000_000, contrast: str = "percentile", top_k: int = 50,
-          on_image: Callable[[], None] | None = None) -> GoodSetModel:
+          progress: bool = False) -> GoodSetModel:
     """Teach from good images: PCA to ``dims`` and a coreset bank of ``bank_size`` from a seeded
     (1 - calibration_share) share of them; the threshold from the scores of the rest, at
     false-reject rate ``frr``. The coreset is chosen among at most ``max_patches`` patches (a
-    seeded random sample), which bounds the teaching time."""
+    seeded random sample), which bounds the teaching time. ``progress`` prints progress bars of the
+    three stages (features, coreset, calibration) to stderr."""
     n = len(images)
     if n < 2:
         raise CalibrationError(f"need at least 2 good images to teach, got {n}")
@@ -201,24 +203,25 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
     n_cal = min(n - 1, max(1, round(n * calibration_share)))
     cal_idx, fit_idx = order[:n_cal], order[n_cal:]
     feats = []
+    bar = Progress(len(fit_idx), "teach: features", enabled=progress)
     for i in fit_idx:
         f = extract(prepare_image(images[i], short_side, contrast))
         feats.append(f.reshape(-1, f.shape[-1]))
-        if on_image:
-            on_image()
+        bar.update()
     allf = np.concatenate(feats).astype(np.float32)
     mean, components = fit_projection(allf, dims, seed=seed)
     pool = allf if allf.shape[0] <= max_patches else allf[rng.choice(allf.shape[0], max_patches,
                                                                      replace=False)]
     pool = (pool - mean) @ components
-    bank = np.ascontiguousarray(pool[coreset(pool, bank_size, seed=seed)])
+    bar = Progress(min(bank_size, pool.shape[0]), "teach: coreset", enabled=progress)
+    bank = np.ascontiguousarray(pool[coreset(pool, bank_size, seed=seed, on_step=bar.update)])
     model = GoodSetModel(bank, mean, components, math.inf, frr, short_side, extractor, np.zeros(0),
                          contrast, top_k)
     cal = []
+    bar = Progress(len(cal_idx), "teach: calibration", enabled=progress)
     for i in cal_idx:
         cal.append(model.image_score(model.anomaly_map(images[i], extract)))
-        if on_image:
-            on_image()
+        bar.update()
     cal_scores = np.array(cal, np.float64)
     if n_cal * frr < 1.0:
         logger.warning("only %d held-out good image(s): the threshold at a %.1f%% false-reject rate is "

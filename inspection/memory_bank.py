@@ -8,13 +8,16 @@ the dominant cost of scoring, is cheaper.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
 
-def coreset(features: np.ndarray, m: int, *, seed: int = 0, project: int = 64) -> np.ndarray:
+def coreset(features: np.ndarray, m: int, *, seed: int = 0, project: int = 64,
+            on_step: Callable[[], None] | None = None) -> np.ndarray:
     """Indices of ``m`` rows chosen by greedy k-center (farthest-point) selection, on a seeded
-    random projection to ``project`` dimensions for speed (as PatchCore does)."""
+    random projection to ``project`` dimensions for speed (as PatchCore does). ``on_step`` is
+    called after each chosen row (progress output)."""
     n = features.shape[0]
     if m >= n:
         return np.arange(n)
@@ -32,6 +35,8 @@ def coreset(features: np.ndarray, m: int, *, seed: int = 0, project: int = 64) -
         # |a - b|^2 = |a|^2 - 2 a.b + |b|^2: one matrix-vector product per step
         np.minimum(dist, sq - 2.0 * (x @ x[i]) + sq[i], out=dist)
         i = int(np.argmax(dist))
+        if on_step:
+            on_step()
     return chosen
 
 

@@ -72,11 +72,10 @@ def run(cfg: MtdConfig, extract: FeatureFn, *, extractor: str, info: dict[str, o
                           field="TEST_DIR")
     cfg.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    bar = Progress(len(train_files), "teach", enabled=cfg.progress)
     model = teach([read_image(p) for p in train_files], extract, extractor=extractor,
                   short_side=cfg.short_side, bank_size=cfg.bank_size, dims=cfg.dims, top_k=cfg.top_k,
                   calibration_share=cfg.calibration_share, frr=cfg.frr, seed=cfg.seed,
-                  on_image=bar.update)
+                  progress=cfg.progress)
     teach_s = time.perf_counter() - t0
     model.save(cfg.out / "goodset_model.npz")
     rows: list[tuple[str, float]] = []
