@@ -147,14 +147,9 @@ class GoodSetModel:
         if c != self.channels:
             raise CalibrationError(f"features have {c} channels, the model {self.channels}: taught "
                                    f"with another extractor ({self.extractor})")
-        q = feats.reshape(-1, c)
-        fast: NearestFn | None = getattr(extract, "nearest", None)
-        if fast is not None:
-            d = fast(q, self.mean, self.components, self.bank)
-        else:
-            d = nearest_distances((q - self.mean) @ self.components, self.bank,
-                                  self._bank_sq)  # type: ignore[attr-defined]
-        return np.asarray(d, np.float32).reshape(h, w)
+        d = _distances(feats.reshape(-1, c), self.mean, self.components, self.bank, extract,
+                       self._bank_sq)  # type: ignore[attr-defined]
+        return d.reshape(h, w)
 
     def image_score(self, amap: np.ndarray) -> float:
         """Mean of the ``top_k`` largest patch anomalies (k=1: the maximum). Several patches rather
@@ -186,48 +181,80 @@ class GoodSetModel:
             raise CalibrationError(f"cannot read good-set model {path}: {exc}") from exc
 
 
+def _distances(raw: np.ndarray, mean: np.ndarray, components: np.ndarray, bank: np.ndarray,
+               extract: FeatureFn, bank_sq: np.ndarray | None = None) -> np.ndarray:
+    """Nearest-bank distances of raw patch features, through the extractor's fast path if it has one."""
+    fast: NearestFn | None = getattr(extract, "nearest", None)
+    if fast is not None:
+        return np.asarray(fast(raw, mean, components, bank), np.float32)
+    return nearest_distances((raw - mean) @ components, bank, bank_sq)
+
+
 def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, short_side: int = 224,
           bank_size: int = 5000, dims: int = 64, frr: float = 0.01, calibration_share: float = 0.1,
-          seed: int = 0, max_patches: int = 1_000_000, contrast: str = "percentile", top_k: int = 50,
-          progress: bool = False) -> GoodSetModel:
-    """Teach from good images: PCA to ``dims`` and a coreset bank of ``bank_size`` from a seeded
-    (1 - calibration_share) share of them; the threshold from the scores of the rest, at
-    false-reject rate ``frr``. The coreset is chosen among at most ``max_patches`` patches (a
-    seeded random sample), which bounds the teaching time. ``progress`` prints progress bars of the
-    three stages (features, coreset, calibration) to stderr."""
+          folds: int = 0, seed: int = 0, max_patches: int = 1_000_000, contrast: str = "percentile",
+          top_k: int = 50, progress: bool = False) -> GoodSetModel:
+    """Teach from good images: PCA to ``dims`` and a coreset bank of ``bank_size`` patches; the
+    threshold from scores of good images the bank did not see, at false-reject rate ``frr``.
+
+    Calibration: with ``folds`` >= 2, k-fold: every good image is scored by a bank taught from the
+    other folds, and the final bank is taught from all of them (slower, but every good image gives
+    a calibration score); otherwise a seeded ``calibration_share`` of the images is held out of the
+    bank and scored. The coreset is chosen among at most ``max_patches`` patches (a seeded random
+    sample). ``progress`` prints progress bars to stderr."""
     n = len(images)
     if n < 2:
         raise CalibrationError(f"need at least 2 good images to teach, got {n}")
+    if folds >= 2 and n < folds:
+        raise CalibrationError(f"{folds}-fold calibration needs at least {folds} good images, got {n}")
     rng = np.random.default_rng(seed)
     order = rng.permutation(n)
-    n_cal = min(n - 1, max(1, round(n * calibration_share)))
-    cal_idx, fit_idx = order[:n_cal], order[n_cal:]
+    if folds >= 2:
+        fit_idx, cal_idx = order, np.zeros(0, np.int64)
+    else:
+        n_cal = min(n - 1, max(1, round(n * calibration_share)))
+        cal_idx, fit_idx = order[:n_cal], order[n_cal:]
     feats = []
     bar = Progress(len(fit_idx), "teach: features", enabled=progress)
     for i in fit_idx:
-        f = extract(prepare_image(images[i], short_side, contrast))
-        feats.append(f.reshape(-1, f.shape[-1]))
+        f = extract(prepare_image(images[int(i)], short_side, contrast))
+        feats.append(np.ascontiguousarray(f.reshape(-1, f.shape[-1]), np.float32))
         bar.update()
-    allf = np.concatenate(feats).astype(np.float32)
-    mean, components = fit_projection(allf, dims, seed=seed)
-    pool = allf if allf.shape[0] <= max_patches else allf[rng.choice(allf.shape[0], max_patches,
-                                                                     replace=False)]
-    pool = (pool - mean) @ components
-    bar = Progress(min(bank_size, pool.shape[0]), "teach: coreset", enabled=progress)
-    bank = np.ascontiguousarray(pool[coreset(pool, bank_size, seed=seed, on_step=bar.update)])
+    mean, components = fit_projection(np.concatenate(feats), dims, seed=seed)
+
+    def bank_of(members: Sequence[int], label: str) -> np.ndarray:
+        pool = np.concatenate([feats[k] for k in members])
+        if pool.shape[0] > max_patches:
+            pool = pool[rng.choice(pool.shape[0], max_patches, replace=False)]
+        pool = (pool - mean) @ components
+        b = Progress(min(bank_size, pool.shape[0]), label, enabled=progress)
+        return np.ascontiguousarray(pool[coreset(pool, bank_size, seed=seed, on_step=b.update)])
+
+    def score(raw: np.ndarray, bank: np.ndarray) -> float:
+        d = _distances(raw, mean, components, bank, extract)
+        k = min(max(1, top_k), d.size)
+        return float(np.partition(d, d.size - k)[d.size - k:].mean())
+
+    cal: list[float] = []
+    if folds >= 2:
+        fold_of = np.arange(len(fit_idx)) % folds
+        for fold in range(folds):
+            fold_bank = bank_of([k for k in range(len(fit_idx)) if fold_of[k] != fold],
+                                f"teach: coreset, fold {fold + 1}/{folds}")
+            cal.extend(score(feats[k], fold_bank) for k in range(len(fit_idx)) if fold_of[k] == fold)
+    bank = bank_of(range(len(fit_idx)), "teach: coreset")
     model = GoodSetModel(bank, mean, components, math.inf, frr, short_side, extractor, np.zeros(0),
                          contrast, top_k)
-    cal = []
-    bar = Progress(len(cal_idx), "teach: calibration", enabled=progress)
-    for i in cal_idx:
-        cal.append(model.image_score(model.anomaly_map(images[i], extract)))
-        bar.update()
+    if folds < 2:
+        bar = Progress(len(cal_idx), "teach: calibration", enabled=progress)
+        for i in cal_idx:
+            cal.append(model.image_score(model.anomaly_map(images[int(i)], extract)))
+            bar.update()
     cal_scores = np.array(cal, np.float64)
-    if n_cal * frr < 1.0:
-        logger.warning("only %d held-out good image(s): the threshold at a %.1f%% false-reject rate is "
-                       "their largest score; the real false-reject rate may differ widely (hold out "
-                       "at least %d good images for a better estimate)", n_cal, 100 * frr,
-                       math.ceil(1.0 / max(frr, 1e-9)) * 5)
-    logger.info("taught from %d good images (%d patches -> bank %d x %d), threshold from %d held out",
-                len(fit_idx), allf.shape[0], bank.shape[0], bank.shape[1], len(cal_idx))
+    if cal_scores.size * frr < 1.0:
+        logger.warning("only %d calibration score(s): the threshold at a %.1f%% false-reject rate is "
+                       "their largest; the real false-reject rate may differ widely (more good images, "
+                       "or k-fold calibration, give more scores)", cal_scores.size, 100 * frr)
+    logger.info("taught from %d good images (bank %d x %d), threshold from %d calibration scores",
+                len(fit_idx), bank.shape[0], bank.shape[1], cal_scores.size)
     return replace(model, threshold=threshold_at_frr(cal_scores, frr), calibration_scores=cal_scores)

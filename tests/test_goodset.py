@@ -194,3 +194,19 @@ def test_pixel_map_upsamples_and_keeps_the_peak_in_place():
     assert abs(y - (3 * 8 + 4)) <= 4 and abs(x - (10 * 8 + 4)) <= 4
     assert full.max() < 5.0  # blurred
     assert pixel_map(amap, (96, 128), sigma=0).max() == pytest.approx(5.0, rel=0.3)
+
+
+def test_kfold_calibration_scores_every_good_image_with_a_bank_that_did_not_see_it():
+    rng = np.random.default_rng(11)
+    goods = [texture(rng) for _ in range(12)]
+    goods[5] = np.full_like(goods[5], 120)  # one odd good part: flat, unlike every other one
+    model = teach(goods, block_features, extractor="blocks", short_side=96, bank_size=100, frr=0.0,
+                  folds=4, top_k=1, seed=2)
+    assert model.calibration_scores.size == 12
+    # the odd part was scored by banks that never saw it, so it stands out and sets the threshold ...
+    ordered = np.sort(model.calibration_scores)
+    assert ordered[-1] > 5 * ordered[-2] and model.threshold == ordered[-1]
+    # ... while the final bank was taught from every image, the odd one included
+    assert model.image_score(model.anomaly_map(goods[5], block_features)) < model.threshold
+    with pytest.raises(CalibrationError, match="4-fold"):
+        teach(goods[:3], block_features, extractor="blocks", folds=4)

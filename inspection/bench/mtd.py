@@ -40,6 +40,7 @@ class MtdConfig:
     dims: int = 64
     top_k: int = 50
     calibration_share: float = 0.1
+    folds: int = 0  # >= 2: k-fold calibration instead of a held-out share
     frr: float = 0.01
     seed: int = 0
     threads: int = 1
@@ -74,7 +75,7 @@ def run(cfg: MtdConfig, extract: FeatureFn, *, extractor: str, info: dict[str, o
     t0 = time.perf_counter()
     model = teach([read_image(p) for p in train_files], extract, extractor=extractor,
                   short_side=cfg.short_side, bank_size=cfg.bank_size, dims=cfg.dims, top_k=cfg.top_k,
-                  calibration_share=cfg.calibration_share, frr=cfg.frr, seed=cfg.seed,
+                  calibration_share=cfg.calibration_share, folds=cfg.folds, frr=cfg.frr, seed=cfg.seed,
                   progress=cfg.progress)
     teach_s = time.perf_counter() - t0
     model.save(cfg.out / "goodset_model.npz")

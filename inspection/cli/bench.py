@@ -73,6 +73,9 @@ def add_parser(sub: Any) -> None:
                    help="image score = mean of the k most anomalous patches (default 50)")
     m.add_argument("--calibration-share", type=float, default=0.1,
                    help="share of GOOD_DIR held out of the bank to set the threshold (default 0.1)")
+    m.add_argument("--folds", type=int, default=0,
+                   help="k-fold calibration: every good image is scored by a bank taught from the other "
+                   "folds (k+1 coresets; overrides --calibration-share). Default 0: held-out share")
     m.add_argument("--frr", type=float, default=0.01, help="target false-reject rate of the threshold")
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--threads", type=int, default=1, help="ONNX Runtime/OpenCV threads (default 1)")
@@ -144,7 +147,8 @@ def _mtd(args: argparse.Namespace) -> int:
                                         precision=args.precision)
     cfg = mtd.MtdConfig(args.train, args.test, args.out, good_folder=args.good_folder,
                         short_side=args.short_side, bank_size=args.bank_size, dims=args.dims,
-                        top_k=args.top_k, calibration_share=args.calibration_share, frr=args.frr,
+                        top_k=args.top_k, calibration_share=args.calibration_share, folds=args.folds,
+                        frr=args.frr,
                         seed=args.seed, threads=args.threads, progress=not args.quiet)
     info = {"providers": list(getattr(extract, "providers", ())), "precision": args.precision}
     summary = mtd.run(cfg, extract, extractor=getattr(extract, "name", args.extractor), info=info)
