@@ -72,10 +72,12 @@ def add_parser(sub: Any) -> None:
     m.add_argument("--top-k", type=int, default=50,
                    help="image score = mean of the k most anomalous patches (default 50)")
     m.add_argument("--calibration-share", type=float, default=0.1,
-                   help="share of GOOD_DIR held out of the bank to set the threshold (default 0.1)")
-    m.add_argument("--folds", type=int, default=0,
-                   help="k-fold calibration: every good image is scored by a bank taught from the other "
-                   "folds (k+1 coresets; overrides --calibration-share). Default 0: held-out share")
+                   help="with --folds 0: share of GOOD_DIR held out of the bank to set the threshold "
+                   "(default 0.1)")
+    m.add_argument("--folds", type=int, default=5,
+                   help="k-fold calibration (default 5): every good image is scored by a bank taught "
+                   "from the other folds, the final bank from all (k+1 coresets); 0: hold out "
+                   "--calibration-share of GOOD_DIR instead")
     m.add_argument("--frr", type=float, default=0.01, help="target false-reject rate of the threshold")
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--threads", type=int, default=1, help="ONNX Runtime/OpenCV threads (default 1)")
