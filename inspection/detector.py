@@ -99,3 +99,7 @@ class ClassicalDetector:
 
 detectors: Registry[Detector] = Registry("detector", "inspection.detectors")
 detectors.register("classical", ClassicalDetector)
+# ONNX Runtime detectors live in plugins/ and are imported only when asked for by name.
+detectors.register("pcb-cnn", "plugins.detectors.pcb_cnn:PcbCnnDetector", extra="cpu")
+detectors.register("pcb-cnn-fast", "plugins.detectors.pcb_cnn:PcbCnnFastDetector", extra="cpu")
+detectors.register("goodset", "plugins.detectors.goodset_detector:GoodSetDetector", extra="cpu")

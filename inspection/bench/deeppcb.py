@@ -166,6 +166,8 @@ def run(cfg: BenchConfig, detector: Detector | None = None,
     summary: dict[str, object] = {
         "dataset": str(cfg.folder), "split": cfg.split, "pairs": len(pairs),
         "detector": getattr(detector, "name", "classical"), "threads": cfg.threads,
+        "providers": list(getattr(detector, "providers", ())),
+        "model_version": getattr(detector, "version", None),
         "perturbation": None if cfg.perturb is None else asdict(cfg.perturb), "seed": cfg.seed,
         "roi_margin_px": margin or 0, "ignored_ground_truth": main.ignored_gt,
         "timing": main.timing(), "alignment_failures": len(main.align_failures),
@@ -203,6 +205,8 @@ def format_table(summary: dict[str, object]) -> str:
     pert = summary.get("perturbation")
     rows.append(("pairs (split)", f"{summary['pairs']} ({summary['split']})"))
     rows.append(("detector / threads", f"{summary['detector']} / {summary['threads']}"))
+    if summary.get("providers"):
+        rows.append(("ONNX Runtime providers (in use)", ", ".join(summary["providers"])))  # type: ignore[arg-type]
     rows.append(("ROI margin px (ignored GT)",
                  f"{summary['roi_margin_px']} ({summary['ignored_ground_truth']})"))
     if isinstance(summary.get("clean"), dict):

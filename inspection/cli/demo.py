@@ -10,6 +10,7 @@ folder instead: one recipe per pair, which the simulated PLC selects before each
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 from pathlib import Path
 from typing import Any
@@ -46,13 +47,10 @@ def _camera_settings(args: argparse.Namespace, folder: Path, shape: tuple[int, i
 
     h, w = shape
     if args.camera == "pylon":
-        try:
-            import pypylon  # noqa: F401  (only to know whether the emulator can be used)
-
+        if importlib.util.find_spec("pypylon") is not None:  # present (imported by the pylon plugin only)
             return CameraSettings(driver="pylon", emulated=True, name="demo-cam", image_file=folder,
                                   roi=Roi(width=w, height=h), grab_timeout_s=5.0)
-        except ImportError:
-            logger.warning("pypylon is not installed: the demo uses the file-replay camera")
+        logger.warning("pypylon is not installed: the demo uses the file-replay camera")
     return CameraSettings(driver="replay", name="demo-cam", image_file=folder, grab_timeout_s=5.0)
 
 

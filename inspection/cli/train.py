@@ -20,6 +20,36 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--threads", type=int, default=1)
     s.set_defaults(func=_scorer)
 
+    c = tsub.add_parser("pcb-cnn", help="region classifier of the pcb-cnn detector (DeepPCB layout; "
+                        "needs the 'train' extra)",
+                        description="Trains on the training split only (clean + perturbed copies), "
+                        "logs validation metrics of held-out training pairs per epoch, exports ONNX "
+                        "(+ FP16 and INT8 variants) with the preprocessing as metadata.")
+    c.add_argument("folder", type=Path, metavar="DIR")
+    c.add_argument("--out", type=Path, default=Path("plugins/detectors/models/deeppcb_cnn.onnx"))
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--epochs", type=int, default=30)
+    c.add_argument("--width", type=int, default=16, help="channels of the first convolution")
+    c.add_argument("--perturbed-copies", type=int, default=2)
+    c.add_argument("--threads", type=int, default=2, help="torch/OpenCV threads")
+    c.add_argument("--cache", type=Path, default=None,
+                   help="npz file of collected samples: read when present, written otherwise")
+    c.add_argument("--no-variants", action="store_true", help="skip the FP16/INT8 variants")
+    c.add_argument("--inputs", choices=("full", "region"), default="full",
+                   help="per-candidate inputs besides the pixels: 'full' = region features, material "
+                   "context and rule type; 'region' = region statistics only (faster inspection)")
+    c.set_defaults(func=_pcb_cnn)
+
+    f = tsub.add_parser("patch-features", help="export the good-set feature extractor (EfficientNet-"
+                        "Lite0 blocks, ImageNet weights) to ONNX with FP16/INT8 variants",
+                        description="Needs the 'train' extra. INT8 is calibrated on good images of "
+                        "--calibration (e.g. a training split's MT_Free) when given.")
+    f.add_argument("--out", type=Path, default=Path("plugins/detectors/models/effnet_lite0_patch.onnx"))
+    f.add_argument("--calibration", type=Path, default=None, metavar="GOOD_DIR")
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--no-variants", action="store_true")
+    f.set_defaults(func=_patch_features)
+
 
 def _scorer(args: argparse.Namespace) -> int:
     from inspection.train.scorer_cmd import train_scorer
@@ -29,4 +59,42 @@ def _scorer(args: argparse.Namespace) -> int:
     for k, v in report.items():
         print(f"{k:<18} {v:.4f}" if isinstance(v, float) else f"{k:<18} {v}")
     print(f"wrote {args.out}")
+    return 0
+
+
+def _need_torch() -> None:
+    from inspection.errors import MissingDependency
+
+    try:
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise MissingDependency("torch", extra="train", purpose="training") from exc
+
+
+def _patch_features(args: argparse.Namespace) -> int:
+    _need_torch()
+    from inspection.train.features_cmd import export_patch_features
+
+    report = export_patch_features(args.out, calibration=args.calibration, seed=args.seed,
+                                   variants=not args.no_variants)
+    files = report["files"]
+    assert isinstance(files, dict)
+    for tag, size in files.items():
+        print(f"{tag}: {size / 1024:.1f} kB")
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _pcb_cnn(args: argparse.Namespace) -> int:
+    _need_torch()
+    from inspection.train.pcb_cmd import INPUTS, train_pcb_cnn
+    from inspection.train.pcb_train import TrainConfig
+
+    cfg = TrainConfig(epochs=args.epochs, width=args.width, seed=args.seed, threads=args.threads)
+    report = train_pcb_cnn(args.folder, args.out, cfg=cfg, copies=args.perturbed_copies,
+                           cache=args.cache, variants=not args.no_variants, inputs=INPUTS[args.inputs])
+    files = report["files"]
+    assert isinstance(files, dict)
+    for name, info in files.items():
+        print(f"wrote {info['path']} ({info['bytes'] / 1024:.1f} kB, {name})")
     return 0

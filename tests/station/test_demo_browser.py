@@ -147,8 +147,20 @@ def test_engineer_sees_history_station_and_thresholds(browser, demo) -> None:
     page = _login(browser, url, "erik")
     page.click('#nav a[data-page="history"]')
     page.wait_for_selector("#history-table tbody tr", timeout=30_000)
-    page.click("#history-table tbody tr >> nth=0")
-    page.wait_for_selector("#history-svg[data-result-id]")
+    # rejects always have their image stored (passes only every 10th): open a reject
+    page.select_option("#history-filters select[name=verdict]", "reject")
+    page.click("#history-filters button[type=submit]")
+    page.wait_for_selector("#history-table tbody tr", timeout=30_000)
+    # the newest reject's image may still be in the store's writer queue: an older one has it
+    for row in range(3):
+        page.click(f"#history-table tbody tr >> nth={row}")
+        try:
+            page.wait_for_selector("#history-svg[data-result-id]", timeout=5_000)
+            break
+        except Exception:
+            assert "No stored image" in page.text_content("#history-empty")
+    else:
+        raise AssertionError("no reject with its stored image in the history")
     page.screenshot(path=str(ARTIFACTS / "demo-history-1280x800.png"))
     page.click('#nav a[data-page="station"]')
     page.wait_for_selector("#state-pill")

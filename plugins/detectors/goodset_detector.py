@@ -1,0 +1,86 @@
+"""``goodset``: good-set mode as a station detector (learned from good parts only).
+
+Wraps a taught :class:`~inspection.goodset.GoodSetModel` (``inspection bench mtd`` writes one as
+``goodset_model.npz``; :func:`inspection.goodset.teach` makes one from any set of good images) and
+the feature extractor it was taught with. A part whose image score exceeds the model's threshold
+gets one finding per connected area of the anomaly map above the threshold (at least the most
+anomalous one), all with the part's confidence: a logistic of the score's distance to the threshold
+in units of the spread of the good parts' scores, so that a score at the threshold is 0.5. A part at
+or below the threshold gets no finding. The decision therefore follows the image score exactly.
+Only inspected pixels (covered by the part image, inside the recipe's ROI, outside its ignore
+masks) count.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from inspection.errors import CalibrationError, DetectorError
+from inspection.findings import DefectClass, Finding, Polarity
+from inspection.goodset import GoodSetModel, feature_extractors, pixel_map
+from inspection.recipe import PreparedRecipe
+
+logger = logging.getLogger(__name__)
+
+
+class GoodSetDetector:
+    name = "goodset"
+
+    def __init__(self, model: str | Path, *, threads: int = 1, device: str = "auto",
+                 precision: str = "fp32", extractor: str = "effnet-lite0") -> None:
+        try:
+            self.model = GoodSetModel.load(Path(model))
+        except CalibrationError as exc:
+            raise DetectorError(str(exc), key="model_corrupt") from exc
+        self.extract = feature_extractors.create(extractor, threads=threads, device=device,
+                                                 precision=precision)
+        taught = self.model.extractor.split("@")[0]
+        if getattr(self.extract, "name", extractor).split("@")[0] != taught:
+            raise DetectorError(f"model was taught with extractor {self.model.extractor!r}, not "
+                                f"{getattr(self.extract, 'name', extractor)!r}", key="model_mismatch")
+        cal = self.model.calibration_scores
+        self.scale = float(max(np.std(cal) if cal.size > 1 else 0.0, 1e-3 * max(1.0, self.model.threshold)))
+        self.providers = tuple(getattr(self.extract, "providers", ()))
+        self.version = self.model.extractor
+
+    def confidence(self, score: float) -> float:
+        z = (score - self.model.threshold) / self.scale
+        return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
+
+    def detect(self, prepared: PreparedRecipe, aligned: np.ndarray, valid: np.ndarray) -> list[Finding]:
+        try:
+            amap = self.model.anomaly_map(aligned, self.extract)
+        except CalibrationError as exc:
+            raise DetectorError(str(exc), key="model_mismatch") from exc
+        # only what is inspected counts: the part's valid pixels inside the ROI, minus ignore masks
+        seen = (valid > 0) & (prepared.change_model.inspect > 0)
+        cover = cv2.resize(seen.astype(np.float32), (amap.shape[1], amap.shape[0]),
+                           interpolation=cv2.INTER_AREA)
+        amap = np.where(cover >= 0.5, amap, 0.0).astype(np.float32)
+        score = self.model.image_score(amap)
+        if score <= self.model.threshold:
+            return []
+        conf = self.confidence(score)
+        full = pixel_map(amap, aligned.shape[:2])
+        full[~seen] = 0.0
+        above = (full > self.model.threshold).astype(np.uint8)
+        if not above.any():  # top-k mean above, no single pixel of the smoothed map: mark the peak
+            py, px = np.unravel_index(int(np.argmax(full)), full.shape)
+            above[py, px] = 1
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(above, connectivity=8)
+        order = sorted(range(1, n), key=lambda i: -float(full[labels == i].max()))
+        mm = prepared.recipe.mm_per_px
+        out = []
+        for i in order[: prepared.recipe.detect.max_findings]:
+            x, y, w, h, area = (int(v) for v in stats[i])
+            out.append(Finding(box=(float(x), float(y), float(x + w), float(y + h)), score=conf,
+                               defect_class=DefectClass.UNKNOWN, polarity=Polarity.DARK, area_px=area,
+                               contrast=float(full[labels == i].max()),
+                               area_mm2=None if mm is None else area * mm * mm,
+                               length_mm=None if mm is None else max(w, h) * mm))
+        return out

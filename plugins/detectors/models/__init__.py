@@ -1,0 +1,1 @@
+"""Shipped ONNX models of the detector plugins (reproduced by ``inspection train ...``)."""

@@ -1,0 +1,75 @@
+"""Good-set mode in the station pipeline: taught from good parts, a defect rejects, a good part passes."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+
+from inspection.detector import detectors
+from inspection.errors import DetectorError
+from inspection.goodset import teach
+from inspection.pipeline import inspect
+from inspection.recipe import Recipe, prepare
+from inspection.result import ResultCode
+from plugins.detectors.patch_features import OnnxPatchFeatures
+
+
+def _tile(rng: np.random.Generator) -> np.ndarray:
+    """A tile: dark edges, a light gradient and a groove (so it can be aligned) plus fine texture."""
+    img = np.full((128, 160), 120.0) + np.linspace(-15, 15, 160)[None, :]
+    img[:, :12] = img[:, -12:] = 40.0
+    img[60:64, 12:-12] -= 30.0
+    img += rng.normal(0, 4, img.shape)
+    return np.clip(cv2.GaussianBlur(img, (3, 3), 0), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def taught(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    extract = OnnxPatchFeatures(device="cpu")
+    model = teach([_tile(rng) for _ in range(12)], extract, extractor=extract.name, short_side=128,
+                  bank_size=400, top_k=3, frr=0.0, calibration_share=0.25)
+    path = tmp_path_factory.mktemp("gs") / "model.npz"
+    model.save(path)
+    return path, rng
+
+
+def test_defect_rejects_and_good_part_passes(taught):
+    path, rng = taught
+    det = detectors.create("goodset", path, device="cpu")
+    assert det.providers == ("CPUExecutionProvider",)
+    reference = _tile(rng)
+    prepared = prepare(Recipe("tile", reference, roi=(8, 8, 144, 112)))
+    good = inspect(prepared, _tile(rng), detector=det)
+    assert good.code is ResultCode.OK, good.message
+    bad_img = _tile(rng)
+    cv2.circle(bad_img, (100, 35), 7, 10, -1)
+    bad = inspect(prepared, bad_img, detector=det)
+    assert bad.code is ResultCode.NG_DEFECT, bad.message
+    top = bad.reported[0]
+    assert top.box[0] - 8 <= 100 <= top.box[2] + 8 and top.box[1] - 8 <= 35 <= top.box[3] + 8
+    assert 0.5 <= top.score <= 1.0
+
+
+def test_bad_model_files(tmp_path):
+    with pytest.raises(DetectorError):
+        detectors.create("goodset", tmp_path / "missing.npz", device="cpu")
+    corrupt = tmp_path / "bad.npz"
+    corrupt.write_bytes(b"PK\x03\x04 broken")
+    with pytest.raises(DetectorError):
+        detectors.create("goodset", corrupt, device="cpu")
+
+
+def test_defect_outside_the_roi_is_ignored(taught):
+    path, rng = taught
+    det = detectors.create("goodset", path, device="cpu")
+    reference = _tile(rng)
+    prepared = prepare(Recipe("tile", reference, roi=(8, 88, 144, 32)))  # the bottom quarter only
+    bad_img = _tile(rng)
+    cv2.circle(bad_img, (100, 28), 6, 10, -1)  # near the top, beyond the features' reach
+    assert inspect(prepare(Recipe("tile", reference, roi=(8, 8, 144, 112))), bad_img,
+                   detector=det).code is ResultCode.NG_DEFECT
+    assert inspect(prepared, bad_img, detector=det).code is ResultCode.OK
