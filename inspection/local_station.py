@@ -168,14 +168,17 @@ class LocalStation:
         return self._set_armed(False, user)
 
     def _set_armed(self, armed: bool, user: str) -> StationStatus:
-        with self._lock:
-            old = self._armed
-            self._armed = armed
+        old = self.status().armed
+        self._apply_armed(armed)
         if old != armed:
             self.store.audit(user=user, action="arm" if armed else "disarm", target="station",
                              old={"armed": old}, new={"armed": armed})
             self._emit_status()
         return self.status()
+
+    def _apply_armed(self, armed: bool) -> None:
+        with self._lock:
+            self._armed = armed
 
     def select_recipe(self, recipe_id: str, *, user: str) -> RecipeInfo:
         self._recipe(recipe_id)

@@ -40,8 +40,8 @@ from inspection.record import PartInfo, PartRecord
 from inspection.result import InspectionResult
 from inspection.station_config import MachineConfig
 from inspection.station_port import GoldenInfo, PlcLink, RecipeInfo, StationStatus
-from inspection.station_recipes import RECIPE_THRESHOLD_SPECS, RecipeSlot, recipe_thresholds
-from inspection.station_settings import RecipeDef, load_settings
+from inspection.station_recipes import RecipeSlot, recipe_thresholds
+from inspection.station_settings import DEFAULT_THRESHOLD_SPECS, RecipeDef, load_settings
 from inspection.store import ResultStore, StoreConfig
 from inspection.store.config import MIB, RetentionPolicy
 
@@ -85,7 +85,7 @@ class Station(LocalStation):
             super().__init__(store, recipes=[RecipeDef(e.recipe_id, e.number, e.name, e.model_hash)
                                              for e in entries],
                              data_dir=config.station.data_dir / "station", station_id=config.station.id,
-                             specs=RECIPE_THRESHOLD_SPECS, simulation=simulation, armed=True)
+                             specs=DEFAULT_THRESHOLD_SPECS, simulation=simulation, armed=True)
         except Exception:
             store.close()
             raise
@@ -324,14 +324,8 @@ class Station(LocalStation):
                        heartbeat_age_ms=None if age is None else round(age * 1000.0, 1),
                        trigger_enabled=self.plc.machine.enabled, message=message)
 
-    def _set_armed(self, armed: bool, user: str) -> StationStatus:
-        old = self.status().armed
-        self.plc.command("operator_access", not armed)
-        if old != armed:
-            self.store.audit(user=user, action="arm" if armed else "disarm", target="station",
-                             old={"armed": old}, new={"armed": armed})
-            self._emit_status()
-        return self.status()
+    def _apply_armed(self, armed: bool) -> None:
+        self.plc.command("operator_access", not armed)  # OperatorAccess: the PLC's commands are refused
 
     def select_recipe(self, recipe_id: str, *, user: str) -> RecipeInfo:
         """Through the PLC state machine, like a RECIPE_REQ: it refuses while a part is in work and

@@ -20,23 +20,8 @@ from inspection.detector import Detector, detectors
 from inspection.recipe import PreparedRecipe, Recipe, prepare
 from inspection.recipe_catalog import LoadedRecipe, Preprocess, RecipeCatalog
 from inspection.recipe_params import AlignParams, DetectParams
-from inspection.station_port import ThresholdSpec
 
 logger = logging.getLogger(__name__)
-
-# The thresholds an engineer tunes on the HMI: each maps onto a recipe parameter.
-RECIPE_THRESHOLD_SPECS: tuple[ThresholdSpec, ...] = (
-    ThresholdSpec("threshold", "Deviation threshold", 0.02, 1.0, 0.25, unit="x contrast", step=0.01,
-                  help="a pixel deviates when it leaves the good-part band by this fraction of the "
-                  "reference contrast"),
-    ThresholdSpec("tolerance_px", "Edge tolerance", 0.0, 5.0, 0.7, unit="px", step=0.1,
-                  help="edges may move this far (sub-pixel jitter, residual misregistration)"),
-    ThresholdSpec("min_area_px", "Minimum defect area", 1, 100_000, 8, unit="px", step=1, integer=True,
-                  help="smaller deviations are ignored"),
-    ThresholdSpec("align_min_score", "Minimum alignment score", 0.0, 1.0, 0.5, step=0.01,
-                  help="below this the part is rejected as not recognisable (result code 3)"),
-)
-
 
 def recipe_thresholds(recipe: Recipe) -> dict[str, float]:
     """The recipe's own values of the tunable thresholds."""

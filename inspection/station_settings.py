@@ -18,16 +18,17 @@ from inspection.station_port import ThresholdSpec
 
 logger = logging.getLogger(__name__)
 
-# Generic change-detection thresholds; a detector back-end brings its own list.
+# The thresholds an engineer tunes on the HMI: each maps onto a recipe parameter.
 DEFAULT_THRESHOLD_SPECS: tuple[ThresholdSpec, ...] = (
-    ThresholdSpec("min_contrast", "Minimum contrast", 1, 255, 25, unit="grey levels", step=1,
-                  help="a deviation from the golden reference must be at least this strong"),
-    ThresholdSpec("min_area_px", "Minimum defect area", 1, 100_000, 12, unit="px", step=1, integer=True,
+    ThresholdSpec("threshold", "Deviation threshold", 0.02, 1.0, 0.25, unit="x contrast", step=0.01,
+                  help="a pixel deviates when it leaves the good-part band by this fraction of the "
+                  "reference contrast"),
+    ThresholdSpec("tolerance_px", "Edge tolerance", 0.0, 5.0, 0.7, unit="px", step=0.1,
+                  help="edges may move this far (sub-pixel jitter, residual misregistration)"),
+    ThresholdSpec("min_area_px", "Minimum defect area", 1, 100_000, 8, unit="px", step=1, integer=True,
                   help="smaller deviations are ignored"),
-    ThresholdSpec("align_min_score", "Minimum alignment score", 0.0, 1.0, 0.6, step=0.01,
-                  help="below this the part is rejected as not aligned (code 3)"),
-    ThresholdSpec("sensitivity", "Sensitivity", 0.1, 10.0, 1.0, step=0.1,
-                  help="scales the defect scores; higher finds more"),
+    ThresholdSpec("align_min_score", "Minimum alignment score", 0.0, 1.0, 0.5, step=0.01,
+                  help="below this the part is rejected as not recognisable (result code 3)"),
 )
 
 

@@ -31,14 +31,14 @@ def test_settings_persist_across_restarts(tmp_path, part_factory):
     with ResultStore(StoreConfig(tmp_path / "store")) as store:
         s = LocalStation(store, data_dir=tmp_path / "st", recipes=RECIPES)
         s.select_recipe("b", user="eng")
-        s.set_thresholds({"min_contrast": 33}, user="eng")
+        s.set_thresholds({"min_area_px": 33}, user="eng")
         result, image = part_factory(0)
         s.inject(result, image)
         s.teach_golden("b", user="eng")
     with ResultStore(StoreConfig(tmp_path / "store")) as store:
         s = LocalStation(store, data_dir=tmp_path / "st", recipes=RECIPES)
         (b,) = [r for r in s.recipes() if r.recipe_id == "b"]
-        assert b.active and b.thresholds["min_contrast"] == 33 and b.golden is not None
+        assert b.active and b.thresholds["min_area_px"] == 33 and b.golden is not None
         golden = s.golden_image("b")
         assert golden is not None and np.array_equal(golden, image)
         assert s.golden_image("a") is None
@@ -49,8 +49,8 @@ def test_commands_refuse_bad_input(station):
     with pytest.raises(StationError) as e:
         station.select_recipe("zz", user="u")
     assert e.value.key == "unknown_recipe"
-    for bad in ({"min_contrast": float("nan")}, {"min_contrast": 0}, {"min_area_px": 1.5}, {"nope": 1},
-                {"min_contrast": True}, {}):
+    for bad in ({"threshold": float("nan")}, {"threshold": 0}, {"min_area_px": 1.5}, {"nope": 1},
+                {"threshold": True}, {}):
         with pytest.raises(ConfigError):
             station.set_thresholds(bad, user="u")
     with pytest.raises(StationError) as e:

@@ -136,10 +136,10 @@ def test_thresholds_validated_and_audited(env, client, roles):
     assert client.get("/api/settings/thresholds", headers=op).status_code == 403
     t = client.get("/api/settings/thresholds", headers=eng).json()
     assert t["recipe_id"] == "pcb-a" and {s["name"] for s in t["specs"]} == set(t["values"])
-    r = client.put("/api/settings/thresholds", headers=eng, json={"values": {"min_contrast": 40}})
-    assert r.status_code == 200 and r.json()["values"]["min_contrast"] == 40
-    r = client.put("/api/settings/thresholds", headers=eng, json={"values": {"min_contrast": 400}})
-    assert r.status_code == 422 and r.json()["detail"] == "min_contrast: 400 is outside 1..255 grey levels"
+    r = client.put("/api/settings/thresholds", headers=eng, json={"values": {"min_area_px": 40}})
+    assert r.status_code == 200 and r.json()["values"]["min_area_px"] == 40
+    r = client.put("/api/settings/thresholds", headers=eng, json={"values": {"threshold": 4}})
+    assert r.status_code == 422 and r.json()["detail"] == "threshold: 4 is outside 0.02..1 x contrast"
     r = client.put("/api/settings/thresholds", headers=eng, json={"values": {"min_area_px": 2.5}})
     assert r.status_code == 422 and "whole number" in r.json()["detail"]
     r = client.put("/api/settings/thresholds", headers=eng, json={"values": {"gain": 1}})
@@ -147,17 +147,17 @@ def test_thresholds_validated_and_audited(env, client, roles):
     r = client.put("/api/settings/thresholds", headers=eng, json={"values": {}})
     assert r.status_code == 422
     r = client.put("/api/settings/thresholds", headers={**eng, "content-type": "application/json"},
-                   content=b'{"values": {"min_contrast": NaN}}')
+                   content=b'{"values": {"threshold": NaN}}')
     assert r.status_code == 422
     url = "/api/settings/thresholds"
-    r = client.put(url, headers=eng, json={"recipe_id": "pcb-z", "values": {"sensitivity": 2}})
+    r = client.put(url, headers=eng, json={"recipe_id": "pcb-z", "values": {"tolerance_px": 2}})
     assert r.status_code == 404
-    r = client.put(url, headers=eng, json={"recipe_id": "pcb-b", "values": {"sensitivity": 2}})
-    assert r.json()["recipe_id"] == "pcb-b" and r.json()["values"]["sensitivity"] == 2
-    assert client.get(f"{url}?recipe_id=pcb-a", headers=eng).json()["values"]["sensitivity"] == 1
+    r = client.put(url, headers=eng, json={"recipe_id": "pcb-b", "values": {"tolerance_px": 2}})
+    assert r.json()["recipe_id"] == "pcb-b" and r.json()["values"]["tolerance_px"] == 2
+    assert client.get(f"{url}?recipe_id=pcb-a", headers=eng).json()["values"]["tolerance_px"] == 0.7
     (a1, a2) = env.store.audit_log(action="set_thresholds")
-    assert (a2.target, a2.old_value, a2.new_value) == ("recipe:pcb-a", '{"min_contrast":25.0}',
-                                                       '{"min_contrast":40.0}')
+    assert (a2.target, a2.old_value, a2.new_value) == ("recipe:pcb-a", '{"min_area_px":8.0}',
+                                                       '{"min_area_px":40.0}')
     assert a1.target == "recipe:pcb-b"
 
 
