@@ -35,7 +35,7 @@ from inspection.plc_contract import ErrorCode, StationState
 from inspection.plc_job import RecipeOutcome
 from inspection.plc_record import ResultRecord, TriggerRequest
 from inspection.plc_station import PlcStation
-from inspection.recipe_catalog import RecipeCatalog
+from inspection.recipe_catalog import RecipeCatalog, RecipeEntry
 from inspection.record import PartInfo, PartRecord
 from inspection.result import InspectionResult
 from inspection.station_config import MachineConfig
@@ -89,13 +89,22 @@ class Station(LocalStation):
         except Exception:
             store.close()
             raise
+        try:
+            self._setup(config, catalog, camera, bridge, simulation, entries)
+        except Exception:
+            self.store.close()
+            raise
+
+    def _setup(self, config: StationConfig, catalog: RecipeCatalog, camera: Camera | None, bridge: bool,
+               simulation: bool, entries: list[RecipeEntry]) -> None:
         self._by_number = {e.number: e for e in entries}
         saved = load_settings(self._settings_path).get("thresholds", {})
         self._overrides: dict[str, dict[str, float]] = {rid: dict(v) for rid, v in saved.items()}
         self.recipes_slot = RecipeSlot(catalog)
         self.camera = camera if camera is not None else create_camera(config.camera)
-        self.camera.set_exposure_end_hook(self._exposure_end)
         self._exposure_cb: Callable[[], None] | None = None
+        self._exposure_lock = threading.Lock()
+        self.camera.set_exposure_end_hook(self._exposure_end)
         p = config.plc
         machine = MachineConfig(deadline_ms=p.deadline_ms, ack_timeout_ms=p.ack_timeout_ms,
                                 plc_heartbeat_timeout_ms=p.plc_heartbeat_timeout_ms,
@@ -151,10 +160,15 @@ class Station(LocalStation):
         return getattr(self.bridge, "port", None)
 
     # ------------------------------------------------------------------ hot path
+    def _take_exposure_cb(self) -> Callable[[], None] | None:
+        """The pending 'exposure done' of the part in work, at most once (camera hook or job)."""
+        with self._exposure_lock:
+            cb, self._exposure_cb = self._exposure_cb, None
+        return cb
+
     def _exposure_end(self, event: ExposureEnd) -> None:
-        cb = self._exposure_cb
+        cb = self._take_exposure_cb()
         if cb is not None:
-            self._exposure_cb = None
             cb()
 
     def _job(self, request: TriggerRequest, exposure_done: Callable[[], None]) -> InspectionResult:
@@ -169,15 +183,16 @@ class Station(LocalStation):
         active = self.recipes_slot.take()
         if active is None:
             raise StationError("no recipe is prepared", key="no_recipe")
-        self._exposure_cb = exposure_done
+        with self._exposure_lock:
+            self._exposure_cb = exposure_done
         try:
             if self.config.camera.trigger.source == "software":
                 self.camera.trigger()
             frame = self.camera.grab()
         finally:
-            if self._exposure_cb is not None:  # the camera reported no exposure end: the frame is in
-                self._exposure_cb = None
-                exposure_done()
+            cb = self._take_exposure_cb()  # the camera reported no exposure end: the frame is in
+            if cb is not None:
+                cb()
         t1 = time.perf_counter()
         pixels = frame.pixels
         if active.preprocess is not None:
