@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 
@@ -62,3 +64,7 @@ def make_result(seed: int = 0, *, defective: bool = True, size: tuple[int, int] 
         message="" if code is ResultCode.OK else code.name.lower(), timings_ms=timings, recipe_id=recipe_id,
         image_shape=size, max_score=max((f.score for f in findings), default=0.05))
     return result, image
+
+
+# Screenshots and other files the tests leave for people to look at (gitignored).
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"

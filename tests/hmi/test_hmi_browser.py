@@ -3,12 +3,12 @@ server on 127.0.0.1. Screenshots go to test-artifacts/ (1280x800 and 1920x1080).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hmi_support import PASSWORD, Env, build_env
+from tests_support import ARTIFACTS
 
 from hmi.auth.roles import Role
 from hmi.server import HmiServer
@@ -16,24 +16,7 @@ from inspection.store import ReviewStatus
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("HMI_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run"]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 VIEWPORTS = [(1280, 800), (1920, 1080)]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"{CHROMIUM} is missing: install the Debian package 'chromium' (bash dev.sh test does)")
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

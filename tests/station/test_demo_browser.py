@@ -4,7 +4,6 @@ Screenshots go to test-artifacts/demo-*.png."""
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import sqlite3
@@ -15,13 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests_support import ARTIFACTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
-CHROMIUM = os.environ.get("HMI_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run"]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "demo-pass-1"
 
 
@@ -63,19 +59,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, 
             out, _ = proc.communicate()
         assert proc.returncode == 0, "".join(lines) + out
         assert "'problems': 0" in out, out
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"{CHROMIUM} is missing: install the Debian package 'chromium' (bash dev.sh test does)")
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
 
 
 def _login(browser, url: str, user: str, size: tuple[int, int] = (1280, 800)):
