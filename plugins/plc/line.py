@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from inspection.errors import PlcError
-from inspection.plc_contract import Cmd, StnReg, Sts
+from inspection.plc_contract import Cmd, StationState, StnReg, Sts
 from plugins.plc.simulator import PlcSimulator
 
 logger = logging.getLogger(__name__)
@@ -93,6 +93,9 @@ class SimulatedLine:
         if sim.read_status().has(Sts.ERROR):
             sim.set_cmd(Cmd.RESET_ERROR)
             sim.set_cmd(Cmd(0))
+        # a PLC waits until the station has its recipe prepared before it sends parts
+        sim.wait(lambda v: v.state in (StationState.READY, StationState.INITIALIZED, StationState.ERROR),
+                 "the station to finish starting", 60.0)
         sim.recipe_no = sim.read_status()[StnReg.ACTIVE_RECIPE]
         sim.enable(True)
         period = 1.0 / self.rate
