@@ -3,7 +3,8 @@
 #   bash dev.sh demo [ARGS...]   set up, then run the demo station (inspection demo ARGS...)
 #   bash dev.sh test [PYTEST ARGS...]   set up (incl. test tools), then ruff, mypy and the tests
 #   bash dev.sh setup            set up only
-# Set-up is idempotent and quick when nothing changed (a stamp of pyproject.toml is kept in .venv).
+#   bash dev.sh lock             refresh the lock files (requirements*.lock) from pyproject.toml
+# Set-up is idempotent and quick when nothing changed (a stamp of the lock file is kept in .venv).
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
@@ -24,34 +25,54 @@ apt_install() {
 }
 
 python_setup() {
-  local extras=$1
+  # Installs exactly the versions in a lock file (every direct and transitive dependency, the build
+  # back-end too), then the project itself without resolving anything. `bash dev.sh lock` refreshes them.
+  local lock=$1
   "$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
     || { echo "Python 3.11+ is required ($PY is $("$PY" --version))" >&2; exit 1; }
   [ -x "$VENV/bin/python" ] || { echo "==> creating $VENV"; "$PY" -m venv "$VENV"; }
-  local stamp="$VENV/.stamp-$extras"
+  local stamp="$VENV/.stamp-$lock"
   local want
-  want=$(cat pyproject.toml | sha256sum | cut -c1-16)
+  want=$(cat "$lock" pyproject.toml | sha256sum | cut -c1-16)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    echo "==> pip install -e .[$extras]"
-    "$VENV/bin/python" -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
-    "$VENV/bin/python" -m pip install -q -e ".[$extras]" 2>&1 | grep -v '^WARNING: Location' || true
+    echo "==> pip install -r $lock"
+    "$VENV/bin/python" -m pip install -q -r "$lock" 2>&1 | grep -v '^WARNING: Location' || true
+    "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e . 2>&1 | grep -v '^WARNING: Location' || true
     "$VENV/bin/python" -c "import inspection, cv2, pymodbus, fastapi" \
       || { echo "installation failed" >&2; exit 1; }
     echo "$want" > "$stamp"
   fi
 }
 
+lock() {
+  # Re-resolves every dependency to its newest allowed release and rewrites the three lock files:
+  #   requirements-dev.lock  extras cpu,test,train (dev.sh test, CI)
+  #   requirements.lock      extra cpu (dev.sh demo, the Dockerfile), same versions as the dev lock
+  #   requirements-gpu.lock  extra gpu (onnxruntime-gpu instead of onnxruntime), same versions
+  local tools="$ROOT/.venv-lock"
+  [ -x "$tools/bin/pip-compile" ] || { "$PY" -m venv "$tools"; "$tools/bin/pip" install -q pip-tools==7.7.0; }
+  local opts=(-q --upgrade --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links)
+  export CUSTOM_COMPILE_COMMAND="bash dev.sh lock"
+  "$tools/bin/pip-compile" "${opts[@]}" --extra cpu,test,train -o requirements-dev.lock pyproject.toml
+  printf -- '-c requirements-dev.lock\n' > .lock-constraints.in
+  "$tools/bin/pip-compile" "${opts[@]}" --extra cpu -o requirements.lock pyproject.toml .lock-constraints.in
+  "$tools/bin/pip-compile" "${opts[@]}" --extra gpu -o requirements-gpu.lock pyproject.toml .lock-constraints.in
+  rm -f .lock-constraints.in
+}
+
 cmd=${1:-demo}
 shift || true
 case "$cmd" in
   setup)
-    python_setup cpu ;;
+    python_setup requirements.lock ;;
+  lock)
+    lock ;;
   demo)
-    python_setup cpu
+    python_setup requirements.lock
     exec "$VENV/bin/inspection" demo "$@" ;;
   test)
     apt_install chromium mbpoll
-    python_setup cpu,test,train
+    python_setup requirements-dev.lock
     echo "==> ruff"; "$VENV/bin/ruff" check .
     echo "==> mypy"; "$VENV/bin/mypy"
     echo "==> pytest"; exec "$VENV/bin/python" -m pytest "$@" ;;

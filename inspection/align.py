@@ -231,7 +231,7 @@ def _gauss_newton(
         n_in = int(np.count_nonzero(inside))
         if n_in < max(20, 0.2 * len(pts)):
             break
-        vals = cv2.remap(image, q, None, cv2.INTER_LINEAR,  # type: ignore[call-overload]
+        vals = cv2.remap(image, q, None, cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_REPLICATE)
         vals = vals.ravel().astype(np.float64)
         if n_in == len(pts):
@@ -477,7 +477,7 @@ def _light(model: AlignModel, grey: np.ndarray, matrix: np.ndarray,
     inside = (qx >= 0) & (qx <= w - 1) & (qy >= 0) & (qy <= h - 1)
     if np.count_nonzero(inside) < 0.3 * len(inside):
         return fallback
-    vals = cv2.remap(grey, q, None, cv2.INTER_LINEAR).ravel()  # type: ignore[call-overload]
+    vals = cv2.remap(grey, q, None, cv2.INTER_LINEAR).ravel()
     r_lo, r_hi = _quantiles(ref_vals[inside])
     t_lo, t_hi = _quantiles(vals[inside].astype(np.float64))
     if r_hi - r_lo < 4 or t_hi - t_lo < 2:
