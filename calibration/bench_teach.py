@@ -25,8 +25,8 @@ from calibration.threshold import choose_threshold, frr_upper_bound
 from inspection.findings import DefectClass
 from inspection.pipeline import inspect
 from inspection.progress import Progress
-from inspection.recipe import Recipe, prepare
-from inspection.recipe_params import DetectParams
+from inspection.recipe.definition import Recipe, prepare
+from inspection.recipe.params import DetectParams
 from inspection.result import ResultCode
 
 KINDS = (DefectClass.MISSING, DefectClass.EXTRA, DefectClass.CRACK, DefectClass.DEFORMATION)

@@ -43,9 +43,9 @@ from calibration.scale import ScaleCalibration
 from calibration.undistort import Undistorter
 from inspection.errors import InspectionError, RecipeError
 from inspection.imageio import decode_image
-from inspection.recipe import Recipe
-from inspection.recipe_params import AlignParams, DetectParams, params_from_dict
-from inspection.scorer import Scorer
+from inspection.recipe.definition import Recipe
+from inspection.recipe.params import AlignParams, DetectParams, params_from_dict
+from inspection.vision.scorer import Scorer
 
 __all__ = [
     "SCHEMA",

@@ -19,8 +19,8 @@ import numpy as np
 from calibration.camera import CameraCalibration
 from calibration.scale import ScaleCalibration
 from inspection.errors import ConfigError, RecipeError
-from inspection.recipe import Recipe
-from inspection.recipe_params import params_to_dict
+from inspection.recipe.definition import Recipe
+from inspection.recipe.params import params_to_dict
 
 SCHEMA = "inspection-recipe"
 SCHEMA_VERSION = 1

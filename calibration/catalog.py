@@ -8,7 +8,7 @@ from pathlib import Path
 
 from calibration.bundle import load_bundle, read_manifest
 from inspection.errors import RecipeError
-from inspection.recipe_catalog import LoadedRecipe, RecipeEntry
+from inspection.recipe.catalog import LoadedRecipe, RecipeEntry
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from calibration.images import image_files, read_all
 from calibration.threshold import frr_upper_bound
 from inspection.pipeline import inspect
 from inspection.progress import Progress
-from inspection.recipe import prepare
+from inspection.recipe.definition import prepare
 from inspection.result import InspectionResult
 
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from calibration.part_set import AlignedSet
-from inspection.detector import ClassicalDetector
-from inspection.recipe import PreparedRecipe
+from inspection.recipe.definition import PreparedRecipe
+from inspection.vision.detector import ClassicalDetector
 
 _DETECTOR = ClassicalDetector()
 

@@ -10,7 +10,7 @@ import numpy as np
 from calibration.scoring import PartScore
 from calibration.threshold import ThresholdChoice
 from calibration.variation import VariationModel, VariationParams
-from inspection.recipe import Recipe
+from inspection.recipe.definition import Recipe
 
 Box = tuple[float, float, float, float]
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from calibration.variation import build_variation, pixels_by_part
-from inspection.align import align, build_align_model
-from inspection.change import warp_to_reference
-from inspection.geometry import Alignment, compose
 from inspection.progress import Progress
-from inspection.recipe_params import AlignParams
+from inspection.recipe.params import AlignParams
+from inspection.vision.align import align, build_align_model
+from inspection.vision.change import warp_to_reference
+from inspection.vision.geometry import Alignment, compose
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Production-like good (and defective) parts for teaching tests and benchmarks.
 
-:func:`inspection.synth.make_part` gives a part with a known pose, global light and sensor noise.
+:func:`inspection.vision.synth.make_part` gives a part with a known pose, global light and sensor noise.
 Real good parts vary more; this adds, per part and seeded: a light gradient across the field (a lamp
 a little off axis: a few percent), a small focus change (Gaussian blur), and stronger sensor noise.
 What a station sees from one fixture, part after part.
@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from inspection.findings import DefectClass
-from inspection.synth import SyntheticPart, make_part
+from inspection.vision.synth import SyntheticPart, make_part
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ def production_part(
     defect_size: float = 8.0,
 ) -> SyntheticPart:
     """Part number ``index`` of the design ``design`` (the ``seed`` of
-    :func:`inspection.synth.make_reference`)."""
+    :func:`inspection.vision.synth.make_reference`)."""
     v = variation or Variation()
     rng = np.random.default_rng([design, index, 7])
     part = make_part(

@@ -18,10 +18,10 @@ import cv2
 import numpy as np
 
 from calibration.variation import VariationModel, VariationParams
-from inspection.align import align
-from inspection.change import warp_to_reference
-from inspection.detector import ClassicalDetector
-from inspection.recipe import PreparedRecipe
+from inspection.recipe.definition import PreparedRecipe
+from inspection.vision.align import align
+from inspection.vision.change import warp_to_reference
+from inspection.vision.detector import ClassicalDetector
 
 _DETECTOR = ClassicalDetector()
 
@@ -39,7 +39,7 @@ class PartScore:
 class BandScorer:
     """Scores parts against one model. ``plain`` is the prepared recipe of the model's reference
     without widening (its band is the bare erode/dilate one); the widening for each ``k`` is added
-    exactly as :func:`inspection.change.build_change_model` adds a recipe's spreads."""
+    exactly as :func:`inspection.vision.change.build_change_model` adds a recipe's spreads."""
 
     def __init__(self, plain: PreparedRecipe, model: VariationModel, params: VariationParams) -> None:
         if plain.recipe.spread_dark is not None or plain.recipe.spread_bright is not None:

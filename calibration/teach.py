@@ -29,8 +29,8 @@ from calibration.threshold import choose_threshold
 from calibration.variation import VariationModel, VariationParams, build_variation
 from inspection.errors import ConfigError, InspectionError, RecipeError
 from inspection.progress import Progress
-from inspection.recipe import Recipe, prepare
-from inspection.recipe_params import AlignParams, DetectParams
+from inspection.recipe.definition import Recipe, prepare
+from inspection.recipe.params import AlignParams, DetectParams
 
 logger = logging.getLogger(__name__)
 

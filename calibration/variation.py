@@ -5,7 +5,7 @@ one part), the mean, and a one-sided spread per pixel, bright and dark separatel
 statistics (``q84 - median`` upwards, ``median - q16`` downwards: a standard deviation for normal
 data, but one defective part in fifty barely moves it). As in HALCON's variation model the band a
 good part may fill is widened per pixel by ``max(abs, rel x spread)``, bright and dark separately;
-the station's change detection (:func:`inspection.change.build_change_model`) takes these widenings as
+the station's change detection (:func:`inspection.vision.change.build_change_model`) takes these widenings as
 ``spread_dark`` / ``spread_bright``.
 """
 

@@ -1,7 +1,7 @@
 """The HMI application factory.
 
 ``create_app(station, store, users)`` builds the FastAPI app around a running station (any
-:class:`~inspection.station_port.StationPort`), its result store and the HMI's user store; it
+:class:`~inspection.station.port.StationPort`), its result store and the HMI's user store; it
 owns none of them (the caller starts and closes them). When no user exists yet, the app's start
 prints a one-time setup token for creating the first admin (or use ``python -m hmi users add``).
 """
@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hmi import errors
@@ -28,7 +29,7 @@ from hmi.routers import users as users_routes
 from hmi.routers.system import STATIC
 from hmi.settings import HmiSettings
 from inspection import __version__
-from inspection.station_port import StationPort
+from inspection.station.port import StationPort
 from inspection.store import ResultStore
 
 logger = logging.getLogger(__name__)
@@ -95,7 +96,8 @@ def create_app(station: StationPort, store: ResultStore, users: UserStore, *,
         ctx.close_streams()
         ctx.ready.clear()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from assets the app serves itself (fastapi-offline): a line network has no CDN
+    app = FastAPIOffline(
         title=f"{settings.title} HMI", version=__version__, lifespan=lifespan,
         description="Operator HMI of the inspection station: live view, history, review of rejects, "
                     "recipes, thresholds, users. Sign in with POST /api/auth/login; the session "

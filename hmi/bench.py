@@ -30,7 +30,7 @@ from hmi.auth.users import UserStore
 from hmi.feed import golden_board, synthetic_result
 from hmi.server import HmiServer
 from inspection.errors import MissingDependency
-from inspection.local_station import LocalStation, RecipeDef
+from inspection.station.local import LocalStation, RecipeDef
 from inspection.store import ResultStore, StoreConfig
 
 CHROMIUM = "/usr/bin/chromium"

@@ -35,7 +35,7 @@ def _serve(args: argparse.Namespace) -> int:
     from hmi.feed import DemoFeed
     from hmi.server import HmiServer
     from hmi.settings import HmiSettings
-    from inspection.local_station import LocalStation, RecipeDef
+    from inspection.station.local import LocalStation, RecipeDef
     from inspection.store import ResultStore, StoreConfig
 
     cv2.setNumThreads(2)

@@ -12,7 +12,7 @@ from hmi.auth.users import UserStore
 from hmi.imaging import ImageCache
 from hmi.settings import HmiSettings
 from inspection.events import Subscription
-from inspection.station_port import StationPort
+from inspection.station.port import StationPort
 from inspection.store import ResultStore
 
 

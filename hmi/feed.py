@@ -1,6 +1,6 @@
 """A synthetic part feed for running the HMI before the station runtime exists (``python -m hmi
 serve --feed``) and for the HMI benchmark: PCB-like parts with known defects, decided results with
-findings and stage times, pushed into a :class:`~inspection.local_station.LocalStation`.
+findings and stage times, pushed into a :class:`~inspection.station.local.LocalStation`.
 
 This is a stand-in for the trigger -> acquire -> ... -> decide loop, not an inspection: the
 findings are the defects it drew.
@@ -15,11 +15,11 @@ import cv2
 import numpy as np
 
 from inspection.findings import DefectClass, Finding, Polarity
-from inspection.geometry import Alignment, rigid_matrix
-from inspection.local_station import LocalStation
 from inspection.record import PartInfo
 from inspection.result import InspectionResult, ResultCode
-from inspection.station_port import PlcLink
+from inspection.station.local import LocalStation
+from inspection.station.port import PlcLink
+from inspection.vision.geometry import Alignment, rigid_matrix
 
 logger = logging.getLogger(__name__)
 

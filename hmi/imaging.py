@@ -12,7 +12,7 @@ import numpy as np
 
 from inspection.errors import ImageError
 from inspection.frame import check_image
-from inspection.overlay import draw_overlay, to_bgr8
+from inspection.vision.overlay import draw_overlay, to_bgr8
 
 
 def encode_jpeg(image: np.ndarray, *, max_width: int | None = None, quality: int = 85,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from inspection.errors import ImageError
+from inspection.errors import CameraError, ImageError
 
 _ALLOWED_DTYPES = (np.uint8, np.uint16)
 
@@ -67,3 +67,46 @@ class Frame:
     @property
     def is_colour(self) -> bool:
         return self.pixels.ndim == 3
+
+
+# Camera errors that carry a frame live beside Frame (inspection.errors stays free of image types).
+class IncompleteFrame(CameraError):
+    """A frame arrived but is incomplete or failed (lost packets, buffer underrun).
+
+    ``frame`` holds what did arrive (marked ``complete=False``) when there is something to show.
+    """
+
+    key = "incomplete_frame"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        camera: str | None = None,
+        code: int | None = None,
+        key: str | None = None,
+        frame: Frame | None = None,
+    ) -> None:
+        super().__init__(message, camera=camera, code=code, key=key)
+        self.frame = frame
+
+
+class FrameSizeMismatch(IncompleteFrame):
+    """A frame arrived whole but not at the configured size (e.g. an emulator file smaller than the
+    ROI): it is not the image that was asked for, so it is never inspected as if it were."""
+
+    key = "frame_size_mismatch"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        expected: tuple[int, int],
+        actual: tuple[int, int],
+        camera: str | None = None,
+        frame: Frame | None = None,
+    ) -> None:
+        super().__init__(f"{message}: expected {expected[1]}x{expected[0]} (WxH), got "
+                         f"{actual[1]}x{actual[0]}", camera=camera, frame=frame)
+        self.expected = expected
+        self.actual = actual

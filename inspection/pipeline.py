@@ -13,15 +13,15 @@ import time
 
 import numpy as np
 
-from inspection.change import warp_to_reference
-from inspection.detector import ClassicalDetector, Detector
 from inspection.errors import ImageError, InspectionError
 from inspection.findings import Finding
 from inspection.frame import Frame
-from inspection.geometry import Alignment
 from inspection.imageio import to_grey8
-from inspection.recipe import PreparedRecipe
+from inspection.recipe.definition import PreparedRecipe
 from inspection.result import InspectionResult, ResultCode
+from inspection.vision.change import warp_to_reference
+from inspection.vision.detector import ClassicalDetector, Detector
+from inspection.vision.geometry import Alignment
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +92,6 @@ def inspect(prepared: PreparedRecipe, image: np.ndarray | Frame, *,
 
 
 def _align(prepared: PreparedRecipe, grey: np.ndarray) -> Alignment:
-    from inspection.align import align
+    from inspection.vision.align import align
 
     return align(prepared.align_model, grey, prepared.recipe.align, roi=prepared.recipe.roi_rect)

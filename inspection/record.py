@@ -14,8 +14,8 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from inspection.overlay import overlay_shapes
 from inspection.result import InspectionResult
+from inspection.vision.overlay import overlay_shapes
 
 _ID_COUNTER = itertools.count()
 _ID_SALT = os.getpid() & 0xFF

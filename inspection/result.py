@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 
 from inspection.findings import Finding
-from inspection.geometry import Alignment
+from inspection.vision.geometry import Alignment
 
 
 class Verdict(StrEnum):

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from tests_support import make_result
 
-from inspection.recipe import Recipe, prepare
-from inspection.recipe_params import DetectParams
+from inspection.recipe.definition import Recipe, prepare
+from inspection.recipe.params import DetectParams
 from inspection.result import InspectionResult
-from inspection.synth import make_reference
+from inspection.vision.synth import make_reference
 
 
 @pytest.fixture

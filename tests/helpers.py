@@ -6,7 +6,7 @@ from pathlib import Path
 
 import cv2
 
-from inspection.synth import KINDS, make_part, make_reference
+from inspection.vision.synth import KINDS, make_part, make_reference
 
 
 def make_deeppcb_folder(root: Path, n: int = 3, shape: tuple[int, int] = (256, 256)) -> Path:

@@ -9,10 +9,10 @@ from inspection.errors import DetectorError
 from inspection.findings import Finding
 from inspection.frame import Frame
 from inspection.pipeline import inspect
-from inspection.recipe import Recipe, prepare
-from inspection.recipe_params import DetectParams
+from inspection.recipe.definition import Recipe, prepare
+from inspection.recipe.params import DetectParams
 from inspection.result import InspectionResult, ResultCode, Verdict
-from inspection.synth import KINDS, make_part
+from inspection.vision.synth import KINDS, make_part
 
 SHAPE = (256, 256)
 

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from inspection.detector import ClassicalDetector, detectors
 from inspection.errors import ConfigError, MissingDependency
 from inspection.registry import Registry
+from inspection.vision.detector import ClassicalDetector, detectors
 
 
 def test_builtin_detector_by_name() -> None:

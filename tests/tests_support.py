@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 
 from inspection.findings import DefectClass, Finding, Polarity
-from inspection.geometry import Alignment, rigid_matrix
 from inspection.result import InspectionResult, ResultCode
+from inspection.vision.geometry import Alignment, rigid_matrix
 
 cv2.setNumThreads(1)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 
 from hmi import metrics
 from hmi.deps import Ctx
@@ -27,11 +27,11 @@ def health(ctx: Ctx) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=200 if w.alive else 503)
 
 
-@router.get("/metrics", response_class=PlainTextResponse,
-            responses={200: {"content": {metrics.CONTENT_TYPE: {}}}})
-def prometheus(ctx: Ctx) -> PlainTextResponse:
-    """Prometheus text format."""
-    return PlainTextResponse(metrics.render(ctx), media_type=metrics.CONTENT_TYPE)
+@router.get("/metrics", response_class=Response,
+            responses={200: {"content": {metrics.CONTENT_TYPE: {"schema": {"type": "string"}}}}})
+def prometheus(ctx: Ctx) -> Response:
+    """Prometheus text format (prometheus-client)."""
+    return Response(metrics.render(ctx), media_type=metrics.CONTENT_TYPE)
 
 
 @router.get("/", include_in_schema=False)

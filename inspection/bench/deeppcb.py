@@ -21,14 +21,14 @@ import numpy as np
 from inspection.bench import perturb as pt
 from inspection.bench.deeppcb_data import Pair, bench_recipe, load_pairs, read_truth
 from inspection.bench.metrics import Det, Gt, Scores
-from inspection.detector import Detector
-from inspection.geometry import transform_box
 from inspection.imageio import read_image
 from inspection.pipeline import inspect
 from inspection.progress import Progress
-from inspection.recipe import prepare
+from inspection.recipe.definition import prepare
 from inspection.result import InspectionResult, Verdict
 from inspection.runtime import configure
+from inspection.vision.detector import Detector
+from inspection.vision.geometry import transform_box
 
 
 @dataclass(frozen=True)

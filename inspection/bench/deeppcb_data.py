@@ -11,9 +11,9 @@ import numpy as np
 
 from inspection.bench.metrics import Gt
 from inspection.errors import ConfigError
-from inspection.recipe import Recipe
-from inspection.recipe_params import AlignParams, DetectParams
-from inspection.scorer import Scorer
+from inspection.recipe.definition import Recipe
+from inspection.recipe.params import AlignParams, DetectParams
+from inspection.vision.scorer import Scorer
 
 TYPE_NAMES = {1: "open", 2: "short", 3: "mousebite", 4: "spur", 5: "copper", 6: "pin-hole"}
 SPLITS = ("all", "train", "val")

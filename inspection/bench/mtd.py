@@ -22,9 +22,9 @@ import cv2
 import numpy as np
 
 from inspection.errors import ConfigError
-from inspection.goodset import FeatureFn, GoodSetModel, auroc, pixel_map, teach
 from inspection.imageio import read_image
 from inspection.progress import Progress
+from inspection.vision.goodset import FeatureFn, GoodSetModel, auroc, pixel_map, teach
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from inspection.geometry import rigid_matrix, transform_box
+from inspection.vision.geometry import rigid_matrix, transform_box
 
 
 @dataclass(frozen=True)

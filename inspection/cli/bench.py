@@ -107,8 +107,8 @@ def make_detector(name: str | None, *, threads: int = 1, device: str = "auto",
                   precision: str = "fp32", model: Path | None = None) -> Any:
     """The named detector, or the first of :data:`DEFAULT_DETECTORS` that can be created (a missing
     optional dependency or model file falls through to the next, with a warning)."""
-    from inspection.detector import detectors
     from inspection.errors import DetectorError, MissingDependency
+    from inspection.vision.detector import detectors
 
     def create(n: str) -> Any:
         if n == "classical":
@@ -201,7 +201,7 @@ def _calibration(args: argparse.Namespace) -> int:
 
 def _mtd(args: argparse.Namespace) -> int:
     from inspection.bench import mtd
-    from inspection.goodset import feature_extractors
+    from inspection.vision.goodset import feature_extractors
 
     extract = feature_extractors.create(args.extractor, threads=args.threads, device=args.device,
                                         precision=args.precision)

@@ -22,17 +22,17 @@ from typing import Any
 
 import cv2
 
-from inspection.camera import CameraDevice, create_camera, list_devices
-from inspection.camera_check import check_camera_settings
-from inspection.camera_settings import CameraSettings, parse_camera_settings
+from inspection.camera.check import check_camera_settings
+from inspection.camera.contract import CameraDevice, create_camera, list_devices
+from inspection.camera.settings import CameraSettings, parse_camera_settings
 from inspection.errors import ConfigError, ImageError, InspectionError
 
 
 def ensure_emulated(count: int) -> None:
     """Ask pylon for ``count`` emulated cameras unless PYLON_CAMEMU already asks for as many."""
-    current = os.environ.get("PYLON_CAMEMU", "")
-    if not current.isdigit() or int(current) < count:
-        os.environ["PYLON_CAMEMU"] = str(count)
+    from plugins.cameras.pylon import ensure_emulator
+
+    ensure_emulator(count)
 
 
 def _roi(text: str) -> dict[str, int]:

@@ -22,8 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from inspection.camera import cameras, create_camera, list_devices
-from inspection.camera_bench import (
+from inspection.camera.bench import (
     LatencyStats,
     check_frame_ids,
     driver_step,
@@ -31,20 +30,13 @@ from inspection.camera_bench import (
     sustained_fps,
     write_stamped_images,
 )
-from inspection.camera_settings import CameraSettings, Roi
-from inspection.cli.camera import ensure_emulated
+from inspection.camera.contract import cameras, create_camera, list_devices
+from inspection.camera.settings import CameraSettings, Roi
 from inspection.errors import CameraError, ConfigError, InspectionError
+from inspection.progress import reporter
 
 STAMPS = 7
 TARGET_OVERHEAD_MS = 1.0
-
-
-def _progress(label: str) -> Any:
-    def report(done: int, total: int) -> None:
-        if done % max(1, total // 10) == 0 or done == total:
-            print(f"  {label}: {done}/{total}", file=sys.stderr, flush=True)
-
-    return report
 
 
 def _emulated_serials() -> list[str]:
@@ -62,7 +54,9 @@ def _row(name: str, st: LatencyStats, fps: float) -> str:
 def run_bench(args: argparse.Namespace) -> int:
     if min(args.count, args.fps_count) < 1 or args.warmup < 0 or args.check_ids < 0:
         raise ConfigError("counts must be positive", field="--count")
-    ensure_emulated(2)
+    from plugins.cameras.pylon import ensure_emulator
+
+    ensure_emulator(2)
     serials = _emulated_serials()
     if len(serials) < 2:
         raise CameraError(f"the benchmark needs two emulated cameras, found {len(serials)}",
@@ -80,7 +74,7 @@ def run_bench(args: argparse.Namespace) -> int:
     with camera, raw_factory(base.model_copy(update={"serial": serials[1]})) as raw:
         camera.arm()
         drv, rw = interleaved_latency(camera, raw, count=args.count, warmup=args.warmup,
-                                      progress=_progress("latency"))
+                                      progress=reporter("latency"))
         print(f"  sustained rate: {args.fps_count} back-to-back frames each, alternating chunks of 10",
               file=sys.stderr)
         fps_driver, fps_raw = sustained_fps([lambda: driver_step(camera), raw.step], count=args.fps_count)
@@ -127,7 +121,7 @@ def _id_check(args: argparse.Namespace, base: CameraSettings, serial: str) -> di
         with camera:
             camera.arm()
             res = check_frame_ids(camera, count=args.check_ids, stamps=STAMPS,
-                                  progress=_progress("frame ids"))
+                                  progress=reporter("frame ids"))
             stats = camera.stats().to_dict() if hasattr(camera, "stats") else {}
     out = res.to_dict()
     out["driver_stats"] = stats

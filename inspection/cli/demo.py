@@ -43,7 +43,7 @@ def add_parser(sub: Any) -> None:
 
 
 def _camera_settings(args: argparse.Namespace, folder: Path, shape: tuple[int, int]) -> Any:
-    from inspection.camera_settings import CameraSettings, Roi
+    from inspection.camera.settings import CameraSettings, Roi
 
     h, w = shape
     if args.camera == "pylon":
@@ -56,11 +56,11 @@ def _camera_settings(args: argparse.Namespace, folder: Path, shape: tuple[int, i
 
 def _demo(args: argparse.Namespace) -> int:
     from calibration.catalog import BundleCatalog
+    from inspection.cli.demo_parts import DeepPcbCatalog, generate_parts
     from inspection.cli.station import serve
-    from inspection.config import HmiSection, PlcSection, RecipesSection, StationConfig, StationSection
-    from inspection.demo_parts import DeepPcbCatalog, generate_parts
     from inspection.imageio import read_image
-    from inspection.recipe_catalog import RecipeCatalog
+    from inspection.recipe.catalog import RecipeCatalog
+    from inspection.station.config import HmiSection, PlcSection, RecipesSection, StationConfig, StationSection
 
     root = args.dir.resolve()
     camera_dir = root / "camera"
@@ -110,7 +110,7 @@ def _write_bundle(folder: Path, reference: Any) -> Path:
     """The generated part type as a recipe bundle, the same way a taught recipe is stored."""
     from calibration.bundle import load_bundle
     from calibration.bundle_writer import BundleContent, write_bundle
-    from inspection.demo_parts import generated_recipe
+    from inspection.cli.demo_parts import generated_recipe
     from inspection.errors import RecipeError
 
     target = folder / "demo-part"

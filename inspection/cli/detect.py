@@ -39,12 +39,12 @@ def _run(args: argparse.Namespace) -> int:
     import cv2
 
     from inspection.bench.deeppcb_data import deeppcb_params, shipped_scorer
-    from inspection.detector import detectors
     from inspection.imageio import read_image
-    from inspection.overlay import draw_overlay, overlay_shapes
     from inspection.pipeline import inspect
-    from inspection.recipe import Recipe, prepare
-    from inspection.recipe_params import AlignParams, DetectParams
+    from inspection.recipe.definition import Recipe, prepare
+    from inspection.recipe.params import AlignParams, DetectParams
+    from inspection.vision.detector import detectors
+    from inspection.vision.overlay import draw_overlay, overlay_shapes
 
     golden = read_image(args.golden)
     part = read_image(args.image)

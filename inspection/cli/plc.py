@@ -1,6 +1,6 @@
 """``inspection plc-sim | plc-conformance | plc-bench | plc-serve``: the PLC side of the station.
 
-The commands run the transport's tools by name through :data:`inspection.plc_bridge.plc_tools`, so
+The commands run the transport's tools by name through :data:`inspection.plc.bridge.plc_tools`, so
 this module imports no plugin.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from inspection.plc_bridge import plc_tools
+from inspection.plc.bridge import plc_tools
 
 
 def _tool(name: str) -> Any:

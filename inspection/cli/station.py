@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from inspection.config import StationConfig
-from inspection.recipe_catalog import RecipeCatalog
+from inspection.recipe.catalog import RecipeCatalog
+from inspection.station.config import StationConfig
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def add_parser(sub: Any) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from calibration.catalog import BundleCatalog
-    from inspection.config import load_config
+    from inspection.station.config import load_config
 
     config = load_config(args.config)
     catalog = BundleCatalog(config.recipes.folder)
@@ -52,9 +52,9 @@ def serve(config: StationConfig, catalog: RecipeCatalog, *, camera: Any = None, 
     from hmi.auth.users import UserStore
     from hmi.server import HmiServer
     from hmi.settings import HmiSettings
-    from inspection.config import ConfigWatcher
     from inspection.runtime import configure
-    from inspection.station import Station
+    from inspection.station.config import ConfigWatcher
+    from inspection.station.runtime import Station
 
     configure(config.station.threads)
     t0 = time.monotonic()

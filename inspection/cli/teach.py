@@ -96,7 +96,7 @@ def _teach(args: argparse.Namespace) -> int:
     from calibration.undistort import Undistorter
     from inspection.errors import ConfigError
     from inspection.imageio import read_image
-    from inspection.recipe_params import DetectParams
+    from inspection.recipe.params import DetectParams
 
     cv2.setNumThreads(max(1, args.threads))
     if args.undistort and args.camera is None:

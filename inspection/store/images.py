@@ -18,8 +18,8 @@ import cv2
 import numpy as np
 
 from inspection.errors import StoreError
-from inspection.overlay import draw_overlay
 from inspection.record import PartRecord
+from inspection.vision.overlay import draw_overlay
 
 logger = logging.getLogger(__name__)
 

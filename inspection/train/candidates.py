@@ -16,15 +16,15 @@ import numpy as np
 from inspection.bench import perturb as pt
 from inspection.bench.deeppcb_data import Pair, bench_recipe, read_truth
 from inspection.bench.metrics import IOU_THRESHOLD, Gt, iou
-from inspection.change import detect_changes, warp_to_reference
-from inspection.classify import classify_pcb, features, is_missing, region_context
-from inspection.detector import region_box
-from inspection.geometry import invert, transform_box
 from inspection.imageio import read_image
-from inspection.patches import region_patches
 from inspection.pipeline import _align
-from inspection.recipe import prepare
-from inspection.recipe_params import DetectParams
+from inspection.recipe.definition import prepare
+from inspection.recipe.params import DetectParams
+from inspection.vision.change import detect_changes, warp_to_reference
+from inspection.vision.classify import classify_pcb, features, is_missing, region_context
+from inspection.vision.detector import region_box
+from inspection.vision.geometry import invert, transform_box
+from inspection.vision.patches import region_patches
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Candidate:
     part_crop: np.ndarray | None = None
     region_box: tuple[int, int, int, int] = (0, 0, 0, 0)  # the change region, no margin
     target_box: tuple[float, float, float, float] | None = None  # matched ground truth, reference frame
-    patch: np.ndarray | None = None  # (2, S, S) uint8 reference/part window (inspection.patches)
+    patch: np.ndarray | None = None  # (2, S, S) uint8 reference/part window (inspection.vision.patches)
     window: tuple[int, int, int] | None = None  # (x0, y0, side) of the patch, reference frame
 
 
@@ -60,7 +60,7 @@ def candidates_of_pair(pair: Pair, *, perturbation: pt.PerturbSpec | None = None
                        patch: tuple[int, int] | None = None) -> Iterator[Candidate]:
     """Candidates of one pair; ``detect`` overrides the bench's change-detection settings (e.g. a
     lower threshold, to see what a second-stage classifier could recover); ``patch`` = (size, pad)
-    adds the classifier windows of :func:`inspection.patches.region_patches`."""
+    adds the classifier windows of :func:`inspection.vision.patches.region_patches`."""
     golden = read_image(pair.golden)
     tested = read_image(pair.tested)
     gts = read_truth(pair.truth)

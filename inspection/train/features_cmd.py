@@ -23,10 +23,10 @@ def export_patch_features(out: Path, *, taps: tuple[int, int] = (4, 7), calibrat
                           threads: int = 1) -> dict[str, object]:
     import torch
 
-    from inspection.goodset import prepare_image
     from inspection.imageio import read_image
     from inspection.train import effnet
     from inspection.train.onnx_export import to_fp16, to_int8
+    from inspection.vision.goodset import prepare_image
 
     torch.manual_seed(seed)
     torch.set_num_threads(threads)

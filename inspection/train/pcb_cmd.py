@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from inspection.findings import DefectClass
-from inspection.patches import REGION_ONLY_NAMES, VECTOR_NAMES, select
-from inspection.recipe_params import DetectParams
+from inspection.recipe.params import DetectParams
 from inspection.train.pcb_data import PatchSet, collect
 from inspection.train.pcb_train import TrainConfig
+from inspection.vision.patches import REGION_ONLY_NAMES, VECTOR_NAMES, select
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """Training data of the region classifier: candidate windows of DeepPCB-layout pairs, labelled.
 
 Each candidate of the classical change detector (clean pairs plus seeded perturbed copies) becomes
-one sample: its (reference, part) window (:func:`inspection.patches.region_patches`), its feature
-vector (:func:`inspection.patches.candidate_vector`), its label (0 = no defect, 1..6 = DeepPCB
+one sample: its (reference, part) window (:func:`inspection.vision.patches.region_patches`), its feature
+vector (:func:`inspection.vision.patches.candidate_vector`), its label (0 = no defect, 1..6 = DeepPCB
 type of the ground-truth box it matches) and, for defects, the ground-truth box in window units.
 """
 
@@ -18,7 +18,7 @@ import numpy as np
 from inspection.bench.deeppcb_data import load_pairs
 from inspection.bench.perturb import PerturbSpec
 from inspection.progress import Progress
-from inspection.recipe_params import DetectParams
+from inspection.recipe.params import DetectParams
 from inspection.train.candidates import candidates_of_pair
 
 logger = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def collect(folder: Path, *, split: str = "train", copies: int = 2, seed: int = 
             pad: int = 10, detect: DetectParams | None = None, threads: int = 1,
             progress: bool = True) -> PatchSet:
     """Samples of every pair of ``split``: the clean pair plus ``copies`` seeded perturbed copies."""
-    from inspection.patches import candidate_vector
+    from inspection.vision.patches import candidate_vector
 
     cv2.setNumThreads(threads)
     pairs = load_pairs(folder, split=split)

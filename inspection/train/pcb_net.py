@@ -1,7 +1,7 @@
 """The region classifier network (torch; training only, the station runs its ONNX export).
 
 Input: ``patches`` (N, 2, S, S) float32 grey levels 0..255 (reference window, aligned part window)
-and ``vectors`` (N, F) float32 (:func:`inspection.patches.candidate_vector`). All preprocessing is
+and ``vectors`` (N, F) float32 (:func:`inspection.vision.patches.candidate_vector`). All preprocessing is
 inside the network (scaling, the difference channel, the vector standardisation), so the exported
 graph needs nothing but the raw inputs. Outputs: ``probs`` (N, 7) softmax over no-defect + the six
 DeepPCB types, and ``boxes`` (N, 4) the defect box in window units (x1, y1, x2, y2).

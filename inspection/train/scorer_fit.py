@@ -1,10 +1,10 @@
-"""Fitting the logistic confidence model (:class:`inspection.scorer.Scorer`) with numpy."""
+"""Fitting the logistic confidence model (:class:`inspection.vision.scorer.Scorer`) with numpy."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from inspection.scorer import Scorer
+from inspection.vision.scorer import Scorer
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, *, l2: float = 1e-2, iterations: int = 50,

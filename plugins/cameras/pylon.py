@@ -26,9 +26,9 @@ import warnings
 from types import ModuleType
 from typing import Any
 
-from inspection.camera import CameraDevice, select_device
-from inspection.camera_recovery import Reconnector
-from inspection.camera_settings import CameraSettings, parse_camera_settings
+from inspection.camera.contract import CameraDevice, select_device
+from inspection.camera.recovery import Reconnector
+from inspection.camera.settings import CameraSettings, parse_camera_settings
 from inspection.errors import CameraError, CameraNotFound, ConfigError, MissingDependency
 from plugins.cameras.pylon_acquisition import PylonAcquisition
 from plugins.cameras.pylon_device import PylonDevice, enumerate_devices, short
@@ -84,7 +84,9 @@ class PylonCamera(PylonAcquisition):
         """The bare pypylon software-trigger loop on the same settings (benchmark baseline)."""
         from plugins.cameras.pylon_bench import RawPylonLoop
 
-        return RawPylonLoop(settings)
+        if settings.emulated:
+            ensure_emulator()
+        return RawPylonLoop(settings, sdk()[0])
 
     # -- open / close / configure --------------------------------------------------------------
     def open(self) -> None:

@@ -13,10 +13,10 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
-from inspection.camera_base import CameraBase
-from inspection.camera_settings import CameraSettings
-from inspection.errors import CameraError, ConfigError, DeviceRemoved, GrabTimeout, IncompleteFrame
-from inspection.frame import Frame
+from inspection.camera.base import CameraBase
+from inspection.camera.settings import CameraSettings
+from inspection.errors import CameraError, ConfigError, DeviceRemoved, GrabTimeout
+from inspection.frame import Frame, IncompleteFrame
 from plugins.cameras.pylon_device import PylonDevice, short
 from plugins.cameras.pylon_features import to_pixels
 

@@ -2,20 +2,20 @@
 driver against. It does only what any pypylon program must do per frame (wait for trigger-ready,
 trigger, retrieve, copy the pixels out, release) and nothing the driver adds (state and removal
 checks, stale-frame draining, frame-id and size checks, the exposure-end hook, the Frame object).
-The SDK comes from :func:`plugins.cameras.pylon.sdk`, so pypylon is still imported by one module.
+The SDK module is handed in by :meth:`plugins.cameras.pylon.PylonCamera.raw_loop`, so pypylon is still
+imported by one module (and this one imports nothing of the driver's).
 """
 
 from __future__ import annotations
 
 import time
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import Any
 
 import numpy as np
 
-from inspection.camera_settings import CameraSettings
+from inspection.camera.settings import CameraSettings
 from inspection.errors import CameraNotFound
-from plugins.cameras.pylon import ensure_emulator, sdk
 
 
 class RawPylonLoop:
@@ -25,16 +25,15 @@ class RawPylonLoop:
     features the benchmark varies: ROI size, pixel format, exposure, emulator image, trigger.
     """
 
-    def __init__(self, settings: CameraSettings) -> None:
+    def __init__(self, settings: CameraSettings, pylon: ModuleType) -> None:
         self.settings = settings
+        self.pylon = pylon
         self.cam: Any = None
         self.last_id = -1
 
     def __enter__(self) -> RawPylonLoop:
-        pylon, _ = sdk()
+        pylon = self.pylon
         s = self.settings
-        if s.emulated:
-            ensure_emulator()
         infos = [i for i in pylon.TlFactory.GetInstance().EnumerateDevices()
                  if (s.serial is None or i.GetSerialNumber() == s.serial)
                  and (not s.emulated or i.GetDeviceClass() == "BaslerCamEmu")]
@@ -66,7 +65,7 @@ class RawPylonLoop:
 
     def step(self) -> float:
         """One software trigger -> frame with its pixels copied out; returns the seconds it took."""
-        pylon, _ = sdk()
+        pylon = self.pylon
         cam = self.cam
         t0 = time.perf_counter()
         cam.WaitForFrameTriggerReady(5000, pylon.TimeoutHandling_ThrowException)

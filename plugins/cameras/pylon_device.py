@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from inspection.camera import CameraDevice
+from inspection.camera.contract import CameraDevice
 from inspection.errors import CameraError
 
 logger = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from inspection.camera_settings import CameraSettings, Roi
+from inspection.camera.settings import CameraSettings, Roi
 from inspection.errors import ConfigError
 from plugins.cameras.replay import image_files
 

@@ -20,10 +20,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from inspection.camera import CameraDevice
-from inspection.camera_base import CameraBase
-from inspection.camera_recovery import OutageLog
-from inspection.camera_settings import CameraSettings, parse_camera_settings
+from inspection.camera.base import CameraBase
+from inspection.camera.contract import CameraDevice
+from inspection.camera.recovery import OutageLog
+from inspection.camera.settings import CameraSettings, parse_camera_settings
 from inspection.errors import CameraError, CameraNotFound, ConfigError, DeviceRemoved, GrabTimeout
 from inspection.frame import Frame
 

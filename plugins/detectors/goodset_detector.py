@@ -1,7 +1,7 @@
 """``goodset``: good-set mode as a station detector (learned from good parts only).
 
-Wraps a taught :class:`~inspection.goodset.GoodSetModel` (``inspection bench mtd`` writes one as
-``goodset_model.npz``; :func:`inspection.goodset.teach` makes one from any set of good images) and
+Wraps a taught :class:`~inspection.vision.goodset.GoodSetModel` (``inspection bench mtd`` writes one as
+``goodset_model.npz``; :func:`inspection.vision.goodset.teach` makes one from any set of good images) and
 the feature extractor it was taught with. A part whose image score exceeds the model's threshold
 gets one finding per connected area of the anomaly map above the threshold (at least the most
 anomalous one), all with the part's confidence: a logistic of the score's distance to the threshold
@@ -22,8 +22,8 @@ import numpy as np
 
 from inspection.errors import CalibrationError, DetectorError
 from inspection.findings import DefectClass, Finding, Polarity
-from inspection.goodset import GoodSetModel, feature_extractors, pixel_map
-from inspection.recipe import PreparedRecipe
+from inspection.recipe.definition import PreparedRecipe
+from inspection.vision.goodset import GoodSetModel, feature_extractors, pixel_map
 
 logger = logging.getLogger(__name__)
 

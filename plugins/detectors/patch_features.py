@@ -1,5 +1,5 @@
 """``effnet-lite0``: patch features of a grey image from the first blocks of EfficientNet-Lite0,
-run by ONNX Runtime (the extractor of good-set mode, :mod:`inspection.goodset`).
+run by ONNX Runtime (the extractor of good-set mode, :mod:`inspection.vision.goodset`).
 
 The model file takes the raw grey image (1, 1, H, W) float32 0..255 (H, W multiples of 8; any
 size) and returns (1, C, H/8, W/8) features; normalisation and neighbourhood averaging are inside

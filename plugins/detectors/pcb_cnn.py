@@ -17,12 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from inspection.change import ChangeRegion, detect_changes
-from inspection.classify import classify_pcb, features, is_missing, region_context
-from inspection.detector import region_contour
 from inspection.errors import DetectorError
 from inspection.findings import REPORT_THRESHOLD, DefectClass, Finding
-from inspection.patches import (
+from inspection.recipe.definition import PreparedRecipe
+from inspection.vision.change import ChangeRegion, detect_changes
+from inspection.vision.classify import classify_pcb, features, is_missing, region_context
+from inspection.vision.detector import region_contour
+from inspection.vision.patches import (
     REGION_ONLY_NAMES,
     VECTOR_NAMES,
     candidate_vector,
@@ -30,7 +31,6 @@ from inspection.patches import (
     region_vector,
     select,
 )
-from inspection.recipe import PreparedRecipe
 from plugins.detectors.onnx_runtime import OnnxModel, load_model
 
 logger = logging.getLogger(__name__)

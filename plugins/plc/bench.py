@@ -26,10 +26,10 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from inspection.plc_contract import ErrorCode, StnReg, Sts
-from inspection.plc_job import FixedTimeJob
+from inspection.plc.contract import ErrorCode, StnReg, Sts
+from inspection.plc.job import FixedTimeJob
 from inspection.result import ResultCode
-from inspection.station_config import MachineConfig
+from inspection.station.timing import MachineConfig
 from plugins.plc.loopback import LoopbackStation
 from plugins.plc.simulator import PlcSimulator
 from plugins.plc.station_view import StationView

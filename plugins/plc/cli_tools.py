@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 from inspection.errors import ConfigError, PlcError
-from inspection.plc_contract import Cmd, StnReg, Sts
-from inspection.plc_job import FixedTimeJob, InspectionJob, ScriptedJob
-from inspection.station_config import MachineConfig
+from inspection.plc.contract import Cmd, StnReg, Sts
+from inspection.plc.job import FixedTimeJob, InspectionJob, ScriptedJob
+from inspection.station.timing import MachineConfig
 
 
 def _low_first(args: argparse.Namespace) -> bool:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from inspection.errors import PlcError
-from inspection.plc_contract import Cmd, ResultCode, StnReg, Sts
+from inspection.plc.contract import Cmd, ResultCode, StnReg, Sts
 from plugins.plc.simulator import PartReport, PlcSimulator, StationView
 
 
@@ -179,12 +179,11 @@ def probe_scripted(target: Target, seq_start: int) -> bool:
         return ok.passed and not ng.passed and ng.result_code == ResultCode.NG_DEFECT
 
 
-def run_conformance(target: Target, cases: dict[str, Case] | None = None,
+def run_conformance(target: Target, cases: dict[str, Case],
                     progress: Callable[[CaseResult], None] | None = None) -> list[CaseResult]:
-    """Run ``cases`` (default: all) one after the other on fresh PLC connections."""
-    from plugins.plc.conformance_cases import CASES
-
-    selected = CASES if cases is None else cases
+    """Run ``cases`` (all: :data:`plugins.plc.conformance_cases.CASES`) one after the other on fresh
+    PLC connections."""
+    selected = cases
     seq_start = random.randint(1000, 60000)
     scripted = probe_scripted(target, seq_start)
     seq_start += 10

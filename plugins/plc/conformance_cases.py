@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from inspection.errors import PlcError
-from inspection.plc_contract import Cmd, ErrorCode, PlcReg, ResultCode, StnReg, Sts
+from inspection.plc.contract import Cmd, ErrorCode, PlcReg, ResultCode, StnReg, Sts
 from plugins.plc.conformance import Case, CaseContext, Skip, check
 from plugins.plc.simulator import StationView
 

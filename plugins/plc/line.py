@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from inspection.errors import PlcError
-from inspection.plc_contract import Cmd, StationState, StnReg, Sts
+from inspection.plc.contract import Cmd, StationState, StnReg, Sts
 from plugins.plc.simulator import PlcSimulator
 
 logger = logging.getLogger(__name__)

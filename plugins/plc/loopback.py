@@ -7,9 +7,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from inspection.plc_job import InspectionJob, RecipePreparer, accept_any_recipe
-from inspection.plc_station import PlcStation
-from inspection.station_config import MachineConfig
+from inspection.plc.job import InspectionJob, RecipePreparer, accept_any_recipe
+from inspection.plc.station import PlcStation
+from inspection.station.timing import MachineConfig
 from plugins.plc.modbus import ModbusServerBridge
 
 logger = logging.getLogger(__name__)

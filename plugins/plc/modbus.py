@@ -1,7 +1,7 @@
 """Modbus TCP bridge: the station as a Modbus TCP server exposing the PLC contract's register map.
 
 pymodbus (pinned 3.16.*) is imported here and in the other plugins/plc modules only, lazily.
-Every PLC write goes through :func:`inspection.plc_codec.validate_plc_write` in the datastore's
+Every PLC write goes through :func:`inspection.plc.codec.validate_plc_write` in the datastore's
 action hook, before anything is stored: reserved CMD bits, RECIPE_NO > 999, non-ASCII PART_ID_STR,
 writes into the status block or outside the map are refused with a Modbus exception and logged, and
 the station's state does not change. Reads of the status block are answered from the station's
@@ -19,10 +19,11 @@ import logging
 import threading
 from typing import Any, ClassVar
 
-from inspection.errors import MissingDependency, PlcError, PlcWriteRefused
-from inspection.plc_codec import PlcWords, validate_plc_write
-from inspection.plc_contract import PLC_BLOCK_LEN, STN_BLOCK_LEN, STN_BLOCK_START, ErrorCode
-from inspection.plc_station import PlcStation
+from inspection.errors import PlcError, PlcWriteRefused
+from inspection.plc.codec import PlcWords, validate_plc_write
+from inspection.plc.contract import PLC_BLOCK_LEN, STN_BLOCK_LEN, STN_BLOCK_START, ErrorCode
+from inspection.plc.station import PlcStation
+from plugins.plc import require_pymodbus
 
 logger = logging.getLogger(__name__)
 
@@ -31,21 +32,13 @@ HR_READ, HR_WRITE_ONE, HR_WRITE_MANY, HR_MASK, HR_READ_WRITE = 3, 6, 16, 22, 23
 HR_FUNCTIONS = {HR_READ, HR_WRITE_ONE, HR_WRITE_MANY, HR_MASK, HR_READ_WRITE}
 
 
-def _pymodbus() -> Any:
-    try:
-        import pymodbus
-    except ModuleNotFoundError as exc:
-        raise MissingDependency("pymodbus", purpose="the Modbus TCP PLC bridge") from exc
-    return pymodbus
-
-
 class ModbusServerBridge:
     """The station as Modbus TCP server. ``start()`` returns once the socket listens (``port`` then
     holds the bound port, useful with port 0); ``stop()`` closes it and joins the loop thread."""
 
     def __init__(self, station: PlcStation, *, host: str = "0.0.0.0", port: int = 502,
                  unit_id: int | None = None, address_offset: int = 0) -> None:
-        _pymodbus()
+        require_pymodbus()
         if not 0 <= address_offset <= 0xFFFF - MAP_LEN:
             raise PlcError(f"address_offset {address_offset} out of range 0-{0xFFFF - MAP_LEN}")
         if unit_id is not None and not 0 <= unit_id <= 247:

@@ -18,14 +18,15 @@ import threading
 from typing import Any
 
 from inspection.errors import PlcError, PlcWriteRefused
-from inspection.plc_codec import PlcWords, validate_plc_write
-from inspection.plc_contract import (
+from inspection.plc.codec import PlcWords, validate_plc_write
+from inspection.plc.contract import (
     PLC_BLOCK_LEN,
     RESULT_BLOCK_START,
     STN_BLOCK_START,
     ErrorCode,
 )
-from inspection.plc_station import PlcStation
+from inspection.plc.station import PlcStation
+from plugins.plc import require_pymodbus
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +37,7 @@ class ModbusClientBridge:
     def __init__(self, station: PlcStation, *, host: str, port: int = 502, unit_id: int = 1,
                  cmd_address: int = 0, status_address: int = STN_BLOCK_START, poll_ms: float = 10.0,
                  timeout_s: float = 1.0) -> None:
-        from plugins.plc.modbus import _pymodbus
-
-        _pymodbus()
+        require_pymodbus()
         if poll_ms <= 0:
             raise PlcError(f"poll_ms must be > 0, got {poll_ms}")
         self.station, self.host, self.port, self.unit_id = station, host, port, unit_id

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from inspection.errors import PlcError
-from inspection.plc_codec import ascii_to_words, u32_to_words
-from inspection.plc_contract import (
+from inspection.plc.codec import ascii_to_words, u32_to_words
+from inspection.plc.contract import (
     PLC_BLOCK_LEN,
     STN_BLOCK_LEN,
     STN_BLOCK_START,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from inspection.plc_codec import words_to_u32
-from inspection.plc_contract import STN_BLOCK_START, ErrorCode, ResultCode, StationState, StnReg, Sts
+from inspection.plc.codec import words_to_u32
+from inspection.plc.contract import STN_BLOCK_START, ErrorCode, ResultCode, StationState, StnReg, Sts
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from calibration.teach import TeachParams, teach
 from calibration.teach_report import bundle_content
 from inspection.errors import ConfigError, RecipeError
 from inspection.pipeline import inspect
-from inspection.recipe import Recipe, prepare
-from inspection.recipe_params import DetectParams
+from inspection.recipe.definition import Recipe, prepare
+from inspection.recipe.params import DetectParams
 
 SHAPE = (160, 160)
 

@@ -14,8 +14,8 @@ from calibration.variation import VariationParams, build_variation, pixels_by_pa
 from inspection.errors import ImageError, RecipeError
 from inspection.findings import DefectClass
 from inspection.pipeline import inspect
-from inspection.recipe import prepare
-from inspection.recipe_params import DetectParams
+from inspection.recipe.definition import prepare
+from inspection.recipe.params import DetectParams
 from inspection.result import ResultCode
 
 SHAPE = (256, 256)

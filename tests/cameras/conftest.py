@@ -60,7 +60,7 @@ def known_images(tmp_path: Path) -> tuple[Path, list[np.ndarray]]:
 @pytest.fixture
 def make_camera() -> Iterator[Callable[..., Any]]:
     """Build cameras through the registry from settings; every one is closed at teardown."""
-    from inspection.camera import create_camera
+    from inspection.camera.contract import create_camera
 
     made: list[Any] = []
 
@@ -98,7 +98,7 @@ class LogEvent(logging.Handler):
 def error_log() -> Iterator[LogEvent]:
     """Capture the camera loggers (DEBUG and up); ``.event`` is set by the first ERROR."""
     handler = LogEvent(logging.ERROR)
-    names = ("plugins.cameras", "inspection.camera_recovery", "inspection.camera_base")
+    names = ("plugins.cameras", "inspection.camera.recovery", "inspection.camera.base")
     loggers = [logging.getLogger(n) for n in names]
     old = [(lg, lg.level) for lg in loggers]
     for lg in loggers:

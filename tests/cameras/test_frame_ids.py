@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from inspection.camera import create_camera
-from inspection.camera_bench import LatencyStats, check_frame_ids, write_stamped_images
+from inspection.camera.bench import LatencyStats, check_frame_ids, write_stamped_images
+from inspection.camera.contract import create_camera
 
 pytestmark = pytest.mark.timeout(120, method="thread")
 

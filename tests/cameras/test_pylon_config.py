@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inspection.camera import ExposureEnd, list_devices
-from inspection.camera_check import check_camera_settings
+from inspection.camera.check import check_camera_settings
+from inspection.camera.contract import ExposureEnd, list_devices
 from inspection.errors import CameraNotFound, ConfigError, GrabTimeout
 
 # Emulator calls block in C: the thread method still dumps the stacks and ends a hung run.

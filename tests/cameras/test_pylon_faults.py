@@ -8,8 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from inspection.camera_settings import Roi
-from inspection.errors import CameraError, ConfigError, DeviceRemoved, GrabTimeout, IncompleteFrame
+from inspection.camera.settings import Roi
+from inspection.errors import CameraError, ConfigError, DeviceRemoved, GrabTimeout
+from inspection.frame import IncompleteFrame
 
 # Emulator calls block in C: the thread method still dumps the stacks and ends a hung run.
 pytestmark = pytest.mark.timeout(120, method="thread")

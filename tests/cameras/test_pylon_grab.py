@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from inspection.errors import FrameSizeMismatch
+from inspection.frame import FrameSizeMismatch
 
 # Emulator calls block in C: the thread method still dumps the stacks and ends a hung run.
 pytestmark = pytest.mark.timeout(120, method="thread")

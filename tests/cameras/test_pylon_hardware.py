@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from inspection.camera import ExposureEnd, list_devices
+from inspection.camera.contract import ExposureEnd, list_devices
 from inspection.errors import CameraError, ConfigError, GrabTimeout
 
 pytestmark = [pytest.mark.hardware, pytest.mark.timeout(120, method="thread")]

@@ -6,11 +6,11 @@ import logging
 
 import pytest
 
-from inspection.camera_recovery import OutageLog, Reconnector
+from inspection.camera.recovery import OutageLog, Reconnector
 
 
 def test_reconnector_backs_off_and_logs_the_outage_once(error_log):
-    log = logging.getLogger("inspection.camera_recovery")
+    log = logging.getLogger("inspection.camera.recovery")
     failures = iter([OSError("no route"), OSError("no route"), OSError("still no route")])
     calls: list[int] = []
 
@@ -34,7 +34,7 @@ def test_reconnector_backs_off_and_logs_the_outage_once(error_log):
 
 
 def test_a_second_outage_is_logged_at_error_again(error_log):
-    log = logging.getLogger("inspection.camera_recovery")
+    log = logging.getLogger("inspection.camera.recovery")
     outage = OutageLog(log, "plc")
     for _ in range(3):
         outage.failure("timeout")

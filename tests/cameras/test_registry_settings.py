@@ -9,15 +9,15 @@ import textwrap
 import numpy as np
 import pytest
 
-from inspection.camera import Camera, CameraDevice, cameras, create_camera, list_devices, select_device
-from inspection.camera_settings import CameraSettings, parse_camera_settings
+from inspection.camera.contract import Camera, CameraDevice, cameras, create_camera, list_devices, select_device
+from inspection.camera.settings import CameraSettings, parse_camera_settings
 from inspection.errors import CameraNotFound, ConfigError
 
 THIRD_PARTY = textwrap.dedent('''
     import numpy as np
 
-    from inspection.camera import CameraDevice
-    from inspection.camera_base import CameraBase
+    from inspection.camera.contract import CameraDevice
+    from inspection.camera.base import CameraBase
 
 
     class GreyCamera(CameraBase):

@@ -7,8 +7,9 @@ import time
 import numpy as np
 import pytest
 
-from inspection.camera import ExposureEnd, create_camera
-from inspection.errors import CameraError, ConfigError, FrameSizeMismatch, GrabTimeout, ImageError
+from inspection.camera.contract import ExposureEnd, create_camera
+from inspection.errors import CameraError, ConfigError, GrabTimeout, ImageError
+from inspection.frame import FrameSizeMismatch
 
 
 def replay(**settings):

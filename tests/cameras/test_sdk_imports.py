@@ -44,7 +44,7 @@ def test_the_core_imports_no_plugin():
 
 
 def test_importing_the_camera_layer_does_not_load_pypylon():
-    code = ("import sys, inspection.camera, inspection.camera_check, inspection.cli.camera, "
+    code = ("import sys, inspection.camera.contract, inspection.camera.check, inspection.cli.camera, "
             "plugins.cameras.pylon, plugins.cameras.replay; print('pypylon' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from inspection.camera import CameraDevice, create_camera
+from inspection.camera.contract import CameraDevice, create_camera
 from inspection.errors import CameraNotFound, ConfigError
 
 

@@ -8,12 +8,12 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 
-from inspection.detector import detectors
 from inspection.errors import DetectorError
-from inspection.goodset import teach
 from inspection.pipeline import inspect
-from inspection.recipe import Recipe, prepare
+from inspection.recipe.definition import Recipe, prepare
 from inspection.result import ResultCode
+from inspection.vision.detector import detectors
+from inspection.vision.goodset import teach
 from plugins.detectors.patch_features import OnnxPatchFeatures
 
 

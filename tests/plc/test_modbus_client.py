@@ -11,9 +11,9 @@ from collections.abc import Iterator
 import pytest
 from conftest import FAST
 
-from inspection.plc_contract import Cmd, ErrorCode, StnReg
-from inspection.plc_job import ScriptedJob
-from inspection.plc_station import PlcStation
+from inspection.plc.contract import Cmd, ErrorCode, StnReg
+from inspection.plc.job import ScriptedJob
+from inspection.plc.station import PlcStation
 from plugins.plc.modbus import create_bridge
 from plugins.plc.simulator import PlcSimulator
 

@@ -70,9 +70,9 @@ def test_bridge_registry_finds_modbus_and_names_the_known_ones(loopback):
     import pytest
 
     from inspection.errors import ConfigError
-    from inspection.plc_bridge import plc_bridges
-    from inspection.plc_job import ScriptedJob
-    from inspection.plc_station import PlcStation
+    from inspection.plc.bridge import plc_bridges
+    from inspection.plc.job import ScriptedJob
+    from inspection.plc.station import PlcStation
 
     assert "modbus" in plc_bridges.names()
     with PlcStation(ScriptedJob()) as station:

@@ -1,6 +1,6 @@
 import pytest
 
-from inspection.plc_codec import (
+from inspection.plc.codec import (
     PlcWords,
     PlcWriteRefused,
     ascii_to_words,
@@ -9,7 +9,7 @@ from inspection.plc_codec import (
     words_to_ascii,
     words_to_u32,
 )
-from inspection.plc_contract import Cmd, PlcReg, StnReg
+from inspection.plc.contract import Cmd, PlcReg, StnReg
 
 
 @pytest.mark.parametrize("low_first", [True, False])

@@ -6,12 +6,12 @@ from __future__ import annotations
 import threading
 
 from inspection.errors import GrabTimeout
-from inspection.plc_contract import ErrorCode, StationState, Sts
-from inspection.plc_job import FixedTimeJob, RecipeOutcome, ScriptedJob
-from inspection.plc_record import ResultRecord, TriggerRequest
-from inspection.plc_station import PlcStation
+from inspection.plc.contract import ErrorCode, StationState, Sts
+from inspection.plc.job import FixedTimeJob, RecipeOutcome, ScriptedJob
+from inspection.plc.record import ResultRecord, TriggerRequest
+from inspection.plc.station import PlcStation
 from inspection.result import InspectionResult, ResultCode
-from inspection.station_config import MachineConfig
+from inspection.station.timing import MachineConfig
 
 CFG = MachineConfig(deadline_ms=150, plc_heartbeat_timeout_ms=5000)
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from inspection.errors import CameraError, GrabTimeout, IncompleteFrame
+from inspection.errors import CameraError, GrabTimeout
 from inspection.findings import Finding
-from inspection.plc_codec import PlcWords
-from inspection.plc_contract import Cmd, ErrorCode, StationState, StnReg, Sts
-from inspection.plc_job import RecipeOutcome
-from inspection.plc_record import ResultRecord, TriggerRequest
+from inspection.frame import IncompleteFrame
+from inspection.plc.codec import PlcWords
+from inspection.plc.contract import Cmd, ErrorCode, StationState, StnReg, Sts
+from inspection.plc.job import RecipeOutcome
+from inspection.plc.record import ResultRecord, TriggerRequest
 from inspection.result import InspectionResult, ResultCode
-from inspection.station_config import MachineConfig, PrepareRecipe, Published, StartJob
-from inspection.station_state import StationMachine
+from inspection.station.state import StationMachine
+from inspection.station.timing import MachineConfig, PrepareRecipe, Published, StartJob
 
 OK = InspectionResult(code=ResultCode.OK)
 CFG = MachineConfig(deadline_ms=100, ack_timeout_ms=500, plc_heartbeat_timeout_ms=300, buffer_depth=2)

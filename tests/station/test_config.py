@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from inspection.config import ConfigWatcher, StationConfig, load_config, parse_config
 from inspection.errors import ConfigError
+from inspection.station.config import ConfigWatcher, StationConfig, load_config, parse_config
 
 GOOD = """
 [station]

@@ -29,7 +29,7 @@ def test_demo_on_generated_parts_with_the_pylon_emulator(tmp_path: Path, capsys:
     assert "'problems': 0" in out
     rows = _results(tmp_path)
     assert len(rows) >= 6, out
-    from inspection.demo_parts import generate_parts
+    from inspection.cli.demo_parts import generate_parts
 
     _, planted = generate_parts(tmp_path / "check", count=6)
     for part_id, verdict, code, _, timings in rows:

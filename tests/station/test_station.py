@@ -11,13 +11,13 @@ import cv2
 import numpy as np
 import pytest
 
-from inspection.camera_settings import CameraSettings
-from inspection.config import PlcSection, StationConfig, StationSection
-from inspection.demo_parts import generate_parts, generated_recipe
+from inspection.camera.settings import CameraSettings
+from inspection.cli.demo_parts import generate_parts, generated_recipe
 from inspection.errors import StationError
-from inspection.plc_contract import ErrorCode, StationState, Sts
-from inspection.recipe_catalog import MemoryCatalog
-from inspection.station import Station
+from inspection.plc.contract import ErrorCode, StationState, Sts
+from inspection.recipe.catalog import MemoryCatalog
+from inspection.station.config import PlcSection, StationConfig, StationSection
+from inspection.station.runtime import Station
 from inspection.store import ResultQuery, ResultStore, StoreConfig
 from plugins.plc.simulator import PlcSimulator
 
@@ -188,7 +188,7 @@ def _wait_recent(station: Station, n: int, timeout: float = 10.0) -> list:
 
 
 def test_calibrated_recipe_reports_millimetres_to_the_plc(tmp_path: Path) -> None:
-    from inspection.plc_contract import StnReg
+    from inspection.plc.contract import StnReg
 
     folder = tmp_path / "camera"
     reference, _ = generate_parts(folder, count=4, defect_share=1.0, seed=13, shape=SHAPE)

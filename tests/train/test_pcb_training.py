@@ -14,10 +14,10 @@ pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 from inspection.cli import main  # noqa: E402
-from inspection.patches import VECTOR_NAMES  # noqa: E402
 from inspection.train.onnx_export import export  # noqa: E402
 from inspection.train.pcb_net import PcbNet  # noqa: E402
 from inspection.train.pcb_train import _dihedral  # noqa: E402
+from inspection.vision.patches import VECTOR_NAMES  # noqa: E402
 from plugins.detectors.onnx_runtime import load_model  # noqa: E402
 from plugins.detectors.pcb_cnn import PcbCnnDetector  # noqa: E402
 

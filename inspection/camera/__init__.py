@@ -1,0 +1,1 @@
+"""Camera drivers' contract and shared machinery (settings, checks, recovery, bench)."""

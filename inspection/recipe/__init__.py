@@ -1,0 +1,1 @@
+"""Recipes: definition and preparation, tunable parameters, the catalog."""

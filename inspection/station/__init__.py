@@ -1,0 +1,1 @@
+"""The station runtime: config, state, signals, recipes, settings, result hub, the HMI port."""

@@ -1,0 +1,198 @@
+"""The station's configuration: one validated TOML file (station, camera, PLC, recipes, storage, HMI).
+
+Every value is checked when the file is read (pydantic at the edge): an unknown key, a NaN, a value
+out of range is a :class:`ConfigError` naming the field, and the station keeps running on the
+previous configuration. :class:`ConfigWatcher` re-reads the file when it changes; the station
+applies the new values between cycles (see ``Station.reload``).
+
+Example::
+
+    [station]
+    id = "line3-station1"
+    data_dir = "/var/lib/inspection"
+
+    [camera]
+    driver = "pylon"
+    serial = "40123456"
+    exposure_us = 800
+
+    [plc]
+    port = 502
+    deadline_ms = 500
+
+    [recipes]
+    folder = "/etc/inspection/recipes"   # one bundle per sub-folder (inspection teach --out ...)
+    initial = 1
+
+    [storage]
+    save_pass_every = 10
+
+    [hmi]
+    port = 8080
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from inspection.camera.settings import CameraSettings
+from inspection.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class StationSection(_Section):
+    id: str = Field(default="station-1", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    data_dir: Path = Path("station-data")
+    threads: int = Field(default=1, ge=1, le=64, description="OpenCV / ONNX Runtime threads per inspection")
+
+
+class PlcSection(_Section):
+    bridge: str = Field(default="modbus", pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")
+    mode: Literal["server", "client"] = "server"
+    host: str = "0.0.0.0"
+    port: int = Field(default=502, ge=0, le=65535)
+    unit_id: int | None = Field(default=None, ge=0, le=247)
+    address_offset: int = Field(default=0, ge=0, le=65000)
+    low_word_first: bool = True
+    deadline_ms: int = Field(default=1000, ge=1, le=65535)
+    ack_timeout_ms: int = Field(default=2000, ge=1, le=65535)
+    plc_heartbeat_timeout_ms: int = Field(default=500, ge=1, le=65535)
+    buffer_depth: int = Field(default=8, ge=1, le=1000)
+
+
+class RecipesSection(_Section):
+    folder: Path = Path("recipes")
+    initial: int = Field(default=1, ge=0, le=999)
+
+
+class StorageSection(_Section):
+    save_pass_every: int = Field(default=10, ge=0, le=1_000_000)
+    synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    max_age_days: float | None = Field(default=90.0, gt=0)
+    min_free_mb: int = Field(default=2048, ge=0)
+
+
+class HmiSection(_Section):
+    enabled: bool = True
+    host: str = "0.0.0.0"
+    port: int = Field(default=8080, ge=0, le=65535)
+    title: str = Field(default="Inspection station", max_length=80)
+
+
+class StationConfig(_Section):
+    station: StationSection = StationSection()
+    camera: CameraSettings = CameraSettings()
+    plc: PlcSection = PlcSection()
+    recipes: RecipesSection = RecipesSection()
+    storage: StorageSection = StorageSection()
+    hmi: HmiSection = HmiSection()
+
+    def changed_sections(self, other: StationConfig) -> set[str]:
+        """Names of the sections that differ from ``other``."""
+        return {name for name in type(self).model_fields if getattr(self, name) != getattr(other, name)}
+
+
+def parse_config(data: dict[str, Any], *, source: str = "configuration") -> StationConfig:
+    try:
+        return StationConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"{source}: {where}: {first['msg']}{more}", field=where) from exc
+
+
+def load_config(path: str | Path) -> StationConfig:
+    """Read and validate a TOML configuration file; paths in it are relative to the file."""
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{p}: no such configuration file", key="config_not_found") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}", key="config_syntax") from exc
+    config = parse_config(data, source=str(p))
+    return _resolve(config, p.parent)
+
+
+def _resolve(config: StationConfig, base: Path) -> StationConfig:
+    def fix(value: Path | None) -> Path | None:
+        return None if value is None or value.is_absolute() else base / value
+
+    camera = config.camera
+    if camera.image_file is not None and not camera.image_file.is_absolute():
+        camera = camera.model_copy(update={"image_file": fix(camera.image_file)})
+    return config.model_copy(update={
+        "station": config.station.model_copy(update={"data_dir": fix(config.station.data_dir)}),
+        "recipes": config.recipes.model_copy(update={"folder": fix(config.recipes.folder)}),
+        "camera": camera,
+    })
+
+
+class ConfigWatcher:
+    """Calls ``on_change(new_config)`` when the file's content changes and still validates; an
+    invalid edit is logged (once per edit) and ignored, so the station keeps its last good
+    configuration."""
+
+    def __init__(self, path: str | Path, on_change: Any, *, interval_s: float = 1.0) -> None:
+        self.path = Path(path)
+        self.on_change = on_change
+        self.interval_s = interval_s
+        self._stamp = self._read_stamp()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_error: str = ""
+
+    def _read_stamp(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    def poll(self) -> bool:
+        """Check once; True when a new, valid configuration was passed on."""
+        stamp = self._read_stamp()
+        if stamp == self._stamp:
+            return False
+        self._stamp = stamp
+        try:
+            config = load_config(self.path)
+        except ConfigError as exc:
+            self.last_error = str(exc)
+            logger.error("configuration change ignored: %s", exc)
+            return False
+        self.last_error = ""
+        self.on_change(config)
+        return True
+
+    def start(self) -> ConfigWatcher:
+        self._thread = threading.Thread(target=self._run, name="config-watcher", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.poll()
+            except Exception:
+                logger.exception("configuration watcher")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5.0)

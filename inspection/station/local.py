@@ -1,0 +1,293 @@
+"""An in-process station behind :class:`~inspection.station.port.StationPort`.
+
+It owns the real pieces that sit behind the HMI (the result store, the event broadcaster, the
+result hub, the recipes with their thresholds and golden references, the audit trail) and takes
+decided parts from whoever produces them through :meth:`LocalStation.inject`: the demo feed and the
+tests today, the station runtime's loop later (which can also reuse :class:`ResultHub` directly).
+
+Persistent settings (active recipe, thresholds, golden reference metadata) live in
+``<data_dir>/station-settings.json``; golden images in ``<data_dir>/golden/<recipe_id>.png``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+from prometheus_client import CollectorRegistry
+
+from inspection.errors import ConfigError, ImageError, StationError
+from inspection.events import Broadcaster, Subscription
+from inspection.frame import check_image
+from inspection.record import PartInfo, PartRecord
+from inspection.result import InspectionResult
+from inspection.station.port import (
+    Counters,
+    GoldenInfo,
+    PlcLink,
+    RecipeInfo,
+    StageStats,
+    StationState,
+    StationStatus,
+    ThresholdSpec,
+)
+from inspection.station.result_hub import ResultHub
+from inspection.station.settings import DEFAULT_THRESHOLD_SPECS, RecipeDef, load_settings, save_settings
+from inspection.store import ResultStore
+
+logger = logging.getLogger(__name__)
+
+COUNTERS_META = "counters_since_ns"
+
+
+class LocalStation:
+    """A :class:`StationPort` whose parts come from :meth:`inject`."""
+
+    def __init__(self, store: ResultStore, *, recipes: Sequence[RecipeDef], data_dir: Path,
+                 station_id: str = "station-1", specs: Sequence[ThresholdSpec] = DEFAULT_THRESHOLD_SPECS,
+                 plc: PlcLink | None = None, simulation: bool = True, armed: bool = False,
+                 keep_recent: int = 32) -> None:
+        if not recipes:
+            raise ConfigError("a station needs at least one recipe", field="recipes")
+        ids = [r.recipe_id for r in recipes]
+        if len(set(ids)) != len(ids) or len({r.number for r in recipes}) != len(recipes):
+            raise ConfigError("recipe ids and numbers must be unique", field="recipes")
+        self.store = store
+        self.station_id = station_id
+        self.data_dir = Path(data_dir)
+        (self.data_dir / "golden").mkdir(parents=True, exist_ok=True)
+        self._recipes = {r.recipe_id: r for r in recipes}
+        self._specs = {s.name: s for s in specs}
+        self._lock = threading.RLock()
+        self._settings_path = self.data_dir / "station-settings.json"
+        saved = load_settings(self._settings_path)
+        wanted = saved.get("active_recipe")
+        self._active: str = wanted if isinstance(wanted, str) and wanted in self._recipes else ids[0]
+        self._thresholds: dict[str, dict[str, float]] = {
+            rid: {**{s.name: float(s.default) for s in specs},
+                  **{k: float(v) for k, v in saved.get("thresholds", {}).get(rid, {}).items()
+                     if k in self._specs}}
+            for rid in ids}
+        self._golden: dict[str, GoldenInfo] = {
+            rid: GoldenInfo(g["version"], int(g["taught_ns"]), g["taught_by"], tuple(g["shape"]))
+            for rid, g in saved.get("golden", {}).items()
+            if rid in self._recipes and (self.data_dir / "golden" / f"{rid}.png").is_file()}
+        self._armed = armed
+        self._plc = plc or PlcLink()
+        self._simulation = simulation
+        self._state_override: tuple[StationState, str] | None = None
+        self._started_ns = time.time_ns()
+        self._last_part_ns = 0
+        self.broadcaster = Broadcaster()
+        since = int(store.get_meta(COUNTERS_META) or 0)
+        c = store.counts(since_ns=since)
+        self.hub = ResultHub(self.broadcaster, store, keep_recent=keep_recent,
+                             counters=Counters(c.total, c.passed, c.rejected, since or self._started_ns))
+
+    # ---- producers (demo feed, tests, later the runtime) ---------------------------------------
+    def inject(self, result: InspectionResult, image: np.ndarray | None = None, *,
+               part: PartInfo | None = None) -> PartRecord:
+        """Publish a decided part: live view, counters, timings, store. Never blocks."""
+        recipe = self._recipes[self._active]
+        if not result.recipe_id:
+            result = dataclasses.replace(result, recipe_id=recipe.recipe_id)
+        if part is None:
+            part = PartInfo(recipe_number=recipe.number, model_hash=recipe.model_hash,
+                            station_id=self.station_id)
+        record = PartRecord(result, part)
+        self._last_part_ns = record.decided_ns
+        self.hub.publish(record, image)
+        return record
+
+    def set_plc_link(self, link: PlcLink) -> None:
+        with self._lock:
+            changed = link != self._plc
+            lost = self._plc.connected and not link.connected
+            self._plc = link
+        if lost:
+            self.hub.metrics.plc_link_lost()
+        if changed:
+            self._emit_status()
+
+    def set_state(self, state: StationState | None, message: str = "") -> None:
+        """Force a state (ERROR with a message, SINGLE_EXECUTION, ...); None returns to derived."""
+        with self._lock:
+            entering_error = state is StationState.ERROR and (
+                self._state_override is None or self._state_override[0] is not StationState.ERROR)
+            self._state_override = None if state is None else (state, message)
+        if entering_error:
+            self.hub.metrics.error_state()
+        self._emit_status()
+
+    # ---- StationPort: reads ---------------------------------------------------------------------
+    def status(self) -> StationStatus:
+        with self._lock:
+            if self._state_override is not None:
+                state, message = self._state_override
+            elif not self._armed:
+                state, message = StationState.OPERATOR_ACCESS, "disarmed from the HMI"
+            else:
+                state, message = StationState.READY, ""
+            return StationStatus(self.station_id, state, self._armed, self._active, self._plc,
+                                 self._simulation, message, "", self._started_ns, self._last_part_ns)
+
+    def counters(self) -> Counters:
+        return self.hub.counters()
+
+    def stage_stats(self) -> dict[str, StageStats]:
+        return self.hub.stage_stats()
+
+    def metrics_registry(self) -> CollectorRegistry:
+        return self.hub.metrics.registry
+
+    def recent_parts(self, n: int) -> list[PartRecord]:
+        return self.hub.recent(n)
+
+    def part_image(self, result_id: str) -> np.ndarray | None:
+        return self.hub.image(result_id)
+
+    def subscribe(self, *, maxsize: int = 64, name: str = "") -> Subscription:
+        return self.broadcaster.subscribe(maxsize=maxsize, name=name)
+
+    def recipes(self) -> list[RecipeInfo]:
+        with self._lock:
+            return [self._info(rid) for rid in self._recipes]
+
+    def golden_image(self, recipe_id: str) -> np.ndarray | None:
+        self._recipe(recipe_id)
+        if recipe_id not in self._golden:
+            return None
+        img = cv2.imread(str(self.data_dir / "golden" / f"{recipe_id}.png"), cv2.IMREAD_UNCHANGED)
+        return img
+
+    def threshold_specs(self) -> tuple[ThresholdSpec, ...]:
+        return tuple(self._specs.values())
+
+    # ---- StationPort: commands ------------------------------------------------------------------
+    def arm(self, *, user: str) -> StationStatus:
+        return self._set_armed(True, user)
+
+    def disarm(self, *, user: str) -> StationStatus:
+        return self._set_armed(False, user)
+
+    def _set_armed(self, armed: bool, user: str) -> StationStatus:
+        old = self.status().armed
+        self._apply_armed(armed)
+        if old != armed:
+            self.store.audit(user=user, action="arm" if armed else "disarm", target="station",
+                             old={"armed": old}, new={"armed": armed})
+            self._emit_status()
+        return self.status()
+
+    def _apply_armed(self, armed: bool) -> None:
+        with self._lock:
+            self._armed = armed
+
+    def select_recipe(self, recipe_id: str, *, user: str) -> RecipeInfo:
+        self._recipe(recipe_id)
+        with self._lock:
+            old = self._active
+            self._active = recipe_id
+            self._save()
+        if old != recipe_id:
+            self.store.audit(user=user, action="select_recipe", target="station", old=old, new=recipe_id)
+            self._emit_status()
+            self.broadcaster.emit("recipes", {"active_recipe": recipe_id})
+        with self._lock:
+            return self._info(recipe_id)
+
+    def set_thresholds(self, values: Mapping[str, float], *, user: str,
+                       recipe_id: str | None = None) -> RecipeInfo:
+        rid = self._active if recipe_id is None else recipe_id
+        self._recipe(rid)
+        if not values:
+            raise ConfigError("no threshold values given", key="no_thresholds")
+        checked: dict[str, float] = {}
+        for name, value in values.items():
+            spec = self._specs.get(name)
+            if spec is None:
+                raise ConfigError(f"unknown threshold {name!r}; known: {', '.join(self._specs)}",
+                                  field=name, key="unknown_threshold")
+            try:
+                checked[name] = spec.check(value)
+            except ValueError as exc:
+                raise ConfigError(str(exc), key="threshold_out_of_range") from exc
+        with self._lock:
+            old = {k: self._thresholds[rid][k] for k in checked}
+            self._thresholds[rid].update(checked)
+            self._save()
+            info = self._info(rid)
+        changed = {k: v for k, v in checked.items() if old[k] != v}
+        if changed:
+            self.store.audit(user=user, action="set_thresholds", target=f"recipe:{rid}",
+                             old={k: old[k] for k in changed}, new=changed)
+            self.broadcaster.emit("recipes", {"recipe_id": rid})
+        return info
+
+    def teach_golden(self, recipe_id: str, *, user: str, image: np.ndarray | None = None) -> GoldenInfo:
+        self._recipe(recipe_id)
+        if image is None:
+            last = self.hub.recent(1)
+            image = self.hub.image(last[0].result_id) if last else None
+            if image is None:
+                raise StationError("no part image to teach from: run a part first or upload an image",
+                                   key="nothing_to_teach")
+        try:
+            image = check_image(image, what="golden reference")
+        except ImageError as exc:
+            raise StationError(str(exc), key="bad_image") from exc
+        ok, buf = cv2.imencode(".png", image)
+        if not ok:
+            raise StationError("cannot encode the golden reference", key="bad_image")
+        data = buf.tobytes()
+        info = GoldenInfo(hashlib.sha256(data).hexdigest()[:12], time.time_ns(), user,
+                          (int(image.shape[0]), int(image.shape[1])))
+        path = self.data_dir / "golden" / f"{recipe_id}.png"
+        tmp = path.with_suffix(".png.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+        with self._lock:
+            old = self._golden.get(recipe_id)
+            self._golden[recipe_id] = info
+            self._save()
+        self.store.audit(user=user, action="teach_golden", target=f"recipe:{recipe_id}",
+                         old=None if old is None else old.version, new=info.version,
+                         detail=f"{info.shape[1]}x{info.shape[0]}")
+        self.broadcaster.emit("recipes", {"recipe_id": recipe_id})
+        return info
+
+    def clear_counters(self, *, user: str) -> Counters:
+        old = self.hub.counters()
+        c = self.hub.reset_counters()
+        self.store.set_meta(COUNTERS_META, str(c.since_ns))
+        self.store.audit(user=user, action="clear_counters", target="station",
+                         old=old.to_dict(), new=c.to_dict())
+        return c
+
+    # ---- internals ------------------------------------------------------------------------------
+    def _recipe(self, recipe_id: str) -> RecipeDef:
+        r = self._recipes.get(recipe_id)
+        if r is None:
+            raise StationError(f"unknown recipe {recipe_id!r}; known: {', '.join(self._recipes)}",
+                               key="unknown_recipe")
+        return r
+
+    def _info(self, rid: str) -> RecipeInfo:
+        r = self._recipes[rid]
+        return RecipeInfo(r.recipe_id, r.number, r.name, r.model_hash, self._golden.get(rid),
+                          dict(self._thresholds[rid]), rid == self._active)
+
+    def _emit_status(self) -> None:
+        self.broadcaster.emit("status", lambda: self.status().to_dict())
+
+    def _save(self) -> None:
+        save_settings(self._settings_path, active_recipe=self._active, thresholds=self._thresholds,
+                      golden={rid: g.to_dict() for rid, g in self._golden.items()})

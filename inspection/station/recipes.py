@@ -1,0 +1,115 @@
+"""The station's active recipe: loading by number, engineers' threshold overrides, taught golden
+references, and the swap between cycles.
+
+Preparation (pyramids, tolerance bands) happens in whatever thread asks for a change (the PLC's
+recipe thread, an HMI request); the inspection job only picks up the prepared result at the start
+of its next cycle, so a part is never inspected with half a recipe.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from inspection.recipe.catalog import LoadedRecipe, Preprocess, RecipeCatalog
+from inspection.recipe.definition import PreparedRecipe, Recipe, prepare
+from inspection.recipe.params import AlignParams, DetectParams
+from inspection.vision.detector import Detector, detectors
+
+logger = logging.getLogger(__name__)
+
+def recipe_thresholds(recipe: Recipe) -> dict[str, float]:
+    """The recipe's own values of the tunable thresholds."""
+    return {"threshold": recipe.detect.threshold, "tolerance_px": float(recipe.detect.tolerance_px),
+            "min_area_px": float(recipe.detect.min_area_px), "align_min_score": recipe.align.min_score}
+
+
+def with_thresholds(recipe: Recipe, values: Mapping[str, float]) -> Recipe:
+    """``recipe`` with threshold overrides applied (unknown names are ignored)."""
+    detect: DetectParams = recipe.detect
+    align: AlignParams = recipe.align
+    if "threshold" in values:
+        detect = dataclasses.replace(detect, threshold=float(values["threshold"]))
+    if "tolerance_px" in values:
+        detect = dataclasses.replace(detect, tolerance_px=float(values["tolerance_px"]))
+    if "min_area_px" in values:
+        detect = dataclasses.replace(detect, min_area_px=int(values["min_area_px"]))
+    if "align_min_score" in values:
+        align = dataclasses.replace(align, min_score=float(values["align_min_score"]))
+    return dataclasses.replace(recipe, detect=detect, align=align)
+
+
+def with_golden(recipe: Recipe, golden: np.ndarray) -> Recipe:
+    """``recipe`` with a newly taught golden reference. The taught variation model belongs to the
+    old reference and is dropped (re-teach from good parts to get it back)."""
+    if recipe.spread_dark is not None or recipe.spread_bright is not None:
+        logger.warning("recipe %s: new golden reference; its variation model is dropped", recipe.name)
+    return dataclasses.replace(recipe, reference=golden, spread_dark=None, spread_bright=None)
+
+
+@dataclass(frozen=True)
+class ActiveRecipe:
+    """Everything the job needs for one recipe, prepared."""
+
+    loaded: LoadedRecipe
+    prepared: PreparedRecipe
+    detector: Detector
+
+    @property
+    def number(self) -> int:
+        return self.loaded.entry.number
+
+    @property
+    def recipe_id(self) -> str:
+        return self.loaded.entry.recipe_id
+
+    @property
+    def preprocess(self) -> Preprocess | None:
+        return self.loaded.preprocess
+
+    @property
+    def model_hash(self) -> str:
+        return self.prepared.recipe_id
+
+
+class RecipeSlot:
+    """The active recipe and the next one. ``stage()`` prepares and parks a recipe; the job calls
+    ``take()`` at the start of each cycle and gets the newest one staged (swap between cycles)."""
+
+    def __init__(self, catalog: RecipeCatalog) -> None:
+        self.catalog = catalog
+        self._lock = threading.Lock()
+        self._active: ActiveRecipe | None = None
+        self._next: ActiveRecipe | None = None
+
+    def build(self, loaded: LoadedRecipe, *, thresholds: Mapping[str, float] | None = None,
+              golden: np.ndarray | None = None) -> ActiveRecipe:
+        recipe = loaded.recipe
+        if golden is not None:
+            recipe = with_golden(recipe, golden)
+        if thresholds:
+            recipe = with_thresholds(recipe, thresholds)
+        detector = detectors.create(recipe.detector)
+        return ActiveRecipe(dataclasses.replace(loaded, recipe=recipe), prepare(recipe), detector)
+
+    def stage(self, active: ActiveRecipe) -> None:
+        with self._lock:
+            self._next = active
+
+    def take(self) -> ActiveRecipe | None:
+        """The recipe for the cycle that starts now."""
+        with self._lock:
+            if self._next is not None:
+                self._active, self._next = self._next, None
+            return self._active
+
+    @property
+    def current(self) -> ActiveRecipe | None:
+        """The newest recipe (staged, else active): what the next part will use."""
+        with self._lock:
+            return self._next or self._active

@@ -1,0 +1,379 @@
+"""The station runtime: PLC trigger -> acquire -> align -> detect -> decide -> PLC answer -> store + HMI.
+
+:class:`Station` joins the pieces: the camera (any driver from the registry), the PLC-facing state
+machine (:class:`~inspection.plc.station.PlcStation`, which enforces the deadline and answers every
+trigger exactly once) with its transport bridge, the recipes (a catalog, prepared and swapped
+between cycles), and the HMI side (:class:`~inspection.station.local.LocalStation`: result hub,
+store, settings, audit), whose :class:`~inspection.station.port.StationPort` it implements.
+
+Hot path (the PLC station's worker thread): trigger the camera, grab, tell the PLC the part may
+move, inspect, return the result. The PLC answer goes out from the state machine. Only then, from a
+separate thread, does the part go to the HMI and the store (``ResultHub.publish``, which never
+blocks): nothing that can wait delays the PLC.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from inspection.camera.contract import Camera, ExposureEnd, create_camera
+from inspection.errors import InspectionError, RecipeError, StationError
+from inspection.pipeline import inspect
+from inspection.plc.bridge import PlcBridge, plc_bridges
+from inspection.plc.contract import ErrorCode, StationState
+from inspection.plc.job import RecipeOutcome
+from inspection.plc.record import ResultRecord, TriggerRequest
+from inspection.plc.station import PlcStation
+from inspection.recipe.catalog import RecipeCatalog, RecipeEntry
+from inspection.record import PartInfo, PartRecord
+from inspection.result import InspectionResult
+from inspection.station.config import StationConfig
+from inspection.station.local import LocalStation
+from inspection.station.port import GoldenInfo, PlcLink, RecipeInfo, StationStatus
+from inspection.station.recipes import RecipeSlot, recipe_thresholds
+from inspection.station.settings import DEFAULT_THRESHOLD_SPECS, RecipeDef, load_settings
+from inspection.station.timing import MachineConfig
+from inspection.store import ResultStore, StoreConfig
+from inspection.store.config import MIB, RetentionPolicy
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _InFlight:
+    """What the job knows about a part until the PLC has its answer."""
+
+    request: TriggerRequest
+    trigger_ns: int
+    image: np.ndarray | None = None
+    camera_id: str = ""
+    model_hash: str = ""
+    done_at: float = 0.0  # perf_counter when the job returned
+
+
+def store_config(config: StationConfig) -> StoreConfig:
+    s = config.storage
+    retention = RetentionPolicy(image_max_age_days=s.max_age_days or 3650.0,
+                                record_max_age_days=max(s.max_age_days or 3650.0, 365.0),
+                                min_free_bytes=s.min_free_mb * MIB)
+    return StoreConfig(config.station.data_dir / "store", save_pass_every=s.save_pass_every,
+                       synchronous=s.synchronous, retention=retention)
+
+
+class Station(LocalStation):
+    """A running station. ``start()`` opens the camera, prepares the initial recipe and starts the
+    PLC side; ``stop()`` undoes it. ``camera`` and ``bridge_factory`` can be given (tests, demo)."""
+
+    def __init__(self, config: StationConfig, catalog: RecipeCatalog, *, camera: Camera | None = None,
+                 bridge: bool = True, simulation: bool = False) -> None:
+        self.config = config
+        entries = list(catalog.entries())
+        if not entries:
+            raise RecipeError("the station has no recipes: teach one (inspection teach) or check "
+                              f"the recipe folder {config.recipes.folder}", key="recipe_not_found")
+        store = ResultStore(store_config(config)).start()
+        try:
+            super().__init__(store, recipes=[RecipeDef(e.recipe_id, e.number, e.name, e.model_hash)
+                                             for e in entries],
+                             data_dir=config.station.data_dir / "station", station_id=config.station.id,
+                             specs=DEFAULT_THRESHOLD_SPECS, simulation=simulation, armed=True)
+        except Exception:
+            store.close()
+            raise
+        try:
+            self._setup(config, catalog, camera, bridge, simulation, entries)
+        except Exception:
+            self.store.close()
+            raise
+
+    def _setup(self, config: StationConfig, catalog: RecipeCatalog, camera: Camera | None, bridge: bool,
+               simulation: bool, entries: list[RecipeEntry]) -> None:
+        self._by_number = {e.number: e for e in entries}
+        saved = load_settings(self._settings_path).get("thresholds", {})
+        self._overrides: dict[str, dict[str, float]] = {rid: dict(v) for rid, v in saved.items()}
+        self.recipes_slot = RecipeSlot(catalog)
+        self.camera = camera if camera is not None else create_camera(config.camera)
+        self._exposure_cb: Callable[[], None] | None = None
+        self._exposure_lock = threading.Lock()
+        self.camera.set_exposure_end_hook(self._exposure_end)
+        p = config.plc
+        machine = MachineConfig(deadline_ms=p.deadline_ms, ack_timeout_ms=p.ack_timeout_ms,
+                                plc_heartbeat_timeout_ms=p.plc_heartbeat_timeout_ms,
+                                buffer_depth=p.buffer_depth, simulation=simulation)
+        self.plc = PlcStation(self._job, config=machine, preparer=self._prepare_recipe,
+                              initial_recipe=config.recipes.initial, low_word_first=p.low_word_first)
+        self.plc.on_result(self._on_plc_result)
+        self.bridge: PlcBridge | None = None
+        self._want_bridge = bridge
+        self._inflight: collections.deque[_InFlight] = collections.deque(maxlen=64)
+        self._post: queue.SimpleQueue[tuple[ResultRecord, float] | None] = queue.SimpleQueue()
+        self._post_thread: threading.Thread | None = None
+        self._cycle = threading.Lock()  # held by a cycle; configuration changes wait for it
+        self.started = False
+
+    # ------------------------------------------------------------------ life cycle
+    def start(self) -> Station:
+        self.camera.open()
+        self.camera.arm()
+        self._post_thread = threading.Thread(target=self._publish_loop, name="station-publish", daemon=True)
+        self._post_thread.start()
+        self.plc.start()
+        if self._want_bridge:
+            p = self.config.plc
+            options: dict[str, object] = {"host": p.host, "port": p.port, "unit_id": p.unit_id,
+                                          "address_offset": p.address_offset}
+            self.bridge = plc_bridges.create(p.bridge, self.plc, mode=p.mode, **options)
+            self.bridge.start()
+        self.started = True
+        self._emit_status()
+        return self
+
+    def stop(self) -> None:
+        if self.bridge is not None:
+            self.bridge.stop()
+            self.bridge = None
+        self.plc.stop()
+        self._post.put(None)
+        if self._post_thread is not None:
+            self._post_thread.join(5.0)
+        self.camera.close()
+        self.store.close()
+        self.started = False
+
+    def __enter__(self) -> Station:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def modbus_port(self) -> int | None:
+        return getattr(self.bridge, "port", None)
+
+    # ------------------------------------------------------------------ hot path
+    def _take_exposure_cb(self) -> Callable[[], None] | None:
+        """The pending 'exposure done' of the part in work, at most once (camera hook or job)."""
+        with self._exposure_lock:
+            cb, self._exposure_cb = self._exposure_cb, None
+        return cb
+
+    def _exposure_end(self, event: ExposureEnd) -> None:
+        cb = self._take_exposure_cb()
+        if cb is not None:
+            cb()
+
+    def _job(self, request: TriggerRequest, exposure_done: Callable[[], None]) -> InspectionResult:
+        """acquire -> align -> detect -> decide for one trigger (the PLC station's worker thread)."""
+        with self._cycle:
+            return self._cycle_job(request, exposure_done)
+
+    def _cycle_job(self, request: TriggerRequest, exposure_done: Callable[[], None]) -> InspectionResult:
+        t0 = time.perf_counter()
+        flight = _InFlight(request, time.time_ns())
+        self._inflight.append(flight)
+        active = self.recipes_slot.take()
+        if active is None:
+            raise StationError("no recipe is prepared", key="no_recipe")
+        with self._exposure_lock:
+            self._exposure_cb = exposure_done
+        try:
+            if self.config.camera.trigger.source == "software":
+                self.camera.trigger()
+            frame = self.camera.grab()
+        finally:
+            cb = self._take_exposure_cb()  # the camera reported no exposure end: the frame is in
+            if cb is not None:
+                cb()
+        t1 = time.perf_counter()
+        pixels = frame.pixels
+        if active.preprocess is not None:
+            pixels = active.preprocess(pixels)
+            frame = dataclasses.replace(frame, pixels=pixels)
+        flight.image, flight.camera_id, flight.model_hash = frame.pixels, frame.camera_id, active.model_hash
+        result = inspect(active.prepared, frame, detector=active.detector)
+        timings = {"acquire": (t1 - t0) * 1e3, **result.timings_ms}
+        flight.done_at = time.perf_counter()
+        return dataclasses.replace(result, timings_ms=timings)
+
+    def _on_plc_result(self, record: ResultRecord) -> None:
+        """Called by the state machine when a result is published to the PLC (under its lock)."""
+        self._post.put((record, time.perf_counter()))
+
+    # ------------------------------------------------------------------ after the PLC answer
+    def _publish_loop(self) -> None:
+        while (item := self._post.get()) is not None:
+            try:
+                self._publish(*item)
+            except Exception:
+                logger.exception("publishing a part to the HMI/store failed")
+
+    def _take_flight(self, request: TriggerRequest) -> _InFlight | None:
+        while self._inflight:
+            flight = self._inflight.popleft()
+            if flight.request == request:
+                return flight
+        return None
+
+    def _publish(self, record: ResultRecord, published_at: float) -> None:
+        flight = self._take_flight(record.request)
+        result = record.result
+        if result is None or not record.inspected:  # refused trigger or deadline: no inspection counted
+            active = self.recipes_slot.current
+            result = InspectionResult(record.code,
+                                      message=f"{record.error_code.name.lower()}: {record.message}",
+                                      recipe_id=active.prepared.recipe_id if active else "")
+        timings = dict(result.timings_ms)
+        if flight is not None and flight.done_at and record.inspected:
+            timings["publish"] = (published_at - flight.done_at) * 1e3
+        timings["total"] = record.cycle_ms
+        result = dataclasses.replace(result, timings_ms=timings)
+        part = PartInfo(trigger_seq=record.request.trigger_seq & 0xFFFF, part_id=record.request.part_id,
+                        part_id_str=record.request.part_id_str, recipe_number=record.request.recipe_no,
+                        model_hash=flight.model_hash if flight else "",
+                        camera_id=flight.camera_id if flight else "", station_id=self.station_id,
+                        trigger_ns=flight.trigger_ns if flight else time.time_ns())
+        image = flight.image if (flight is not None and record.inspected) else None
+        pr = PartRecord(result, part)
+        self._last_part_ns = pr.decided_ns
+        self.hub.publish(pr, image)
+
+    # ------------------------------------------------------------------ recipes
+    def _prepare_recipe(self, recipe_no: int) -> RecipeOutcome:
+        """The PLC state machine's recipe preparer (its recipe thread): load, apply the engineers'
+        thresholds and taught golden, prepare, stage for the next cycle."""
+        entry = self._by_number.get(recipe_no)
+        if entry is None:
+            return RecipeOutcome(False, ErrorCode.RECIPE_PREPARE_FAILED,
+                                 f"no recipe number {recipe_no}; known: {sorted(self._by_number)}")
+        try:
+            loaded = self.recipes_slot.catalog.load(recipe_no)
+            golden = self.golden_image(entry.recipe_id)
+            active = self.recipes_slot.build(loaded, thresholds=self._overrides.get(entry.recipe_id),
+                                             golden=None if golden is None else golden)
+        except InspectionError as exc:
+            logger.error("recipe %d cannot be prepared: %s", recipe_no, exc)
+            return RecipeOutcome(False, ErrorCode.RECIPE_PREPARE_FAILED, str(exc))
+        self.recipes_slot.stage(active)
+        with self._lock:
+            own = recipe_thresholds(active.loaded.recipe)
+            self._thresholds[entry.recipe_id] = own
+            changed = self._active != entry.recipe_id
+            self._active = entry.recipe_id
+            self._save()
+        if changed:
+            self.broadcaster.emit("recipes", {"active_recipe": entry.recipe_id})
+        self._emit_status()
+        logger.info("recipe %d (%s) prepared: %s", recipe_no, entry.name, active.prepared.recipe_id)
+        return RecipeOutcome(True)
+
+    def _restage(self, recipe_id: str) -> None:
+        """Rebuild the active recipe after a threshold change or a new golden (between cycles)."""
+        entry = self._recipe(recipe_id)
+        if recipe_id != self._active:
+            return  # used when that recipe is selected next
+        outcome = self._prepare_recipe(entry.number)
+        if not outcome.ok:
+            raise StationError(outcome.message, key="recipe_prepare_failed")
+
+    # ------------------------------------------------------------------ configuration
+    def reload(self, new: StationConfig) -> list[str]:
+        """Apply a changed configuration between cycles; returns the sections that need a restart
+        to take effect (they are logged, and the station keeps their old values)."""
+        changed = new.changed_sections(self.config)
+        live = {"camera", "recipes"}
+        with self._cycle:
+            if "camera" in changed:
+                self.camera.configure(new.camera)
+                self.store.audit(user="config", action="camera_settings", target="station",
+                                 old=self.config.camera.model_dump(mode="json"),
+                                 new=new.camera.model_dump(mode="json"))
+            if "recipes" in changed:
+                rescan = getattr(self.recipes_slot.catalog, "rescan", None)
+                if callable(rescan):
+                    rescan()
+            self.config = self.config.model_copy(update={k: getattr(new, k) for k in changed & live})
+        restart = sorted(changed - live)
+        if restart:
+            logger.warning("configuration: %s changed; takes effect after a restart", ", ".join(restart))
+        return restart
+
+    # ------------------------------------------------------------------ StationPort overrides
+    def status(self) -> StationStatus:
+        img = self.plc.image()
+        link = self._plc_link(img.state)
+        message = ""
+        if img.state is StationState.OPERATOR_ACCESS:
+            message = "disarmed from the HMI: the PLC's commands are refused"
+        elif img.error_code is not ErrorCode.NONE:
+            message = img.error_code.name.lower().replace("_", " ")
+        return StationStatus(self.station_id, img.state, img.state is not StationState.OPERATOR_ACCESS,
+                             self._active, link, self._simulation, message,
+                             img.error_code.name.lower() if img.error_code is not ErrorCode.NONE else "",
+                             self._started_ns, self._last_part_ns)
+
+    def _plc_link(self, state: StationState) -> PlcLink:
+        """The PLC counts as connected while its heartbeat keeps changing."""
+        p = self.config.plc
+        age = self.plc.machine.plc_heartbeat_age_s(time.monotonic())
+        timeout = p.plc_heartbeat_timeout_ms / 1000.0
+        connected = age is not None and age < timeout
+        if self.bridge is None:
+            message = "no PLC bridge running"
+        elif age is None:
+            message = "waiting for the PLC's first heartbeat"
+        elif not connected:
+            message = f"PLC heartbeat lost {age:.1f} s ago"
+        else:
+            message = ""
+        return PlcLink(connected=connected, protocol=f"{p.bridge}-{p.mode}",
+                       address=f"{p.host}:{self.modbus_port or p.port}",
+                       heartbeat_age_ms=None if age is None else round(age * 1000.0, 1),
+                       trigger_enabled=self.plc.machine.enabled, message=message)
+
+    def _apply_armed(self, armed: bool) -> None:
+        self.plc.command("operator_access", not armed)  # OperatorAccess: the PLC's commands are refused
+
+    def select_recipe(self, recipe_id: str, *, user: str) -> RecipeInfo:
+        """Through the PLC state machine, like a RECIPE_REQ: it refuses while a part is in work and
+        shows the new ACTIVE_RECIPE to the PLC when prepared."""
+        entry = self._recipe(recipe_id)
+        old = self._active
+        self.plc.command("select_recipe", entry.number)
+
+        def settled(img: object) -> bool:
+            return self.plc.machine.preparing is None
+
+        self.plc.wait_for(settled, timeout=30.0)
+        img = self.plc.image()
+        if img.active_recipe != entry.number or img.state in (StationState.INITIALIZED,
+                                                              StationState.PREOPERATIONAL):
+            raise StationError(f"recipe {entry.number} was not selected: "
+                               f"{img.error_code.name.lower().replace('_', ' ')}", key="recipe_not_selected")
+        if old != recipe_id:
+            self.store.audit(user=user, action="select_recipe", target="station", old=old, new=recipe_id)
+        with self._lock:
+            return self._info(recipe_id)
+
+    def set_thresholds(self, values: Mapping[str, float], *, user: str,
+                       recipe_id: str | None = None) -> RecipeInfo:
+        rid = self._active if recipe_id is None else recipe_id
+        info = super().set_thresholds(values, user=user, recipe_id=rid)
+        with self._lock:
+            self._overrides.setdefault(rid, {}).update({k: float(v) for k, v in values.items()})
+        self._restage(rid)
+        return info
+
+    def teach_golden(self, recipe_id: str, *, user: str, image: np.ndarray | None = None) -> GoldenInfo:
+        info = super().teach_golden(recipe_id, user=user, image=image)
+        self._restage(recipe_id)
+        return info
+

@@ -1,0 +1,1 @@
+"""Alignment, change detection, typing, confidence, the good-set model and the detectors."""

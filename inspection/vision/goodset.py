@@ -1,0 +1,260 @@
+"""Good-set anomaly detection: learn "good" from good parts only (PatchCore-like).
+
+A patch-feature extractor (a pretrained CNN, run by a plugin) turns an image into a grid of feature
+vectors. Teaching keeps a memory bank of good patch features, subsampled by greedy k-center
+selection (a coreset: every good patch stays close to some bank entry). A patch's anomaly is its
+distance to the nearest bank entry; the image score is the largest patch anomaly. The threshold is
+set from good parts only: a held-out share of the good images is scored and the threshold put where
+the chosen false-reject rate of them would be rejected.
+
+Pure numpy; the feature extractor is passed in as a callable.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from inspection.errors import CalibrationError
+from inspection.imageio import percentiles8
+from inspection.progress import Progress
+from inspection.registry import Registry
+from inspection.vision.memory_bank import coreset, fit_projection, nearest_distances
+
+logger = logging.getLogger(__name__)
+
+#: image (H, W) uint8 -> patch features (h, w, C) float32
+FeatureFn = Callable[[np.ndarray], np.ndarray]
+FORMAT = "inspection.vision.goodset/1"
+
+#: Patch feature extractors by name (factories taking threads=, device=, precision=).
+feature_extractors: Registry[FeatureFn] = Registry("feature extractor", "inspection.features")
+feature_extractors.register("effnet-lite0", "plugins.detectors.patch_features:OnnxPatchFeatures",
+                            extra="cpu")
+
+
+def resize_short(image: np.ndarray, short: int, *, multiple: int = 16) -> np.ndarray:
+    """The image scaled so its shorter side is ``short`` px, both sides rounded to ``multiple``."""
+    h, w = image.shape[:2]
+    s = short / min(h, w)
+    nh = max(multiple, round(h * s / multiple) * multiple)
+    nw = max(multiple, round(w * s / multiple) * multiple)
+    return cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+
+
+CONTRASTS = ("none", "percentile")
+
+
+def normalise_contrast(image: np.ndarray, mode: str = "percentile") -> np.ndarray:
+    """``percentile``: grey levels stretched so the 1st..99th percentiles span 28..228 (tiles differ
+    in exposure; the stretch removes that nuisance before features are compared). ``none``: as is."""
+    if mode == "none":
+        return image
+    if mode != "percentile":
+        raise CalibrationError(f"contrast must be one of {CONTRASTS}, got {mode!r}")
+    lo, hi = percentiles8(image, (1, 99))
+    lut = np.clip((np.arange(256, dtype=np.float32) - lo) * (200.0 / max(hi - lo, 1.0)) + 28, 0, 255)
+    return cv2.LUT(image, lut.round().astype(np.uint8))
+
+
+def prepare_image(image: np.ndarray, short_side: int, contrast: str) -> np.ndarray:
+    """What the feature extractor sees: contrast-normalised, scaled to ``short_side``."""
+    return resize_short(normalise_contrast(image, contrast), short_side)
+
+
+def pixel_map(amap: np.ndarray, shape: tuple[int, int], *, sigma: float = 4.0) -> np.ndarray:
+    """The patch anomaly map at image resolution (h, w): bilinear upsampling, then a Gaussian blur
+    of ``sigma`` image pixels (as PatchCore does) so that the map follows defect shapes smoothly."""
+    h, w = shape
+    full = cv2.resize(amap.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.GaussianBlur(full, (0, 0), sigma) if sigma > 0 else full
+
+
+def threshold_at_frr(good_scores: Sequence[float] | np.ndarray, frr: float) -> float:
+    """The smallest threshold (score > threshold rejects) that rejects at most ``frr`` of the good
+    scores: the ceil(n * (1 - frr))-th smallest score. Needs at least one score."""
+    s = np.sort(np.asarray(good_scores, dtype=np.float64))
+    if s.size == 0:
+        raise CalibrationError("no good-part scores to set the threshold from")
+    if not (0.0 <= frr < 1.0):
+        raise CalibrationError(f"false-reject rate must be in [0, 1), got {frr}")
+    k = max(1, math.ceil(s.size * (1.0 - frr) - 1e-9))
+    return float(s[k - 1])
+
+
+def auroc(scores: Sequence[float] | np.ndarray, labels: Sequence[int] | np.ndarray) -> float:
+    """Area under the ROC curve (probability that a positive outscores a negative; ties count
+    half). NaN when one class is absent."""
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    y = np.asarray(labels).astype(bool).ravel()
+    npos, nneg = int(y.sum()), int((~y).sum())
+    if npos == 0 or nneg == 0:
+        return float("nan")
+    uniq, inverse = np.unique(s, return_inverse=True)
+    counts = np.bincount(inverse, minlength=uniq.size)
+    first = np.cumsum(counts) - counts  # 0-based rank of each distinct value's first occurrence
+    mid_rank = first + (counts + 1) / 2.0  # average 1-based rank of the ties
+    rank_sum = float(mid_rank[inverse[y]].sum())
+    return (rank_sum - npos * (npos + 1) / 2.0) / (npos * nneg)
+
+
+#: optional fast path of an extractor: (features (P, C), mean, components, bank (M, D)) -> (P,)
+#: nearest distances after projection, e.g. run by ONNX Runtime with explicit thread counts
+NearestFn = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class GoodSetModel:
+    """A taught good-set model: memory bank, threshold, and how images are prepared and scored.
+
+    Patch features are centred and projected (``mean``, ``components``: PCA) before the
+    nearest-neighbour search in the ``bank`` (already projected)."""
+
+    bank: np.ndarray  # (M, D) float32, projected
+    mean: np.ndarray  # (C,) float32
+    components: np.ndarray  # (C, D) float32
+    threshold: float
+    frr: float
+    short_side: int
+    extractor: str  # name/version of the feature extractor the bank was made with
+    calibration_scores: np.ndarray  # scores of the held-out good images
+    contrast: str = "percentile"  # see normalise_contrast
+    top_k: int = 1  # the image score is the mean of the k largest patch anomalies
+
+    def __post_init__(self) -> None:
+        if self.components.shape != (self.mean.shape[0], self.bank.shape[1]):
+            raise CalibrationError(f"projection {self.components.shape} does not fit mean "
+                                   f"{self.mean.shape} and bank {self.bank.shape}")
+        object.__setattr__(self, "_bank_sq", np.einsum("ij,ij->i", self.bank, self.bank))
+
+    @property
+    def channels(self) -> int:
+        return int(self.mean.shape[0])
+
+    def anomaly_map(self, image: np.ndarray, extract: FeatureFn) -> np.ndarray:
+        """Per-patch anomaly (h, w) of a grey uint8 image."""
+        feats = extract(prepare_image(image, self.short_side, self.contrast))
+        h, w, c = feats.shape
+        if c != self.channels:
+            raise CalibrationError(f"features have {c} channels, the model {self.channels}: taught "
+                                   f"with another extractor ({self.extractor})")
+        d = _distances(feats.reshape(-1, c), self.mean, self.components, self.bank, extract,
+                       self._bank_sq)  # type: ignore[attr-defined]
+        return d.reshape(h, w)
+
+    def image_score(self, amap: np.ndarray) -> float:
+        """Mean of the ``top_k`` largest patch anomalies (k=1: the maximum). Several patches rather
+        than one make the score less sensitive to a single odd patch of a good part."""
+        flat = amap.ravel()
+        k = min(max(1, self.top_k), flat.size)
+        return float(np.partition(flat, flat.size - k)[flat.size - k:].mean())
+
+    def save(self, path: Path) -> None:
+        meta = {"format": FORMAT, "threshold": self.threshold, "frr": self.frr,
+                "short_side": self.short_side, "extractor": self.extractor, "contrast": self.contrast,
+                "top_k": self.top_k}
+        np.savez_compressed(path, bank=self.bank, mean=self.mean, components=self.components,
+                            calibration_scores=self.calibration_scores, meta=np.array(json.dumps(meta)))
+
+    @classmethod
+    def load(cls, path: Path) -> GoodSetModel:
+        try:
+            # read the bytes first: np.load leaves its file open when the archive is corrupt
+            with np.load(io.BytesIO(Path(path).read_bytes())) as z:
+                meta = json.loads(str(z["meta"]))
+                if meta.get("format") != FORMAT:
+                    raise CalibrationError(f"{path}: not a good-set model ({meta.get('format')!r})")
+                return cls(z["bank"].astype(np.float32), z["mean"].astype(np.float32),
+                           z["components"].astype(np.float32), float(meta["threshold"]),
+                           float(meta["frr"]), int(meta["short_side"]), str(meta["extractor"]),
+                           z["calibration_scores"], str(meta["contrast"]), int(meta["top_k"]))
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            raise CalibrationError(f"cannot read good-set model {path}: {exc}") from exc
+
+
+def _distances(raw: np.ndarray, mean: np.ndarray, components: np.ndarray, bank: np.ndarray,
+               extract: FeatureFn, bank_sq: np.ndarray | None = None) -> np.ndarray:
+    """Nearest-bank distances of raw patch features, through the extractor's fast path if it has one."""
+    fast: NearestFn | None = getattr(extract, "nearest", None)
+    if fast is not None:
+        return np.asarray(fast(raw, mean, components, bank), np.float32)
+    return nearest_distances((raw - mean) @ components, bank, bank_sq)
+
+
+def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, short_side: int = 224,
+          bank_size: int = 5000, dims: int = 64, frr: float = 0.01, calibration_share: float = 0.1,
+          folds: int = 0, seed: int = 0, max_patches: int = 1_000_000, contrast: str = "percentile",
+          top_k: int = 50, progress: bool = False) -> GoodSetModel:
+    """Teach from good images: PCA to ``dims`` and a coreset bank of ``bank_size`` patches; the
+    threshold from scores of good images the bank did not see, at false-reject rate ``frr``.
+
+    Calibration: with ``folds`` >= 2, k-fold: every good image is scored by a bank taught from the
+    other folds, and the final bank is taught from all of them (slower, but every good image gives
+    a calibration score); otherwise a seeded ``calibration_share`` of the images is held out of the
+    bank and scored. The coreset is chosen among at most ``max_patches`` patches (a seeded random
+    sample). ``progress`` prints progress bars to stderr."""
+    n = len(images)
+    if n < 2:
+        raise CalibrationError(f"need at least 2 good images to teach, got {n}")
+    if folds >= 2 and n < folds:
+        raise CalibrationError(f"{folds}-fold calibration needs at least {folds} good images, got {n}")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n)
+    if folds >= 2:
+        fit_idx, cal_idx = order, np.zeros(0, np.int64)
+    else:
+        n_cal = min(n - 1, max(1, round(n * calibration_share)))
+        cal_idx, fit_idx = order[:n_cal], order[n_cal:]
+    feats = []
+    bar = Progress(len(fit_idx), "teach: features", enabled=progress)
+    for i in fit_idx:
+        f = extract(prepare_image(images[int(i)], short_side, contrast))
+        feats.append(np.ascontiguousarray(f.reshape(-1, f.shape[-1]), np.float32))
+        bar.update()
+    mean, components = fit_projection(np.concatenate(feats), dims, seed=seed)
+
+    def bank_of(members: Sequence[int], label: str) -> np.ndarray:
+        pool = np.concatenate([feats[k] for k in members])
+        if pool.shape[0] > max_patches:
+            pool = pool[rng.choice(pool.shape[0], max_patches, replace=False)]
+        pool = (pool - mean) @ components
+        b = Progress(min(bank_size, pool.shape[0]), label, enabled=progress)
+        return np.ascontiguousarray(pool[coreset(pool, bank_size, seed=seed, on_step=b.update)])
+
+    def score(raw: np.ndarray, bank: np.ndarray) -> float:
+        d = _distances(raw, mean, components, bank, extract)
+        k = min(max(1, top_k), d.size)
+        return float(np.partition(d, d.size - k)[d.size - k:].mean())
+
+    cal: list[float] = []
+    if folds >= 2:
+        fold_of = np.arange(len(fit_idx)) % folds
+        for fold in range(folds):
+            fold_bank = bank_of([k for k in range(len(fit_idx)) if fold_of[k] != fold],
+                                f"teach: coreset, fold {fold + 1}/{folds}")
+            cal.extend(score(feats[k], fold_bank) for k in range(len(fit_idx)) if fold_of[k] == fold)
+    bank = bank_of(range(len(fit_idx)), "teach: coreset")
+    model = GoodSetModel(bank, mean, components, math.inf, frr, short_side, extractor, np.zeros(0),
+                         contrast, top_k)
+    if folds < 2:
+        bar = Progress(len(cal_idx), "teach: calibration", enabled=progress)
+        for i in cal_idx:
+            cal.append(model.image_score(model.anomaly_map(images[int(i)], extract)))
+            bar.update()
+    cal_scores = np.array(cal, np.float64)
+    if cal_scores.size * frr < 1.0:
+        logger.warning("only %d calibration score(s): the threshold at a %.1f%% false-reject rate is "
+                       "their largest; the real false-reject rate may differ widely (more good images, "
+                       "or k-fold calibration, give more scores)", cal_scores.size, 100 * frr)
+    logger.info("taught from %d good images (bank %d x %d), threshold from %d calibration scores",
+                len(fit_idx), bank.shape[0], bank.shape[1], cal_scores.size)
+    return replace(model, threshold=threshold_at_frr(cal_scores, frr), calibration_scores=cal_scores)

@@ -1,0 +1,212 @@
+"""Good-set mode core: threshold at a false-reject rate, AUROC, coreset, teaching and scoring."""
+
+from __future__ import annotations
+
+import itertools
+
+import cv2
+import numpy as np
+import pytest
+
+from inspection.errors import CalibrationError
+from inspection.vision.goodset import GoodSetModel, auroc, resize_short, teach, threshold_at_frr
+from inspection.vision.memory_bank import coreset, fit_projection, nearest_distances
+
+
+def block_features(image: np.ndarray) -> np.ndarray:
+    """A small real feature extractor: mean and standard deviation of 8x8 blocks."""
+    f = image.astype(np.float32)
+    h, w = f.shape[0] // 8, f.shape[1] // 8
+    blocks = f[: h * 8, : w * 8].reshape(h, 8, w, 8)
+    return np.stack([blocks.mean((1, 3)), blocks.std((1, 3))], -1)
+
+
+def texture(rng: np.random.Generator, shape: tuple[int, int] = (96, 128)) -> np.ndarray:
+    img = rng.normal(120, 8, shape)
+    return np.clip(cv2.GaussianBlur(img, (3, 3), 0), 0, 255).astype(np.uint8)
+
+
+def test_threshold_at_frr_rejects_at_most_that_share_of_good_parts():
+    scores = np.arange(1, 101, dtype=float)  # 100 good parts
+    for frr in (0.0, 0.01, 0.05, 0.1, 0.333):
+        thr = threshold_at_frr(scores, frr)
+        rejected = float((scores > thr).mean())
+        assert rejected <= frr + 1e-12
+        # and it is the smallest such threshold: one score lower would reject more
+        lower = scores[scores < thr]
+        if lower.size:
+            assert float((scores > lower.max()).mean()) > frr
+    assert threshold_at_frr(scores, 0.0) == 100.0
+    assert threshold_at_frr([3.0], 0.5) == 3.0
+
+
+@pytest.mark.parametrize("frr", [-0.1, 1.0, float("nan")])
+def test_threshold_refuses_bad_rates(frr):
+    with pytest.raises(CalibrationError):
+        threshold_at_frr([1.0, 2.0], frr)
+
+
+def test_threshold_needs_scores():
+    with pytest.raises(CalibrationError):
+        threshold_at_frr([], 0.01)
+
+
+def test_auroc_matches_pairwise_definition_with_ties():
+    rng = np.random.default_rng(3)
+    s = rng.integers(0, 6, 40).astype(float)  # many ties
+    y = rng.integers(0, 2, 40)
+    pos, neg = s[y == 1], s[y == 0]
+    want = np.mean([1.0 if p > n else 0.5 if p == n else 0.0 for p, n in itertools.product(pos, neg)])
+    assert auroc(s, y) == pytest.approx(want)
+    assert auroc([1, 2, 3], [0, 1, 1]) == 1.0
+    assert auroc([3, 2, 1], [0, 1, 1]) == 0.0
+    assert np.isnan(auroc([1, 2], [1, 1]))
+
+
+def test_coreset_covers_every_cluster():
+    rng = np.random.default_rng(0)
+    centres = np.array([[0, 0], [100, 0], [0, 100], [100, 100], [50, 50]], float)
+    sizes = [500, 5, 5, 5, 300]  # rare clusters must still be represented
+    pts = np.concatenate([c + rng.normal(0, 1, (n, 2)) for c, n in zip(centres, sizes, strict=True)])
+    idx = coreset(pts.astype(np.float32), 5, project=0)
+    chosen = pts[idx]
+    for c in centres:
+        assert np.min(np.linalg.norm(chosen - c, axis=1)) < 5
+    assert len(set(idx.tolist())) == 5
+    assert np.array_equal(coreset(pts.astype(np.float32), 5000), np.arange(len(pts)))
+
+
+def test_nearest_distances_are_exact():
+    rng = np.random.default_rng(1)
+    q, b = rng.normal(size=(50, 7)).astype(np.float32), rng.normal(size=(30, 7)).astype(np.float32)
+    want = np.sqrt(((q[:, None] - b[None]) ** 2).sum(-1)).min(1)
+    np.testing.assert_allclose(nearest_distances(q, b, chunk=7), want, rtol=1e-4, atol=1e-4)
+
+
+def test_resize_short_keeps_aspect_and_multiples():
+    img = np.zeros((300, 448), np.uint8)  # 448 * 2/3 = 298.7 -> 304 (multiple of 16)
+    out = resize_short(img, 200)
+    assert out.shape == (192, 304)  # 200 / 16 = 12.5 rounds to 12 (to even)
+    assert out.shape[0] % 16 == 0 and out.shape[1] % 16 == 0
+
+
+def test_teach_then_anomaly_scores_defect_above_threshold(tmp_path):
+    rng = np.random.default_rng(7)
+    goods = [texture(rng) for _ in range(24)]
+    model = teach(goods, block_features, extractor="blocks", short_side=96, bank_size=200, frr=0.0,
+                  seed=1, top_k=1, calibration_share=0.2)
+    assert model.calibration_scores.size == 5  # 20% of 24 held out
+    assert model.threshold == pytest.approx(model.calibration_scores.max())
+    fresh_good = texture(rng)
+    bad = texture(rng)
+    cv2.circle(bad, (60, 40), 6, 20, -1)  # a dark blow-hole
+    amap = model.anomaly_map(bad, block_features)
+    assert amap.shape == (12, 16)
+    peak = np.unravel_index(np.argmax(amap), amap.shape)
+    assert abs(peak[0] - 40 // 8) <= 1 and abs(peak[1] - 60 // 8) <= 1
+    assert model.image_score(amap) > model.threshold
+    assert model.image_score(model.anomaly_map(fresh_good, block_features)) < model.image_score(amap)
+
+    path = tmp_path / "m.npz"
+    model.save(path)
+    again = GoodSetModel.load(path)
+    assert again.threshold == model.threshold and again.short_side == 96
+    assert again.image_score(again.anomaly_map(bad, block_features)) == pytest.approx(
+        model.image_score(amap))
+
+
+def test_teach_refuses_too_few_images():
+    with pytest.raises(CalibrationError):
+        teach([np.zeros((64, 64), np.uint8)], block_features, extractor="x")
+
+
+def test_loading_a_corrupt_model_is_a_calibration_error(tmp_path):
+    bad = tmp_path / "m.npz"
+    bad.write_bytes(b"not a zip file")
+    with pytest.raises(CalibrationError):
+        GoodSetModel.load(bad)
+    with pytest.raises(CalibrationError):
+        GoodSetModel.load(tmp_path / "missing.npz")
+
+
+def test_anomaly_map_refuses_features_of_another_extractor():
+    rng = np.random.default_rng(0)
+    model = teach([texture(rng) for _ in range(4)], block_features, extractor="blocks", short_side=96,
+                  bank_size=50)
+    with pytest.raises(CalibrationError):
+        model.anomaly_map(texture(rng), lambda img: np.zeros((2, 2, 5), np.float32))
+
+
+def test_contrast_normalisation_removes_gain_and_offset():
+    from inspection.vision.goodset import normalise_contrast
+
+    rng = np.random.default_rng(2)
+    img = np.clip(rng.normal(120, 30, (96, 128)), 0, 255).astype(np.float32)
+    dim = np.clip(img * 0.6 + 15, 0, 255).astype(np.uint8)
+    bright = np.clip(img * 1.3 - 20, 0, 255).astype(np.uint8)
+    a, b = normalise_contrast(dim).astype(int), normalise_contrast(bright).astype(int)
+    assert np.abs(a - b).mean() < 4 and np.abs(dim.astype(int) - bright.astype(int)).mean() > 20
+    assert normalise_contrast(dim, "none") is dim
+    with pytest.raises(CalibrationError):
+        normalise_contrast(dim, "histogram")
+
+
+def _model(top_k: int) -> GoodSetModel:
+    return GoodSetModel(np.zeros((1, 2), np.float32), np.zeros(2, np.float32), np.eye(2, dtype=np.float32),
+                        1.0, 0.01, 64, "x", np.zeros(0), "none", top_k)
+
+
+def test_image_score_is_the_mean_of_the_top_k_patches():
+    amap = np.array([[0.0, 5.0, 1.0], [9.0, 2.0, 7.0]])
+    assert _model(3).image_score(amap) == pytest.approx((9 + 7 + 5) / 3)
+    assert _model(1).image_score(amap) == 9.0
+    assert _model(100).image_score(amap) == pytest.approx(amap.mean())
+
+
+def test_projection_keeps_the_main_directions():
+    rng = np.random.default_rng(5)
+    # 3-D data that lies (almost) in the plane spanned by (1, 1, 0) and (0, 0, 1)
+    a, b = rng.normal(size=(2, 2000))
+    x = np.stack([a, a, b * 0.5], 1) + rng.normal(0, 0.01, (2000, 3)) + 4.0
+    mean, comp = fit_projection(x.astype(np.float32), 2)
+    assert comp.shape == (3, 2)
+    np.testing.assert_allclose(mean, [4, 4, 4], atol=0.1)
+    back = ((x - mean) @ comp) @ comp.T + mean  # reconstruction from 2 components
+    assert np.abs(back - x).max() < 0.1
+    _, eye = fit_projection(x.astype(np.float32), 8)
+    assert np.array_equal(eye, np.eye(3, dtype=np.float32))
+
+
+def test_model_refuses_a_projection_that_does_not_fit():
+    with pytest.raises(CalibrationError):
+        GoodSetModel(np.zeros((4, 3), np.float32), np.zeros(5, np.float32), np.zeros((5, 2), np.float32),
+                     1.0, 0.01, 64, "x", np.zeros(0))
+
+
+def test_pixel_map_upsamples_and_keeps_the_peak_in_place():
+    from inspection.vision.goodset import pixel_map
+
+    amap = np.zeros((12, 16), np.float32)
+    amap[3, 10] = 5.0  # patch (row 3, column 10) of a stride-8 map
+    full = pixel_map(amap, (96, 128))
+    assert full.shape == (96, 128)
+    y, x = np.unravel_index(np.argmax(full), full.shape)
+    assert abs(y - (3 * 8 + 4)) <= 4 and abs(x - (10 * 8 + 4)) <= 4
+    assert full.max() < 5.0  # blurred
+    assert pixel_map(amap, (96, 128), sigma=0).max() == pytest.approx(5.0, rel=0.3)
+
+
+def test_kfold_calibration_scores_every_good_image_with_a_bank_that_did_not_see_it():
+    rng = np.random.default_rng(11)
+    goods = [texture(rng) for _ in range(12)]
+    goods[5] = np.full_like(goods[5], 120)  # one odd good part: flat, unlike every other one
+    model = teach(goods, block_features, extractor="blocks", short_side=96, bank_size=100, frr=0.0,
+                  folds=4, top_k=1, seed=2)
+    assert model.calibration_scores.size == 12
+    # the odd part was scored by banks that never saw it, so it stands out and sets the threshold ...
+    ordered = np.sort(model.calibration_scores)
+    assert ordered[-1] > 5 * ordered[-2] and model.threshold == ordered[-1]
+    # ... while the final bank was taught from every image, the odd one included
+    assert model.image_score(model.anomaly_map(goods[5], block_features)) < model.threshold
+    with pytest.raises(CalibrationError, match="4-fold"):
+        teach(goods[:3], block_features, extractor="blocks", folds=4)
