@@ -17,13 +17,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin station
 
 WORKDIR /opt/station
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE requirements.lock ./
 COPY inspection ./inspection
 COPY plugins ./plugins
 COPY calibration ./calibration
 COPY hmi ./hmi
-# onnxruntime (extra "cpu"), never onnxruntime-gpu alongside it
-RUN pip install ".[cpu]" && python -c "import inspection, cv2, pymodbus, pypylon, fastapi"
+# exactly the locked versions (extra "cpu": onnxruntime, never onnxruntime-gpu alongside it), then the
+# project itself without resolving anything
+RUN pip install -r requirements.lock && pip install --no-deps --no-build-isolation . \
+    && python -c "import inspection, cv2, pymodbus, pypylon, fastapi"
 
 USER station
 WORKDIR /home/station

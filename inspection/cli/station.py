@@ -8,7 +8,9 @@ functions only.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
+import shlex
 import signal
 import threading
 import time
@@ -71,7 +73,7 @@ def serve(config: StationConfig, catalog: RecipeCatalog, *, camera: Any = None, 
         if config.hmi.enabled:
             users = UserStore(config.station.data_dir / "users.db")
             app = create_app(station, station.store, users, settings=HmiSettings(title=config.hmi.title),
-                             announce=_announce)
+                             announce=functools.partial(_announce, data_dir=config.station.data_dir))
             server = HmiServer(app, host=config.hmi.host, port=config.hmi.port).start()
         if config_path is not None:
             watcher = ConfigWatcher(config_path, station.reload).start()
@@ -92,10 +94,10 @@ def serve(config: StationConfig, catalog: RecipeCatalog, *, camera: Any = None, 
     return 0
 
 
-def _announce(token: str) -> None:
+def _announce(token: str, *, data_dir: Path) -> None:
     print(f"\nNo HMI user exists yet. Open the HMI and create the first admin with the one-time setup "
-          f"token:\n    {token}\n(or: python -m hmi users add NAME --role admin --data DATA_DIR)\n",
-          flush=True)
+          f"token:\n    {token}\n(or: python -m hmi users add NAME --role admin "
+          f"--data {shlex.quote(str(data_dir))})\n", flush=True)
 
 
 def _banner(station: Any, server: Any, seconds: float) -> None:
