@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 #: image (H, W) uint8 -> patch features (h, w, C) float32
 FeatureFn = Callable[[np.ndarray], np.ndarray]
-FORMAT = "inspection.vision.goodset/1"
+FORMAT = "inspection.goodset/1"  # the file format's name, not a module path: never renamed
 
 #: Patch feature extractors by name (factories taking threads=, device=, precision=).
 feature_extractors: Registry[FeatureFn] = Registry("feature extractor", "inspection.features")
