@@ -130,11 +130,12 @@ def load_config(path: str | Path) -> StationConfig:
 
 
 def _resolve(config: StationConfig, base: Path) -> StationConfig:
-    def fix(value: Path | None) -> Path | None:
-        return None if value is None or value.is_absolute() else base / value
+    def fix(value: Path) -> Path:
+        """Relative paths are relative to the configuration file; absolute ones stay as they are."""
+        return value if value.is_absolute() else base / value
 
     camera = config.camera
-    if camera.image_file is not None and not camera.image_file.is_absolute():
+    if camera.image_file is not None:
         camera = camera.model_copy(update={"image_file": fix(camera.image_file)})
     return config.model_copy(update={
         "station": config.station.model_copy(update={"data_dir": fix(config.station.data_dir)}),
