@@ -20,5 +20,9 @@ class HmiSettings(BaseModel):
                                   description="live images are scaled down to this")
     jpeg_quality: int = Field(default=85, ge=30, le=100)
     max_upload_bytes: int = Field(default=64 * 1024**2, ge=1024)
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024,
+                                description="largest JSON request body (uploads: max_upload_bytes)")
+    max_upload_pixels: int = Field(default=50_000_000, ge=1024,
+                                   description="largest image (width x height) an upload may decode to")
     login_max_failures: int = Field(default=5, ge=1, le=100)
     login_lockout_s: float = Field(default=60.0, ge=0, le=3600)

@@ -78,7 +78,7 @@ class ResultJournal:
             fd = self._ensure_open()
             os.write(fd, line)
             if self.fsync:
-                os.fdatasync(fd) if hasattr(os, "fdatasync") else os.fsync(fd)
+                os.fdatasync(fd)
             self._count += 1
             self._open[self._seg].add(rid)
             self._owner[rid] = self._seg
@@ -100,10 +100,7 @@ class ResultJournal:
     def _drop_if_done(self, seg: int) -> None:
         if not self._open.get(seg):
             self._open.pop(seg, None)
-            try:
-                self._path(seg).unlink()
-            except FileNotFoundError:
-                pass
+            self._path(seg).unlink(missing_ok=True)
 
     @property
     def uncommitted(self) -> int:

@@ -434,6 +434,20 @@ class Station(LocalStation):
         self._restage(rid)
         return info
 
+    def frame_shape(self, recipe_id: str) -> tuple[int, int] | None:
+        """The camera's frame size: the last acquired frame, else the recipe's reference."""
+        for flight in reversed(self._inflight):
+            if flight.image is not None:
+                return (int(flight.image.shape[0]), int(flight.image.shape[1]))
+        found = super().frame_shape(recipe_id)
+        if found is not None:
+            return found
+        active = self.recipes_slot.current
+        if active is not None:
+            ref = active.loaded.recipe.reference
+            return (int(ref.shape[0]), int(ref.shape[1]))
+        return None
+
     def teach_golden(self, recipe_id: str, *, user: str, image: np.ndarray | None = None) -> GoldenInfo:
         info = super().teach_golden(recipe_id, user=user, image=image)
         self._restage(recipe_id)
