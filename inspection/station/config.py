@@ -70,6 +70,8 @@ class PlcSection(_Section):
     ack_timeout_ms: int = Field(default=2000, ge=1, le=65535)
     plc_heartbeat_timeout_ms: int = Field(default=500, ge=1, le=65535)
     buffer_depth: int = Field(default=8, ge=1, le=1000)
+    recipe_zero_is_active: bool = Field(default=True, description="RECIPE_NO 0 at a trigger means the "
+                                        "active recipe; false: it must equal ACTIVE_RECIPE like any number")
 
 
 class RecipesSection(_Section):

@@ -143,7 +143,8 @@ class Station(LocalStation):
         p = config.plc
         machine = MachineConfig(deadline_ms=p.deadline_ms, ack_timeout_ms=p.ack_timeout_ms,
                                 plc_heartbeat_timeout_ms=p.plc_heartbeat_timeout_ms,
-                                buffer_depth=p.buffer_depth, simulation=simulation)
+                                buffer_depth=p.buffer_depth, simulation=simulation,
+                                recipe_zero_is_active=p.recipe_zero_is_active)
         self.plc = PlcStation(self._job, config=machine, preparer=self._prepare_recipe,
                               initial_recipe=config.recipes.initial, low_word_first=p.low_word_first)
         self.plc.on_result(self._on_plc_result)
