@@ -359,12 +359,23 @@ class Station(LocalStation):
                 self.store.audit(user="config", action="camera_settings", target="station",
                                  old=self.config.camera.model_dump(mode="json"),
                                  new=new.camera.model_dump(mode="json"))
+            restart_keys: list[str] = []
             if "recipes" in changed:
+                old_r, new_r = self.config.recipes, new.recipes
+                if new_r.folder != old_r.folder:  # the catalog is bound to its folder: not live
+                    logger.warning("configuration: recipes.folder changed from %s to %s; the station keeps "
+                                   "%s until a restart", old_r.folder, new_r.folder, old_r.folder)
+                    self.store.audit(user="config", action="recipes_folder_pending", target="station",
+                                     old=str(old_r.folder), new=str(new_r.folder),
+                                     detail="takes effect after a restart")
+                    restart_keys.append("recipes.folder")
+                    new = new.model_copy(update={"recipes": new_r.model_copy(update={"folder": old_r.folder})})
                 rescan = getattr(self.recipes_slot.catalog, "rescan", None)
                 if callable(rescan):
                     rescan()
+                    logger.info("configuration: recipe folder %s rescanned", old_r.folder)
             self.config = self.config.model_copy(update={k: getattr(new, k) for k in changed & live})
-        restart = sorted(changed - live)
+        restart = sorted((changed - live) | set(restart_keys))
         if restart:
             logger.warning("configuration: %s changed; takes effect after a restart", ", ".join(restart))
         return restart
