@@ -61,7 +61,8 @@ class StationSection(_Section):
 class PlcSection(_Section):
     bridge: str = Field(default="modbus", pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")
     mode: Literal["server", "client"] = "server"
-    host: str = "0.0.0.0"
+    host: str = Field(default="127.0.0.1", description="listen address; the line network's interface "
+                      "(or 0.0.0.0) for a PLC on another machine")
     port: int = Field(default=502, ge=0, le=65535)
     unit_id: int | None = Field(default=None, ge=0, le=247)
     address_offset: int = Field(default=0, ge=0, le=65000)
@@ -88,9 +89,12 @@ class StorageSection(_Section):
 
 class HmiSection(_Section):
     enabled: bool = True
-    host: str = "0.0.0.0"
+    host: str = Field(default="127.0.0.1", description="listen address; plain HTTP: serve other machines "
+                      "through a TLS reverse proxy and set cookie_secure")
     port: int = Field(default=8080, ge=0, le=65535)
     title: str = Field(default="Inspection station", max_length=80)
+    cookie_secure: bool = Field(default=False, description="the session cookie only over HTTPS (behind a "
+                                "TLS reverse proxy)")
 
 
 class StationConfig(_Section):

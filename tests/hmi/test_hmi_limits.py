@@ -166,3 +166,30 @@ def test_golden_of_another_size_than_the_camera_frame_is_refused(served):
         except urllib.error.HTTPError as exc:
             got = exc.code
         assert got == code, shape
+
+
+def test_thresholds_must_be_json_numbers(served):
+    """Issue #13, item 9: true and "0.4" were accepted as thresholds."""
+    env, server = served
+    token = _login(server, env, "eng2", Role.ENGINEER)
+    for value, code in ((True, 422), ("0.4", 422), (0.4, 200)):
+        body = json.dumps({"values": {"threshold": value}}).encode()
+        req = urllib.request.Request(f"{server.url}/api/settings/thresholds", data=body, method="PUT",
+                                     headers={"Authorization": f"Bearer {token}",
+                                              "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                got = r.status
+        except urllib.error.HTTPError as exc:
+            got = exc.code
+        assert got == code, (value, got)
+
+
+def test_databases_are_private_and_passwords_use_current_scrypt_cost(served):
+    """Issue #13, item 9: users.db and results.db were created world-readable; scrypt N was 2**14."""
+    env, _server = served
+    env.user("someone", Role.OPERATOR)
+    for path in (env.users.path, env.store.config.db_path):
+        assert path.stat().st_mode & 0o077 == 0, (path, oct(path.stat().st_mode))
+    row = env.users._conn.execute("SELECT password_hash FROM users WHERE username = 'someone'").fetchone()
+    assert row[0].startswith(f"scrypt${2**15}$")

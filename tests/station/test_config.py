@@ -105,3 +105,10 @@ def test_absolute_paths_stay_absolute(tmp_path: Path) -> None:
     cfg = load_config(path)
     assert cfg.station.data_dir == data and cfg.recipes.folder == recipes
     assert cfg.camera.image_file == tmp_path / "parts"
+
+
+def test_network_defaults_are_loopback() -> None:
+    """Issue #13, item 9: 'inspection run' bound the HMI (plain HTTP) and Modbus to 0.0.0.0 by default."""
+    cfg = StationConfig()
+    assert cfg.hmi.host == "127.0.0.1" and cfg.plc.host == "127.0.0.1" and not cfg.hmi.cookie_secure
+    assert parse_config({"hmi": {"cookie_secure": True}}).hmi.cookie_secure
