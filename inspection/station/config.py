@@ -85,6 +85,8 @@ class StorageSection(_Section):
     synchronous: Literal["FULL", "NORMAL"] = "FULL"
     max_age_days: float | None = Field(default=90.0, gt=0)
     min_free_mb: int = Field(default=2048, ge=0)
+    max_records: int = Field(default=50_000_000, ge=0, description="records kept at most (about 1.1 KB "
+                             "each); above it the oldest passes go first. 0: no limit")
 
 
 class HmiSection(_Section):

@@ -76,7 +76,7 @@ def store_config(config: StationConfig) -> StoreConfig:
     s = config.storage
     retention = RetentionPolicy(image_max_age_days=s.max_age_days or 3650.0,
                                 record_max_age_days=max(s.max_age_days or 3650.0, 365.0),
-                                min_free_bytes=s.min_free_mb * MIB)
+                                min_free_bytes=s.min_free_mb * MIB, max_records=s.max_records)
     return StoreConfig(config.station.data_dir / "store", save_pass_every=s.save_pass_every,
                        synchronous=s.synchronous, retention=retention)
 
