@@ -46,18 +46,43 @@ def print_setup_token(token: str) -> None:
     logger.warning(msg)  # shown without any logging set-up too (logging's last-resort handler)
 
 
+def host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
+    """An IP address (a DNS rebinding attack always arrives with a host *name*), localhost, or one of
+    ``allowed``."""
+    import ipaddress
+
+    name = host.strip().lower()
+    if name.startswith("["):
+        name = name[1:].split("]", 1)[0]
+    elif name.count(":") == 1:
+        name = name.split(":", 1)[0]
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        return name == "localhost" or name in {a.lower() for a in allowed}
+
+
 class GuardMiddleware:
     """Security headers on every response; cross-site state-changing requests refused (a browser
     sends Origin on those; it must match the host the page came from)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, allowed_hosts: tuple[str, ...] | None = None) -> None:
         self.app = app
+        self.allowed_hosts = allowed_hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        if self.allowed_hosts is not None and not host_allowed(headers.get("host", ""), self.allowed_hosts):
+            body = b'{"detail":"unknown host name (allowed_hosts)","key":"bad_host"}'
+            await send({"type": "http.response.start", "status": 400,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
         origin = headers.get("origin")
         if scope["method"] in UNSAFE and origin and urlsplit(origin).netloc != headers.get("host", ""):
             body = b'{"detail":"cross-site request refused","key":"cross_site"}'
@@ -198,7 +223,7 @@ def create_app(station: StationPort, store: ResultStore, users: UserStore, *,
     app.state.hmi = ctx
     errors.install(app)
     app.add_middleware(BodyGuardMiddleware, ctx=ctx)
-    app.add_middleware(GuardMiddleware)
+    app.add_middleware(GuardMiddleware, allowed_hosts=settings.allowed_hosts)
     for r in (auth.router, live.router, results.router, results.review_router, station_routes.router,
               recipes.router, users_routes.router, system.router):
         app.include_router(r)

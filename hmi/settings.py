@@ -19,6 +19,9 @@ class HmiSettings(BaseModel):
     live_image_width: int = Field(default=1600, ge=160, le=8192,
                                   description="live images are scaled down to this")
     jpeg_quality: int = Field(default=85, ge=30, le=100)
+    allowed_hosts: tuple[str, ...] | None = Field(
+        default=None, description="host names the HMI answers to besides IP addresses (DNS rebinding: a "
+        "foreign name resolving to this machine is refused); None: any host (tests, embedding)")
     max_upload_bytes: int = Field(default=64 * 1024**2, ge=1024)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024,
                                 description="largest JSON request body (uploads: max_upload_bytes)")

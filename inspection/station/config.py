@@ -95,6 +95,8 @@ class HmiSection(_Section):
                       "through a TLS reverse proxy and set cookie_secure")
     port: int = Field(default=8080, ge=0, le=65535)
     title: str = Field(default="Inspection station", max_length=80)
+    allowed_hosts: list[str] = Field(default_factory=list, description="host names the HMI answers to "
+                                     "besides IP addresses and localhost (DNS rebinding protection)")
     cookie_secure: bool = Field(default=False, description="the session cookie only over HTTPS (behind a "
                                 "TLS reverse proxy)")
 

@@ -248,11 +248,14 @@ class Station(LocalStation):
         journal), so a result the PLC has seen survives kill -9 / power loss."""
         rid, now_ns = new_result_id(), time.time_ns()
         req = record.request
-        self.journal.append({"result_id": rid, "decided_ns": now_ns, "trigger_seq": req.trigger_seq,
-                             "part_id": req.part_id, "part_id_str": req.part_id_str,
-                             "recipe_no": req.recipe_no, "code": int(record.code),
-                             "result_seq": record.result_seq, "error_code": int(record.error_code),
-                             "cycle_ms": round(record.cycle_ms, 3), "message": record.message[:200]})
+        try:
+            self.journal.append({"result_id": rid, "decided_ns": now_ns, "trigger_seq": req.trigger_seq,
+                                 "part_id": req.part_id, "part_id_str": req.part_id_str,
+                                 "recipe_no": req.recipe_no, "code": int(record.code),
+                                 "result_seq": record.result_seq, "error_code": int(record.error_code),
+                                 "cycle_ms": round(record.cycle_ms, 3), "message": record.message[:200]})
+        except OSError as exc:  # disk full or failing: the PLC still gets its answer; the store retries
+            logger.error("result journal: cannot write trigger seq %d: %s", req.trigger_seq, exc)
         self._post.put(_Post(record, time.perf_counter(), rid, now_ns))
 
     def _on_plc_discard(self, record: ResultRecord, reason: str) -> None:

@@ -193,3 +193,48 @@ def test_databases_are_private_and_passwords_use_current_scrypt_cost(served):
         assert path.stat().st_mode & 0o077 == 0, (path, oct(path.stat().st_mode))
     row = env.users._conn.execute("SELECT password_hash FROM users WHERE username = 'someone'").fetchone()
     assert row[0].startswith(f"scrypt${2**15}$")
+
+
+def test_a_guessing_source_cannot_lock_the_admin_out_from_elsewhere(served):
+    """Issue #13, item 9: the lockout was per user name only (anyone could keep the admin out)."""
+    import http.client
+
+    env, server = served
+    env.user("boss", Role.ADMIN)
+    port = int(server.url.rsplit(":", 1)[1].rstrip("/"))
+
+    def login(source: str, password: str) -> int:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=(source, 0))
+        try:
+            conn.request("POST", "/api/auth/login", body=json.dumps({"username": "boss", "password": password}),
+                         headers={"Content-Type": "application/json"})
+            return conn.getresponse().status
+        finally:
+            conn.close()
+
+    codes = [login("127.0.0.2", "wrong-guess-1") for _ in range(6)]
+    assert codes[:5] == [401] * 5 and codes[5] == 429  # the guessing source is locked out
+    assert login("127.0.0.1", PASSWORD) == 200  # the admin, from another address, is not
+    assert login("127.0.0.2", PASSWORD) == 429
+
+
+def test_host_allow_list_refuses_a_rebound_name(tmp_path):
+    """Issue #13, item 9: no Host allow-list (DNS rebinding reached /api/auth/setup)."""
+    import http.client
+
+    from hmi.settings import HmiSettings
+
+    env = build_env(tmp_path, HmiSettings(allowed_hosts=("station.line3.local",)))
+    server = HmiServer(env.app, host="127.0.0.1", port=0).start()
+    try:
+        port = int(server.url.rsplit(":", 1)[1].rstrip("/"))
+        for host, code in (("evil.example", 400), (f"127.0.0.1:{port}", 200),
+                           ("station.line3.local", 200), (f"localhost:{port}", 200)):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("GET", "/api/auth/setup", headers={"Host": host})
+            assert conn.getresponse().status == code, host
+            conn.close()
+    finally:
+        server.stop()
+        env.store.close()
+        env.users.close()
