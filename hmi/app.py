@@ -205,6 +205,10 @@ def create_app(station: StationPort, store: ResultStore, users: UserStore, *,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        import anyio.to_thread
+
+        # the HMI's blocking handlers share this process with the station's hot path: bounded
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         if users.count() == 0:
             ctx.announce(ctx.new_setup_token())
         ctx.ready.set()

@@ -22,6 +22,8 @@ class HmiSettings(BaseModel):
     allowed_hosts: tuple[str, ...] | None = Field(
         default=None, description="host names the HMI answers to besides IP addresses (DNS rebinding: a "
         "foreign name resolving to this machine is refused); None: any host (tests, embedding)")
+    worker_threads: int = Field(default=4, ge=1, le=64, description="threads for the HMI's blocking work "
+                                "(queries, image encodes): bounded, so the HMI cannot starve the station")
     max_upload_bytes: int = Field(default=64 * 1024**2, ge=1024)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024,
                                 description="largest JSON request body (uploads: max_upload_bytes)")
