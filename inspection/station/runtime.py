@@ -125,7 +125,10 @@ class Station(LocalStation):
             store.submit(PartRecord(result, part, result_id=str(e["result_id"]),
                                     decided_ns=int(str(e["decided_ns"]))))
         if entries:
-            store.flush(30.0)
+            if not store.flush(30.0) or any(store.get(str(e["result_id"])) is None for e in entries):
+                logger.error("the store could not take the %d journaled result(s) yet: the journal keeps "
+                             "them for the next start", len(entries))
+                return
             logger.warning("stored %d result(s) from the journal that the last run had not committed",
                            len(entries))
         self.journal.forget_old()
