@@ -5,6 +5,7 @@ outside. Every row must show 0 lost, 0 duplicated, 0 stale, 0 PASS without inspe
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 _spec = importlib.util.spec_from_file_location("fault_matrix", Path(__file__).parent / "fault_matrix.py")
 assert _spec is not None and _spec.loader is not None
 fault_matrix = importlib.util.module_from_spec(_spec)
+sys.modules["fault_matrix"] = fault_matrix  # dataclasses look their module up there
 _spec.loader.exec_module(fault_matrix)
 
 
