@@ -239,7 +239,7 @@ def run_matrix(root: Path, *, parts: int = 40, rate: float = 20.0,
                 line.part(row, pid)
             rows.append(row)
             progress(row.fault)
-        for point in ("trig_ack", "result_valid"):
+        for point in ("trig_ack", "result_valid", "result_ack"):
             row = Row(f"kill -9 at {point}")
             for pid in ids(parts // 4):
                 line.part(row, pid)

@@ -21,7 +21,7 @@ _spec.loader.exec_module(fault_matrix)
 def test_fault_matrix_short_form(tmp_path: Path) -> None:
     rows = fault_matrix.run_matrix(tmp_path, parts=20, rate=20.0)
     print("\n" + fault_matrix.table(rows))
-    assert len(rows) == 8
+    assert len(rows) == 9
     for row in rows:
         assert row["parts"] >= 10, row
         for key in ("lost", "duplicated", "stale", "pass_without_inspection"):
