@@ -18,28 +18,37 @@ from inspection.store import ResultStore
 
 @dataclass
 class LoginGuard:
-    """Counts failed logins per user name and locks a name out for a while after too many."""
+    """Counts failed logins per (source address, user name) and per source address, and locks them
+    out for a while after too many: a name is locked only for the source that guessed (anyone else,
+    the real admin too, can still sign in), and a source that sprays many names is locked as a
+    whole after ``SOURCE_FACTOR`` times the per-name limit."""
 
     max_failures: int
     lockout_s: float
     _fails: dict[str, tuple[int, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    SOURCE_FACTOR = 4
 
-    def locked_for(self, username: str) -> float:
-        with self._lock:
-            n, until = self._fails.get(username, (0, 0.0))
-        return max(0.0, until - time.monotonic()) if n >= self.max_failures else 0.0
+    def _wait(self, key: str, limit: int) -> float:
+        n, until = self._fails.get(key, (0, 0.0))
+        return max(0.0, until - time.monotonic()) if n >= limit else 0.0
 
-    def failed(self, username: str) -> None:
+    def locked_for(self, username: str, source: str = "") -> float:
         with self._lock:
-            n, _ = self._fails.get(username, (0, 0.0))
-            self._fails[username] = (n + 1, time.monotonic() + self.lockout_s)
-            if len(self._fails) > 10_000:  # bounded under a name-spraying attack
+            return max(self._wait(f"{source}\0{username}", self.max_failures),
+                       self._wait(f"{source}\0", self.max_failures * self.SOURCE_FACTOR))
+
+    def failed(self, username: str, source: str = "") -> None:
+        with self._lock:
+            for key in (f"{source}\0{username}", f"{source}\0"):
+                n, _ = self._fails.get(key, (0, 0.0))
+                self._fails[key] = (n + 1, time.monotonic() + self.lockout_s)
+            while len(self._fails) > 10_000:  # bounded under a name-spraying attack
                 self._fails.pop(next(iter(self._fails)))
 
-    def succeeded(self, username: str) -> None:
+    def succeeded(self, username: str, source: str = "") -> None:
         with self._lock:
-            self._fails.pop(username, None)
+            self._fails.pop(f"{source}\0{username}", None)
 
 
 @dataclass

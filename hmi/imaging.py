@@ -38,10 +38,62 @@ def encode_jpeg(image: np.ndarray, *, max_width: int | None = None, quality: int
     return buf.tobytes()
 
 
-def decode_upload(data: bytes) -> np.ndarray:
-    """Decode an uploaded image file (PNG, JPEG, BMP, TIFF); ImageError when it is not one."""
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from the header of a PNG, JPEG, BMP or TIFF file, without decoding it;
+    None when the header is not one of those or is cut short."""
+    import struct
+
+    try:
+        if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
+            w, h = struct.unpack(">II", data[16:24])
+            return int(w), int(h)
+        if data[:2] == b"BM" and len(data) >= 26:
+            w, h = struct.unpack("<ii", data[18:26])
+            return abs(int(w)), abs(int(h))
+        if data[:2] == b"\xff\xd8":
+            i = 2
+            while i + 9 < len(data):
+                if data[i] != 0xFF:
+                    return None
+                marker = data[i + 1]
+                if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+                    i += 2
+                    continue
+                (seg,) = struct.unpack(">H", data[i + 2:i + 4])
+                if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                    h, w = struct.unpack(">HH", data[i + 5:i + 9])
+                    return int(w), int(h)
+                i += 2 + seg
+            return None
+        if data[:4] in (b"II*\x00", b"MM\x00*"):
+            e = "<" if data[:2] == b"II" else ">"
+            (ifd,) = struct.unpack(e + "I", data[4:8])
+            (n,) = struct.unpack(e + "H", data[ifd:ifd + 2])
+            dims: dict[int, int] = {}
+            for k in range(n):
+                tag, typ, _count = struct.unpack(e + "HHI", data[ifd + 2 + 12 * k:ifd + 10 + 12 * k])
+                raw = data[ifd + 10 + 12 * k:ifd + 14 + 12 * k]
+                if tag in (256, 257):
+                    dims[tag] = struct.unpack(e + ("H" if typ == 3 else "I"), raw[:2] if typ == 3 else raw)[0]
+            if 256 in dims and 257 in dims:
+                return int(dims[256]), int(dims[257])
+    except (struct.error, IndexError):
+        return None
+    return None
+
+
+def decode_upload(data: bytes, *, max_pixels: int = 50_000_000) -> np.ndarray:
+    """Decode an uploaded image file (PNG, JPEG, BMP, TIFF); ImageError when it is not one, or when
+    its header says it is larger than ``max_pixels`` (checked before anything is decoded: a small
+    file can decode to gigabytes)."""
     if not data:
         raise ImageError("the uploaded file is empty")
+    size = image_size(data)
+    if size is None:
+        raise ImageError("the uploaded file is not a readable image (PNG, JPEG, BMP or TIFF)")
+    if size[0] * size[1] > max_pixels or size[0] > 65535 or size[1] > 65535:
+        raise ImageError(f"the uploaded image is {size[0]}x{size[1]} pixels, more than the "
+                         f"{max_pixels} allowed")
     arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if arr is None:
         raise ImageError("the uploaded file is not a readable image (PNG, JPEG, BMP or TIFF)")

@@ -14,7 +14,8 @@ Password = Annotated[str, Field(min_length=1, max_length=256)]
 NewPassword = Annotated[str, Field(min_length=8, max_length=256)]
 RecipeId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 ResultId = Annotated[str, Field(pattern=RESULT_ID_PATTERN)]
-FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+# strict: a threshold is a JSON number, not true or "0.4" (issue #13)
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False, strict=True)]
 
 
 class In(BaseModel):

@@ -40,10 +40,10 @@ def inspect(prepared: PreparedRecipe, image: np.ndarray | Frame, *,
     recipe_id = prepared.recipe_id
 
     def reject(code: ResultCode, message: str, alignment: Alignment | None = None,
-               findings: tuple[Finding, ...] = ()) -> InspectionResult:
+               findings: tuple[Finding, ...] = (), shape: tuple[int, int] | None = None) -> InspectionResult:
         return InspectionResult(code, findings, alignment, message, timings, recipe_id,
-                                prepared.shape, max((f.score for f in findings), default=0.0),
-                                prepared.recipe.mm_per_px)
+                                prepared.shape if shape is None else shape,
+                                max((f.score for f in findings), default=0.0), prepared.recipe.mm_per_px)
 
     if isinstance(image, Frame):
         if not image.complete:
@@ -56,9 +56,9 @@ def inspect(prepared: PreparedRecipe, image: np.ndarray | Frame, *,
     except ImageError as exc:
         return reject(ResultCode.NG_ACQUISITION, str(exc))
     if grey.shape != prepared.shape:
-        return reject(ResultCode.NG_ACQUISITION,
+        return reject(ResultCode.NG_ACQUISITION,  # stored with the frame's own size (issue #13)
                       f"part image is {grey.shape[1]}x{grey.shape[0]} px, the recipe expects "
-                      f"{prepared.shape[1]}x{prepared.shape[0]} px")
+                      f"{prepared.shape[1]}x{prepared.shape[0]} px", shape=(grey.shape[0], grey.shape[1]))
     t0 = time.perf_counter()
     try:
         recipe = prepared.recipe

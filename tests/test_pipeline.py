@@ -112,3 +112,18 @@ def test_result_cannot_be_ok_with_reported_findings() -> None:
 
 def test_only_ok_is_a_pass() -> None:
     assert [c for c in ResultCode if c.verdict is Verdict.PASS] == [ResultCode.OK]
+
+
+def test_wrong_size_frame_is_recorded_with_its_own_size(prepared, tmp_path) -> None:
+    """Issue #13, item 9: a wrong-size frame was stored with the recipe's size."""
+    from inspection.record import PartInfo, PartRecord
+    from inspection.store import ResultStore, StoreConfig
+
+    h, w = prepared.shape
+    result = inspect(prepared, np.zeros((h // 2, w // 2), np.uint8))
+    assert result.code is ResultCode.NG_ACQUISITION and result.image_shape == (h // 2, w // 2)
+    with ResultStore(StoreConfig(tmp_path)) as store:
+        rec = PartRecord(result, PartInfo(part_id=1))
+        store.submit(rec)
+        assert store.flush(10)
+        assert store.require(rec.result_id).image_shape == (h // 2, w // 2)

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import secrets
 
-N, R, P, DKLEN = 2**14, 8, 1, 32
+N, R, P, DKLEN = 2**15, 8, 1, 32  # 2**15: above the 2**14 minimum of current guidance
 MIN_LENGTH = 8
 MAX_LENGTH = 256
 

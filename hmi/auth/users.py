@@ -22,6 +22,7 @@ from pathlib import Path
 from hmi.auth.passwords import burn_time, hash_password, needs_rehash, password_problem, verify_password
 from hmi.auth.roles import Role
 from inspection.errors import InspectionError
+from inspection.store.schema import private_file
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{2,32}$")
 
@@ -69,6 +70,7 @@ class UserStore:
         self.path = Path(path)
         self.idle_ns = int(idle_s * 1e9)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)  # password hashes and session digests: owner only
         self._conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False,
                                      timeout=10.0)
         self._conn.row_factory = sqlite3.Row

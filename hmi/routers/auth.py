@@ -29,18 +29,19 @@ def _login_response(ctx: Ctx, response: Response, user: User) -> LoginOut:
                                                             429: {"description": "too many failures"}})
 def login(body: LoginIn, ctx: Ctx, response: Response, request: Request) -> LoginOut:
     """Sign in; sets the session cookie and returns the token (for API clients)."""
-    wait = ctx.guard.locked_for(body.username)
+    source = request.client.host if request.client else ""
+    wait = ctx.guard.locked_for(body.username, source)
     if wait > 0:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
                             f"too many failed sign-ins for {body.username!r}; try again in {wait:.0f} s",
                             headers={"Retry-After": str(int(wait) + 1)})
     user = ctx.users.authenticate(body.username, body.password)
     if user is None:
-        ctx.guard.failed(body.username)
+        ctx.guard.failed(body.username, source)
         ctx.store.audit(user=body.username, action="login_failed", target="hmi",
                         detail=request.client.host if request.client else None)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong user name or password")
-    ctx.guard.succeeded(body.username)
+    ctx.guard.succeeded(body.username, source)
     ctx.store.audit(user=user.username, action="login", target="hmi",
                     detail=request.client.host if request.client else None)
     return _login_response(ctx, response, user)

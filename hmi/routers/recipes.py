@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from hmi.deps import Ctx, EngineerUser, OperatorUser
 from hmi.imaging import decode_upload, encode_jpeg
@@ -70,6 +72,9 @@ def teach(recipe_id: RecipePath, body: TeachIn, ctx: Ctx, user: EngineerUser) ->
     return GoldenOut(**info.to_dict())  # type: ignore[arg-type]
 
 
+_HEAVY = threading.BoundedSemaphore(1)  # image decodes from the HMI: one at a time
+
+
 @router.post("/recipes/{recipe_id}/teach/upload", response_model=GoldenOut,
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
@@ -86,9 +91,15 @@ async def teach_upload(recipe_id: RecipePath, request: Request, ctx: Ctx, user: 
         if size > limit:
             raise HTTPException(413, f"the image is larger than {limit // 1024**2} MB")
         chunks.append(chunk)
-    image = decode_upload(b"".join(chunks))
-    info = ctx.station.teach_golden(recipe_id, user=user.username, image=image)
-    return GoldenOut(**info.to_dict())  # type: ignore[arg-type]
+    data = b"".join(chunks)
+
+    def work() -> GoldenOut:  # decoding and re-preparing the recipe: off the event loop, one at a time
+        with _HEAVY:
+            image = decode_upload(data, max_pixels=ctx.settings.max_upload_pixels)
+            info = ctx.station.teach_golden(recipe_id, user=user.username, image=image)
+        return GoldenOut(**info.to_dict())  # type: ignore[arg-type]
+
+    return await run_in_threadpool(work)
 
 
 @router.get("/settings/thresholds", response_model=ThresholdsOut, responses={404: {}})

@@ -22,7 +22,8 @@ def health(ctx: Ctx) -> JSONResponse:
     st = ctx.station.status()
     w = ctx.store.stats()
     body = HealthOut(status="ok" if w.alive else "degraded", station_state=st.state.name,
-                     store_writer=w.alive, store_queue=w.queued, low_disk=w.low_disk,
+                     store_writer=w.alive, store_queue=w.queued,
+                     low_disk=w.low_disk or w.records_near_limit,
                      plc_connected=st.plc.connected)
     return JSONResponse(body.model_dump(), status_code=200 if w.alive else 503)
 

@@ -72,7 +72,9 @@ def serve(config: StationConfig, catalog: RecipeCatalog, *, camera: Any = None, 
         station.start()
         if config.hmi.enabled:
             users = UserStore(config.station.data_dir / "users.db")
-            app = create_app(station, station.store, users, settings=HmiSettings(title=config.hmi.title),
+            app = create_app(station, station.store, users, settings=HmiSettings(title=config.hmi.title,
+                                                                    cookie_secure=config.hmi.cookie_secure,
+                                                                    allowed_hosts=tuple(config.hmi.allowed_hosts)),
                              announce=functools.partial(_announce, data_dir=config.station.data_dir))
             server = HmiServer(app, host=config.hmi.host, port=config.hmi.port).start()
         if config_path is not None:

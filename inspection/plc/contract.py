@@ -168,6 +168,7 @@ class ErrorCode(IntEnum):
     MALFORMED_WRITE = 19  # a PLC write was refused (reserved bits, bad value, wrong block)
     INVALID_JOB_RESULT = 20  # the inspection job returned something that is not a result
     STATION_STARTING = 21  # trigger while the station starts
+    PLC_SESSION_ENDED = 22  # stored only: a result discarded because its PLC session ended
 
 
 # Result codes of triggers the station refuses, and of job failures, by error code.

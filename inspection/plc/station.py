@@ -24,7 +24,7 @@ from inspection.plc.codec import PlcWords
 from inspection.plc.job import InspectionJob, RecipeOutcome, RecipePreparer, accept_any_recipe
 from inspection.plc.record import ResultRecord, StatusImage, TriggerRequest
 from inspection.station.state import StationMachine
-from inspection.station.timing import Effect, MachineConfig, PrepareRecipe, Published, StartJob
+from inspection.station.timing import Discarded, Effect, MachineConfig, PrepareRecipe, Published, StartJob
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,7 @@ class PlcStation:
         self._recipes: queue.SimpleQueue[int | None] = queue.SimpleQueue()
         self._listeners: list[Listener] = []
         self._result_listeners: list[Callable[[ResultRecord], None]] = []
+        self._discard_listeners: list[Callable[[ResultRecord, str], None]] = []
         self._threads: list[threading.Thread] = []
         self._closing = False
         self._registers = self.machine.image().encode(low_word_first=low_word_first)
@@ -155,6 +156,12 @@ class PlcStation:
         with self._cond:
             self._result_listeners.append(callback)
 
+    def on_discard(self, callback: Callable[[ResultRecord, str], None]) -> None:
+        """``callback(record, reason)`` for every result discarded because its PLC session ended
+        (it was never acknowledged; the next session never sees it); keep it short."""
+        with self._cond:
+            self._discard_listeners.append(callback)
+
     def wait_for(self, predicate: Callable[[StatusImage], bool], timeout: float) -> bool:
         """Block until ``predicate(image)`` holds (evaluated on every change) or ``timeout`` s."""
         end = self._clock() + timeout
@@ -185,6 +192,12 @@ class PlcStation:
                         cb(effect.record)
                     except Exception:
                         logger.exception("result listener failed")
+            elif isinstance(effect, Discarded):
+                for dcb in self._discard_listeners:
+                    try:
+                        dcb(effect.record, effect.reason)
+                    except Exception:
+                        logger.exception("discard listener failed")
 
     def _refresh(self) -> None:
         regs = self.machine.image().encode(low_word_first=self.low_word_first)

@@ -61,7 +61,8 @@ class StationSection(_Section):
 class PlcSection(_Section):
     bridge: str = Field(default="modbus", pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")
     mode: Literal["server", "client"] = "server"
-    host: str = "0.0.0.0"
+    host: str = Field(default="127.0.0.1", description="listen address; the line network's interface "
+                      "(or 0.0.0.0) for a PLC on another machine")
     port: int = Field(default=502, ge=0, le=65535)
     unit_id: int | None = Field(default=None, ge=0, le=247)
     address_offset: int = Field(default=0, ge=0, le=65000)
@@ -70,6 +71,8 @@ class PlcSection(_Section):
     ack_timeout_ms: int = Field(default=2000, ge=1, le=65535)
     plc_heartbeat_timeout_ms: int = Field(default=500, ge=1, le=65535)
     buffer_depth: int = Field(default=8, ge=1, le=1000)
+    recipe_zero_is_active: bool = Field(default=True, description="RECIPE_NO 0 at a trigger means the "
+                                        "active recipe; false: it must equal ACTIVE_RECIPE like any number")
 
 
 class RecipesSection(_Section):
@@ -82,13 +85,20 @@ class StorageSection(_Section):
     synchronous: Literal["FULL", "NORMAL"] = "FULL"
     max_age_days: float | None = Field(default=90.0, gt=0)
     min_free_mb: int = Field(default=2048, ge=0)
+    max_records: int = Field(default=50_000_000, ge=0, description="records kept at most (about 1.1 KB "
+                             "each); above it the oldest passes go first. 0: no limit")
 
 
 class HmiSection(_Section):
     enabled: bool = True
-    host: str = "0.0.0.0"
+    host: str = Field(default="127.0.0.1", description="listen address; plain HTTP: serve other machines "
+                      "through a TLS reverse proxy and set cookie_secure")
     port: int = Field(default=8080, ge=0, le=65535)
     title: str = Field(default="Inspection station", max_length=80)
+    allowed_hosts: list[str] = Field(default_factory=list, description="host names the HMI answers to "
+                                     "besides IP addresses and localhost (DNS rebinding protection)")
+    cookie_secure: bool = Field(default=False, description="the session cookie only over HTTPS (behind a "
+                                "TLS reverse proxy)")
 
 
 class StationConfig(_Section):
@@ -130,11 +140,12 @@ def load_config(path: str | Path) -> StationConfig:
 
 
 def _resolve(config: StationConfig, base: Path) -> StationConfig:
-    def fix(value: Path | None) -> Path | None:
-        return None if value is None or value.is_absolute() else base / value
+    def fix(value: Path) -> Path:
+        """Relative paths are relative to the configuration file; absolute ones stay as they are."""
+        return value if value.is_absolute() else base / value
 
     camera = config.camera
-    if camera.image_file is not None and not camera.image_file.is_absolute():
+    if camera.image_file is not None:
         camera = camera.model_copy(update={"image_file": fix(camera.image_file)})
     return config.model_copy(update={
         "station": config.station.model_copy(update={"data_dir": fix(config.station.data_dir)}),

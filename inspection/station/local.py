@@ -244,6 +244,11 @@ class LocalStation:
             image = check_image(image, what="golden reference")
         except ImageError as exc:
             raise StationError(str(exc), key="bad_image") from exc
+        expected = self.frame_shape(recipe_id)
+        if expected is not None and tuple(image.shape[:2]) != tuple(expected):
+            raise StationError(f"the golden reference is {image.shape[1]}x{image.shape[0]} pixels; the "
+                               f"camera's frames are {expected[1]}x{expected[0]}: a golden of another "
+                               "size would reject every part", key="bad_image")
         ok, buf = cv2.imencode(".png", image)
         if not ok:
             raise StationError("cannot encode the golden reference", key="bad_image")
@@ -263,6 +268,17 @@ class LocalStation:
                          detail=f"{info.shape[1]}x{info.shape[0]}")
         self.broadcaster.emit("recipes", {"recipe_id": recipe_id})
         return info
+
+    def frame_shape(self, recipe_id: str) -> tuple[int, int] | None:
+        """(height, width) of the camera's frames, which a golden reference must match: the last
+        part's image, else the current golden of the recipe; None when nothing is known yet."""
+        last = self.hub.recent(1)
+        image = self.hub.image(last[0].result_id) if last else None
+        if image is not None:
+            return (int(image.shape[0]), int(image.shape[1]))
+        with self._lock:
+            info = self._golden.get(recipe_id)
+        return None if info is None else (int(info.shape[0]), int(info.shape[1]))
 
     def clear_counters(self, *, user: str) -> Counters:
         old = self.hub.counters()

@@ -49,6 +49,13 @@ class ResultBuffer:
             return self._records[0]
         return None
 
+    def clear(self) -> list[ResultRecord]:
+        """Drop every result (the PLC session that was to acknowledge them ended); returns them."""
+        records = list(self._records)
+        self._records.clear()
+        self._presented = False
+        return records
+
     def acknowledge(self) -> ResultRecord | None:
         """The PLC copied the shown result: it leaves the buffer. None if nothing was shown."""
         if not self._presented:

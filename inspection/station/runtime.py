@@ -34,9 +34,10 @@ from inspection.plc.job import RecipeOutcome
 from inspection.plc.record import ResultRecord, TriggerRequest
 from inspection.plc.station import PlcStation
 from inspection.recipe.catalog import RecipeCatalog, RecipeEntry
-from inspection.record import PartInfo, PartRecord
-from inspection.result import InspectionResult
+from inspection.record import PartInfo, PartRecord, new_result_id
+from inspection.result import InspectionResult, ResultCode
 from inspection.station.config import StationConfig
+from inspection.station.journal import ResultJournal
 from inspection.station.local import LocalStation
 from inspection.station.port import GoldenInfo, PlcLink, RecipeInfo, StationStatus
 from inspection.station.recipes import RecipeSlot, recipe_thresholds
@@ -60,11 +61,22 @@ class _InFlight:
     done_at: float = 0.0  # perf_counter when the job returned
 
 
+@dataclass(frozen=True)
+class _Post:
+    """A published (or discarded) result on its way to the store and the HMI."""
+
+    record: ResultRecord
+    published_at: float
+    result_id: str
+    decided_ns: int
+    discarded: str | None = None  # why, when its PLC session ended before RESULT_ACK
+
+
 def store_config(config: StationConfig) -> StoreConfig:
     s = config.storage
     retention = RetentionPolicy(image_max_age_days=s.max_age_days or 3650.0,
                                 record_max_age_days=max(s.max_age_days or 3650.0, 365.0),
-                                min_free_bytes=s.min_free_mb * MIB)
+                                min_free_bytes=s.min_free_mb * MIB, max_records=s.max_records)
     return StoreConfig(config.station.data_dir / "store", save_pass_every=s.save_pass_every,
                        synchronous=s.synchronous, retention=retention)
 
@@ -80,8 +92,10 @@ class Station(LocalStation):
         if not entries:
             raise RecipeError("the station has no recipes: teach one (inspection teach) or check "
                               f"the recipe folder {config.recipes.folder}", key="recipe_not_found")
-        store = ResultStore(store_config(config)).start()
+        self.journal = ResultJournal(config.station.data_dir / "journal")
+        store = ResultStore(store_config(config), on_commit=self.journal.committed).start()
         try:
+            self._recover_journal(store, config.station.id)
             super().__init__(store, recipes=[RecipeDef(e.recipe_id, e.number, e.name, e.model_hash)
                                              for e in entries],
                              data_dir=config.station.data_dir / "station", station_id=config.station.id,
@@ -94,6 +108,30 @@ class Station(LocalStation):
         except Exception:
             self.store.close()
             raise
+
+    def _recover_journal(self, store: ResultStore, station_id: str) -> None:
+        """Results the PLC may have seen before the last run ended (kill -9, power loss) but the
+        store had not committed: stored now, marked as recovered."""
+        entries = self.journal.recover(lambda rid: store.get(rid) is not None)
+        for e in entries:
+            code = ResultCode(int(str(e["code"])))
+            message = f"recovered from the result journal: {e.get('message', '')}"[:500]
+            part = PartInfo(trigger_seq=int(str(e["trigger_seq"])), part_id=int(str(e["part_id"])),
+                            part_id_str=str(e.get("part_id_str", "")),
+                            recipe_number=int(str(e.get("recipe_no", 0))), station_id=station_id,
+                            trigger_ns=int(str(e["decided_ns"])))
+            result = InspectionResult(code, message=message,
+                                      timings_ms={"total": float(str(e.get("cycle_ms", 0.0)))})
+            store.submit(PartRecord(result, part, result_id=str(e["result_id"]),
+                                    decided_ns=int(str(e["decided_ns"]))))
+        if entries:
+            if not store.flush(30.0) or any(store.get(str(e["result_id"])) is None for e in entries):
+                logger.error("the store could not take the %d journaled result(s) yet: the journal keeps "
+                             "them for the next start", len(entries))
+                return
+            logger.warning("stored %d result(s) from the journal that the last run had not committed",
+                           len(entries))
+        self.journal.forget_old()
 
     def _setup(self, config: StationConfig, catalog: RecipeCatalog, camera: Camera | None, bridge: bool,
                simulation: bool, entries: list[RecipeEntry]) -> None:
@@ -108,14 +146,16 @@ class Station(LocalStation):
         p = config.plc
         machine = MachineConfig(deadline_ms=p.deadline_ms, ack_timeout_ms=p.ack_timeout_ms,
                                 plc_heartbeat_timeout_ms=p.plc_heartbeat_timeout_ms,
-                                buffer_depth=p.buffer_depth, simulation=simulation)
+                                buffer_depth=p.buffer_depth, simulation=simulation,
+                                recipe_zero_is_active=p.recipe_zero_is_active)
         self.plc = PlcStation(self._job, config=machine, preparer=self._prepare_recipe,
                               initial_recipe=config.recipes.initial, low_word_first=p.low_word_first)
         self.plc.on_result(self._on_plc_result)
+        self.plc.on_discard(self._on_plc_discard)
         self.bridge: PlcBridge | None = None
         self._want_bridge = bridge
         self._inflight: collections.deque[_InFlight] = collections.deque(maxlen=64)
-        self._post: queue.SimpleQueue[tuple[ResultRecord, float] | None] = queue.SimpleQueue()
+        self._post: queue.SimpleQueue[_Post | None] = queue.SimpleQueue()
         self._post_thread: threading.Thread | None = None
         self._cycle = threading.Lock()  # held by a cycle; configuration changes wait for it
         self.started = False
@@ -147,6 +187,7 @@ class Station(LocalStation):
             self._post_thread.join(5.0)
         self.camera.close()
         self.store.close()
+        self.journal.close()
         self.started = False
 
     def __enter__(self) -> Station:
@@ -205,14 +246,34 @@ class Station(LocalStation):
         return dataclasses.replace(result, timings_ms=timings)
 
     def _on_plc_result(self, record: ResultRecord) -> None:
-        """Called by the state machine when a result is published to the PLC (under its lock)."""
-        self._post.put((record, time.perf_counter()))
+        """Called by the state machine when a result is published to the PLC, under its lock and
+        before the status registers show RESULT_VALID: the result is made durable here (fsync'd
+        journal), so a result the PLC has seen survives kill -9 / power loss."""
+        rid, now_ns = new_result_id(), time.time_ns()
+        req = record.request
+        try:
+            self.journal.append({"result_id": rid, "decided_ns": now_ns, "trigger_seq": req.trigger_seq,
+                                 "part_id": req.part_id, "part_id_str": req.part_id_str,
+                                 "recipe_no": req.recipe_no, "code": int(record.code),
+                                 "result_seq": record.result_seq, "error_code": int(record.error_code),
+                                 "cycle_ms": round(record.cycle_ms, 3), "message": record.message[:200]})
+        except OSError as exc:  # disk full or failing: the PLC still gets its answer; the store retries
+            logger.error("result journal: cannot write trigger seq %d: %s", req.trigger_seq, exc)
+        self._post.put(_Post(record, time.perf_counter(), rid, now_ns))
+
+    def _on_plc_discard(self, record: ResultRecord, reason: str) -> None:
+        """A result (or the part in work) of a PLC session that ended before RESULT_ACK: never shown
+        to the next session; recorded in the audit trail (off the hot path)."""
+        self._post.put(_Post(record, time.perf_counter(), "", 0, discarded=reason))
 
     # ------------------------------------------------------------------ after the PLC answer
     def _publish_loop(self) -> None:
         while (item := self._post.get()) is not None:
             try:
-                self._publish(*item)
+                if item.discarded is not None:
+                    self._record_discard(item.record, item.discarded)
+                else:
+                    self._publish(item)
             except Exception:
                 logger.exception("publishing a part to the HMI/store failed")
 
@@ -223,7 +284,15 @@ class Station(LocalStation):
                 return flight
         return None
 
-    def _publish(self, record: ResultRecord, published_at: float) -> None:
+    def _record_discard(self, record: ResultRecord, reason: str) -> None:
+        req = record.request
+        self.store.audit(user="plc", action="plc_result_discarded", target=f"trigger_seq:{req.trigger_seq}",
+                         old={"result_seq": record.result_seq, "code": int(record.code),
+                              "part_id": req.part_id, "part_id_str": req.part_id_str},
+                         detail=f"PLC session ended ({reason}) before RESULT_ACK: never shown again")
+
+    def _publish(self, item: _Post) -> None:
+        record, published_at = item.record, item.published_at
         flight = self._take_flight(record.request)
         result = record.result
         if result is None or not record.inspected:  # refused trigger or deadline: no inspection counted
@@ -242,7 +311,7 @@ class Station(LocalStation):
                         camera_id=flight.camera_id if flight else "", station_id=self.station_id,
                         trigger_ns=flight.trigger_ns if flight else time.time_ns())
         image = flight.image if (flight is not None and record.inspected) else None
-        pr = PartRecord(result, part)
+        pr = PartRecord(result, part, result_id=item.result_id, decided_ns=item.decided_ns)
         self._last_part_ns = pr.decided_ns
         self.hub.publish(pr, image)
 
@@ -296,12 +365,23 @@ class Station(LocalStation):
                 self.store.audit(user="config", action="camera_settings", target="station",
                                  old=self.config.camera.model_dump(mode="json"),
                                  new=new.camera.model_dump(mode="json"))
+            restart_keys: list[str] = []
             if "recipes" in changed:
+                old_r, new_r = self.config.recipes, new.recipes
+                if new_r.folder != old_r.folder:  # the catalog is bound to its folder: not live
+                    logger.warning("configuration: recipes.folder changed from %s to %s; the station keeps "
+                                   "%s until a restart", old_r.folder, new_r.folder, old_r.folder)
+                    self.store.audit(user="config", action="recipes_folder_pending", target="station",
+                                     old=str(old_r.folder), new=str(new_r.folder),
+                                     detail="takes effect after a restart")
+                    restart_keys.append("recipes.folder")
+                    new = new.model_copy(update={"recipes": new_r.model_copy(update={"folder": old_r.folder})})
                 rescan = getattr(self.recipes_slot.catalog, "rescan", None)
                 if callable(rescan):
                     rescan()
+                    logger.info("configuration: recipe folder %s rescanned", old_r.folder)
             self.config = self.config.model_copy(update={k: getattr(new, k) for k in changed & live})
-        restart = sorted(changed - live)
+        restart = sorted((changed - live) | set(restart_keys))
         if restart:
             logger.warning("configuration: %s changed; takes effect after a restart", ", ".join(restart))
         return restart
@@ -371,6 +451,20 @@ class Station(LocalStation):
             self._overrides.setdefault(rid, {}).update({k: float(v) for k, v in values.items()})
         self._restage(rid)
         return info
+
+    def frame_shape(self, recipe_id: str) -> tuple[int, int] | None:
+        """The camera's frame size: the last acquired frame, else the recipe's reference."""
+        for flight in reversed(self._inflight):
+            if flight.image is not None:
+                return (int(flight.image.shape[0]), int(flight.image.shape[1]))
+        found = super().frame_shape(recipe_id)
+        if found is not None:
+            return found
+        active = self.recipes_slot.current
+        if active is not None:
+            ref = active.loaded.recipe.reference
+            return (int(ref.shape[0]), int(ref.shape[1]))
+        return None
 
     def teach_golden(self, recipe_id: str, *, user: str, image: np.ndarray | None = None) -> GoldenInfo:
         info = super().teach_golden(recipe_id, user=user, image=image)

@@ -27,7 +27,7 @@ from inspection.plc.record import (
 from inspection.result import InspectionResult, ResultCode
 from inspection.station.result_buffer import ResultBuffer
 from inspection.station.signals import Signals
-from inspection.station.timing import Effect, MachineConfig, Published, StartJob
+from inspection.station.timing import Discarded, Effect, MachineConfig, Published, StartJob
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +92,8 @@ class StationMachine(Signals):
         self.plc_heartbeat(words.heartbeat, now)
         if (rose | fell) & Cmd.TRIGGER_ENABLE:
             self.set_enable(bool(words.cmd & Cmd.TRIGGER_ENABLE), now)
+        if fell & Cmd.TRIGGER_ENABLE:
+            out += self.end_plc_session("TRIGGER_ENABLE fell")
         if (rose | fell) & Cmd.BUFFER_ENABLE:
             self.buffer_enable = bool(words.cmd & Cmd.BUFFER_ENABLE)
         if (rose | fell) & Cmd.STOP:
@@ -129,7 +131,8 @@ class StationMachine(Signals):
             (self.worker_busy, ErrorCode.TRIGGER_WHILE_BUSY),
             (bool(len(self.buffer)) and not self.buffer_enable, ErrorCode.TRIGGER_WHILE_BUSY),
             (self.buffer_enable and self.buffer.full, ErrorCode.BUFFER_OVERRUN),
-            (self.config.check_recipe_no and request.recipe_no != self.active_recipe,
+            (self.config.check_recipe_no and request.recipe_no != self.active_recipe
+             and not (self.config.recipe_zero_is_active and request.recipe_no == 0),
              ErrorCode.RECIPE_MISMATCH),
         )
         return next((code for failed, code in checks if failed), None)
@@ -251,6 +254,35 @@ class StationMachine(Signals):
         self.ack_level = False
         self._present(now)
 
+    def end_plc_session(self, reason: str) -> list[Effect]:
+        """The PLC session ended (TRIGGER_ENABLE fell, or the PLC heartbeat was lost while enabled):
+        the PLC has given up on every part without a result (docs/plc.md: "reject the parts that had
+        no result"). Results it has not acknowledged, refused triggers not yet answered and the part
+        in work belong to that session: they are discarded (never shown to the next session, so a
+        restarted PLC whose sequence counter starts over cannot read a stale PASS) and reported as
+        :class:`Discarded` effects (logged, recorded). READY can come back at once."""
+        dropped = self.buffer.clear()
+        held, self._held = self._held, []
+        for request, refusal in held:
+            dropped.append(reject_record(request, REFUSAL_RESULT_CODE[refusal], refusal, result_seq=0))
+        job = self._job
+        if job is not None:  # the late computation runs on and is discarded when it returns
+            self._job = None
+            self._late_jobs += 1
+            self.acq_active = False
+            dropped.append(reject_record(job.request, ResultCode.NG_RUNTIME, ErrorCode.PLC_SESSION_ENDED,
+                                         result_seq=0, message="part in work when the PLC session ended"))
+        self.presented_at = None
+        self.ack_timeout = False
+        self.trig_ack = False
+        if self.last is not None and dropped:
+            self.last = None  # no echo of the old session's results is left in the registers
+        for record in dropped:
+            logger.warning("PLC session ended (%s): result of trigger seq %d (result seq %d, %s) "
+                           "discarded, never shown to the PLC", reason, record.request.trigger_seq,
+                           record.result_seq, record.code.name)
+        return [Discarded(record, reason) for record in dropped]
+
     # ----------------------------------------------------------------- recipes and modes
     def request_recipe(self, recipe_no: int, now: float, *, from_plc: bool = False) -> list[Effect]:
         refusal = None
@@ -279,10 +311,14 @@ class StationMachine(Signals):
 
     def tick(self, now: float) -> list[Effect]:
         """Timers: station heartbeat, deadline, acknowledgement timeout, PLC heartbeat watchdog."""
+        lost = self.hb_lost
         self.tick_timers(now, presented=self.buffer.presented is not None)
+        out: list[Effect] = []
         if self._job is not None and now >= self._job.deadline_at:
-            return self._deadline_reject(now, still_running=True)
-        return []
+            out += self._deadline_reject(now, still_running=True)
+        if self.hb_lost and not lost:
+            out += self.end_plc_session("PLC heartbeat lost")
+        return out
 
     def next_wakeup(self) -> float:
         wake = self.next_timer()

@@ -22,7 +22,8 @@ class MachineConfig:
     PLC_HEARTBEAT unchanged this long while enabled drops READY. ``buffer_depth``: results that may
     wait with BUFFER_ENABLE. ``check_recipe_no``: a trigger whose RECIPE_NO is not ACTIVE_RECIPE is
     rejected (NG_RECIPE). ``max_consecutive_failures``: job failures in a row that put the station in
-    Error. ``simulation``: the job is simulated (SIMULATION bit)."""
+    Error. ``simulation``: the job is simulated (SIMULATION bit). ``recipe_zero_is_active``: a trigger
+    with RECIPE_NO 0 means "the active recipe" (not checked against ACTIVE_RECIPE)."""
 
     deadline_ms: int = DEADLINE_MS_DEFAULT
     ack_timeout_ms: int = ACK_TIMEOUT_MS_DEFAULT
@@ -32,6 +33,7 @@ class MachineConfig:
     check_recipe_no: bool = True
     max_consecutive_failures: int = 3
     simulation: bool = False
+    recipe_zero_is_active: bool = True
 
     def __post_init__(self) -> None:
         for name in ("deadline_ms", "ack_timeout_ms", "plc_heartbeat_timeout_ms", "heartbeat_period_ms"):
@@ -65,4 +67,13 @@ class Published:
     record: ResultRecord
 
 
-Effect = StartJob | PrepareRecipe | Published
+@dataclass(frozen=True)
+class Discarded:
+    """A result (or a part in work) of a PLC session that ended before the PLC acknowledged it: it
+    is never shown to the PLC (a restarted PLC must not read a stale result); log and record it."""
+
+    record: ResultRecord
+    reason: str
+
+
+Effect = StartJob | PrepareRecipe | Published | Discarded

@@ -24,6 +24,12 @@ class RetentionPolicy:
     - ``min_free_bytes``: free space to keep on the store's disk; below it the oldest images go
       (pass images first). When nothing is left to delete and the disk is still below
       ``min_free_bytes / 2``, new images are skipped (records are still written).
+    - ``max_records``: most records kept (0 = no limit); above it records go in the order below.
+    - Records under pressure (``max_records``, or free space below ``min_free_bytes / 8`` once no
+      image is left to delete, i.e. well after the low-disk and critical-disk alarms): oldest
+      passes first, then unreviewed rejects, reviewed rejects last.
+      ``records_warn_fraction``: a warning (``records_near_limit``) when the records reach this share
+      of ``max_records``, before any is deleted.
     - ``batch``: most files deleted per run (runs repeat every ``StoreConfig.retention_interval_s``).
     """
 
@@ -31,6 +37,8 @@ class RetentionPolicy:
     record_max_age_days: float = 365.0
     max_image_bytes: int = 0
     min_free_bytes: int = 2 * GIB
+    max_records: int = 0
+    records_warn_fraction: float = 0.9
     batch: int = 2000
 
     def __post_init__(self) -> None:
@@ -38,7 +46,10 @@ class RetentionPolicy:
             v = getattr(self, name)
             if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
                 raise ConfigError(f"must be a positive number of days, got {v!r}", field=f"retention.{name}")
-        for name in ("max_image_bytes", "min_free_bytes"):
+        if not 0 < self.records_warn_fraction <= 1:
+            raise ConfigError(f"must be in (0, 1], got {self.records_warn_fraction!r}",
+                              field="retention.records_warn_fraction")
+        for name in ("max_image_bytes", "min_free_bytes", "max_records"):
             v = getattr(self, name)
             if not (isinstance(v, int) and v >= 0):
                 raise ConfigError(f"must be a non-negative integer, got {v!r}", field=f"retention.{name}")

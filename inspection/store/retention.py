@@ -1,7 +1,9 @@
 """Retention: delete what the policy says is too old, over quota, or needed for free disk space.
 
-Under pressure (quota, free space) pass images go before reject images, oldest first; records are
-deleted only by age (they are small and they are the traceability). Files are deleted before the
+Under pressure (quota, free space) pass images go before reject images, oldest first. Records go by
+age, and under pressure too (``max_records``, or free space still too low when no image is left):
+oldest passes first, then unreviewed rejects, reviewed rejects last (issue #13: at 20 parts/s the
+records alone fill a panel PC's disk in months). Files are deleted before the
 database is updated, so a crash in between leaves a record pointing at a missing file (served as
 "image deleted"), never an orphan file that nothing would ever delete.
 """
@@ -38,6 +40,8 @@ class RetentionReport:
     free_bytes: int = 0
     low_disk: bool = False  # still below min_free_bytes after this run
     critical_disk: bool = False  # below min_free_bytes / 2: new images are skipped
+    records: int = 0  # records kept after this run
+    records_near_limit: bool = False  # at records_warn_fraction of max_records or more
 
 
 def apply_retention(conn: sqlite3.Connection, images: ImageStore, policy: RetentionPolicy, *,
@@ -84,6 +88,18 @@ def apply_retention(conn: sqlite3.Connection, images: ImageStore, policy: Retent
         f, n = _delete_images(conn, images, _pressure_rows(conn, budget), need=need)
         freed, n_images = freed + f, n_images + n
         free = free_bytes(images.root)
+    # 5. Records: over max_records, or the disk still too full with no image left to delete.
+    count = int(conn.execute("SELECT COUNT(*) FROM results").fetchone()[0])
+    if policy.max_records and count > policy.max_records:
+        n, f = _delete_records(conn, images, count - policy.max_records, budget=policy.batch)
+        n_records, freed, count = n_records + n, freed + f, count - n
+    if policy.min_free_bytes and free < policy.min_free_bytes // 8:
+        left = conn.execute("SELECT COUNT(*) FROM results WHERE image_state = 'saved'").fetchone()[0]
+        if not left:
+            n, f = _delete_records(conn, images, policy.batch, budget=policy.batch)
+            n_records, freed, count = n_records + n, freed + f, count - n
+            free = free_bytes(images.root)
+    near = bool(policy.max_records) and count >= policy.max_records * policy.records_warn_fraction
     if n_images:
         images.prune_empty_dirs()
     low = bool(policy.min_free_bytes) and free < policy.min_free_bytes
@@ -91,7 +107,25 @@ def apply_retention(conn: sqlite3.Connection, images: ImageStore, policy: Retent
     if n_images or n_records:
         logger.info("retention: deleted %d images and %d records, freed %.1f MB (free %.1f GB)",
                     n_images, n_records, freed / 1e6, free / 1e9)
-    return RetentionReport(n_images, n_records, freed, free, low, critical)
+    if near:
+        logger.warning("retention: %d records kept, %.0f %% of max_records %d: the oldest passes go next",
+                       count, 100.0 * count / policy.max_records, policy.max_records)
+    return RetentionReport(n_images, n_records, freed, free, low, critical, count, near)
+
+
+def _delete_records(conn: sqlite3.Connection, images: ImageStore, n: int, *, budget: int) -> tuple[int, int]:
+    """Delete ``n`` records (at most ``budget``) in pressure order: passes, then unreviewed rejects,
+    then reviewed rejects, oldest first in each; returns (records deleted, bytes freed)."""
+    rows = conn.execute("SELECT seq, image_path, overlay_path FROM results "
+                        "ORDER BY (verdict = 'reject'), (review_status != 'none'), decided_ns LIMIT ?",
+                        (min(n, budget),)).fetchall()
+    freed = 0
+    for r in rows:
+        freed += images.delete(r["image_path"], r["overlay_path"])
+    if rows:
+        _in_txn(conn, "DELETE FROM results WHERE seq = ?", [(r["seq"],) for r in rows])
+        logger.warning("retention: %d records deleted under pressure (oldest passes first)", len(rows))
+    return len(rows), freed
 
 
 def _pressure_rows(conn: sqlite3.Connection, limit: int) -> list[sqlite3.Row]:

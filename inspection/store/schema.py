@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from pathlib import Path
 
@@ -75,9 +76,19 @@ CREATE TABLE IF NOT EXISTS meta (
 """
 
 
+def private_file(path: Path) -> None:
+    """Create ``path`` readable by its owner only (0600), or tighten an existing one; SQLite gives
+    its -wal and -shm files the database file's permissions."""
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
 def connect(path: Path, *, synchronous: str = "FULL", readonly: bool = False) -> sqlite3.Connection:
     """Open ``path`` in WAL mode with autocommit (transactions are explicit ``BEGIN IMMEDIATE``).
     The connection may be used from any thread; callers serialise access themselves."""
+    if not readonly:
+        private_file(path)
     try:
         if readonly:
             conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,

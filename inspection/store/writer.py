@@ -56,6 +56,7 @@ class WriterStats:
     alive: bool
     low_disk: bool
     last_error: str
+    records_near_limit: bool = False
 
 
 @dataclass
@@ -83,6 +84,7 @@ class StoreWriter:
         self._retention_served = 0  # the last ticket a finished pass started after
         self._pass_count = 0
         self._low_disk = False
+        self._records_near = False
         self._critical_disk = False
         self._committer = BatchCommitter(on_error=self._commit_failed,
                                          on_row_dropped=lambda: self._count("records_dropped"))
@@ -208,7 +210,7 @@ class StoreWriter:
             images_failed=c["images_failed"], images_skipped_disk=c["images_skipped_disk"],
             write_errors=c["write_errors"], batches=c["batches"], last_batch_ms=self._last_batch_ms,
             last_commit_ns=c["last_commit_ns"], alive=self.alive, low_disk=self._low_disk,
-            last_error=self._last_error)
+            last_error=self._last_error, records_near_limit=self._records_near)
 
     # ---- writer thread --------------------------------------------------------------------------
     def _run(self) -> None:
@@ -264,6 +266,7 @@ class StoreWriter:
         if report.critical_disk and not self._critical_disk:
             logger.error("disk nearly full (%.2f GB free): new images are skipped", report.free_bytes / 1e9)
         self._low_disk, self._critical_disk = report.low_disk, report.critical_disk
+        self._records_near = report.records_near_limit
         with self._cond:
             self._retention_done = report
             self._retention_served = serving

@@ -90,8 +90,8 @@ def conformance(args: argparse.Namespace) -> int:
 
     results = run_conformance(target, selected, progress=show)
     failed = [r for r in results if r.status == "fail"]
-    print(f"{len(results) - len(failed)} passed, {len(failed)} failed "
-          f"({sum(r.status == 'skip' for r in results)} of the passed skipped)")
+    skipped = [r for r in results if r.status == "skip"]
+    print(f"{len(results) - len(failed) - len(skipped)} passed, {len(skipped)} skipped, {len(failed)} failed")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps([r.to_dict() for r in results], indent=2) + "\n")

@@ -159,7 +159,7 @@ class CaseContext:
 Case = Callable[[CaseContext], str]
 
 
-def _make_sim(target: Target) -> PlcSimulator:
+def make_simulator(target: Target) -> PlcSimulator:
     return PlcSimulator(target.host, target.port, unit_id=target.unit_id,
                         address_offset=target.address_offset, low_word_first=target.low_word_first,
                         poll_s=target.poll_s)
@@ -168,7 +168,7 @@ def _make_sim(target: Target) -> PlcSimulator:
 def probe_scripted(target: Target, seq_start: int) -> bool:
     """True when the station runs the scripted job: it reports SIMULATION, passes a part whose
     PART_ID_STR is "OK" and rejects one whose PART_ID_STR is "NG" with a defect."""
-    with _make_sim(target) as sim:
+    with make_simulator(target) as sim:
         ctx = CaseContext(target, sim, seq_start, scripted=False)
         if not sim.read_status().has(Sts.SIMULATION):
             return False
@@ -190,7 +190,7 @@ def run_conformance(target: Target, cases: dict[str, Case],
     out = []
     for name, case in selected.items():
         t0 = time.perf_counter()
-        sim = _make_sim(target)
+        sim = make_simulator(target)
         ctx: CaseContext | None = None
         try:
             sim.connect()

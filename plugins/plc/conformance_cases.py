@@ -8,7 +8,7 @@ import time
 
 from inspection.errors import PlcError
 from inspection.plc.contract import Cmd, ErrorCode, PlcReg, ResultCode, StnReg, Sts
-from plugins.plc.conformance import Case, CaseContext, Skip, check
+from plugins.plc.conformance import Case, CaseContext, Skip, check, make_simulator
 from plugins.plc.simulator import StationView
 
 
@@ -191,6 +191,28 @@ def station_restart(c: CaseContext) -> str:
     return f"all result registers zero after restart; part {a} never answered, {b} inspected"
 
 
+def plc_restart(c: CaseContext) -> str:
+    """PLC #1 triggers and dies before RESULT_ACK; the restarted PLC (its sequence counter back at
+    the same value) resets the handshake as docs/plc.md says. READY must come back within 10 s and
+    its first result must be its own part (PART_ID_ECHO), never the dead session's."""
+    a = c.seq("pass" if c.scripted else "any")
+    c.sim.write_part(a, part_id=424242, part_id_str=c.script("OK"))
+    c.sim.set_cmd(c.sim.cmd | Cmd.TRIGGER)
+    c.sim.wait(lambda v: v.has(Sts.RESULT_VALID), "RESULT_VALID of the dead PLC's part")
+    c.sim.close()  # dies: no RESULT_ACK, its heartbeat stops
+    with make_simulator(c.target) as plc2:
+        plc2.set_cmd(Cmd(0))
+        plc2.recipe_no = plc2.read_status()[StnReg.ACTIVE_RECIPE]
+        t0 = time.perf_counter()
+        plc2.enable(True)
+        plc2.wait(lambda v: v.has(Sts.READY), "READY for the restarted PLC", timeout=10.0)
+        ready_s = time.perf_counter() - t0
+        r = c.ledger.part(plc2.run_part(a, part_id=434343, part_id_str=c.script("OK")))
+        check(r.echo_seq == a and not r.problems, f"restarted PLC got a stale result: {r.problems}")
+        plc2.set_cmd(Cmd(0))
+    return f"READY {ready_s * 1000:.0f} ms after the restarted PLC's enable; its own result, no stale one"
+
+
 def malformed_writes(c: CaseContext) -> str:
     sim = c.sim
     before_plc, before = sim.read_plc_block(), sim.read_status()
@@ -230,5 +252,6 @@ CASES: dict[str, Case] = {
     "never_acknowledges": never_acknowledges,
     "reconnect_mid_cycle": reconnect_mid_cycle,
     "station_restart": station_restart,
+    "plc_restart": plc_restart,
     "malformed_writes": malformed_writes,
 }

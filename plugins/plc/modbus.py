@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 MAP_LEN = STN_BLOCK_START + STN_BLOCK_LEN  # HR0-126 (14-99 unmapped)
 HR_READ, HR_WRITE_ONE, HR_WRITE_MANY, HR_MASK, HR_READ_WRITE = 3, 6, 16, 22, 23
 HR_FUNCTIONS = {HR_READ, HR_WRITE_ONE, HR_WRITE_MANY, HR_MASK, HR_READ_WRITE}
+# coils and inputs reach the datastore hook, which refuses them (exception 0x01) and logs
+COIL_INPUT_FUNCTIONS = {1, 2, 4, 5, 15}
 
 
 class ModbusServerBridge:
@@ -175,6 +177,23 @@ def _server_class() -> Any:
             task = self.loop.create_task(self.handle_request())
             self._tasks.add(task)  # keep a reference until it is done
             task.add_done_callback(self._tasks.discard)
+
+        async def handle_request(self) -> None:
+            """Only the holding-register functions of docs/plc.md are served: pymodbus would also
+            answer 0x08 (diagnostics, incl. force listen-only), 0x11 (report server id), 0x2B
+            (device identification) and others without asking the station (issue #13)."""
+            pdu = self.last_pdu
+            if pdu is not None and pdu.function_code not in HR_FUNCTIONS | COIL_INPUT_FUNCTIONS:
+                from pymodbus.constants import ExcCodes
+                from pymodbus.pdu import ExceptionResponse
+
+                logger.warning("refused Modbus function %d: not in the station's map", pdu.function_code)
+                response = ExceptionResponse(pdu.function_code, ExcCodes.ILLEGAL_FUNCTION)
+                response.transaction_id = pdu.transaction_id
+                response.dev_id = pdu.dev_id
+                self.server_send(response, self.last_addr)
+                return
+            await super().handle_request()
 
     class DirectTcpServer(ModbusTcpServer):
         def callback_new_connection(self) -> Any:

@@ -97,7 +97,7 @@ class PlcSimulator:
         while not self._hb_stop.wait(self.heartbeat_s):
             try:
                 self.beat()
-            except PlcError as exc:
+            except (PlcError, OSError) as exc:  # a station killed under it: keep beating, reconnect later
                 logger.debug("heartbeat write failed: %s", exc)
 
     def beat(self) -> None:

@@ -92,12 +92,16 @@ def test_recipes_select_and_teach_golden(env, client, roles):
     assert r.status_code == 404
     assert client.post("/api/recipes/nope/teach", headers=eng, json={}).status_code == 404
     assert client.post("/api/recipes/bad id/teach", headers=eng, json={}).status_code in (404, 422)
-    # Upload a golden image file.
-    board = np.full((60, 80), 50, np.uint8)
+    # Upload a golden image file: it must have the camera's frame size (issue #13, item 4: a golden
+    # of another size was accepted and every later part rejected).
+    small = cv2.imencode(".png", np.full((60, 80), 50, np.uint8))[1].tobytes()
+    r = client.post("/api/recipes/pcb-b/teach/upload", headers=eng, content=small)
+    assert r.status_code == 422 and r.json()["key"] == "bad_image" and "160x120" in r.json()["detail"]
+    board = np.full((120, 160), 50, np.uint8)
     cv2.rectangle(board, (10, 20), (70, 30), 200, -1)
     png = cv2.imencode(".png", board)[1].tobytes()
     r = client.post("/api/recipes/pcb-b/teach/upload", headers=eng, content=png)
-    assert r.status_code == 200 and r.json()["shape"] == [60, 80]
+    assert r.status_code == 200 and r.json()["shape"] == [120, 160]
     r = client.post("/api/recipes/pcb-b/teach/upload", headers=eng, content=b"not an image")
     assert r.status_code == 422 and r.json()["key"] == "bad_image"
     r = client.post("/api/recipes/pcb-b/teach/upload", headers=eng, content=b"")

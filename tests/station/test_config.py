@@ -92,3 +92,23 @@ def _rewrite(path: Path, text: str) -> None:
     st = path.stat()
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # a distinct mtime even on coarse clocks
     time.sleep(0.01)
+
+
+def test_absolute_paths_stay_absolute(tmp_path: Path) -> None:
+    """The production config of docs/station.md uses absolute paths (issue #13, item 2: they were
+    resolved to None and 'inspection run' crashed)."""
+    data, recipes = tmp_path / "var" / "inspection", tmp_path / "etc" / "recipes"
+    path = tmp_path / "conf" / "station.toml"
+    path.parent.mkdir()
+    path.write_text(f'[station]\ndata_dir = "{data}"\n[recipes]\nfolder = "{recipes}"\n'
+                    f'[camera]\ndriver = "replay"\nimage_file = "{tmp_path / "parts"}"\n')
+    cfg = load_config(path)
+    assert cfg.station.data_dir == data and cfg.recipes.folder == recipes
+    assert cfg.camera.image_file == tmp_path / "parts"
+
+
+def test_network_defaults_are_loopback() -> None:
+    """Issue #13, item 9: 'inspection run' bound the HMI (plain HTTP) and Modbus to 0.0.0.0 by default."""
+    cfg = StationConfig()
+    assert cfg.hmi.host == "127.0.0.1" and cfg.plc.host == "127.0.0.1" and not cfg.hmi.cookie_secure
+    assert parse_config({"hmi": {"cookie_secure": True}}).hmi.cookie_secure

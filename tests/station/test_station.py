@@ -212,3 +212,19 @@ def test_calibrated_recipe_reports_millimetres_to_the_plc(tmp_path: Path) -> Non
         assert view[StnReg.WORST_SIZE] == round(worst.area_px * 0.05 * 0.05 * 100)  # 0.01 mm2
     finally:
         station.stop()
+
+
+def test_changing_the_recipe_folder_is_logged_and_needs_a_restart(line: Line, tmp_path: Path, caplog) -> None:
+    """Issue #13, item 6: it did nothing and logged nothing."""
+    import logging
+
+    old = line.station.config
+    new = old.model_copy(update={"recipes": old.recipes.model_copy(update={"folder": tmp_path / "other"})})
+    with caplog.at_level(logging.WARNING, logger="inspection.station.runtime"):
+        restart = line.station.reload(new)
+    assert restart == ["recipes.folder"]
+    assert "recipes.folder changed" in caplog.text
+    assert line.station.config.recipes.folder == old.recipes.folder
+    assert [a.action for a in line.station.store.audit_log(user="config")] == ["recipes_folder_pending"]
+    r = line.sim.run_part(1, part_id=1)  # still inspecting with the old folder's recipe
+    assert r.echo_seq == 1 and not r.problems

@@ -102,3 +102,34 @@ def test_low_free_space_frees_disk_and_skips_images_when_critical(tmp_path, part
         new = _fill(store, part_factory, 2, defective=lambda i: True)
         assert all(store.require(r).image_state is ImageState.SKIPPED_DISK for r in new)
         assert store.stats().images_skipped_disk == 2
+
+
+def test_records_go_under_pressure_passes_first_reviewed_rejects_last(tmp_path, part_factory):
+    """Issue #13, item 8: records were deleted by age only and filled the disk."""
+    from inspection.store import ReviewStatus
+
+    with ResultStore(StoreConfig(tmp_path, save_pass_every=0,
+                                 retention=RetentionPolicy(min_free_bytes=0))) as store:
+        ids = _fill(store, part_factory, 12)  # even: rejects, odd: passes
+        rejects = [r for r in ids if store.require(r).verdict == "reject"]
+        store.review(rejects[0], decision=ReviewStatus.CONFIRMED, user="op")
+    policy = RetentionPolicy(min_free_bytes=0, max_records=5)
+    with ResultStore(StoreConfig(tmp_path, save_pass_every=0, retention=policy)) as store:
+        report = store.run_retention()
+        left = [r for r in ids if store.get(r) is not None]
+        assert len(left) == 5 and report.records_near_limit
+        assert all(store.require(r).verdict == "reject" for r in left)  # every pass went first
+        assert rejects[0] in left  # the reviewed reject is kept longest
+        assert store.stats().records_near_limit
+
+
+def test_a_full_disk_deletes_records_when_no_image_is_left(tmp_path, part_factory):
+    with ResultStore(StoreConfig(tmp_path, save_pass_every=0,
+                                 retention=RetentionPolicy(min_free_bytes=0))) as store:
+        ids = _fill(store, part_factory, 6, defective=lambda i: False)  # passes without images
+    policy = RetentionPolicy(min_free_bytes=10**15, batch=4)  # the disk is "full"
+    with ResultStore(StoreConfig(tmp_path, retention=policy), free_bytes=lambda p: 10**6) as store:
+        first = store.writer.last_retention  # the pass the writer runs when it starts
+        report = store.run_retention()
+        assert first is not None and first.records_deleted == 4 and report.records_deleted == 2
+        assert report.low_disk and all(store.get(r) is None for r in ids)
