@@ -154,3 +154,10 @@ class StationError(InspectionError):
     """The station refused a command (unknown recipe, nothing to teach from, wrong state)."""
 
     key = "station_error"
+
+
+class SinkError(InspectionError):
+    """A result sink (MQTT broker, plant database, ...) could not take a batch; the outbox keeps it
+    and retries. ``key``: ``sink_unreachable``, ``sink_refused``."""
+
+    key = "sink_error"
