@@ -39,8 +39,9 @@ StatusFn = Callable[[], dict[str, Any]]
 
 
 class Sink(Protocol):
-    """Where results go. ``send`` returns only when every result in the batch is delivered (or
-    raises :class:`SinkError`: nothing of the batch counts as delivered, it is sent again)."""
+    """Where results go. ``send`` returns only when every result in the batch is delivered, or
+    raises :class:`SinkError` whose ``delivered`` counts the results at the start of the batch that
+    were delivered all the same; the rest is sent again."""
 
     name: str
 
@@ -152,6 +153,7 @@ class Forwarder:
         try:
             while not self._stop.is_set():
                 self._wake.clear()
+                batch: list[StoredResult] = []
                 try:
                     if self.status is not None and time.monotonic() >= next_beat:
                         self.sink.heartbeat(self.status())
@@ -167,7 +169,13 @@ class Forwarder:
                     if len(batch) == self.batch_max:
                         continue  # more waiting: no sleep
                     self._wake.wait(self.idle_poll_s)
-                except (SinkError, StoreError) as exc:
+                except SinkError as exc:
+                    if 0 < exc.delivered <= len(batch):
+                        self._delivered(batch[: exc.delivered])
+                    self._failed(str(exc))
+                    self._stop.wait(delay)
+                    delay = min(delay * 2, self.max_delay_s)
+                except StoreError as exc:
                     self._failed(str(exc))
                     self._stop.wait(delay)
                     delay = min(delay * 2, self.max_delay_s)
