@@ -91,6 +91,31 @@ class HmiSection(_Section):
     title: str = Field(default="Inspection station", max_length=80)
 
 
+class MqttSection(_Section):
+    """Every stored result as JSON to ``<topic_prefix>/<station id>/result`` (docs/integration.md).
+    Empty ``host``: off."""
+
+    host: str = ""
+    port: int = Field(default=1883, ge=1, le=65535)
+    topic_prefix: str = Field(default="inspection", pattern=r"^[^#+]+$")
+    qos: Literal[0, 1, 2] = 1
+    username: str | None = None
+    password: str | None = None
+
+
+class PlantSection(_Section):
+    """Replication into the plant's PostgreSQL store. Empty ``db_url``: off."""
+
+    db_url: str = ""
+
+
+class OpcuaSection(_Section):
+    """OPC UA server with the OPC 40100-1 Machine Vision information model. ``port`` 0: off."""
+
+    host: str = "0.0.0.0"
+    port: int = Field(default=0, ge=0, le=65535)
+
+
 class StationConfig(_Section):
     station: StationSection = StationSection()
     camera: CameraSettings = CameraSettings()
@@ -98,6 +123,9 @@ class StationConfig(_Section):
     recipes: RecipesSection = RecipesSection()
     storage: StorageSection = StorageSection()
     hmi: HmiSection = HmiSection()
+    mqtt: MqttSection = MqttSection()
+    plant: PlantSection = PlantSection()
+    opcua: OpcuaSection = OpcuaSection()
 
     def changed_sections(self, other: StationConfig) -> set[str]:
         """Names of the sections that differ from ``other``."""
