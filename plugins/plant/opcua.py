@@ -145,6 +145,8 @@ class MachineVisionServer:
         server = ua_lib.Server()
         await server.init()
         server.set_endpoint(self.endpoint)
+        # No certificates are configured yet: the endpoint is unencrypted (docs/integration.md).
+        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
         server.set_server_name(f"Inspection station {self.station.station_id}")
         idx = await server.register_namespace(MV_NAMESPACE)
         self.idx = idx
