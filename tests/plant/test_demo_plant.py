@@ -31,13 +31,27 @@ def _local_ids(root: Path) -> list[str]:
         return [r[0] for r in c.execute("SELECT result_id FROM results")]
 
 
+def _wait_until_both_replicate(url: str, timeout: float = 40.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with psycopg.connect(url, connect_timeout=2) as conn:
+                seen = {r[0] for r in conn.execute("SELECT DISTINCT station_id FROM results")}
+        except psycopg.Error:  # the tables are created by the first station
+            seen = set()
+        if seen >= {"A", "B"}:
+            return
+        time.sleep(0.2)
+    raise AssertionError("the demo stations did not start replicating")
+
+
 @pytest.mark.slow
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(120)
 def test_two_demo_stations_replicate_across_a_database_outage(tmp_path: Path, pg_cluster: Postgres,
                                                              plant_db: str) -> None:
     procs = {sid: _demo(tmp_path / sid, sid, "--plant-db", plant_db) for sid in ("A", "B")}
     try:
-        time.sleep(4.0)  # both up and sending
+        _wait_until_both_replicate(plant_db)  # both up and sending (start-up varies with the load)
         pg_cluster.stop()
         time.sleep(5.0)
         pg_cluster.start()
