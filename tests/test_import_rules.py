@@ -155,4 +155,4 @@ def test_each_plant_library_is_imported_by_exactly_one_module() -> None:
     assert users.get("paho") == ["plugins/plant/mqtt.py"]
     assert users.get("psycopg") == ["plugins/plant/postgres.py"]
     assert users.get("asyncua") == ["plugins/plant/opcua.py"]
-    assert len(users.get("snap7", [])) <= 1
+    assert users.get("snap7") == ["plugins/plc/s7.py"]

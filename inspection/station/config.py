@@ -70,6 +70,10 @@ class PlcSection(_Section):
     ack_timeout_ms: int = Field(default=2000, ge=1, le=65535)
     plc_heartbeat_timeout_ms: int = Field(default=500, ge=1, le=65535)
     buffer_depth: int = Field(default=8, ge=1, le=1000)
+    # bridge = "s7" (docs/plc.md, Siemens S7): the PLC's rack, slot and the handshake's data block
+    rack: int = Field(default=0, ge=0, le=7)
+    slot: int = Field(default=1, ge=0, le=31)
+    db: int = Field(default=100, ge=1, le=65535)
 
 
 class RecipesSection(_Section):

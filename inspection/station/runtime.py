@@ -133,6 +133,8 @@ class Station(LocalStation):
             p = self.config.plc
             options: dict[str, object] = {"host": p.host, "port": p.port, "unit_id": p.unit_id,
                                           "address_offset": p.address_offset}
+            if p.bridge == "s7":
+                options = {"host": p.host, "port": p.port, "rack": p.rack, "slot": p.slot, "db": p.db}
             self.bridge = plc_bridges.create(p.bridge, self.plc, mode=p.mode, **options)
             self.bridge.start()
         self.integrations = Integrations(self.config, self.store, status=self.plant_status, station=self).start()
