@@ -170,8 +170,9 @@ class Forwarder:
                         continue  # more waiting: no sleep
                     self._wake.wait(self.idle_poll_s)
                 except SinkError as exc:
-                    if 0 < exc.delivered <= len(batch):
-                        self._delivered(batch[: exc.delivered])
+                    delivered = min(max(exc.delivered, 0), len(batch))
+                    if delivered:
+                        self._delivered(batch[:delivered])
                     self._failed(str(exc))
                     self._stop.wait(delay)
                     delay = min(delay * 2, self.max_delay_s)
