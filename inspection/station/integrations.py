@@ -11,6 +11,7 @@ names its pip extra) and started after the store, stopped before it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -90,4 +91,4 @@ class Integrations:
         self.forwarders.clear()
 
     def stats(self) -> list[dict[str, Any]]:
-        return [f.stats().__dict__ for f in self.forwarders]
+        return [dataclasses.asdict(f.stats()) for f in self.forwarders]

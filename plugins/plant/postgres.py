@@ -10,8 +10,8 @@ both for the plant view (``plugins/plant/view.py``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Sequence
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -168,23 +168,23 @@ class PlantDb:
         self.connect_timeout_s = connect_timeout_s
         self.offline_after_s = offline_after_s
 
-    @contextmanager
-    def _cursor(self) -> Iterator[Any]:
+    def _query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Rows of ``sql`` as dicts; [] while no station has created the tables yet (the view only
+        reads: a read-only database role is enough)."""
         from psycopg.rows import dict_row
 
         try:
             with self.pg.connect(self.url, connect_timeout=self.connect_timeout_s, autocommit=True,
                                  row_factory=dict_row) as conn:
-                ensure_schema(conn)
-                with conn.cursor() as cur:
-                    yield cur
+                return list(conn.execute(sql, params or {}).fetchall())
+        except self.pg.errors.UndefinedTable:
+            return []
         except self.pg.Error as exc:
             raise SinkError(f"plant database: {exc}".strip(), key="sink_unreachable") from exc
 
     def stations(self) -> list[dict[str, Any]]:
         """Every station seen (in ``stations`` or ``results``): state, counts, yield, last part."""
-        with self._cursor() as cur:
-            cur.execute("""
+        rows = self._query("""
                 WITH agg AS (
                     SELECT station_id, COUNT(*) AS total, COUNT(*) FILTER (WHERE verdict = 'pass') AS passed,
                            MAX(decided_ts) AS last_part,
@@ -198,7 +198,6 @@ class PlantDb:
                        COALESCE(a.last_hour, 0) AS last_hour, COALESCE(a.last_hour_passed, 0) AS last_hour_passed
                 FROM stations s FULL OUTER JOIN agg a ON a.station_id = s.station_id
                 ORDER BY 1""")
-            rows = cur.fetchall()
         out = []
         for r in rows:
             seen = r["seen_s_ago"]
@@ -216,31 +215,27 @@ class PlantDb:
     def yield_trend(self, *, station_id: str | None = None, minutes: int = 60, bucket_s: int = 60
                     ) -> list[dict[str, Any]]:
         """Parts and yield per station per ``bucket_s`` over the last ``minutes``, oldest first."""
-        with self._cursor() as cur:
-            cur.execute("""
+        rows = self._query("""
                 SELECT station_id, to_timestamp(floor(EXTRACT(EPOCH FROM decided_ts) / %(b)s) * %(b)s) AS t,
                        COUNT(*) AS total, COUNT(*) FILTER (WHERE verdict = 'pass') AS passed
                 FROM results
                 WHERE decided_ts > now() - make_interval(mins => %(m)s)
                   AND (%(s)s::text IS NULL OR station_id = %(s)s)
                 GROUP BY 1, 2 ORDER BY 2, 1""", {"b": bucket_s, "m": minutes, "s": station_id})
-            rows = cur.fetchall()
         return [{"station_id": r["station_id"], "t": _iso(r["t"]), "total": r["total"], "passed": r["passed"],
                  "yield": round(r["passed"] / r["total"], 4)} for r in rows]
 
     def results(self, *, station_id: str | None = None, verdict: str | None = None, limit: int = 50
                 ) -> list[dict[str, Any]]:
         """Newest results first (all stations, or one), optionally only passes or rejects."""
-        with self._cursor() as cur:
-            cur.execute("""
+        rows = self._query("""
                 SELECT station_id, result_id, station_seq, trigger_seq, part_id, part_id_str, verdict,
                        result_code, result_code_name, message, defect_count, max_score, findings, recipe_id,
                        recipe_number, cycle_ms, decided_ts, replicated_ts
                 FROM results
                 WHERE (%(s)s::text IS NULL OR station_id = %(s)s) AND (%(v)s::text IS NULL OR verdict = %(v)s)
                 ORDER BY decided_ts DESC, id DESC LIMIT %(n)s""",
-                        {"s": station_id, "v": verdict, "n": max(0, min(limit, 1000))})
-            rows = cur.fetchall()
+                           {"s": station_id, "v": verdict, "n": max(0, min(limit, 1000))})
         return [{**r, "decided_ts": _iso(r["decided_ts"]), "replicated_ts": _iso(r["replicated_ts"])}
                 for r in rows]
 
