@@ -1,4 +1,4 @@
-"""Fixtures of the plant tests: real Mosquitto and PostgreSQL servers (tests/plant/servers.py), a
+"""Fixtures of the plant tests: real Mosquitto and PostgreSQL servers (tests/plant/plant_servers.py), a
 result store fed with synthetic parts, and a guard against leaked outbox threads."""
 
 from __future__ import annotations
@@ -10,10 +10,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from servers import Mosquitto, Postgres
-from tests_support import make_result
+from plant_servers import Mosquitto, Postgres
 
-from inspection.record import PartInfo, PartRecord
 from inspection.store import ResultStore, StoreConfig
 
 
@@ -61,12 +59,6 @@ def plant_db(pg_cluster: Postgres) -> str:
     return pg_cluster.url.rsplit("/", 1)[0] + f"/{name}"
 
 
-def make_record(i: int, station_id: str) -> PartRecord:
-    result, _ = make_result(i, defective=i % 4 == 0)
-    return PartRecord(result, PartInfo(trigger_seq=i & 0xFFFF, part_id=i, part_id_str=f"SN{i:06d}",
-                                       recipe_number=1, station_id=station_id))
-
-
 @pytest.fixture
 def make_store(tmp_path: Path) -> Iterator[Callable[[str], ResultStore]]:
     made: list[ResultStore] = []
@@ -79,35 +71,3 @@ def make_store(tmp_path: Path) -> Iterator[Callable[[str], ResultStore]]:
     yield make
     for s in made:
         s.close()
-
-
-class Feeder:
-    """Submits parts to stores at ``rate`` per second per store on its own thread."""
-
-    def __init__(self, stores: dict[str, ResultStore], rate: float) -> None:
-        self.stores = stores
-        self.rate = rate
-        self.ids: dict[str, list[str]] = {k: [] for k in stores}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="plant-feeder", daemon=True)
-
-    def start(self) -> Feeder:
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        i = 0
-        t0 = time.monotonic()
-        while not self._stop.is_set():
-            i += 1
-            for sid, store in self.stores.items():
-                rec = make_record(i, sid)
-                assert store.submit(rec)
-                self.ids[sid].append(rec.result_id)
-            self._stop.wait(max(0.0, t0 + i / self.rate - time.monotonic()))
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        for store in self.stores.values():
-            assert store.flush(10)

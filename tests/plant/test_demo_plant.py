@@ -14,8 +14,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from servers import Mosquitto, Postgres, free_port
-from test_mqtt import Subscriber
+from plant_servers import Mosquitto, Postgres, free_port
+from plant_support import Subscriber
 
 
 def _demo(root: Path, station_id: str, *extra: str, duration: float = 12, rate: float = 10) -> subprocess.Popen[str]:

@@ -9,51 +9,15 @@ once."""
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections.abc import Callable
 
-import paho.mqtt.client as mqtt
 import pytest
-from conftest import Feeder
-from servers import Mosquitto
+from plant_servers import Mosquitto
+from plant_support import Feeder, Subscriber
 
 from inspection.store import ResultQuery, ResultStore
 from inspection.store.outbox import Forwarder, result_sinks
-
-
-class Subscriber:
-    """A persistent-session QoS 1 subscriber (the broker queues for it while it is away)."""
-
-    def __init__(self, port: int, topic: str, qos: int = 1) -> None:
-        self.messages: list[dict] = []
-        self.status: list[dict] = []
-        self._lock = threading.Lock()
-        self.subscribed = threading.Event()
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="plant-test-sub", clean_session=False)
-        c.reconnect_delay_set(1, 1)
-        c.on_connect = lambda c, u, f, rc, p: c.subscribe([(topic, qos), ("inspection/+/status", 1)])
-        c.on_subscribe = lambda *a: self.subscribed.set()
-        c.on_message = self._message
-        c.connect("127.0.0.1", port, keepalive=5)
-        c.loop_start()
-        self.client = c
-        assert self.subscribed.wait(5)
-
-    def _message(self, c: object, u: object, msg: mqtt.MQTTMessage) -> None:
-        with self._lock:
-            body = json.loads(msg.payload)
-            body["_dup"] = bool(msg.dup)
-            (self.status if msg.topic.endswith("/status") else self.messages).append(body)
-
-    def ids(self) -> list[str]:
-        with self._lock:
-            return [m["result_id"] for m in self.messages]
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 @pytest.mark.timeout(60)

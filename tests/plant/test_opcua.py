@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from asyncua import Client, ua
-from servers import free_port, wait_port
+from plant_servers import free_port, wait_port
 
 MV = "http://opcfoundation.org/UA/MachineVision"
 

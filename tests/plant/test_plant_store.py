@@ -9,9 +9,9 @@ from collections.abc import Callable
 
 import psycopg
 import pytest
-from conftest import Feeder
 from fastapi.testclient import TestClient
-from servers import Postgres, free_port
+from plant_servers import Postgres, free_port
+from plant_support import Feeder
 
 from inspection.store import ResultStore
 from inspection.store.outbox import Forwarder, result_sinks

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 import snap7
-from conftest import FAST
+from plc_timing import FAST
 
 from inspection.plc.bridge import plc_bridges
 from inspection.plc.contract import STN_BLOCK_START, Cmd, ErrorCode, StnReg
