@@ -22,8 +22,10 @@ COPY inspection ./inspection
 COPY plugins ./plugins
 COPY calibration ./calibration
 COPY hmi ./hmi
-# onnxruntime (extra "cpu"), never onnxruntime-gpu alongside it
-RUN pip install ".[cpu]" && python -c "import inspection, cv2, pymodbus, pypylon, fastapi"
+# onnxruntime (extra "cpu"), never onnxruntime-gpu alongside it; the plant integrations
+# (docs/integration.md: MQTT, PostgreSQL plant store and view, OPC UA, Siemens S7)
+RUN pip install ".[cpu,mqtt,plant,opcua,s7]" \
+    && python -c "import inspection, cv2, pymodbus, pypylon, fastapi, paho.mqtt, psycopg, asyncua, snap7"
 
 USER station
 WORKDIR /home/station
