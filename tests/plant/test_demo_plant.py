@@ -5,11 +5,13 @@ every stored result to a subscriber."""
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import psycopg
@@ -81,7 +83,16 @@ def test_demo_publishes_every_stored_result_over_mqtt(tmp_path: Path, mosquitto:
     sub = Subscriber(mosquitto.port, "inspection/C/result")
     try:
         proc = _demo(tmp_path / "C", "C", "--mqtt", f"127.0.0.1:{mosquitto.port}", duration=5, rate=5)
-        out = proc.communicate(timeout=60)[0]
+        assert proc.stdout is not None
+        head = ""
+        while "MQTT:" not in head and proc.poll() is None:
+            head += proc.stdout.readline()
+        url = re.search(r"HMI:\s+(http://\S+)", head)
+        assert url, head
+        with urllib.request.urlopen(url.group(1) + "/health", timeout=5) as r:
+            health = json.loads(r.read())
+        assert set(health["outbox_pending"]) == {"mqtt"}, health
+        out = head + proc.communicate(timeout=60)[0]
         assert proc.returncode == 0, out
         local = _local_ids(tmp_path / "C")
         deadline = time.monotonic() + 10
