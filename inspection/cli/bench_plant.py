@@ -29,6 +29,8 @@ def add_bench(bsub: Any) -> None:
     s.add_argument("--mqtt", metavar="HOST:PORT", default=None, help="an MQTT broker to publish to")
     s.add_argument("--plant-db", metavar="URL", default=None, help="a PostgreSQL plant store")
     s.add_argument("--opcua", action="store_true", help="serve OPC UA (a free port on 127.0.0.1)")
+    s.add_argument("--only-all", action="store_true", help="baseline and all together only (no single ones)")
+    s.add_argument("--rounds", type=int, default=1, help="repeat the configurations, interleaved")
     s.set_defaults(func=_run)
 
 
@@ -46,7 +48,9 @@ def _configs(args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
         single.append(("plant-db", {"plant_db": args.plant_db}))
     if args.opcua:
         single.append(("opcua", {"opcua_port": -1}))
-    out: list[tuple[str, dict[str, Any]]] = [("baseline", {}), *single]
+    out: list[tuple[str, dict[str, Any]]] = [("baseline", {})]
+    if not args.only_all or len(single) < 2:
+        out += single
     if len(single) > 1:
         out.append(("all", {k: v for _, d in single for k, v in d.items()}))
     return out
@@ -74,19 +78,23 @@ def _once(root: Path, args: argparse.Namespace, name: str, extra: dict[str, Any]
 def _run(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
-    for name, extra in _configs(args):
-        rows.append(_once(args.out, args, name, extra))
-        time.sleep(1.0)
-    base = rows[0]
-    for r in rows:
+    for k in range(max(1, args.rounds)):
+        for name, extra in _configs(args):
+            row = _once(args.out / f"round{k + 1}", args, name, extra)
+            row["round"] = k + 1
+            rows.append(row)
+            time.sleep(1.0)
+    for r in rows:  # against the baseline of the same round
+        base = next(b for b in rows if b["round"] == r["round"] and b["config"] == "baseline")
         r["added_p50_ms"] = r["p50_ms"] - base["p50_ms"]
         r["added_p99_ms"] = r["p99_ms"] - base["p99_ms"]
     (args.out / "plant-bench.json").write_text(json.dumps({"rate": args.rate, "duration_s": args.duration,
                                                             "cpus": os.cpu_count(), "rows": rows}, indent=2))
     print(f"PLC cycle (TRIGGER -> RESULT_VALID as the PLC sees it), {args.rate:g} parts/s, {args.duration:g} s each")
-    print(f"{'config':<10} {'parts':>6} {'p50 ms':>8} {'p99 ms':>8} {'+p50 ms':>8} {'+p99 ms':>8} {'load':>5}")
+    print(f"{'round':<6}{'config':<10} {'parts':>6} {'p50 ms':>8} {'p99 ms':>8} {'+p50 ms':>8} "
+          f"{'+p99 ms':>8} {'load':>5}")
     for r in rows:
-        print(f"{r['config']:<10} {r['parts']:>6} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
+        print(f"{r['round']:<6}{r['config']:<10} {r['parts']:>6} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
               f"{r['added_p50_ms']:>+8.2f} {r['added_p99_ms']:>+8.2f} {r['load_avg_start']:>5.1f}")
     print(f"wrote {args.out}/plant-bench.json")
     return 0 if all(r["exit_code"] == 0 and r["problems"] == 0 for r in rows) else 1
