@@ -14,8 +14,8 @@ does the forwarder move its cursor, kept durably in the store's ``meta`` table a
 - nothing waits on the PLC side: the store's writer thread only sets an event after its commit
   (:meth:`ResultStore.add_commit_listener`); the forwarder thread does the rest.
 
-Rows deleted by retention before they were forwarded are skipped (counted in ``skipped``: a gap in
-``seq`` is only a deleted row when it is below the newest committed one, which is always the case).
+Rows deleted by retention before they were forwarded are not sent (a station keeps records for at
+least 365 days; an outbox that far behind has lost them, and its ``pending`` shows it long before).
 """
 
 from __future__ import annotations
