@@ -22,10 +22,11 @@ COPY inspection ./inspection
 COPY plugins ./plugins
 COPY calibration ./calibration
 COPY hmi ./hmi
-# exactly the locked versions (extra "cpu": onnxruntime, never onnxruntime-gpu alongside it), then the
+# exactly the locked versions (extra "cpu": onnxruntime, never onnxruntime-gpu alongside it; the plant
+# integrations, docs/integration.md: MQTT, PostgreSQL plant store and view, OPC UA, Siemens S7), then the
 # project itself without resolving anything
 RUN pip install -r requirements.lock && pip install --no-deps --no-build-isolation . \
-    && python -c "import inspection, cv2, pymodbus, pypylon, fastapi"
+    && python -c "import inspection, cv2, pymodbus, pypylon, fastapi, paho.mqtt, psycopg, asyncua, snap7"
 
 USER station
 WORKDIR /home/station

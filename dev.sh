@@ -15,7 +15,8 @@ need_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/nul
   echo "need root for: $*" >&2; return 1; fi; }
 
 apt_install() {
-  # Debian packages the tests use: headless Chromium (browser tests), mbpoll (third-party Modbus client).
+  # Debian packages the tests use: headless Chromium (browser tests), mbpoll (third-party Modbus client),
+  # Mosquitto and PostgreSQL (plant integration tests start their own servers on loopback).
   local missing=()
   for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -46,17 +47,18 @@ python_setup() {
 
 lock() {
   # Re-resolves every dependency to its newest allowed release and rewrites the three lock files:
-  #   requirements-dev.lock  extras cpu,test,train (dev.sh test, CI)
-  #   requirements.lock      extra cpu (dev.sh demo, the Dockerfile), same versions as the dev lock
-  #   requirements-gpu.lock  extra gpu (onnxruntime-gpu instead of onnxruntime), same versions
+  #   requirements-dev.lock  extras cpu,test,train,opcua,mqtt,plant,s7 (dev.sh test, CI)
+  #   requirements.lock      extras cpu,opcua,mqtt,plant,s7 (dev.sh demo, the Dockerfile), same versions
+  #                          as the dev lock
+  #   requirements-gpu.lock  extras gpu,opcua,mqtt,plant,s7 (onnxruntime-gpu, not onnxruntime), same versions
   local tools="$ROOT/.venv-lock"
   [ -x "$tools/bin/pip-compile" ] || { "$PY" -m venv "$tools"; "$tools/bin/pip" install -q pip-tools==7.7.0; }
   local opts=(-q --upgrade --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links)
   export CUSTOM_COMPILE_COMMAND="bash dev.sh lock"
-  "$tools/bin/pip-compile" "${opts[@]}" --extra cpu,test,train -o requirements-dev.lock pyproject.toml
+  "$tools/bin/pip-compile" "${opts[@]}" --extra cpu,test,train,opcua,mqtt,plant,s7 -o requirements-dev.lock pyproject.toml
   printf -- '-c requirements-dev.lock\n' > .lock-constraints.in
-  "$tools/bin/pip-compile" "${opts[@]}" --extra cpu -o requirements.lock pyproject.toml .lock-constraints.in
-  "$tools/bin/pip-compile" "${opts[@]}" --extra gpu -o requirements-gpu.lock pyproject.toml .lock-constraints.in
+  "$tools/bin/pip-compile" "${opts[@]}" --extra cpu,opcua,mqtt,plant,s7 -o requirements.lock pyproject.toml .lock-constraints.in
+  "$tools/bin/pip-compile" "${opts[@]}" --extra gpu,opcua,mqtt,plant,s7 -o requirements-gpu.lock pyproject.toml .lock-constraints.in
   rm -f .lock-constraints.in
 }
 
@@ -71,7 +73,7 @@ case "$cmd" in
     python_setup requirements.lock
     exec "$VENV/bin/inspection" demo "$@" ;;
   test)
-    apt_install chromium mbpoll
+    apt_install chromium mbpoll mosquitto postgresql
     python_setup requirements-dev.lock
     echo "==> ruff"; "$VENV/bin/ruff" check .
     echo "==> mypy"; "$VENV/bin/mypy"

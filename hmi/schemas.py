@@ -208,3 +208,5 @@ class HealthOut(BaseModel):
     store_queue: int
     low_disk: bool
     plc_connected: bool
+    # plant integrations (docs/integration.md): committed results each outbox has not delivered yet
+    outbox_pending: dict[str, int] = {}

@@ -154,3 +154,15 @@ class StationError(InspectionError):
     """The station refused a command (unknown recipe, nothing to teach from, wrong state)."""
 
     key = "station_error"
+
+
+class SinkError(InspectionError):
+    """A result sink (MQTT broker, plant database, ...) could not take a whole batch; the outbox keeps
+    what was not delivered and retries. ``delivered``: how many results at the start of the batch
+    were delivered nonetheless. ``key``: ``sink_unreachable``, ``sink_refused``."""
+
+    key = "sink_error"
+
+    def __init__(self, message: str, *, delivered: int = 0, key: str | None = None) -> None:
+        super().__init__(message, key=key)
+        self.delivered = delivered

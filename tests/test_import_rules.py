@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FORBIDDEN = ("plugins", "hmi", "calibration", "pypylon", "pymodbus", "onnxruntime", "torch", "fastapi")
+FORBIDDEN = ("plugins", "hmi", "calibration", "pypylon", "pymodbus", "onnxruntime", "torch", "fastapi",
+             "paho", "psycopg", "asyncua", "snap7")
 
 
 def _imports(path: Path) -> set[str]:
@@ -38,7 +39,8 @@ def test_core_modules_import_nothing_forbidden() -> None:
 
 def test_importing_the_core_and_cli_loads_no_vendor_sdk() -> None:
     code = ("import sys, inspection.pipeline, inspection.cli; inspection.cli.build_parser(); "
-            "print(','.join(m for m in ('pypylon','pymodbus','onnxruntime','torch','fastapi') if m in sys.modules))")
+            "print(','.join(m for m in ('pypylon','pymodbus','onnxruntime','torch','fastapi','paho','psycopg',"
+            "'asyncua','snap7') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
 
@@ -141,3 +143,16 @@ def test_only_entry_points_import_cli_bench_and_train() -> None:
 def test_the_core_keeps_at_most_15_modules_at_its_root() -> None:
     root_modules = sorted(p.name for p in (ROOT / "inspection").glob("*.py"))
     assert len(root_modules) <= 15, root_modules
+
+
+def test_each_plant_library_is_imported_by_exactly_one_module() -> None:
+    """paho-mqtt, psycopg, asyncua, python-snap7: one module of plugins/ each (tests aside)."""
+    users: dict[str, list[str]] = {}
+    for top in PACKAGES:
+        for path in (ROOT / top).rglob("*.py"):
+            for lib in _imports(path) & {"paho", "psycopg", "asyncua", "snap7"}:
+                users.setdefault(lib, []).append(str(path.relative_to(ROOT)))
+    assert users.get("paho") == ["plugins/plant/mqtt.py"]
+    assert users.get("psycopg") == ["plugins/plant/postgres.py"]
+    assert users.get("asyncua") == ["plugins/plant/opcua.py"]
+    assert users.get("snap7") == ["plugins/plc/s7.py"]

@@ -24,8 +24,15 @@ def health(ctx: Ctx) -> JSONResponse:
     body = HealthOut(status="ok" if w.alive else "degraded", station_state=st.state.name,
                      store_writer=w.alive, store_queue=w.queued,
                      low_disk=w.low_disk or w.records_near_limit,
-                     plc_connected=st.plc.connected)
+                     plc_connected=st.plc.connected, outbox_pending=_outbox_pending(ctx.station))
     return JSONResponse(body.model_dump(), status_code=200 if w.alive else 503)
+
+
+def _outbox_pending(station: object) -> dict[str, int]:
+    integrations = getattr(station, "integrations", None)
+    if integrations is None:
+        return {}
+    return {f.name: f.pending() for f in list(integrations.forwarders)}
 
 
 @router.get("/metrics", response_class=Response,

@@ -55,9 +55,11 @@ def add_parser(sub: Any) -> None:
     d.add_argument("--quiet", action="store_true", help="no progress output")
     d.set_defaults(func=_deeppcb)
     _add_calibration_benches(bsub)
+    from inspection.cli.bench_plant import add_bench as add_plant_bench
     from inspection.cli.bench_station import add_bench
 
     add_bench(bsub)
+    add_plant_bench(bsub)
 
     m = bsub.add_parser("mtd", help="good-set mode: teach from good images, score a test tree",
                         description="Teaches a good-set model (patch features + coreset memory bank, "

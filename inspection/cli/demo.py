@@ -39,6 +39,15 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--dir", type=Path, default=Path("demo-station"), help="folder for the demo's data")
     p.add_argument("--deadline-ms", type=int, default=2000, help="PLC deadline per part")
     p.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: run)")
+    g = p.add_argument_group("plant integration (docs/integration.md)")
+    g.add_argument("--station-id", default="demo-station", help="the station's name in the plant")
+    g.add_argument("--mqtt", metavar="HOST:PORT", default=None,
+                   help="publish every stored result to the broker at HOST:PORT (inspection/<station-id>/result)")
+    g.add_argument("--mqtt-qos", type=int, choices=(0, 1, 2), default=1, help="MQTT QoS of the results")
+    g.add_argument("--plant-db", metavar="URL", default=None,
+                   help="replicate every stored result into the PostgreSQL plant store at URL")
+    g.add_argument("--opcua-port", type=int, default=0, metavar="PORT",
+                   help="serve the OPC UA Machine Vision model on PORT (0: off)")
     p.set_defaults(func=_demo)
 
 
@@ -60,7 +69,16 @@ def _demo(args: argparse.Namespace) -> int:
     from inspection.cli.station import serve
     from inspection.imageio import read_image
     from inspection.recipe.catalog import RecipeCatalog
-    from inspection.station.config import HmiSection, PlcSection, RecipesSection, StationConfig, StationSection
+    from inspection.station.config import (
+        HmiSection,
+        MqttSection,
+        OpcuaSection,
+        PlantSection,
+        PlcSection,
+        RecipesSection,
+        StationConfig,
+        StationSection,
+    )
 
     root = args.dir.resolve()
     camera_dir = root / "camera"
@@ -76,12 +94,15 @@ def _demo(args: argparse.Namespace) -> int:
         catalog = BundleCatalog(_write_bundle(root / "recipes", reference))
         shape = reference.shape[:2]
     config = StationConfig(
-        station=StationSection(id="demo-station", data_dir=root / "data"),
+        station=StationSection(id=args.station_id, data_dir=root / "data"),
         camera=_camera_settings(args, camera_dir, (int(shape[0]), int(shape[1]))),
         plc=PlcSection(host=args.modbus_host, port=args.modbus_port, deadline_ms=args.deadline_ms,
                        plc_heartbeat_timeout_ms=2000),
         recipes=RecipesSection(folder=root / "recipes", initial=1),
         hmi=HmiSection(host=args.http_host, port=args.http_port, title="Demo inspection station"),
+        mqtt=_mqtt_section(args.mqtt, args.mqtt_qos, MqttSection),
+        plant=PlantSection(db_url=args.plant_db or ""),
+        opcua=OpcuaSection(host=args.modbus_host, port=args.opcua_port),
     )
     line = None
 
@@ -101,9 +122,24 @@ def _demo(args: argparse.Namespace) -> int:
         if line is not None:
             line.stop()
             print(f"simulated PLC: {line.stats.to_dict()}", flush=True)
+            report = getattr(args, "line_report", None)
+            if report is not None:  # inspection bench plant reads the PLC's view back
+                report.update(line.stats.to_dict())
+                report["result_ms"] = list(line.stats.result_ms)
 
     return serve(config, catalog, simulation=args.plc_sim == "on", duration=args.duration, started=started,
                  stopping=stopping)
+
+
+def _mqtt_section(hostport: str | None, qos: int, section: Any) -> Any:
+    from inspection.errors import ConfigError
+
+    if not hostport:
+        return section()
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ConfigError(f"--mqtt wants HOST:PORT, got {hostport!r}", field="mqtt")
+    return section(host=host, port=int(port), qos=qos)
 
 
 def _write_bundle(folder: Path, reference: Any) -> Path:

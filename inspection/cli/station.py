@@ -90,7 +90,10 @@ def serve(config: StationConfig, catalog: RecipeCatalog, *, camera: Any = None, 
             watcher.stop()
         if server is not None:
             server.stop()
+        integrations = getattr(station, "integrations", None)
         station.stop()
+        for line in _outbox_summary(integrations):
+            print(line, flush=True)
         if users is not None:
             users.close()
     return 0
@@ -100,6 +103,20 @@ def _announce(token: str, *, data_dir: Path) -> None:
     print(f"\nNo HMI user exists yet. Open the HMI and create the first admin with the one-time setup "
           f"token:\n    {token}\n(or: python -m hmi users add NAME --role admin "
           f"--data {shlex.quote(str(data_dir))})\n", flush=True)
+
+
+def _redact(url: str) -> str:
+    """A database URL without its password."""
+    import re
+
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def _outbox_summary(integrations: Any) -> list[str]:
+    if integrations is None:
+        return []
+    return [f"outbox {s['name']}: sent {s['sent']}, errors {s['errors']}, cursor {s['cursor']}"
+            for s in integrations.last_stats]
 
 
 def _banner(station: Any, server: Any, seconds: float) -> None:
@@ -112,5 +129,13 @@ def _banner(station: Any, server: Any, seconds: float) -> None:
         lines.append(f"  Modbus TCP: {cfg.plc.host}:{modbus}  unit {cfg.plc.unit_id or 'any'}  "
                      f"(register map: docs/plc.md)")
     lines.append(f"  camera:     {cfg.camera.driver} ({cfg.camera.selection})")
+    if cfg.mqtt.host:
+        topic = f"{cfg.mqtt.topic_prefix}/{cfg.station.id}/result"
+        lines.append(f"  MQTT:       {cfg.mqtt.host}:{cfg.mqtt.port}  topic {topic}  QoS {cfg.mqtt.qos}")
+    if cfg.plant.db_url:
+        lines.append(f"  plant DB:   {_redact(cfg.plant.db_url)}  (station id {cfg.station.id})")
+    server = getattr(station, "integrations", None) and station.integrations.servers.get("opcua")
+    if server is not None:
+        lines.append(f"  OPC UA:     {server.endpoint}  (Machine Vision, OPC 40100-1)")
     lines.append(f"  data:       {cfg.station.data_dir}")
     print("\n".join(lines), flush=True)

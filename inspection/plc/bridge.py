@@ -25,6 +25,7 @@ class PlcBridge(Protocol):
 
 plc_bridges: Registry[PlcBridge] = Registry("PLC bridge", "inspection.plc_bridges")
 plc_bridges.register("modbus", "plugins.plc.modbus:create_bridge")
+plc_bridges.register("s7", "plugins.plc.s7:create_bridge", extra="s7")
 
 # Command-line tools of a transport: "<bridge>-<tool>" -> func(args) -> exit code.
 plc_tools: Registry[int] = Registry("PLC tool", "inspection.plc_tools")

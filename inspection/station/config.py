@@ -73,6 +73,10 @@ class PlcSection(_Section):
     buffer_depth: int = Field(default=8, ge=1, le=1000)
     recipe_zero_is_active: bool = Field(default=True, description="RECIPE_NO 0 at a trigger means the "
                                         "active recipe; false: it must equal ACTIVE_RECIPE like any number")
+    # bridge = "s7" (docs/plc.md, Siemens S7): the PLC's rack, slot and the handshake's data block
+    rack: int = Field(default=0, ge=0, le=7)
+    slot: int = Field(default=1, ge=0, le=31)
+    db: int = Field(default=100, ge=1, le=65535)
 
 
 class RecipesSection(_Section):
@@ -101,6 +105,31 @@ class HmiSection(_Section):
                                 "TLS reverse proxy)")
 
 
+class MqttSection(_Section):
+    """Every stored result as JSON to ``<topic_prefix>/<station id>/result`` (docs/integration.md).
+    Empty ``host``: off."""
+
+    host: str = ""
+    port: int = Field(default=1883, ge=1, le=65535)
+    topic_prefix: str = Field(default="inspection", pattern=r"^[^#+]+$")
+    qos: Literal[0, 1, 2] = 1
+    username: str | None = None
+    password: str | None = None
+
+
+class PlantSection(_Section):
+    """Replication into the plant's PostgreSQL store. Empty ``db_url``: off."""
+
+    db_url: str = ""
+
+
+class OpcuaSection(_Section):
+    """OPC UA server with the OPC 40100-1 Machine Vision information model. ``port`` 0: off."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=0, ge=0, le=65535)
+
+
 class StationConfig(_Section):
     station: StationSection = StationSection()
     camera: CameraSettings = CameraSettings()
@@ -108,6 +137,9 @@ class StationConfig(_Section):
     recipes: RecipesSection = RecipesSection()
     storage: StorageSection = StorageSection()
     hmi: HmiSection = HmiSection()
+    mqtt: MqttSection = MqttSection()
+    plant: PlantSection = PlantSection()
+    opcua: OpcuaSection = OpcuaSection()
 
     def changed_sections(self, other: StationConfig) -> set[str]:
         """Names of the sections that differ from ``other``."""

@@ -37,6 +37,7 @@ from inspection.recipe.catalog import RecipeCatalog, RecipeEntry
 from inspection.record import PartInfo, PartRecord, new_result_id
 from inspection.result import InspectionResult, ResultCode
 from inspection.station.config import StationConfig
+from inspection.station.integrations import Integrations
 from inspection.station.journal import ResultJournal
 from inspection.station.local import LocalStation
 from inspection.station.port import GoldenInfo, PlcLink, RecipeInfo, StationStatus
@@ -158,6 +159,7 @@ class Station(LocalStation):
         self._post: queue.SimpleQueue[_Post | None] = queue.SimpleQueue()
         self._post_thread: threading.Thread | None = None
         self._cycle = threading.Lock()  # held by a cycle; configuration changes wait for it
+        self.integrations: Integrations | None = None
         self.started = False
 
     # ------------------------------------------------------------------ life cycle
@@ -171,8 +173,11 @@ class Station(LocalStation):
             p = self.config.plc
             options: dict[str, object] = {"host": p.host, "port": p.port, "unit_id": p.unit_id,
                                           "address_offset": p.address_offset}
+            if p.bridge == "s7":
+                options = {"host": p.host, "port": p.port, "rack": p.rack, "slot": p.slot, "db": p.db}
             self.bridge = plc_bridges.create(p.bridge, self.plc, mode=p.mode, **options)
             self.bridge.start()
+        self.integrations = Integrations(self.config, self.store, status=self.plant_status, station=self).start()
         self.started = True
         self._emit_status()
         return self
@@ -185,6 +190,10 @@ class Station(LocalStation):
         self._post.put(None)
         if self._post_thread is not None:
             self._post_thread.join(5.0)
+        if self.integrations is not None:
+            self.store.flush(5.0)
+            self.integrations.stop()
+            self.integrations = None
         self.camera.close()
         self.store.close()
         self.journal.close()
@@ -195,6 +204,10 @@ class Station(LocalStation):
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def plant_status(self) -> dict[str, object]:
+        """What the station reports to the plant (MQTT status topic, the plant store's stations)."""
+        return {**self.status().to_dict(), "counters": self.counters().to_dict()}
 
     @property
     def modbus_port(self) -> int | None:

@@ -12,7 +12,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,7 +59,9 @@ class ResultStore:
         swept = self.images.sweep_temporary()
         if swept:
             logger.warning("removed %d partial image files left by an interrupted write", swept)
-        self.writer = StoreWriter(config, self.images, on_commit=on_commit, free_bytes=free_bytes)
+        self._on_commit = on_commit
+        self._listeners: list[OnCommit] = []
+        self.writer = StoreWriter(config, self.images, on_commit=self._committed, free_bytes=free_bytes)
         self._closed = False
 
     # ---- life cycle -----------------------------------------------------------------------------
@@ -80,6 +82,24 @@ class ResultStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def add_commit_listener(self, listener: OnCommit) -> None:
+        """Call ``listener(result_ids)`` on the writer thread after each commit (it must not block:
+        the outbox forwarders only set an event)."""
+        with self._lock:
+            self._listeners = [*self._listeners, listener]
+
+    def remove_commit_listener(self, listener: OnCommit) -> None:
+        with self._lock:
+            self._listeners = [f for f in self._listeners if f != listener]
+
+    def _committed(self, ids: Sequence[str]) -> None:
+        for fn in [self._on_commit, *self._listeners]:
+            if fn is not None:
+                try:
+                    fn(ids)
+                except Exception:
+                    logger.exception("commit listener failed")
 
     # ---- hot path -------------------------------------------------------------------------------
     def submit(self, record: PartRecord, image: np.ndarray | None = None) -> bool:
@@ -124,6 +144,11 @@ class ResultStore:
         where, params = q.where()
         with self._db() as db:
             return int(db.execute(f"SELECT COUNT(*) FROM results WHERE {where}", params).fetchone()[0])
+
+    def count_after(self, seq: int) -> int:
+        """Committed results with a store sequence number above ``seq`` (an outbox's backlog)."""
+        with self._db() as db:
+            return int(db.execute("SELECT COUNT(*) FROM results WHERE seq > ?", (seq,)).fetchone()[0])
 
     def counts(self, *, since_ns: int = 0) -> Counts:
         with self._db() as db:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from inspection.errors import PlcError
@@ -25,11 +26,21 @@ class LineStats:
     problems: int = 0
     recipe_changes: int = 0
     errors: list[str] = field(default_factory=list)
+    # trigger written -> RESULT_VALID seen, per part, as the PLC saw it (the last 100 000)
+    result_ms: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
 
     def to_dict(self) -> dict[str, object]:
         return {"parts": self.parts, "passed": self.passed, "rejected": self.rejected,
                 "problems": self.problems, "recipe_changes": self.recipe_changes,
-                "errors": self.errors[-5:]}
+                "errors": self.errors[-5:], **self.latency()}
+
+    def latency(self) -> dict[str, float]:
+        """P50/P99 of trigger -> RESULT_VALID in ms (empty before the first part)."""
+        values = sorted(self.result_ms)
+        if not values:
+            return {}
+        pick = lambda q: values[min(len(values) - 1, round(q * (len(values) - 1)))]  # noqa: E731
+        return {"result_ms_p50": round(pick(0.50), 2), "result_ms_p99": round(pick(0.99), 2)}
 
 
 class SimulatedLine:
@@ -119,6 +130,7 @@ class SimulatedLine:
             seq = (seq + 1) & 0xFFFF or 1
             r = sim.run_part(seq, part_id=self.stats.parts + 1, part_id_str=f"DEMO-{self.stats.parts + 1:06d}")
             self.stats.parts += 1
+            self.stats.result_ms.append(r.result_ms)
             if r.passed:
                 self.stats.passed += 1
             else:

@@ -7,12 +7,10 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
+from plc_timing import FAST
 
 from inspection.plc.job import InspectionJob, ScriptedJob
 from inspection.station.timing import MachineConfig
-
-# Short timings so the fault cases run fast; the same values a PLC would read from HR125/126.
-FAST = MachineConfig(deadline_ms=200, ack_timeout_ms=300, plc_heartbeat_timeout_ms=300, simulation=True)
 
 
 @pytest.fixture(autouse=True)

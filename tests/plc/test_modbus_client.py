@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from conftest import FAST
+from plc_timing import FAST
 
 from inspection.plc.contract import Cmd, ErrorCode, StnReg
 from inspection.plc.job import ScriptedJob
