@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "inspection.cli.recipe",
     "inspection.cli.station",
     "inspection.cli.demo",
+    "inspection.cli.replay",
 )
 
 

@@ -37,6 +37,7 @@ from inspection.recipe.catalog import RecipeCatalog, RecipeEntry
 from inspection.record import PartInfo, PartRecord
 from inspection.result import InspectionResult
 from inspection.station.config import StationConfig
+from inspection.station.lifecycle import RecipeLifecycle
 from inspection.station.local import LocalStation
 from inspection.station.port import GoldenInfo, PlcLink, RecipeInfo, StationStatus
 from inspection.station.recipes import RecipeSlot, recipe_thresholds
@@ -119,6 +120,7 @@ class Station(LocalStation):
         self._post_thread: threading.Thread | None = None
         self._cycle = threading.Lock()  # held by a cycle; configuration changes wait for it
         self.started = False
+        self.lifecycle = RecipeLifecycle(self)  # recipe versions, what-if, shadow recipe
 
     # ------------------------------------------------------------------ life cycle
     def start(self) -> Station:
@@ -138,6 +140,7 @@ class Station(LocalStation):
         return self
 
     def stop(self) -> None:
+        self.lifecycle.close()
         if self.bridge is not None:
             self.bridge.stop()
             self.bridge = None
@@ -245,6 +248,7 @@ class Station(LocalStation):
         pr = PartRecord(result, part)
         self._last_part_ns = pr.decided_ns
         self.hub.publish(pr, image)
+        self.lifecycle.offer(pr, image)  # the shadow recipe, if any (never blocks)
 
     # ------------------------------------------------------------------ recipes
     def _prepare_recipe(self, recipe_no: int) -> RecipeOutcome:
@@ -262,6 +266,7 @@ class Station(LocalStation):
         except InspectionError as exc:
             logger.error("recipe %d cannot be prepared: %s", recipe_no, exc)
             return RecipeOutcome(False, ErrorCode.RECIPE_PREPARE_FAILED, str(exc))
+        self.lifecycle.keep(active.loaded.recipe)
         self.recipes_slot.stage(active)
         with self._lock:
             own = recipe_thresholds(active.loaded.recipe)
