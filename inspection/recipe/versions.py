@@ -48,8 +48,9 @@ def recipe_to_files(recipe: Recipe) -> tuple[dict[str, Any], bytes]:
             "roi": None if recipe.roi is None else list(recipe.roi), "min_coverage": recipe.min_coverage,
             "detector": recipe.detector, "number": recipe.number, "mm_per_px": recipe.mm_per_px,
             "scorer": None if recipe.scorer is None else recipe.scorer.to_dict(),
-            "content_hash": recipe.content_hash()}
+            "variant_names": list(recipe.variant_names), "content_hash": recipe.content_hash()}
     arrays = {k: getattr(recipe, k) for k in _ARRAYS if getattr(recipe, k) is not None}
+    arrays.update({f"variant_{k}": v for k, v in enumerate(recipe.variants)})
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     return meta, buf.getvalue()
@@ -59,6 +60,7 @@ def recipe_from_files(meta: dict[str, Any], npz: bytes) -> Recipe:
     with np.load(io.BytesIO(npz), allow_pickle=False) as z:
         arrays = {k: np.array(z[k]) for k in z.files}
     roi = meta.get("roi")
+    names = tuple(str(n) for n in meta.get("variant_names", []))
     return Recipe(str(meta["name"]), arrays["reference"],
                   align=params_from_dict(AlignParams, meta.get("align")),
                   detect=params_from_dict(DetectParams, meta.get("detect")),
@@ -68,7 +70,9 @@ def recipe_from_files(meta: dict[str, Any], npz: bytes) -> Recipe:
                   scorer=None if meta.get("scorer") is None else Scorer.from_dict(meta["scorer"]),
                   min_coverage=float(meta.get("min_coverage", 1.0)),
                   detector=str(meta.get("detector", "classical")), number=int(meta.get("number", 0)),
-                  mm_per_px=None if meta.get("mm_per_px") is None else float(meta["mm_per_px"]))
+                  mm_per_px=None if meta.get("mm_per_px") is None else float(meta["mm_per_px"]),
+                  variants=tuple(arrays[f"variant_{k}"] for k in range(len(names))),
+                  variant_names=names)
 
 
 class RecipeVersions:

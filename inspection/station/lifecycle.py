@@ -9,14 +9,18 @@ parts with a whole candidate bundle offline.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+import cv2
 import numpy as np
 
-from inspection.errors import ConfigError, StationError
+from inspection.errors import ConfigError, InspectionError, StationError, StoreError
 from inspection.recipe.definition import Recipe
 from inspection.recipe.versions import RecipeVersions
 from inspection.record import PartRecord
@@ -29,6 +33,7 @@ from inspection.store import ResultStore
 logger = logging.getLogger(__name__)
 
 WHATIF_MAX_PARTS = 2000
+_VARIANT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
 class _StationLike(Protocol):
@@ -44,6 +49,12 @@ class _StationLike(Protocol):
     def set_thresholds(self, values: Mapping[str, float], *, user: str,
                        recipe_id: str | None = None) -> RecipeInfo: ...
 
+    def recent_parts(self, n: int) -> list[PartRecord]: ...
+
+    def part_image(self, result_id: str) -> np.ndarray | None: ...
+
+    def _restage(self, recipe_id: str) -> None: ...
+
 
 class RecipeLifecycle:
     def __init__(self, station: _StationLike, *, shadow_queue: int = 2) -> None:
@@ -52,6 +63,7 @@ class RecipeLifecycle:
         self.store_root = data_dir / "store"
         self.versions = RecipeVersions(versions_dir(data_dir))
         self.shadow = ShadowRunner(data_dir / "station" / "shadow.db", self.versions.load, maxsize=shadow_queue)
+        self.variants_root = data_dir / "station" / "golden" / "variants"
 
     # ---- recipe versions ------------------------------------------------------------------------
     def keep(self, recipe: Recipe) -> None:
@@ -61,12 +73,90 @@ class RecipeLifecycle:
         except OSError as exc:  # the line keeps running; replay of these parts will say "not kept"
             logger.error("cannot keep recipe version %s: %s", recipe.content_hash()[:12], exc)
 
+    # ---- variant golden references -------------------------------------------------------------
+    def variants(self, recipe_id: str) -> list[tuple[str, np.ndarray]]:
+        """The taught variant references of a recipe (name order)."""
+        folder = self.variants_root / recipe_id
+        if not folder.is_dir():
+            return []
+        out = []
+        for path in sorted(folder.glob("*.png")):
+            img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+            if img is None:
+                logger.error("variant reference %s is unreadable: skipped", path)
+                continue
+            out.append((path.stem, img))
+        return out
+
+    def teach_variant(self, recipe_id: str, name: str, *, user: str, result_id: str | None = None,
+                      image: np.ndarray | None = None) -> dict[str, Any]:
+        """Teach a further golden reference (an allowed variant of the part) from ``image``, a
+        stored or recent part (``result_id``) or the last part; the recipe is prepared again (a new
+        version, kept for replay). Audited."""
+        if not _VARIANT_NAME.match(name) or name == "golden":
+            raise ConfigError("a variant name is 1-32 letters, digits, '-' or '_' (not 'golden')",
+                              field="name", key="bad_variant_name")
+        info = self._recipe_info(recipe_id)
+        if image is None:
+            if result_id is None:
+                recent = self.station.recent_parts(1)
+                if not recent:
+                    raise StationError("no part to teach from: run a part first", key="nothing_to_teach")
+                result_id = recent[0].result_id
+            image = self.station.part_image(result_id)
+            if image is None:
+                try:
+                    image = cv2.imread(str(self.station.store.image_file(result_id)), cv2.IMREAD_UNCHANGED)
+                except StoreError as exc:
+                    raise StationError(f"part {result_id} has no stored image to teach from",
+                                       key="nothing_to_teach") from exc
+        if image is None or image.ndim not in (2, 3):
+            raise StationError("not an image to teach from", key="bad_image")
+        ok, buf = cv2.imencode(".png", image)
+        if not ok:
+            raise StationError("cannot encode the variant reference", key="bad_image")
+        folder = self.variants_root / recipe_id
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.png"
+        old = path.is_file()
+        tmp = folder / f".{name}.png.tmp"
+        tmp.write_bytes(buf.tobytes())
+        os.replace(tmp, path)
+        try:
+            self.station._restage(recipe_id)
+        except InspectionError:
+            path.unlink(missing_ok=True)  # a variant the recipe cannot use is not kept
+            raise
+        version = hashlib.sha256(buf.tobytes()).hexdigest()[:12]
+        self.station.store.audit(user=user, action="teach_variant", target=f"recipe:{recipe_id}",
+                                 old=name if old else None, new=name,
+                                 detail=f"{image.shape[1]}x{image.shape[0]} from "
+                                        f"{result_id or 'an uploaded image'}, {version}")
+        return {"recipe_id": info.recipe_id, "name": name, "version": version,
+                "shape": [int(image.shape[0]), int(image.shape[1])]}
+
+    def remove_variant(self, recipe_id: str, name: str, *, user: str) -> None:
+        self._recipe_info(recipe_id)
+        path = self.variants_root / recipe_id / f"{name}.png"
+        if not _VARIANT_NAME.match(name) or not path.is_file():
+            raise StationError(f"recipe {recipe_id} has no variant {name!r}", key="unknown_variant")
+        path.unlink()
+        self.station._restage(recipe_id)
+        self.station.store.audit(user=user, action="remove_variant", target=f"recipe:{recipe_id}",
+                                 old=name, new=None)
+
     # ---- helpers --------------------------------------------------------------------------------
     def _active(self) -> RecipeInfo:
         for r in self.station.recipes():
             if r.active:
                 return r
         raise StationError("no active recipe", key="no_recipe")
+
+    def _recipe_info(self, recipe_id: str) -> RecipeInfo:
+        for r in self.station.recipes():
+            if r.recipe_id == recipe_id:
+                return r
+        raise StationError(f"unknown recipe {recipe_id!r}", key="unknown_recipe")
 
     def check_thresholds(self, values: Mapping[str, float]) -> dict[str, float]:
         specs = {s.name: s for s in self.station.threshold_specs()}

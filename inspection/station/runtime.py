@@ -262,7 +262,8 @@ class Station(LocalStation):
             loaded = self.recipes_slot.catalog.load(recipe_no)
             golden = self.golden_image(entry.recipe_id)
             active = self.recipes_slot.build(loaded, thresholds=self._overrides.get(entry.recipe_id),
-                                             golden=None if golden is None else golden)
+                                             golden=None if golden is None else golden,
+                                             variants=self.lifecycle.variants(entry.recipe_id))
         except InspectionError as exc:
             logger.error("recipe %d cannot be prepared: %s", recipe_no, exc)
             return RecipeOutcome(False, ErrorCode.RECIPE_PREPARE_FAILED, str(exc))
