@@ -222,3 +222,40 @@ def _flow(browser, url: str, data: Path, api: httpx.Client, op: httpx.Client) ->
                        ("shadow_start", "erik"), ("shadow_drop", "erik")], actions
     assert page.errors == []
     page.close()
+
+    # a variant golden: teach a reject as an allowed variant of the part; when that very part comes
+    # again (the demo serves its parts in a cycle) it passes, judged against the variant, named
+    (rid_active,) = [r["recipe_id"] for r in api.get("/api/recipes").json() if r["active"]]
+    with _db(data) as c:
+        rid, part_id = c.execute("select result_id, part_id from results where verdict = 'reject' and code = 2 "
+                                 "and image_state = 'saved' order by seq desc limit 1").fetchone()
+    r = api.post(f"/api/recipes/{rid_active}/variants", json={"name": "supplier-b", "result_id": rid})
+    assert r.status_code == 200, r.text
+    assert [v["name"] for v in api.get(f"/api/recipes/{rid_active}/variants").json()] == ["supplier-b"]
+    taught = time.time_ns()
+    deadline = time.monotonic() + 30
+    again = None
+    while again is None and time.monotonic() < deadline:
+        time.sleep(1)
+        with _db(data) as c:
+            again = c.execute("select verdict, message from results where part_id > ? and (part_id - ?) % 10 = 0 "
+                              "and decided_ns > ? order by seq limit 1", (part_id, part_id, taught)).fetchone()
+    assert again is not None and again[0] == "pass" and "reference: supplier-b" in again[1], again
+    with _db(data) as c:
+        named = [m for (m,) in c.execute("select message from results where decided_ns > ? and code in (1, 2)",
+                                         (taught + 500_000_000,))]
+    assert named and all("(reference: " in m for m in named)
+    assert api.delete(f"/api/recipes/{rid_active}/variants/nope").status_code == 404
+    with _db(data) as c:
+        assert c.execute("select count(*) from audit where action = 'teach_variant' and user = 'erik'").fetchone()[0] == 1
+
+    # every stored part of this run replays to its stored verdict: several recipe versions (tuned
+    # thresholds, a variant golden), each part with the version that judged it
+    from inspection.recipe.versions import RecipeVersions
+    from inspection.station.replay import run_replay, versions_dir
+
+    report = run_replay(data / "store", RecipeVersions(versions_dir(data)))
+    print("replay of the running demo:", {k: report.to_dict()[k] for k in ("parts", "same_verdict", "not_replayable")})
+    assert report.parts >= 20 and report.same_verdict == report.parts and report.unknown_recipe == 0
+    with _db(data) as c:
+        assert c.execute("select count(distinct model_hash) from results").fetchone()[0] >= 3
