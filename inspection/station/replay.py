@@ -123,7 +123,8 @@ class ReplayReport:
         if self.parts == 0:
             return "no stored part with an image to judge"
         text = (f"this would have rejected {self.rejected_now} of the last {self.parts} stored parts "
-                f"(now {self.rejected_before}); {self.rejected_now_reviewed_ok} of them were reviewed OK")
+                f"(now {self.rejected_before}); {self.rejected_now_reviewed_ok} of them "
+                f"{'was' if self.rejected_now_reviewed_ok == 1 else 'were'} reviewed OK")
         if self.passed_now_confirmed_ng:
             text += f"; it would have passed {self.passed_now_confirmed_ng} part(s) an operator confirmed NG"
         return text
