@@ -9,13 +9,15 @@ parts with a whole candidate bundle offline.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import re
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import cv2
 import numpy as np
@@ -32,6 +34,7 @@ from inspection.store import ResultStore
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
 WHATIF_MAX_PARTS = 2000
 _VARIANT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
@@ -64,6 +67,7 @@ class RecipeLifecycle:
         self.versions = RecipeVersions(versions_dir(data_dir))
         self.shadow = ShadowRunner(data_dir / "station" / "shadow.db", self.versions.load, maxsize=shadow_queue)
         self.variants_root = data_dir / "station" / "golden" / "variants"
+        self._whatif_lock = threading.Lock()
 
     # ---- recipe versions ------------------------------------------------------------------------
     def keep(self, recipe: Recipe) -> None:
@@ -181,8 +185,13 @@ class RecipeLifecycle:
         values = self.check_thresholds(thresholds)
         active = self._active()
         last = max(1, min(int(last), WHATIF_MAX_PARTS))
-        return run_replay(self.store_root, self.versions, Candidate(thresholds=values), last=last,
-                          recipe_number=active.number)
+        if not self._whatif_lock.acquire(blocking=False):
+            raise StationError("a what-if is already running; try again when it is done", key="whatif_busy")
+        try:
+            return _low_priority(lambda: run_replay(self.store_root, self.versions, Candidate(thresholds=values),
+                                                    last=last, recipe_number=active.number))
+        finally:
+            self._whatif_lock.release()
 
     # ---- shadow ---------------------------------------------------------------------------------
     def start_shadow(self, thresholds: Mapping[str, float], *, user: str) -> ShadowRun:
@@ -235,6 +244,28 @@ class RecipeLifecycle:
 
     def close(self) -> None:
         self.shadow.close()
+
+
+def _low_priority(fn: Callable[[], T]) -> T:
+    """``fn()`` in a thread at the lowest CPU priority (nice 19 on Linux): the station's own
+    inspections go first, the caller (an HMI request) waits."""
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        if hasattr(os, "setpriority"):
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # handed to the caller
+            box["error"] = exc
+
+    t = threading.Thread(target=work, name="station-whatif", daemon=True)
+    t.start()
+    t.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 def _counts(run: ShadowRun) -> str:
