@@ -33,6 +33,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--since", default=None, metavar="ISO", help="only parts decided at or after this time")
     p.add_argument("--until", default=None, metavar="ISO", help="only parts decided before this time")
     p.add_argument("--last", type=int, default=None, metavar="N", help="only the newest N stored parts")
+    p.add_argument("--recipe-number", type=int, default=None, metavar="N",
+                   help="only parts of PLC recipe number N (default with --recipe: the bundle's number, "
+                        "when it has one)")
     p.add_argument("--threads", type=int, default=1, help="OpenCV threads")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_replay)
@@ -77,8 +80,12 @@ def _replay(args: argparse.Namespace) -> int:
 
         recipe = load_bundle(args.recipe).recipe
     candidate = Candidate(recipe, parse_thresholds(args.thresholds))
+    number = args.recipe_number
+    if number is None and recipe is not None and recipe.number > 0:
+        number = recipe.number
     report = run_replay(args.data_dir / "store", RecipeVersions(versions_dir(args.data_dir)), candidate,
                         since_ns=iso_ns(args.since), until_ns=iso_ns(args.until), last=args.last,
+                        recipe_number=number,
                         progress=lambda items, n: track(items, n, "replay", enabled=not args.quiet))
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -87,7 +94,7 @@ def _replay(args: argparse.Namespace) -> int:
         for c in report.changed:
             shutil.copyfile(c.image, out / "changed" / f"{c.result_id}.png")
     summary = {"data_dir": str(args.data_dir.resolve()), "mode": "replay" if candidate.is_replay else "what-if",
-               **report.to_dict()}
+               "recipe_number": number, **report.to_dict()}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(_table(report, candidate.is_replay))
     print(f"summary: {out / 'summary.json'}")

@@ -86,3 +86,21 @@ def test_replay_catches_a_stored_image_that_does_not_match_its_verdict(demo_data
     s = _summary(tmp_path / "out")
     assert [(c["result_id"], c["old_verdict"], c["new_verdict"]) for c in s["changed"]] == [(rid, "reject", "pass")]
     assert s["same_verdict"] == s["parts"] - 1
+
+
+@pytest.mark.timeout(240)
+def test_replay_of_a_deeppcb_demo_with_a_recipe_per_part(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from helpers import make_deeppcb_folder
+
+    data = make_deeppcb_folder(tmp_path / "pcb", n=3)
+    assert main(["demo", "--dir", str(tmp_path / "demo"), "--data", str(data), "--duration", "8",
+                 "--http-port", "0", "--modbus-port", "0", "--rate", "3", "--camera", "replay"]) == 0
+    root = tmp_path / "demo" / "data"
+    assert len(RecipeVersions(versions_dir(root)).hashes()) == 3  # one version per pair, kept once each
+    assert main(["replay", str(root), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    s = _summary(tmp_path / "out")
+    assert s["parts"] >= 3 and s["same_verdict"] == s["parts"]
+    assert main(["replay", str(root), "--out", str(tmp_path / "two"), "--recipe-number", "2", "--quiet"]) == 0
+    two = _summary(tmp_path / "two")
+    assert 1 <= two["parts"] < s["parts"] and two["same_verdict"] == two["parts"]
+    capsys.readouterr()
