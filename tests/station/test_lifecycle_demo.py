@@ -249,6 +249,23 @@ def _flow(browser, url: str, data: Path, api: httpx.Client, op: httpx.Client) ->
     with _db(data) as c:
         assert c.execute("select count(*) from audit where action = 'teach_variant' and user = 'erik'").fetchone()[0] == 1
 
+    # the same from the thresholds page: teach the last part as a variant, then remove it
+    page = _login(browser, url, "erik")
+    page.click('#nav a[data-page="settings"]')
+    page.wait_for_selector("#variant-list li[data-name=supplier-b]", timeout=10_000)
+    page.fill("#variant-name", "label-flipped")
+    page.click("#btn-variant-teach")
+    page.wait_for_selector("#variant-list li[data-name=label-flipped]", timeout=30_000)
+    page.locator("#variants-card").screenshot(path=str(ARTIFACTS / "engineering-variants-1280x1000.png"))
+    page.click("#variant-list li[data-name=label-flipped] button.variant-remove")
+    page.wait_for_selector("#variant-list li[data-name=label-flipped]", state="detached", timeout=10_000)
+    assert [v["name"] for v in api.get(f"/api/recipes/{rid_active}/variants").json()] == ["supplier-b"]
+    with _db(data) as c:
+        assert [a for (a,) in c.execute("select action from audit where action like '%variant' order by id")] == [
+            "teach_variant", "teach_variant", "remove_variant"]
+    assert page.errors == []
+    page.close()
+
     # every stored part of this run replays to its stored verdict: several recipe versions (tuned
     # thresholds, a variant golden), each part with the version that judged it
     from inspection.recipe.versions import RecipeVersions

@@ -61,6 +61,35 @@ async function act(fn, message) {
   await shadowStatus();
 }
 
+async function loadVariants() {
+  const rid = $("#settings-recipe").value;
+  if (!rid) return;
+  let list;
+  try { list = await api(`/api/recipes/${encodeURIComponent(rid)}/variants`); } catch (err) { return; }
+  const ul = clear($("#variant-list"));
+  ul.dataset.count = list.length;
+  for (const v of list) {
+    ul.append(el("li", { dataset: { name: v.name } }, `${v.name} (${v.shape[1]}×${v.shape[0]}) `,
+      el("button", { type: "button", class: "variant-remove", onclick: async () => {
+        try {
+          await api(`/api/recipes/${encodeURIComponent(rid)}/variants/${encodeURIComponent(v.name)}`, { method: "DELETE" });
+          toast(`Variant ${v.name} removed`, "good");
+        } catch (err) { $("#variant-error").textContent = err.message; }
+        loadVariants();
+      } }, "Remove")));
+  }
+}
+
+async function teachVariant() {
+  const rid = $("#settings-recipe").value, name = $("#variant-name").value.trim();
+  try {
+    await api(`/api/recipes/${encodeURIComponent(rid)}/variants`, { method: "POST", body: { name } });
+    $("#variant-error").textContent = "";
+    toast(`Variant ${name} taught`, "good");
+  } catch (err) { $("#variant-error").textContent = err.message; }
+  loadVariants();
+}
+
 function init() {
   if (!$("#btn-whatif")) return;
   $("#btn-whatif").addEventListener("click", whatIf);
@@ -69,7 +98,13 @@ function init() {
     if (confirm("Make the shadow's thresholds the active recipe's?")) act(() => api("/api/shadow/promote", { method: "POST" }), "Shadow promoted");
   });
   $("#btn-shadow-drop").addEventListener("click", () => act(() => api("/api/shadow", { method: "DELETE" }), "Shadow dropped"));
-  setInterval(() => { if (!$("#page-settings").classList.contains("hidden") && document.visibilityState === "visible") shadowStatus(); }, 2000);
+  $("#btn-variant-teach").addEventListener("click", teachVariant);
+  $("#settings-recipe").addEventListener("change", loadVariants);
+  setInterval(() => {
+    if ($("#page-settings").classList.contains("hidden") || document.visibilityState !== "visible") return;
+    shadowStatus();
+    loadVariants();
+  }, 2000);
 }
 
 init();
