@@ -26,7 +26,7 @@ from inspection.imageio import read_image
 from inspection.pipeline import inspect
 from inspection.recipe.definition import PreparedRecipe, Recipe, prepare
 from inspection.recipe.versions import RecipeVersions
-from inspection.result import InspectionResult
+from inspection.result import InspectionResult, ResultCode
 from inspection.station.recipes import with_thresholds
 from inspection.store.schema import connect
 from inspection.vision.detector import Detector, detectors
@@ -34,6 +34,7 @@ from inspection.vision.detector import Detector, detectors
 logger = logging.getLogger(__name__)
 
 VERSIONS_DIR = "recipe-versions"
+INCOMPLETE = "frame is incomplete"  # the pipeline's message for a frame the camera reported incomplete
 
 
 def versions_dir(data_dir: str | Path) -> Path:
@@ -51,6 +52,7 @@ class StoredPart:
     recipe_id: str
     image: Path | None
     review_status: str
+    message: str = ""
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,7 @@ def stored_parts(store_root: str | Path, *, since_ns: int | None = None, until_n
     try:
         limit = "" if last is None else f" LIMIT {int(last)}"
         rows = conn.execute(f"SELECT result_id, decided_ns, verdict, code, model_hash, recipe_id, image_state, "
-                            f"image_path, review_status FROM results WHERE {where} AND image_state = 'saved' "
+                            f"image_path, review_status, message FROM results WHERE {where} AND image_state = 'saved' "
                             f"ORDER BY seq DESC{limit}", params).fetchall()
         oldest = rows[-1]["decided_ns"] if (rows and last is not None) else None
         more = ([*params, oldest] if oldest is not None else params)
@@ -177,7 +179,7 @@ def stored_parts(store_root: str | Path, *, since_ns: int | None = None, until_n
         conn.close()
     parts = [StoredPart(r["result_id"], int(r["decided_ns"]), r["verdict"], int(r["code"]), r["model_hash"],
                         r["recipe_id"], root / "images" / r["image_path"] if r["image_path"] else None,
-                        r["review_status"]) for r in reversed(rows)]
+                        r["review_status"], r["message"]) for r in reversed(rows)]
     return parts, missing
 
 
@@ -225,8 +227,9 @@ def run_replay(store_root: str | Path, versions: RecipeVersions, candidate: Cand
     judge = Judge(versions, candidate)
     items: Iterable[StoredPart] = progress(parts, len(parts)) if progress else parts
     for part in items:
-        if part.image is None or not part.image.is_file():
-            report.not_replayable += 1
+        if part.image is None or not part.image.is_file() or (
+                part.code == int(ResultCode.NG_ACQUISITION) and part.message.startswith(INCOMPLETE)):
+            report.not_replayable += 1  # an incomplete frame's pixels do not carry that it was incomplete
             continue
         try:
             recipe = judge.recipe_for(part.model_hash)
