@@ -60,12 +60,14 @@ class _StationLike(Protocol):
 
 
 class RecipeLifecycle:
-    def __init__(self, station: _StationLike, *, shadow_queue: int = 2) -> None:
+    def __init__(self, station: _StationLike, *, shadow_queue: int = 2,
+                 busy: Callable[[], bool] | None = None) -> None:
         self.station = station
         data_dir = Path(station.config.station.data_dir)
         self.store_root = data_dir / "store"
         self.versions = RecipeVersions(versions_dir(data_dir))
-        self.shadow = ShadowRunner(data_dir / "station" / "shadow.db", self.versions.load, maxsize=shadow_queue)
+        self.shadow = ShadowRunner(data_dir / "station" / "shadow.db", self.versions.load, maxsize=shadow_queue,
+                                   busy=busy)
         self.variants_root = data_dir / "station" / "golden" / "variants"
         self._whatif_lock = threading.Lock()
 

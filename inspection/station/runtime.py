@@ -120,7 +120,7 @@ class Station(LocalStation):
         self._post_thread: threading.Thread | None = None
         self._cycle = threading.Lock()  # held by a cycle; configuration changes wait for it
         self.started = False
-        self.lifecycle = RecipeLifecycle(self)  # recipe versions, what-if, shadow recipe
+        self.lifecycle = RecipeLifecycle(self, busy=self._cycle.locked)  # versions, what-if, shadow
 
     # ------------------------------------------------------------------ life cycle
     def start(self) -> Station:

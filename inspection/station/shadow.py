@@ -4,7 +4,9 @@ The station hands each decided part to :meth:`ShadowRunner.offer` after the PLC 
 (from the publishing thread, like the HMI and the store). ``offer`` never blocks: the queue holds
 at most ``maxsize`` parts and a part that finds it full is dropped and counted (the shadow is the
 first thing dropped under load). One worker thread, at the lowest CPU priority the OS gives a
-thread (nice 19 on Linux), inspects each part with the candidate and compares verdicts.
+thread (nice 19 on Linux), inspects each part with the candidate and compares verdicts; it starts
+an inspection only while the station is between cycles (``busy``), since Python threads also
+share one interpreter lock that no CPU priority reaches.
 Disagreements are stored in SQLite (``shadow.db``, next to the station's settings) with the run
 they belong to, so they survive a restart and can be shown and exported.
 """
@@ -121,7 +123,7 @@ class ShadowRunner:
     """Runs at most one shadow candidate at a time (see the module doc)."""
 
     def __init__(self, db_path: str | Path, lookup: RecipeLookup, *, maxsize: int = 2,
-                 nice: int = 19) -> None:
+                 nice: int = 19, busy: Callable[[], bool] | None = None) -> None:
         self.db_path = Path(db_path)
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(str(self.db_path), isolation_level=None, check_same_thread=False,
@@ -131,6 +133,7 @@ class ShadowRunner:
         self._db_lock = threading.Lock()
         self._lookup = lookup
         self._nice = nice
+        self._busy = busy
         self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=max(1, maxsize))
         self._lock = threading.Lock()
         self._run: ShadowRun | None = None
@@ -219,6 +222,7 @@ class ShadowRunner:
             job = self._queue.get()
             if job is None:
                 return
+            self._wait_until_idle()
             try:
                 self._judge(job)
             except Exception:
@@ -227,6 +231,15 @@ class ShadowRunner:
             finally:
                 if self._queue.empty():
                     self.idle.set()
+
+    def _wait_until_idle(self, max_s: float = 1.0) -> None:
+        """Start an inspection only between the station's cycles (it also competes for the GIL,
+        which no priority reaches); parts arriving meanwhile queue up and are dropped when full."""
+        if self._busy is None:
+            return
+        t_end = time.monotonic() + max_s
+        while self._busy() and not self._closed and time.monotonic() < t_end:
+            time.sleep(0.002)
 
     def _prepared_for(self, recipe: Recipe) -> tuple[PreparedRecipe, Detector]:
         key = recipe.content_hash()

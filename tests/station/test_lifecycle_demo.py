@@ -4,7 +4,7 @@ and the HMI), driven through the HMI's API and its thresholds page in headless C
 
 The PLC's cycle time (trigger to result, ``cycle_ms`` of every stored part) is measured in a window
 without and a window with the shadow recipe running; both p99s go to test-artifacts/shadow-cycle.json.
-``SHADOW_WINDOW_S`` sets the window length (default 12 s)."""
+``SHADOW_WINDOW_S`` sets the window length (default 12 s), ``SHADOW_RATE`` the parts per second (4)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(420)]
 
 PASSWORD = "demo-pass-1"
 WINDOW_S = float(os.environ.get("SHADOW_WINDOW_S", "12"))
+RATE = float(os.environ.get("SHADOW_RATE", "4"))  # parts/s from the simulated PLC
 DEADLINE_MS = 2000.0  # the demo's PLC deadline
 
 
@@ -44,7 +45,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
     _add_user(data, "olga", "operator")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "inspection", "demo", "--dir", str(root), "--http-port", "0",
-                             "--modbus-port", "0", "--rate", "4", "--parts", "10"],
+                             "--modbus-port", "0", "--rate", f"{RATE:g}", "--parts", "10"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     url, lines = None, []
     assert proc.stdout is not None
@@ -186,7 +187,7 @@ def _flow(browser, url: str, data: Path, api: httpx.Client, op: httpx.Client) ->
 
     without, with_shadow = _cycles(data, a0, a1), _cycles(data, b0, b1)
     assert len(without) >= 10 and len(with_shadow) >= 10
-    numbers = {"window_s": WINDOW_S, "rate_parts_s": 4,
+    numbers = {"window_s": WINDOW_S, "rate_parts_s": RATE,
                "without_shadow": {"parts": len(without), "p50_ms": float(np.percentile(without, 50)),
                                   "p99_ms": float(np.percentile(without, 99)), "max_ms": float(without.max())},
                "with_shadow": {"parts": len(with_shadow), "p50_ms": float(np.percentile(with_shadow, 50)),
