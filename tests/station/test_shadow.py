@@ -85,3 +85,19 @@ def test_disagreements_are_stored_and_survive_a_restart(setup) -> None:
             "dropped", "erik", run.seen, run.disagreed)
     finally:
         again.close()
+
+
+def test_the_shadow_waits_until_the_station_is_between_cycles(setup, tmp_path: Path) -> None:
+    _, parts, _ = setup
+    versions = RecipeVersions(tmp_path / "versions")
+    free_at = time.monotonic() + 0.4
+    runner = ShadowRunner(tmp_path / "gated.db", versions.load, maxsize=2,
+                          busy=lambda: time.monotonic() < free_at)
+    try:
+        run = runner.start(recipe_id="shadowed", recipe_number=3, candidate=_candidate, describe={}, user="erik")
+        assert runner.offer(*parts[1])
+        time.sleep(0.2)
+        assert run.seen == 0  # a cycle is in work: the shadow has not started
+        assert runner.wait_idle(30.0) and run.seen == 1 and time.monotonic() >= free_at
+    finally:
+        runner.close()
