@@ -104,3 +104,25 @@ def test_replay_of_a_deeppcb_demo_with_a_recipe_per_part(tmp_path: Path, capsys:
     two = _summary(tmp_path / "two")
     assert 1 <= two["parts"] < s["parts"] and two["same_verdict"] == two["parts"]
     capsys.readouterr()
+
+
+@pytest.mark.timeout(240)
+def test_whatif_with_a_candidate_bundle(demo_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import dataclasses
+
+    from calibration.bundle import load_bundle
+    from calibration.bundle_writer import write_bundle
+
+    own = demo_data.parent / "recipes" / "demo-part"  # the bundle the demo ran
+    assert main(["replay", str(demo_data), "--out", str(tmp_path / "own"), "--recipe", str(own), "--quiet"]) == 0
+    s = _summary(tmp_path / "own")
+    assert s["mode"] == "what-if" and s["parts"] >= 5 and s["changed_count"] == 0 and s["recipe_number"] == 1
+    recipe = load_bundle(own).recipe
+    stricter = dataclasses.replace(recipe, detect=dataclasses.replace(recipe.detect, min_area_px=100_000))
+    write_bundle(stricter, tmp_path / "candidate")
+    assert main(["replay", str(demo_data), "--out", str(tmp_path / "cand"), "--recipe", str(tmp_path / "candidate"),
+                 "--quiet"]) == 0
+    c = _summary(tmp_path / "cand")
+    assert c["rejected_now"] < c["rejected_before"] and c["newly_passed"] >= 1
+    assert c["candidate"]["recipe"].endswith(stricter.content_hash()[:12])
+    capsys.readouterr()
