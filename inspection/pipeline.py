@@ -36,6 +36,7 @@ def inspect(prepared: PreparedRecipe, image: np.ndarray | Frame, *,
             detector: Detector | None = None) -> InspectionResult:
     """Inspect one part image (or frame) against a prepared recipe."""
     detector = detector or _CLASSICAL
+    variants = bool(prepared.variants)
     timings: dict[str, float] = {}
     recipe_id = prepared.recipe_id
 
@@ -61,8 +62,8 @@ def inspect(prepared: PreparedRecipe, image: np.ndarray | Frame, *,
                       f"{prepared.shape[1]}x{prepared.shape[0]} px", shape=(grey.shape[0], grey.shape[1]))
     t0 = time.perf_counter()
     try:
+        prepared, alignment = _best_reference(prepared, grey)
         recipe = prepared.recipe
-        alignment = _align(prepared, grey)
         timings["align"] = _ms(t0)
         if not alignment.ok:
             return reject(ResultCode.NG_ALIGNMENT, f"cannot align: {alignment.reason}", alignment)
@@ -86,9 +87,26 @@ def inspect(prepared: PreparedRecipe, image: np.ndarray | Frame, *,
     reported = [f for f in findings if f.reported]
     code = ResultCode.NG_DEFECT if reported else ResultCode.OK
     message = f"{len(reported)} defect(s)" if reported else "no defect"
+    reference = ""
+    if variants:  # judged against the reference it matches best: the result names which
+        reference = prepared.reference_name
+        message += f" (reference: {reference})"
     timings["decide"] = _ms(t2)
     return InspectionResult(code, findings, alignment, message, timings, recipe_id, prepared.shape,
-                            max((f.score for f in findings), default=0.0), prepared.recipe.mm_per_px)
+                            max((f.score for f in findings), default=0.0), prepared.recipe.mm_per_px,
+                            reference)
+
+
+def _best_reference(prepared: PreparedRecipe, grey: np.ndarray) -> tuple[PreparedRecipe, Alignment]:
+    """The golden reference (of the recipe's main golden and its variants) the part matches best:
+    the highest alignment score among those it aligns to (ties: the first, main golden first)."""
+    best = prepared
+    best_al = _align(prepared, grey)
+    for variant in prepared.variants:
+        al = _align(variant, grey)
+        if (al.ok, al.score) > (best_al.ok, best_al.score):
+            best, best_al = variant, al
+    return best, best_al
 
 
 def _align(prepared: PreparedRecipe, grey: np.ndarray) -> Alignment:

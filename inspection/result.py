@@ -49,6 +49,7 @@ class InspectionResult:
     image_shape: tuple[int, int] = (0, 0)
     max_score: float = 0.0
     mm_per_px: float | None = None  # the recipe's scale: positions and sizes convert to mm with it
+    reference: str = ""  # which golden reference judged the part, for a recipe with variant references
 
     def __post_init__(self) -> None:
         if self.code is ResultCode.NONE:
@@ -93,4 +94,5 @@ class InspectionResult:
                 "offset": round(al.offset, 3),
             },
             "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
+            **({"reference": self.reference} if self.reference else {}),
         }

@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "inspection.cli.station",
     "inspection.cli.demo",
     "inspection.cli.plant",
+    "inspection.cli.replay",
 )
 
 

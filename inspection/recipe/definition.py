@@ -9,6 +9,7 @@ loaded or selected, never per part. Bundles on disk (versioned, hashed) are read
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 from dataclasses import dataclass, field
@@ -44,11 +45,14 @@ class Recipe:
     detector: str = "classical"
     number: int = 0
     mm_per_px: float | None = None
+    variants: tuple[np.ndarray, ...] = ()  # further golden references: allowed variants of the part
+    variant_names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         ref = to_grey8(self.reference, what=f"recipe {self.name!r} reference")
         object.__setattr__(self, "reference", ref)
         h, w = ref.shape
+        self._check_variants(h, w)
         if min(h, w) < 32:
             raise RecipeError(f"recipe {self.name!r}: reference {w}x{h} px is too small (min 32x32)")
         if self.roi is not None:
@@ -65,6 +69,22 @@ class Recipe:
             raise ConfigError(f"must be 0..999, got {self.number}", field="number")
         if self.mm_per_px is not None and not (self.mm_per_px > 0 and math.isfinite(self.mm_per_px)):
             raise ConfigError(f"must be a positive number, got {self.mm_per_px}", field="mm_per_px")
+
+    def _check_variants(self, h: int, w: int) -> None:
+        variants = tuple(to_grey8(v, what=f"recipe {self.name!r} variant {k + 1}") for k, v in
+                         enumerate(self.variants))
+        names = tuple(self.variant_names) or tuple(f"variant-{k + 1}" for k in range(len(variants)))
+        if len(names) != len(variants):
+            raise ConfigError(f"{len(variants)} variant references but {len(names)} names", field="variants")
+        if len(set(names)) != len(names) or "golden" in names or not all(names):
+            raise ConfigError(f"variant names must be unique, non-empty and not 'golden': {names}",
+                              field="variant_names")
+        for name, v in zip(names, variants, strict=True):
+            if v.shape != (h, w):
+                raise ConfigError(f"variant {name!r} is {v.shape[1]}x{v.shape[0]} px, the golden reference "
+                                  f"{w}x{h} px", field="variants")
+        object.__setattr__(self, "variants", variants)
+        object.__setattr__(self, "variant_names", names)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -86,6 +106,10 @@ class Recipe:
                 h.update(str((arr.shape, arr.dtype.str)).encode())
         h.update(repr((self.align, self.detect, self.roi, self.min_coverage, self.detector,
                        self.scorer.to_dict() if self.scorer else None, self.mm_per_px)).encode())
+        if self.variants:  # only then: the hash of a recipe without variants is what it always was
+            for name, v in zip(self.variant_names, self.variants, strict=True):
+                h.update(b"variant:" + name.encode() + b"\0")
+                h.update(np.ascontiguousarray(v).data)
         return h.hexdigest()
 
 
@@ -99,6 +123,8 @@ class PreparedRecipe:
     scorer: Scorer
     material_level: float
     recipe_id: str
+    reference_name: str = "golden"
+    variants: tuple[PreparedRecipe, ...] = ()  # one per variant reference, same recipe_id
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -123,11 +149,24 @@ def _spread(recipe: Recipe) -> tuple[np.ndarray | None, np.ndarray | None]:
 
 
 def prepare(recipe: Recipe) -> PreparedRecipe:
-    """Precompute a recipe (pyramids, tolerance bands); raises RecipeError when it cannot be used."""
+    """Precompute a recipe (pyramids, tolerance bands); raises RecipeError when it cannot be used.
+    Each variant reference is prepared too (same ROI, ignore mask and tuning; the variation model
+    belongs to the main golden and is not used for variants)."""
+    main = _prepare_one(recipe, f"{recipe.name}@{recipe.content_hash()[:12]}", "golden")
+    if not recipe.variants:
+        return main
+    variants = tuple(
+        _prepare_one(dataclasses.replace(recipe, reference=v, spread_dark=None, spread_bright=None, variants=(),
+                                         variant_names=()), main.recipe_id, name)
+        for name, v in zip(recipe.variant_names, recipe.variants, strict=True))
+    return dataclasses.replace(main, variants=variants)
+
+
+def _prepare_one(recipe: Recipe, recipe_id: str, reference_name: str) -> PreparedRecipe:
     spread_dark, spread_bright = _spread(recipe)
     align_model = build_align_model(recipe.reference, recipe.align)
     change_model = build_change_model(recipe.reference, recipe.detect, inspect_mask=inspect_mask(recipe),
                                       spread_dark=spread_dark, spread_bright=spread_bright)
     scorer = recipe.scorer or default_scorer(recipe.detect.min_area_px, recipe.detect.threshold)
     return PreparedRecipe(recipe, align_model, change_model, scorer, change_model.material_level,
-                          f"{recipe.name}@{recipe.content_hash()[:12]}")
+                          recipe_id, reference_name)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,10 +88,14 @@ class RecipeSlot:
         self._next: ActiveRecipe | None = None
 
     def build(self, loaded: LoadedRecipe, *, thresholds: Mapping[str, float] | None = None,
-              golden: np.ndarray | None = None) -> ActiveRecipe:
+              golden: np.ndarray | None = None,
+              variants: Sequence[tuple[str, np.ndarray]] = ()) -> ActiveRecipe:
         recipe = loaded.recipe
         if golden is not None:
             recipe = with_golden(recipe, golden)
+        if variants:  # taught variant references (allowed variants of the part) join the recipe's own
+            recipe = dataclasses.replace(recipe, variants=(*recipe.variants, *(v for _, v in variants)),
+                                         variant_names=(*recipe.variant_names, *(n for n, _ in variants)))
         if thresholds:
             recipe = with_thresholds(recipe, thresholds)
         detector = detectors.create(recipe.detector)

@@ -39,6 +39,7 @@ from inspection.result import InspectionResult, ResultCode
 from inspection.station.config import StationConfig
 from inspection.station.integrations import Integrations
 from inspection.station.journal import ResultJournal
+from inspection.station.lifecycle import RecipeLifecycle
 from inspection.station.local import LocalStation
 from inspection.station.port import GoldenInfo, PlcLink, RecipeInfo, StationStatus
 from inspection.station.recipes import RecipeSlot, recipe_thresholds
@@ -161,6 +162,7 @@ class Station(LocalStation):
         self._cycle = threading.Lock()  # held by a cycle; configuration changes wait for it
         self.integrations: Integrations | None = None
         self.started = False
+        self.lifecycle = RecipeLifecycle(self, busy=self._cycle.locked)  # versions, what-if, shadow
 
     # ------------------------------------------------------------------ life cycle
     def start(self) -> Station:
@@ -183,6 +185,7 @@ class Station(LocalStation):
         return self
 
     def stop(self) -> None:
+        self.lifecycle.close()
         if self.bridge is not None:
             self.bridge.stop()
             self.bridge = None
@@ -327,6 +330,7 @@ class Station(LocalStation):
         pr = PartRecord(result, part, result_id=item.result_id, decided_ns=item.decided_ns)
         self._last_part_ns = pr.decided_ns
         self.hub.publish(pr, image)
+        self.lifecycle.offer(pr, image)  # the shadow recipe, if any (never blocks)
 
     # ------------------------------------------------------------------ recipes
     def _prepare_recipe(self, recipe_no: int) -> RecipeOutcome:
@@ -340,10 +344,12 @@ class Station(LocalStation):
             loaded = self.recipes_slot.catalog.load(recipe_no)
             golden = self.golden_image(entry.recipe_id)
             active = self.recipes_slot.build(loaded, thresholds=self._overrides.get(entry.recipe_id),
-                                             golden=None if golden is None else golden)
+                                             golden=None if golden is None else golden,
+                                             variants=self.lifecycle.variants(entry.recipe_id))
         except InspectionError as exc:
             logger.error("recipe %d cannot be prepared: %s", recipe_no, exc)
             return RecipeOutcome(False, ErrorCode.RECIPE_PREPARE_FAILED, str(exc))
+        self.lifecycle.keep(active.loaded.recipe)
         self.recipes_slot.stage(active)
         with self._lock:
             own = recipe_thresholds(active.loaded.recipe)

@@ -42,6 +42,14 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("PATCH", "/api/users/{username}"): "admin",
     ("DELETE", "/api/users/{username}"): "admin",
     ("GET", "/api/audit"): "engineer",
+    ("POST", "/api/whatif"): "engineer",
+    ("GET", "/api/shadow"): "engineer",
+    ("POST", "/api/shadow"): "engineer",
+    ("DELETE", "/api/shadow"): "engineer",
+    ("POST", "/api/shadow/promote"): "engineer",
+    ("GET", "/api/recipes/{recipe_id}/variants"): "engineer",
+    ("POST", "/api/recipes/{recipe_id}/variants"): "engineer",
+    ("DELETE", "/api/recipes/{recipe_id}/variants/{name}"): "engineer",
     ("GET", "/health"): None,
     ("GET", "/metrics"): None,
 }
@@ -49,7 +57,8 @@ LOWER = {"operator": [], "engineer": ["operator"], "admin": ["operator", "engine
 
 
 def _url(path: str) -> str:
-    return path.replace("{result_id}", RID).replace("{recipe_id}", "pcb-a").replace("{username}", "nobody")
+    return (path.replace("{result_id}", RID).replace("{recipe_id}", "pcb-a").replace("{username}", "nobody")
+            .replace("{name}", "v1"))
 
 
 def test_every_route_has_a_declared_role(client):
@@ -75,4 +84,4 @@ def test_refused_below_the_role(client, roles):
             assert r.status_code == 403, (method, path, lower, r.text)
             assert need in r.json()["detail"] and lower in r.json()["detail"]
             checked += 1
-    assert checked == sum(len(LOWER[v]) for v in ROUTES.values() if v) == 17
+    assert checked == sum(len(LOWER[v]) for v in ROUTES.values() if v) == 25
