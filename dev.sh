@@ -48,16 +48,16 @@ python_setup() {
 lock() {
   # Re-resolves every dependency to its newest allowed release and rewrites the three lock files:
   #   requirements-dev.lock  extras cpu,test,train,opcua,mqtt,plant,s7 (dev.sh test, CI)
-  #   requirements.lock      extra cpu (dev.sh demo, the Dockerfile), same versions as the dev lock
-  #   requirements-gpu.lock  extra gpu (onnxruntime-gpu instead of onnxruntime), same versions
+  #   requirements.lock      extras cpu + the plant integrations (dev.sh demo), same versions as the dev lock
+  #   requirements-gpu.lock  extra gpu (onnxruntime-gpu instead of onnxruntime) + plant, same versions
   local tools="$ROOT/.venv-lock"
   [ -x "$tools/bin/pip-compile" ] || { "$PY" -m venv "$tools"; "$tools/bin/pip" install -q pip-tools==7.7.0; }
   local opts=(-q --upgrade --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links)
   export CUSTOM_COMPILE_COMMAND="bash dev.sh lock"
   "$tools/bin/pip-compile" "${opts[@]}" --extra cpu,test,train,opcua,mqtt,plant,s7 -o requirements-dev.lock pyproject.toml
   printf -- '-c requirements-dev.lock\n' > .lock-constraints.in
-  "$tools/bin/pip-compile" "${opts[@]}" --extra cpu -o requirements.lock pyproject.toml .lock-constraints.in
-  "$tools/bin/pip-compile" "${opts[@]}" --extra gpu -o requirements-gpu.lock pyproject.toml .lock-constraints.in
+  "$tools/bin/pip-compile" "${opts[@]}" --extra cpu,opcua,mqtt,plant,s7 -o requirements.lock pyproject.toml .lock-constraints.in
+  "$tools/bin/pip-compile" "${opts[@]}" --extra gpu,opcua,mqtt,plant,s7 -o requirements-gpu.lock pyproject.toml .lock-constraints.in
   rm -f .lock-constraints.in
 }
 
