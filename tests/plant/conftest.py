@@ -18,7 +18,7 @@ from inspection.store import ResultStore, StoreConfig
 @pytest.fixture(autouse=True)
 def no_leaked_outbox_threads() -> Iterator[None]:
     yield
-    left = [t for t in threading.enumerate() if t.name.startswith(("outbox-", "paho-mqtt")) and t.is_alive()]
+    left = [t for t in threading.enumerate() if t.name.startswith(("outbox-", "paho-mqtt", "opcua-server")) and t.is_alive()]
     for t in left:
         t.join(5.0)
     assert not [t.name for t in left if t.is_alive()], "outbox threads left running"

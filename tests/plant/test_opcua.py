@@ -89,3 +89,62 @@ def test_an_asyncua_client_reads_the_machine_vision_model_of_the_demo(tmp_path: 
     for rid, verdict, code, part_id in out["events"]:
         assert stored[rid] == (verdict, code, part_id)  # every event is a committed result
     assert out["last_id"] in stored
+
+
+@pytest.mark.timeout(60)
+def test_the_state_machine_follows_the_station_and_recipes_change_by_number(tmp_path: Path) -> None:
+    """In process, on a LocalStation: disarmed (OperatorAccess) -> Operational/Initialized, armed ->
+    Operational/Ready; PrepareRecipe(2) selects recipe 2; an injected part becomes LastResult."""
+    from tests_support import make_result
+
+    from inspection.station.local import LocalStation
+    from inspection.station.settings import RecipeDef
+    from inspection.store import ResultStore, StoreConfig
+    from plugins.plant.opcua import MachineVisionServer
+
+    port = free_port()
+    with ResultStore(StoreConfig(tmp_path / "store")) as store:
+        station = LocalStation(store, data_dir=tmp_path / "st", station_id="S1",
+                               recipes=[RecipeDef("pcb-a", 1, "A"), RecipeDef("pcb-b", 2, "B")])
+        server = MachineVisionServer(station, host="127.0.0.1", port=port, poll_s=0.05).start()
+        try:
+            async def session() -> dict[str, Any]:
+                out: dict[str, Any] = {}
+                async with Client(server.endpoint, timeout=5) as c:
+                    idx = (await c.get_namespace_array()).index(MV)
+                    sm = await c.nodes.objects.get_child([f"{idx}:VisionSystem", f"{idx}:VisionStateMachine"])
+
+                    async def read(*path: str) -> Any:
+                        return await (await sm.get_child([f"{idx}:{p}" for p in path])).read_value()
+
+                    async def settle(want: str) -> str:
+                        end = time.monotonic() + 5
+                        while (await read("VisionAutomaticModeStateMachine", "CurrentState")).Text != want \
+                                and time.monotonic() < end:
+                            await asyncio.sleep(0.05)
+                        return str((await read("VisionAutomaticModeStateMachine", "CurrentState")).Text)
+
+                    out["disarmed"] = ((await read("CurrentState")).Text, await settle("Initialized"),
+                                       await read("StationState"))
+                    await asyncio.to_thread(station.arm, user="test")
+                    out["armed"] = ((await read("CurrentState")).Text, await settle("Ready"),
+                                    await read("CurrentState", "Number"))
+                    rm = await c.nodes.objects.get_child([f"{idx}:VisionSystem", f"{idx}:RecipeManagement"])
+                    out["prepare"] = await rm.call_method(f"{idx}:PrepareRecipe", ua.Variant(2, ua.VariantType.UInt16))
+                    result, image = make_result(1, defective=True)
+                    record = await asyncio.to_thread(station.inject, result, image)
+                    last = await c.nodes.objects.get_child([f"{idx}:VisionSystem", f"{idx}:ResultManagement",
+                                                            f"{idx}:LastResult", f"{idx}:ResultId"])
+                    end = time.monotonic() + 5
+                    while await last.read_value() != record.result_id and time.monotonic() < end:
+                        await asyncio.sleep(0.05)
+                    out["last"] = (await last.read_value(), record.result_id)
+                return out
+
+            out = asyncio.run(session())
+        finally:
+            server.stop()
+    assert out["disarmed"] == ("Operational", "Initialized", "OPERATOR_ACCESS")
+    assert out["armed"] == ("Operational", "Ready", 6)
+    assert out["prepare"][0] is True and station.status().active_recipe == "pcb-b"
+    assert out["last"][0] == out["last"][1]

@@ -101,3 +101,29 @@ def test_the_plant_view_says_when_the_database_is_unreachable() -> None:
     with TestClient(create_plant_app(db)) as client:
         r = client.get("/api/stations")
     assert r.status_code == 503 and r.json()["detail"]["key"] == "sink_unreachable"
+
+
+@pytest.mark.timeout(60)
+def test_inspection_plant_serves_the_view(plant_db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import subprocess
+    import sys
+    import urllib.request
+
+    from plant_servers import wait_port
+
+    from inspection.cli import main
+
+    assert main(["plant", "--db", f"postgresql://postgres@127.0.0.1:{free_port()}/x"]) == 2  # says why
+    assert "plant database" in capsys.readouterr().err
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "inspection", "plant", "--db", plant_db, "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_port(port, timeout=30)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+            assert r.status == 200 and b"Plant view" in r.read()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/stations", timeout=5) as r:
+            assert r.status == 200
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
