@@ -50,6 +50,14 @@ class RecipeSelectIn(In):
 class TeachIn(In):
     result_id: ResultId | None = Field(None, description="teach from this recent or stored part; "
                                                          "default: the last part")
+    override_reason: str | None = Field(None, max_length=400, description=(
+        "teach a part that is refused (NG, not aligned, alignment score below the recipe's minimum) "
+        "anyway: why (3+ characters; audited)"))
+
+
+class RollbackIn(In):
+    version: str = Field(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$",
+                         description="a version from GET /api/recipes/{recipe_id}/golden/versions")
 
 
 class ThresholdsIn(In):

@@ -6,7 +6,7 @@ import dataclasses
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse
 
 from hmi.auth.roles import Role
@@ -32,9 +32,7 @@ def _ns(when: datetime | None, name: str) -> int | None:
     return max(0, min(ns, MAX_NS))
 
 
-@router.get("", response_model=ResultPage)
-def history(
-    ctx: Ctx, user: OperatorUser,
+def result_filters(
     verdict: Literal["pass", "reject"] | None = None,
     code: Annotated[int | None, Query(ge=1, le=255)] = None,
     recipe_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -46,15 +44,26 @@ def history(
                      Query(description="ISO 8601; without a zone: station local time")] = None,
     until: Annotated[datetime | None, Query(description="ISO 8601, exclusive")] = None,
     has_image: bool | None = None,
+) -> ResultQuery:
+    """The history's filters (shared by /api/results, /api/results.csv and the bulk review)."""
+    return ResultQuery(verdict=verdict, code=code, recipe_id=recipe_id, review=review, part=part,
+                       trigger_seq=trigger_seq, since_ns=_ns(since, "since"), until_ns=_ns(until, "until"),
+                       has_image=has_image)
+
+
+Filters = Annotated[ResultQuery, Depends(result_filters)]
+
+
+@router.get("", response_model=ResultPage)
+def history(
+    ctx: Ctx, user: OperatorUser, filters: Filters,
     before_seq: Annotated[int | None, Query(ge=1, le=MAX_NS)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> ResultPage:
     """Stored results, newest first, filtered; page with ``before_seq``."""
-    q = ResultQuery(verdict=verdict, code=code, recipe_id=recipe_id, review=review, part=part,
-                    trigger_seq=trigger_seq, since_ns=_ns(since, "since"), until_ns=_ns(until, "until"),
-                    has_image=has_image, before_seq=before_seq, limit=limit)
+    q = dataclasses.replace(filters, before_seq=before_seq, limit=limit)
     items = ctx.store.query(q)
-    total = ctx.store.count(dataclasses.replace(q, before_seq=None))
+    total = ctx.store.count(filters)
     nxt = items[-1].seq if len(items) == limit else None
     return ResultPage(items=[r.to_dict() for r in items], total=total, next_before_seq=nxt)
 

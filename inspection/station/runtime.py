@@ -372,8 +372,14 @@ class Station(LocalStation):
         self._restage(rid)
         return info
 
-    def teach_golden(self, recipe_id: str, *, user: str, image: np.ndarray | None = None) -> GoldenInfo:
-        info = super().teach_golden(recipe_id, user=user, image=image)
+    def teach_golden(self, recipe_id: str, *, user: str, image: np.ndarray | None = None,
+                     source: str = "", reason: str = "") -> GoldenInfo:
+        info = super().teach_golden(recipe_id, user=user, image=image, source=source, reason=reason)
+        self._restage(recipe_id)
+        return info
+
+    def rollback_golden(self, recipe_id: str, version: str, *, user: str) -> GoldenInfo:
+        info = super().rollback_golden(recipe_id, version, user=user)
         self._restage(recipe_id)
         return info
 

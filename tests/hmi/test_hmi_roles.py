@@ -35,6 +35,15 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("GET", "/api/recipes/{recipe_id}/golden"): "operator",
     ("POST", "/api/recipes/{recipe_id}/teach"): "engineer",
     ("POST", "/api/recipes/{recipe_id}/teach/upload"): "engineer",
+    ("GET", "/api/recipes/{recipe_id}/teach/candidate"): "engineer",
+    ("GET", "/api/recipes/{recipe_id}/teach/diff"): "engineer",
+    ("GET", "/api/recipes/{recipe_id}/golden/versions"): "operator",
+    ("GET", "/api/recipes/{recipe_id}/golden/versions/{version}/image"): "operator",
+    ("POST", "/api/recipes/{recipe_id}/golden/rollback"): "engineer",
+    ("GET", "/api/alarms"): "operator",
+    ("POST", "/api/alarms/{name}/ack"): "operator",
+    ("GET", "/api/results.csv"): "operator",
+    ("GET", "/api/audit.csv"): "engineer",
     ("GET", "/api/settings/thresholds"): "engineer",
     ("PUT", "/api/settings/thresholds"): "engineer",
     ("GET", "/api/users"): "admin",
@@ -49,7 +58,8 @@ LOWER = {"operator": [], "engineer": ["operator"], "admin": ["operator", "engine
 
 
 def _url(path: str) -> str:
-    return path.replace("{result_id}", RID).replace("{recipe_id}", "pcb-a").replace("{username}", "nobody")
+    return (path.replace("{result_id}", RID).replace("{recipe_id}", "pcb-a").replace("{username}", "nobody")
+            .replace("{version}", "abc123").replace("{name}", "consecutive_ng"))
 
 
 def test_every_route_has_a_declared_role(client):
@@ -75,4 +85,4 @@ def test_refused_below_the_role(client, roles):
             assert r.status_code == 403, (method, path, lower, r.text)
             assert need in r.json()["detail"] and lower in r.json()["detail"]
             checked += 1
-    assert checked == sum(len(LOWER[v]) for v in ROUTES.values() if v) == 17
+    assert checked == sum(len(LOWER[v]) for v in ROUTES.values() if v) == 21
