@@ -91,6 +91,12 @@ class HmiSection(_Section):
     title: str = Field(default="Inspection station", max_length=80)
 
 
+class AlarmsSection(_Section):
+    consecutive_ng: int = Field(default=5, ge=0, le=10_000, description="rejects in a row that raise an alarm (0: off)")
+    yield_window: int = Field(default=200, ge=0, le=100_000, description="parts the yield alarm looks at (0: off)")
+    yield_min_pct: float = Field(default=80.0, ge=0.0, le=100.0, description="yield alarm limit over a full window")
+
+
 class StationConfig(_Section):
     station: StationSection = StationSection()
     camera: CameraSettings = CameraSettings()
@@ -98,6 +104,7 @@ class StationConfig(_Section):
     recipes: RecipesSection = RecipesSection()
     storage: StorageSection = StorageSection()
     hmi: HmiSection = HmiSection()
+    alarms: AlarmsSection = AlarmsSection()
 
     def changed_sections(self, other: StationConfig) -> set[str]:
         """Names of the sections that differ from ``other``."""

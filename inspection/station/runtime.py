@@ -36,6 +36,7 @@ from inspection.plc.station import PlcStation
 from inspection.recipe.catalog import RecipeCatalog, RecipeEntry
 from inspection.record import PartInfo, PartRecord
 from inspection.result import InspectionResult
+from inspection.station.alarms import AlarmConfig
 from inspection.station.config import StationConfig
 from inspection.station.local import LocalStation
 from inspection.station.port import GoldenInfo, PlcLink, RecipeInfo, StationStatus
@@ -85,7 +86,8 @@ class Station(LocalStation):
             super().__init__(store, recipes=[RecipeDef(e.recipe_id, e.number, e.name, e.model_hash)
                                              for e in entries],
                              data_dir=config.station.data_dir / "station", station_id=config.station.id,
-                             specs=DEFAULT_THRESHOLD_SPECS, simulation=simulation, armed=True)
+                             specs=DEFAULT_THRESHOLD_SPECS, simulation=simulation, armed=True,
+                             alarms=AlarmConfig(**config.alarms.model_dump()))
         except Exception:
             store.close()
             raise
@@ -112,6 +114,9 @@ class Station(LocalStation):
         self.plc = PlcStation(self._job, config=machine, preparer=self._prepare_recipe,
                               initial_recipe=config.recipes.initial, low_word_first=p.low_word_first)
         self.plc.on_result(self._on_plc_result)
+        # an active process alarm (rejects in a row, low yield) sets the PLC's STS WARNING bit
+        self.hub.alarms.listeners.append(
+            lambda states: self.plc.command("process_alarm", any(a.active for a in states)))
         self.bridge: PlcBridge | None = None
         self._want_bridge = bridge
         self._inflight: collections.deque[_InFlight] = collections.deque(maxlen=64)

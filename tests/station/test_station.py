@@ -212,3 +212,20 @@ def test_calibrated_recipe_reports_millimetres_to_the_plc(tmp_path: Path) -> Non
         assert view[StnReg.WORST_SIZE] == round(worst.area_px * 0.05 * 0.05 * 100)  # 0.01 mm2
     finally:
         station.stop()
+
+
+def test_a_process_alarm_sets_the_plc_warning_bit(line: Line) -> None:
+    """5 rejects in a row (the default) raise the consecutive-NG alarm: the PLC reads STS WARNING
+    over Modbus until the alarm is acknowledged on the HMI (its condition cleared)."""
+    from tests_support import make_result
+
+    from inspection.result import ResultCode
+
+    line.sim.wait(lambda v: Sts.WARNING not in v.sts, "no warning at the start", 5.0)
+    for k in range(5):
+        result, image = make_result(k, defective=True, size=SHAPE, recipe_id="")
+        line.station.inject(dataclasses.replace(result, code=ResultCode.NG_DEFECT), image)
+    line.sim.wait(lambda v: Sts.WARNING in v.sts, "WARNING after 5 NG in a row", 5.0)
+    assert [a.active for a in line.station.alarms() if a.name == "consecutive_ng"] == [True]
+    line.station.acknowledge_alarm("consecutive_ng", user="op")
+    line.sim.wait(lambda v: Sts.WARNING not in v.sts, "WARNING gone after the acknowledge", 5.0)
