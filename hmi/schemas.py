@@ -206,6 +206,7 @@ class ResultPage(BaseModel):
     items: list[dict[str, Any]]
     total: int
     next_before_seq: int | None = Field(description="pass as before_seq for the next (older) page")
+    next_after_seq: int | None = Field(None, description="oldest first: pass as after_seq for the next page")
 
 
 class HealthOut(BaseModel):

@@ -100,12 +100,33 @@ review_router = APIRouter(prefix="/api/review", tags=["history"])
 
 
 @review_router.get("/pending", response_model=ResultPage)
-def pending(ctx: Ctx, user: OperatorUser, limit: Annotated[int, Query(ge=1, le=500)] = 50,
-            before_seq: Annotated[int | None, Query(ge=1, le=MAX_NS)] = None) -> ResultPage:
-    """Rejects waiting for an operator's review, newest first."""
-    q = ResultQuery(review="pending", limit=limit, before_seq=before_seq)
+def pending(ctx: Ctx, user: OperatorUser, filters: Filters,
+            limit: Annotated[int, Query(ge=1, le=500)] = 50,
+            order: Literal["oldest", "newest"] = "oldest",
+            before_seq: Annotated[int | None, Query(ge=1, le=MAX_NS, description="newest first: page")] = None,
+            after_seq: Annotated[int | None, Query(ge=0, le=MAX_NS, description="oldest first: page")] = None,
+            ) -> ResultPage:
+    """Rejects waiting for an operator's review (with the history's filters), oldest first by
+    default: page with ``after_seq`` (oldest first) or ``before_seq`` (newest first)."""
+    base = dataclasses.replace(filters, review="pending")
+    oldest = order == "oldest"
+    q = dataclasses.replace(base, limit=limit, oldest_first=oldest,
+                            after_seq=after_seq if oldest else None, before_seq=None if oldest else before_seq)
     items = ctx.store.query(q)
-    total = ctx.store.count(ResultQuery(review="pending"))
+    total = ctx.store.count(base)
+    full = len(items) == limit
     return ResultPage(items=[r.to_dict() for r in items], total=total,
-                      next_before_seq=items[-1].seq if len(items) == limit else None)
+                      next_before_seq=items[-1].seq if full and not oldest else None,
+                      next_after_seq=items[-1].seq if full and oldest else None)
 
+
+@review_router.post("/confirm", response_model=dict[str, Any])
+def confirm_filtered(ctx: Ctx, user: OperatorUser, filters: Filters,
+                     limit: Annotated[int, Query(ge=1, le=5000, description="at most this many")] = 500,
+                     ) -> dict[str, Any]:
+    """Bulk review: confirm as NG the pending rejects that match the history's filters (oldest
+    first, at most ``limit``). Each is audited like a single review."""
+    ids = ctx.store.confirm_pending(dataclasses.replace(filters, review="pending"), user=user.username,
+                                    limit=limit)
+    left = ctx.store.count(dataclasses.replace(filters, review="pending"))
+    return {"confirmed": len(ids), "result_ids": ids, "pending_left": left}

@@ -186,6 +186,8 @@ class ResultQuery:
     until_ns: int | None = None
     has_image: bool | None = None
     before_seq: int | None = None
+    after_seq: int | None = None  # pages forwards (oldest first): the largest seq of the previous page
+    oldest_first: bool = False
     limit: int = 50
 
     def where(self) -> tuple[str, dict[str, Any]]:
@@ -228,4 +230,7 @@ class ResultQuery:
         if self.before_seq is not None:
             clauses.append("seq < :before_seq")
             params["before_seq"] = self.before_seq
+        if self.after_seq is not None:
+            clauses.append("seq > :after_seq")
+            params["after_seq"] = self.after_seq
         return (" AND ".join(clauses) or "1"), params

@@ -112,11 +112,12 @@ class ResultStore:
         return found
 
     def query(self, q: ResultQuery) -> list[StoredResult]:
-        """Matching results, newest first, at most ``q.limit``."""
+        """Matching results, newest first (``q.oldest_first``: oldest first), at most ``q.limit``."""
         where, params = q.where()
         params["limit"] = max(0, q.limit)
+        order = "ASC" if q.oldest_first else "DESC"
         with self._db() as db:
-            rows = db.execute(f"SELECT * FROM results WHERE {where} ORDER BY seq DESC LIMIT :limit",
+            rows = db.execute(f"SELECT * FROM results WHERE {where} ORDER BY seq {order} LIMIT :limit",
                               params).fetchall()
         return [StoredResult.from_row(r) for r in rows]
 
@@ -186,6 +187,30 @@ class ResultStore:
                 db.execute("ROLLBACK")
                 raise
         return self.require(result_id)
+
+    def confirm_pending(self, q: ResultQuery, *, user: str, limit: int) -> list[str]:
+        """Confirm (as NG) the pending rejects matching ``q``, oldest first, at most ``limit``, in one
+        transaction; each is audited like a single review (detail "bulk"). Returns their ids."""
+        where, params = q.where()
+        params["limit"] = max(0, limit)
+        now = time.time_ns()
+        with self._db() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                ids = [r[0] for r in db.execute(
+                    f"SELECT result_id FROM results WHERE {where} AND review_status = 'none' "
+                    "AND verdict = 'reject' ORDER BY seq ASC LIMIT :limit", params).fetchall()]
+                for rid in ids:
+                    db.execute("UPDATE results SET review_status = 'confirmed', review_reason = '', "
+                               "review_user = ?, review_ns = ? WHERE result_id = ?", (user, now, rid))
+                    insert_audit(db, ts_ns=now, user=user, action="review", target=f"result:{rid}",
+                                 old={"status": "none", "reason": None},
+                                 new={"status": "confirmed", "reason": ""}, detail="bulk")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return ids
 
     def audit(self, *, user: str, action: str, target: str, old: object = None, new: object = None,
               detail: str | None = None) -> int:

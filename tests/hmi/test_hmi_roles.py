@@ -23,6 +23,7 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("GET", "/api/results/{result_id}/image"): "operator",
     ("POST", "/api/results/{result_id}/review"): "operator",
     ("GET", "/api/review/pending"): "operator",
+    ("POST", "/api/review/confirm"): "operator",
     ("GET", "/api/station"): "operator",
     ("GET", "/api/station/store"): "operator",
     ("POST", "/api/station/arm"): "engineer",
