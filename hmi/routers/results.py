@@ -65,7 +65,7 @@ def history(
     items = ctx.store.query(q)
     total = ctx.store.count(filters)
     nxt = items[-1].seq if len(items) == limit else None
-    return ResultPage(items=[r.to_dict() for r in items], total=total, next_before_seq=nxt)
+    return ResultPage(items=[r.to_dict() for r in items], total=total, next_before_seq=nxt, next_after_seq=None)
 
 
 @router.get("/{result_id}", response_model=dict[str, Any], responses={404: {}})
