@@ -1,10 +1,12 @@
 // HMI shell: sign-in / first set-up, top bar (state, PLC, recipe), role-gated page router.
+import { startAlarms, stopAlarms } from "./alarms.js";
 import { api } from "./api.js";
 import { $, $$, toast } from "./dom.js";
 import { loadHistory, initHistory } from "./history.js";
 import { initLive, startStream, stopStream } from "./live.js";
 import { initPages, loadAudit, loadRecipes, loadSettings, loadStation, loadUsers } from "./pages.js";
 import { initReview, loadReview } from "./review.js";
+import { initTeach } from "./teach.js";
 
 const RANK = { operator: 1, engineer: 2, admin: 3 };
 const PAGES = { live: "operator", review: "operator", history: "operator", station: "operator",
@@ -71,12 +73,14 @@ function enterApp() {
   $("#user-role").textContent = me.role;
   for (const a of $$("#nav a[data-role]")) a.classList.toggle("hidden", !allowed(me.role, a.dataset.role));
   startStream();
+  startAlarms();
   route();
 }
 
 async function showLogin(message = "") {
   me = null;
   stopStream();
+  stopAlarms();
   $("#app").classList.add("hidden");
   $("#login").classList.remove("hidden");
   $("#login-error").textContent = message;
@@ -119,6 +123,7 @@ async function boot() {
   initReview(setPending);
   initHistory();
   initPages(() => me);
+  initTeach(() => { if (location.hash === "#recipes" && me) loadRecipes(me); });
   $("#login-form").addEventListener("submit", login);
   $("#setup-form").addEventListener("submit", setup);
   $("#logout").addEventListener("click", logout);

@@ -1,6 +1,7 @@
 // Station, recipes (golden references), thresholds, users and audit pages.
 import { api } from "./api.js";
 import { $, clear, el, fmtMs, fmtTime, toast } from "./dom.js";
+import { openTeach } from "./teach.js";
 
 const can = (user, role) => ({ operator: 1, engineer: 2, admin: 3 })[user.role] >= ({ operator: 1, engineer: 2, admin: 3 })[role];
 
@@ -79,9 +80,7 @@ export async function loadRecipes(user) {
         el("button", { class: "primary", disabled: r.active,
           onclick: () => act(() => api("/api/recipes/active", { method: "POST", body: { recipe_id: r.recipe_id } }), `Recipe ${r.name} active`).then(() => loadRecipes(user)) },
           "Make active"),
-        el("button", { onclick: async () => { if (confirm(`Teach the last part as the golden reference of ${r.name}?`) &&
-            await act(() => api(`/api/recipes/${r.recipe_id}/teach`, { method: "POST", body: {} }), "Golden reference taught")) loadRecipes(user); } },
-          "Teach from last part"),
+        el("button", { class: "teach-open", onclick: () => openTeach(r, user) }, "Teach / versions…"),
         el("button", { onclick: () => file.click() }, "Upload golden image"), file));
     }
     cards.append(card);
@@ -145,6 +144,7 @@ async function addUser(e, me) {
 
 export async function loadAudit() {
   const rows = await api("/api/audit?limit=300");
+  $("#audit-csv").href = "/api/audit.csv";
   const body = clear($("#audit-table tbody"));
   for (const a of rows) {
     body.append(el("tr", {}, [fmtTime(a.ts_ns, true), a.user, a.action, a.target, a.old_value ?? "", a.new_value ?? "", a.detail ?? ""]
