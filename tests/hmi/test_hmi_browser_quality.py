@@ -1,0 +1,163 @@
+"""Issue 14 in headless Chromium against a real uvicorn server: the alarm banner (5 NG in a row,
+acknowledge), review at volume (oldest first, keyboard, next pending, bulk confirm of a filtered set,
+golden beside the part), the CSV export links, and the guarded teach view with rollback.
+Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hmi_support import PASSWORD, Env, build_env
+from tests_support import ARTIFACTS, make_result
+
+from hmi.auth.roles import Role
+from hmi.server import HmiServer
+from inspection.record import PartInfo
+from inspection.store import ReviewStatus
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[Env, HmiServer]]:
+    env = build_env(tmp_path)
+    env.user("olga", Role.OPERATOR)
+    env.user("erik", Role.ENGINEER)
+    server = HmiServer(env.app).start()
+    try:
+        yield env, server
+    finally:
+        server.stop()
+        env.store.close()
+        env.users.close()
+
+
+def _login(browser, url: str, user: str, size: tuple[int, int] = (1280, 800)):
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]}, accept_downloads=True)
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.goto(url)
+    page.wait_for_selector("#login-form", state="visible")
+    page.fill("#login-user", user)
+    page.fill("#login-pass", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#app", state="visible")
+    page.wait_for_selector("#conn-dot.up")
+    return page
+
+
+def test_alarm_banner_after_five_ng_and_acknowledge(browser, served):
+    env, server = served
+    env.inject(3, defective=False)
+    page = _login(browser, server.url, "olga")
+    assert page.locator("#alarm-banner").is_hidden()
+    env.inject(5, defective=True, start=10)
+    page.wait_for_selector('#alarm-banner .alarm[data-alarm="consecutive_ng"]', timeout=10_000)
+    assert "5 rejects in a row" in page.text_content("#alarm-banner")
+    page.screenshot(path=str(ARTIFACTS / "hmi-alarm-1280x800.png"))
+    env.inject(1, defective=False, start=20)  # the run ends; the alarm stays until acknowledged
+    page.wait_for_timeout(2500)
+    assert page.locator('#alarm-banner .alarm[data-alarm="consecutive_ng"]').count() == 1
+    page.click('#alarm-banner .alarm[data-alarm="consecutive_ng"] button.ack')
+    page.wait_for_selector("#alarm-banner", state="hidden", timeout=10_000)
+    (entry,) = env.store.audit_log(action="acknowledge_alarm")
+    assert entry.user == "olga"
+    assert page.errors == []
+
+
+def test_review_at_volume_keyboard_next_pending_and_bulk_confirm(browser, served):
+    env, server = served
+    env.station.teach_golden("pcb-a", user="erik", image=env.station.part_image(env.inject(1, defective=False)[0].result_id))
+    parts = env.inject(16, start=100)  # 8 rejects: SN000201, 203, ... 215
+    env.store.flush(10)
+    ng = [p for p in parts if p.verdict == "reject"]
+    page = _login(browser, server.url, "olga")
+    page.click('#nav a[data-page="review"]')
+    page.wait_for_selector(f'#review-svg[data-result-id="{ng[0].result_id}"]')  # oldest first
+    page.wait_for_function("() => document.querySelector('#review-golden').naturalWidth > 0")  # golden beside
+    items = page.locator("#review-list .review-item").all_text_contents()
+    assert len(items) == 8 and all("/" in t or "." in t for t in items)  # the date on every item
+    page.screenshot(path=str(ARTIFACTS / "hmi-review-volume-1280x800.png"))
+    page.keyboard.press("j")
+    page.wait_for_selector(f'#review-svg[data-result-id="{ng[1].result_id}"]')
+    page.keyboard.press("c")  # confirm, then the next pending one is shown
+    page.wait_for_selector(f'#review-svg[data-result-id="{ng[2].result_id}"]')
+    page.wait_for_selector("#review-count:has-text('(7)')")
+    assert env.store.require(ng[1].result_id).review.status is ReviewStatus.CONFIRMED  # type: ignore[union-attr]
+    # the toast sits under the top bar: the override button stays clickable
+    box_t = page.locator("#toast").bounding_box()
+    box_b = page.locator("#btn-override").bounding_box()
+    assert box_t is not None and box_b is not None and box_t["y"] + box_t["height"] < box_b["y"]
+    # bulk confirm of a filtered set: parts SN00020x (201 203 205 207 209; 203 is done)
+    page.fill("#review-filter input[name=part]", "SN00020")
+    page.click("#review-filter button[type=submit]")
+    page.wait_for_selector("#review-count:has-text('(4 matching')")
+    page.once("dialog", lambda d: d.accept())
+    page.click("#btn-bulk-confirm")
+    page.wait_for_selector("#toast.good:has-text('4 rejects confirmed')")
+    page.fill("#review-filter input[name=part]", "")
+    page.click("#review-filter button[type=submit]")
+    page.wait_for_selector("#review-count:has-text('(3)')")
+    assert [p.result_id for p in ng if env.store.require(p.result_id).review is None] == \
+        [p.result_id for p in ng[5:]]
+    assert page.errors == []
+
+
+def test_csv_exports_from_history_and_audit(browser, served):
+    env, server = served
+    env.inject(6)
+    env.store.flush(10)
+    page = _login(browser, server.url, "erik")
+    page.click('#nav a[data-page="history"]')
+    page.select_option("#history-filters select[name=verdict]", "reject")
+    page.click("#history-filters button[type=submit]")
+    page.wait_for_selector("#history-total:has-text('3 results')")
+    with page.expect_download() as dl:
+        page.click("#history-csv")
+    text = Path(dl.value.path()).read_text()
+    lines = text.strip().splitlines()
+    assert lines[0].startswith("result_id,") and len(lines) == 4 and all(",reject," in x for x in lines[1:])
+    page.click('#nav a[data-page="audit"]')
+    page.wait_for_selector("#audit-table tbody tr")
+    with page.expect_download() as dl:
+        page.click("#audit-csv")
+    assert Path(dl.value.path()).read_text().startswith("id,time,user,action")
+    assert page.errors == []
+
+
+def test_teach_view_refuses_an_ng_part_then_rolls_back(browser, served):
+    env, server = served
+    result, image = make_result(7, defective=False, shift=(4, 3))  # a good part, placed differently
+    env.station.inject(result, image, part=PartInfo(part_id_str="SN-SHIFTED", recipe_number=1))
+    parts = env.inject(6)  # OK NG OK NG OK NG: the last part is NG
+    env.station.teach_golden("pcb-a", user="erik", image=env.station.part_image(parts[0].result_id))
+    first = env.station.recipes()[0].golden
+    assert first is not None
+    page = _login(browser, server.url, "erik")
+    page.click('#nav a[data-page="recipes"]')
+    page.click('#recipe-cards .card[data-recipe="pcb-a"] button.teach-open')
+    page.wait_for_selector("#teach-view #teach-compare img#teach-diff")
+    page.wait_for_function("() => document.querySelector('#teach-diff').naturalWidth > 0")
+    assert page.locator("#teach-refused").is_visible()
+    assert "NG_DEFECT" in page.text_content("#teach-refusals")
+    page.screenshot(path=str(ARTIFACTS / "hmi-teach-refused-1280x800.png"))
+    page.click("#teach-go")  # no reason: refused by the station
+    page.wait_for_selector("#toast.bad:has-text('refused as a golden reference')")
+    assert env.station.recipes()[0].golden.version == first.version  # type: ignore[union-attr]
+    # pick a good part from the strip: allowed
+    page.click('#teach-recent .teach-pick.ok[title^="SN-SHIFTED"]')
+    page.wait_for_selector("#teach-refused", state="hidden")
+    page.click("#teach-go")
+    page.wait_for_selector("#toast.good:has-text('Golden reference taught')")
+    page.wait_for_selector("#teach-versions tbody tr >> nth=1")
+    second = env.station.recipes()[0].golden
+    assert second is not None and second.version != first.version
+    page.screenshot(path=str(ARTIFACTS / "hmi-teach-versions-1280x800.png"))
+    page.click(f'#teach-versions button.rollback[data-version="{first.version}"]')
+    page.wait_for_selector("#toast.good:has-text('rolled back')")
+    assert env.station.recipes()[0].golden.version == first.version  # type: ignore[union-attr]
+    (entry,) = env.store.audit_log(action="rollback_golden")
+    assert (entry.user, entry.old_value, entry.new_value) == ("erik", second.version, first.version)
+    assert page.errors == []
