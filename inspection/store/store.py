@@ -239,6 +239,11 @@ class ResultStore:
                               params).fetchall()
         return [AuditEntry.from_row(r) for r in rows]
 
+    def select(self, sql: str, params: dict[str, object] | tuple[object, ...] = ()) -> list[sqlite3.Row]:
+        """A read-only query on the result database (statistics, exports): the caller's SQL."""
+        with self._db() as db:
+            return db.execute(sql, params).fetchall()
+
     # ---- metadata, maintenance ------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
         with self._db() as db:

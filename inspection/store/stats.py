@@ -1,0 +1,149 @@
+"""Statistics over the result store: yield per hour and per shift, a defect Pareto, where on the part
+the defects are. Everything is computed by SQLite over the ``decided_ns`` range (the
+``results_decided`` index narrows the scan to the range; nothing is pre-aggregated yet).
+
+Hours and shifts are local time; the offset is the one at the start of the range (a range across a
+daylight-saving change is off by an hour on one side).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from inspection.findings import REPORT_THRESHOLD, DefectClass
+from inspection.result import ResultCode
+from inspection.store.store import ResultStore
+
+HOUR_NS = 3_600_000_000_000
+DEFAULT_SHIFTS = ((6, "early"), (14, "late"), (22, "night"))
+
+
+@dataclass(frozen=True)
+class Bucket:
+    start_ns: int
+    total: int
+    ok: int
+    label: str = ""
+
+    @property
+    def ng(self) -> int:
+        return self.total - self.ok
+
+    def to_dict(self) -> dict[str, object]:
+        return {"start_ns": self.start_ns, "label": self.label, "total": self.total, "ok": self.ok,
+                "ng": self.ng, "yield_pct": None if not self.total else round(100.0 * self.ok / self.total, 2)}
+
+
+def _offset_ns(at_ns: int) -> int:
+    off = datetime.fromtimestamp(at_ns / 1e9).astimezone().utcoffset() or timedelta(0)
+    return int(off.total_seconds() * 1e9)
+
+
+def _range_where(recipe_id: str | None) -> str:
+    return "decided_ns >= :since AND decided_ns < :until" + (" AND recipe_id = :recipe" if recipe_id else "")
+
+
+def yield_per_hour(store: ResultStore, since_ns: int, until_ns: int, *,
+                   recipe_id: str | None = None) -> list[Bucket]:
+    """Parts and OK parts per local hour that has parts, oldest first."""
+    off = _offset_ns(since_ns)
+    rows = store.select(
+        f"SELECT (decided_ns + :off) / {HOUR_NS} AS h, COUNT(*) AS n, SUM(verdict = 'pass') AS ok "
+        f"FROM results WHERE {_range_where(recipe_id)} GROUP BY h ORDER BY h",
+        {"off": off, "since": since_ns, "until": until_ns, "recipe": recipe_id})
+    out = []
+    for r in rows:
+        start = int(r["h"]) * HOUR_NS - off
+        out.append(Bucket(start, int(r["n"]), int(r["ok"] or 0),
+                          datetime.fromtimestamp(start / 1e9).strftime("%Y-%m-%d %H:00")))
+    return out
+
+
+def yield_per_shift(hours: list[Bucket], shifts: tuple[tuple[int, str], ...] = DEFAULT_SHIFTS) -> list[Bucket]:
+    """Fold hourly buckets into shifts (start hour, name), oldest first."""
+    starts = sorted(shifts)
+    acc: dict[int, list[int | str]] = {}
+    for b in hours:
+        t = datetime.fromtimestamp(b.start_ns / 1e9)
+        prior = [s for s in starts if s[0] <= t.hour]
+        hour, name = prior[-1] if prior else starts[-1]
+        day = t.date() if prior else t.date() - timedelta(days=1)
+        start = datetime(day.year, day.month, day.day, hour)
+        key = int(start.timestamp() * 1e9)
+        total, ok, _ = acc.get(key, [0, 0, ""])
+        acc[key] = [int(total) + b.total, int(ok) + b.ok, f"{start:%Y-%m-%d} {name} ({hour:02d}:00)"]
+    return [Bucket(k, int(v[0]), int(v[1]), str(v[2])) for k, v in sorted(acc.items())]
+
+
+def pareto(store: ResultStore, since_ns: int, until_ns: int, *,
+           recipe_id: str | None = None) -> list[dict[str, object]]:
+    """Rejected parts by cause (the worst defect's class, or the result code when it is not a
+    defect), most frequent first, with the cumulative share."""
+    rows = store.select(
+        f"SELECT code, worst_class, COUNT(*) AS n FROM results WHERE verdict = 'reject' AND "
+        f"{_range_where(recipe_id)} GROUP BY code, worst_class",
+        {"since": since_ns, "until": until_ns, "recipe": recipe_id})
+    counts: dict[str, int] = {}
+    for r in rows:
+        code, wc = int(r["code"]), r["worst_class"]
+        if code == ResultCode.NG_DEFECT and wc is not None:
+            try:
+                label = DefectClass(int(wc)).label
+            except ValueError:
+                label = f"class {wc}"
+        else:
+            try:
+                label = ResultCode(code).name.lower().replace("ng_", "").replace("_", " ")
+            except ValueError:
+                label = f"code {code}"
+        counts[label] = counts.get(label, 0) + int(r["n"])
+    total = sum(counts.values())
+    out, cum = [], 0
+    for label, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        cum += n
+        out.append({"cause": label, "parts": n, "pct": round(100.0 * n / total, 2),
+                    "cumulative_pct": round(100.0 * cum / total, 2)})
+    return out
+
+
+@dataclass(frozen=True)
+class DefectMap:
+    grid: np.ndarray  # counts, rows x cols, over the part (reference pixels, normalised)
+    parts: int  # rejects read
+    defects: int
+    truncated: bool  # more rejects in the range than were read
+
+    def to_dict(self) -> dict[str, object]:
+        return {"grid": self.grid.astype(int).tolist(), "parts": self.parts, "defects": self.defects,
+                "truncated": self.truncated}
+
+
+def defect_map(store: ResultStore, since_ns: int, until_ns: int, *, recipe_id: str | None = None,
+               cols: int = 32, rows: int = 24, max_parts: int = 5000) -> DefectMap:
+    """Where the reported defects of the newest ``max_parts`` rejects in the range lie on the part."""
+    found = store.select(
+        f"SELECT findings_json, image_w, image_h FROM results WHERE verdict = 'reject' AND "
+        f"{_range_where(recipe_id)} ORDER BY decided_ns DESC LIMIT :n",
+        {"since": since_ns, "until": until_ns, "recipe": recipe_id, "n": max_parts + 1})
+    grid = np.zeros((rows, cols), np.int64)
+    n = 0
+    for r in found[:max_parts]:
+        w, h = max(1, int(r["image_w"])), max(1, int(r["image_h"]))
+        for f in json.loads(r["findings_json"]):
+            if float(f.get("score", 0.0)) < REPORT_THRESHOLD:
+                continue
+            x1, y1, x2, y2 = f["box"]
+            cx, cy = (x1 + x2) / 2.0 / w, (y1 + y2) / 2.0 / h
+            grid[min(rows - 1, max(0, int(cy * rows))), min(cols - 1, max(0, int(cx * cols)))] += 1
+            n += 1
+    return DefectMap(grid, min(len(found), max_parts), n, len(found) > max_parts)
+
+
+def default_range(hours: float = 24.0) -> tuple[int, int]:
+    now = time.time_ns()
+    return now - int(hours * HOUR_NS), now + 1
