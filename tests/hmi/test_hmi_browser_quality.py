@@ -161,3 +161,25 @@ def test_teach_view_refuses_an_ng_part_then_rolls_back(browser, served):
     (entry,) = env.store.audit_log(action="rollback_golden")
     assert (entry.user, entry.old_value, entry.new_value) == ("erik", second.version, first.version)
     assert page.errors == []
+
+
+def test_statistics_page_draws_charts_offline(browser, served):
+    env, server = served
+    env.station.teach_golden("pcb-a", user="erik", image=env.station.part_image(env.inject(1, defective=False)[0].result_id))
+    env.inject(20, start=1)
+    env.store.flush(10)
+    page = _login(browser, server.url, "olga")
+    urls: list[str] = []
+    page.on("request", lambda r: urls.append(r.url))
+    page.click('#nav a[data-page="stats"]')
+    page.wait_for_function("() => window.Chart && ['chart-hourly', 'chart-shift', 'chart-pareto']"
+                           ".every((id) => window.Chart.getChart(id))")
+    page.wait_for_function("() => document.querySelector('#defect-map').naturalWidth > 0")
+    assert "21 parts" in page.text_content("#stats-summary")
+    bars = page.evaluate("() => window.Chart.getChart('chart-pareto').data.datasets[0].data")
+    assert bars == [10]
+    assert page.locator("#shift-table tbody tr").count() >= 1
+    assert any(u.endswith("/static/vendor/chart.js/chart.umd.min.js") for u in urls)
+    assert all(u.startswith(server.url) for u in urls)  # nothing from outside: works offline
+    page.screenshot(path=str(ARTIFACTS / "hmi-statistics-1280x800.png"))
+    assert page.errors == []

@@ -6,12 +6,13 @@ import { loadHistory, initHistory } from "./history.js";
 import { initLive, startStream, stopStream } from "./live.js";
 import { initPages, loadAudit, loadRecipes, loadSettings, loadStation, loadUsers } from "./pages.js";
 import { initReview, loadReview } from "./review.js";
+import { initStats, loadStats } from "./stats.js";
 import { initTeach } from "./teach.js";
 
 const RANK = { operator: 1, engineer: 2, admin: 3 };
-const PAGES = { live: "operator", review: "operator", history: "operator", station: "operator",
+const PAGES = { live: "operator", review: "operator", history: "operator", stats: "operator", station: "operator",
                 recipes: "operator", settings: "engineer", audit: "engineer", users: "admin" };
-const TITLES = { live: "Live", review: "Review", history: "History", station: "Station", recipes: "Recipes",
+const TITLES = { live: "Live", review: "Review", history: "History", stats: "Statistics", station: "Station", recipes: "Recipes",
                  settings: "Settings", audit: "Audit log", users: "Users" };
 let me = null;
 let pending = 0;
@@ -56,6 +57,7 @@ async function route() {
   try {
     if (page === "review") await loadReview();
     else if (page === "history") await loadHistory();
+    else if (page === "stats") await loadStats();
     else if (page === "station") await loadStation(me);
     else if (page === "recipes") await loadRecipes(me);
     else if (page === "settings") await loadSettings();
@@ -122,6 +124,7 @@ async function boot() {
              streamError: async () => { try { await api("/api/auth/me"); } catch (e) { if (e.status === 401) showLogin("Session ended. Sign in again."); } } });
   initReview(setPending);
   initHistory();
+  initStats();
   initPages(() => me);
   initTeach(() => { if (location.hash === "#recipes" && me) loadRecipes(me); });
   $("#login-form").addEventListener("submit", login);
