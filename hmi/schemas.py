@@ -207,6 +207,7 @@ class ResultPage(BaseModel):
     total: int
     next_before_seq: int | None = Field(description="pass as before_seq for the next (older) page")
     next_after_seq: int | None = Field(None, description="oldest first: pass as after_seq for the next page")
+    total_capped: bool = Field(False, description="more than ``total`` match (counting stops there)")
 
 
 class HealthOut(BaseModel):

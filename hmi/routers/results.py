@@ -18,6 +18,7 @@ from inspection.store import ResultQuery, ReviewStatus
 router = APIRouter(prefix="/api/results", tags=["history"])
 
 MAX_NS = 2**63 - 1
+COUNT_CAP = 10_000  # a page's total counts at most this many (then "10000+"): cheap at any store size
 
 
 def _ns(when: datetime | None, name: str) -> int | None:
@@ -38,7 +39,9 @@ def result_filters(
     recipe_id: Annotated[str | None, Query(max_length=64)] = None,
     review: Literal["none", "confirmed", "overridden", "pending"] | None = Query(
         None, description="pending: rejects not reviewed yet"),
-    part: Annotated[str | None, Query(max_length=64, description="part id or a piece of the serial")] = None,
+    part: Annotated[str | None, Query(max_length=64, description=(
+        "the part id, or the start of the serial; '*text' finds text anywhere in the serial "
+        "(slow on a large store: no index can help)"))] = None,
     trigger_seq: Annotated[int | None, Query(ge=0, le=65535)] = None,
     since: Annotated[datetime | None,
                      Query(description="ISO 8601; without a zone: station local time")] = None,
@@ -63,9 +66,10 @@ def history(
     """Stored results, newest first, filtered; page with ``before_seq``."""
     q = dataclasses.replace(filters, before_seq=before_seq, limit=limit)
     items = ctx.store.query(q)
-    total = ctx.store.count(filters)
+    total = ctx.store.count(filters, cap=COUNT_CAP + 1)
     nxt = items[-1].seq if len(items) == limit else None
-    return ResultPage(items=[r.to_dict() for r in items], total=total, next_before_seq=nxt, next_after_seq=None)
+    return ResultPage(items=[r.to_dict() for r in items], total=min(total, COUNT_CAP), next_before_seq=nxt,
+                      next_after_seq=None, total_capped=total > COUNT_CAP)
 
 
 @router.get("/{result_id}", response_model=dict[str, Any], responses={404: {}})
@@ -113,9 +117,10 @@ def pending(ctx: Ctx, user: OperatorUser, filters: Filters,
     q = dataclasses.replace(base, limit=limit, oldest_first=oldest,
                             after_seq=after_seq if oldest else None, before_seq=None if oldest else before_seq)
     items = ctx.store.query(q)
-    total = ctx.store.count(base)
+    total = ctx.store.count(base, cap=COUNT_CAP + 1)
     full = len(items) == limit
-    return ResultPage(items=[r.to_dict() for r in items], total=total,
+    return ResultPage(items=[r.to_dict() for r in items], total=min(total, COUNT_CAP),
+                      total_capped=total > COUNT_CAP,
                       next_before_seq=items[-1].seq if full and not oldest else None,
                       next_after_seq=items[-1].seq if full and oldest else None)
 
@@ -128,5 +133,5 @@ def confirm_filtered(ctx: Ctx, user: OperatorUser, filters: Filters,
     first, at most ``limit``). Each is audited like a single review."""
     ids = ctx.store.confirm_pending(dataclasses.replace(filters, review="pending"), user=user.username,
                                     limit=limit)
-    left = ctx.store.count(dataclasses.replace(filters, review="pending"))
+    left = ctx.store.count(dataclasses.replace(filters, review="pending"), cap=COUNT_CAP)
     return {"confirmed": len(ids), "result_ids": ids, "pending_left": left}

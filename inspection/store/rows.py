@@ -180,7 +180,7 @@ class ResultQuery:
     code: int | None = None
     recipe_id: str | None = None
     review: str | None = None  # a ReviewStatus value, or "pending" (a reject not reviewed yet)
-    part: str | None = None  # substring of part_id_str, or the numeric part id
+    part: str | None = None  # the numeric part id or the start of the serial; "*piece": anywhere in it
     trigger_seq: int | None = None
     since_ns: int | None = None
     until_ns: int | None = None
@@ -209,13 +209,18 @@ class ResultQuery:
             clauses.append("review_status = :review")
             params["review"] = self.review
         if self.part:
-            if self.part.isdigit():
-                clauses.append("(part_id = :part_num OR part_id_str LIKE :part_like ESCAPE '\\')")
-                params["part_num"] = int(self.part) if len(self.part) < 12 else -1
-            else:
+            if self.part.startswith("*"):  # a piece anywhere in the serial: no index can help (scans)
                 clauses.append("part_id_str LIKE :part_like ESCAPE '\\'")
-            esc = self.part.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            params["part_like"] = f"%{esc}%"
+                esc = self.part[1:].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                params["part_like"] = f"%{esc}%"
+            else:  # the numeric part id, or the start of the serial: both through an index
+                prefix = "(part_id_str >= :part_lo AND part_id_str < :part_hi)"
+                params["part_lo"], params["part_hi"] = self.part, self.part + "\U0010ffff"
+                if self.part.isdigit():
+                    clauses.append(f"(part_id = :part_num OR {prefix})")
+                    params["part_num"] = int(self.part) if len(self.part) < 12 else -1
+                else:
+                    clauses.append(prefix)
         if self.trigger_seq is not None:
             clauses.append("trigger_seq = :trigger_seq")
             params["trigger_seq"] = self.trigger_seq

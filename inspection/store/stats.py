@@ -1,9 +1,7 @@
 """Statistics over the result store: yield per hour and per shift, a defect Pareto, where on the part
-the defects are. Everything is computed by SQLite over the ``decided_ns`` range (the
-``results_decided`` index narrows the scan to the range; nothing is pre-aggregated yet).
-
-Hours and shifts are local time; the offset is the one at the start of the range (a range across a
-daylight-saving change is off by an hour on one side).
+the defects are. Yield and Pareto read the pre-aggregated tables of :mod:`inspection.store.aggregates`
+(UTC hours; labelled and folded into shifts in local time, so a zone with a half-hour offset gets
+shift edges half an hour off); the defect map reads the newest rejects' findings.
 """
 
 from __future__ import annotations
@@ -39,26 +37,21 @@ class Bucket:
                 "ng": self.ng, "yield_pct": None if not self.total else round(100.0 * self.ok / self.total, 2)}
 
 
-def _offset_ns(at_ns: int) -> int:
-    off = datetime.fromtimestamp(at_ns / 1e9).astimezone().utcoffset() or timedelta(0)
-    return int(off.total_seconds() * 1e9)
-
-
 def _range_where(recipe_id: str | None) -> str:
     return "decided_ns >= :since AND decided_ns < :until" + (" AND recipe_id = :recipe" if recipe_id else "")
 
 
 def yield_per_hour(store: ResultStore, since_ns: int, until_ns: int, *,
                    recipe_id: str | None = None) -> list[Bucket]:
-    """Parts and OK parts per local hour that has parts, oldest first."""
-    off = _offset_ns(since_ns)
+    """Parts and OK parts per hour that has parts, oldest first, from the pre-aggregated table
+    (hour granularity: the hours that ``since_ns`` and ``until_ns`` fall in are counted whole)."""
     rows = store.select(
-        f"SELECT (decided_ns + :off) / {HOUR_NS} AS h, COUNT(*) AS n, SUM(verdict = 'pass') AS ok "
-        f"FROM results WHERE {_range_where(recipe_id)} GROUP BY h ORDER BY h",
-        {"off": off, "since": since_ns, "until": until_ns, "recipe": recipe_id})
+        "SELECT hour, SUM(total) AS n, SUM(ok) AS ok FROM stats_hourly WHERE hour >= :h0 AND hour <= :h1"
+        + (" AND recipe_id = :recipe" if recipe_id else "") + " GROUP BY hour ORDER BY hour",
+        {"h0": since_ns // HOUR_NS, "h1": (until_ns - 1) // HOUR_NS, "recipe": recipe_id})
     out = []
     for r in rows:
-        start = int(r["h"]) * HOUR_NS - off
+        start = int(r["hour"]) * HOUR_NS
         out.append(Bucket(start, int(r["n"]), int(r["ok"] or 0),
                           datetime.fromtimestamp(start / 1e9).strftime("%Y-%m-%d %H:00")))
     return out
@@ -85,13 +78,13 @@ def pareto(store: ResultStore, since_ns: int, until_ns: int, *,
     """Rejected parts by cause (the worst defect's class, or the result code when it is not a
     defect), most frequent first, with the cumulative share."""
     rows = store.select(
-        f"SELECT code, worst_class, COUNT(*) AS n FROM results WHERE verdict = 'reject' AND "
-        f"{_range_where(recipe_id)} GROUP BY code, worst_class",
-        {"since": since_ns, "until": until_ns, "recipe": recipe_id})
+        "SELECT code, worst_class, SUM(n) AS n FROM stats_causes WHERE hour >= :h0 AND hour <= :h1"
+        + (" AND recipe_id = :recipe" if recipe_id else "") + " GROUP BY code, worst_class",
+        {"h0": since_ns // HOUR_NS, "h1": (until_ns - 1) // HOUR_NS, "recipe": recipe_id})
     counts: dict[str, int] = {}
     for r in rows:
         code, wc = int(r["code"]), r["worst_class"]
-        if code == ResultCode.NG_DEFECT and wc is not None:
+        if code == ResultCode.NG_DEFECT and wc is not None and wc >= 0:
             try:
                 label = DefectClass(int(wc)).label
             except ValueError:

@@ -121,10 +121,16 @@ class ResultStore:
                               params).fetchall()
         return [StoredResult.from_row(r) for r in rows]
 
-    def count(self, q: ResultQuery) -> int:
+    def count(self, q: ResultQuery, *, cap: int | None = None) -> int:
+        """Matching results; with ``cap``, counting stops there (at most ``cap`` index entries are
+        read, so a page's total stays cheap on a store of millions of rows)."""
         where, params = q.where()
+        sql = f"SELECT COUNT(*) FROM results WHERE {where}"
+        if cap is not None:
+            sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM results WHERE {where} LIMIT :cap)"
+            params["cap"] = max(0, cap)
         with self._db() as db:
-            return int(db.execute(f"SELECT COUNT(*) FROM results WHERE {where}", params).fetchone()[0])
+            return int(db.execute(sql, params).fetchone()[0])
 
     def counts(self, *, since_ns: int = 0) -> Counts:
         with self._db() as db:

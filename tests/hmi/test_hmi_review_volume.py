@@ -42,3 +42,17 @@ def test_bulk_confirm_of_a_filtered_set(env, client, roles):
     assert len(bulk) == 4 and {a.user for a in bulk} == {"operator"}
     assert client.post("/api/review/confirm?verdict=nope", headers=op).status_code == 422
     assert client.post("/api/review/confirm").status_code == 401
+
+
+def test_totals_are_capped(env, client, roles, monkeypatch):
+    from hmi.routers import results
+
+    monkeypatch.setattr(results, "COUNT_CAP", 3)
+    env.inject(10)
+    env.store.flush(10)
+    page = client.get("/api/results", headers=roles["operator"]).json()
+    assert (page["total"], page["total_capped"], len(page["items"])) == (3, True, 10)
+    pend = client.get("/api/review/pending", headers=roles["operator"]).json()
+    assert (pend["total"], pend["total_capped"], len(pend["items"])) == (3, True, 5)
+    exact = client.get("/api/results?verdict=pass&part=SN000100", headers=roles["operator"]).json()
+    assert (exact["total"], exact["total_capped"]) == (1, False)

@@ -56,7 +56,7 @@ export async function loadHistory(more = false) {
     for (const r of page.items) body.append(row(r));
     H.next = page.next_before_seq;
     $("#history-more").classList.toggle("hidden", !H.next);
-    $("#history-total").textContent = `${page.total} results`;
+    $("#history-total").textContent = `${page.total}${page.total_capped ? "+" : ""} results`;
   } catch (e) {
     toast(e.message, "bad");
   }

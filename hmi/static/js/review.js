@@ -15,10 +15,11 @@ function filterQuery() {
   return q;
 }
 
-function setTotal(total) {
+function setTotal(total, capped = false) {
   R.total = total;
+  R.capped = capped;
   R.onCount(total);
-  $("#review-count").textContent = `(${total}${R.part ? ` matching "${R.part}"` : ""})`;
+  $("#review-count").textContent = `(${total}${capped ? "+" : ""}${R.part ? ` matching "${R.part}"` : ""})`;
   $("#btn-bulk-confirm").disabled = total === 0;
 }
 
@@ -57,7 +58,7 @@ async function fetchPage(more) {
   const page = await api(`/api/review/pending?${q}`);
   R.next = page.next_after_seq;
   $("#review-more").classList.toggle("hidden", R.next === null);
-  setTotal(page.total);
+  setTotal(page.total, page.total_capped);
   const known = new Set(R.items.map((i) => i.result_id));
   const fresh = page.items.filter((i) => !known.has(i.result_id));
   R.items.push(...fresh);
@@ -100,7 +101,7 @@ async function decide(decision) {
   const i = R.items.findIndex((x) => x.result_id === item.result_id);
   R.items.splice(i, 1);
   $(`#review-list [data-result-id="${item.result_id}"]`)?.remove();
-  setTotal(Math.max(0, R.total - 1));
+  setTotal(Math.max(0, R.total - 1), R.capped);
   if (R.items.length < 10 && R.next !== null) await fetchPage(true);
   select(R.items[Math.min(i, R.items.length - 1)] || null);
 }
