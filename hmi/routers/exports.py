@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -20,7 +21,9 @@ from fastapi.responses import StreamingResponse
 
 from hmi.deps import Ctx, EngineerUser, OperatorUser
 from hmi.routers.results import Filters
-from inspection.store.rows import StoredResult
+from inspection.result import ResultCode
+from inspection.store import ResultQuery, ResultStore
+from inspection.store.store import time_index
 
 router = APIRouter(prefix="/api", tags=["exports"])
 
@@ -57,12 +60,43 @@ def _csv(header: Iterable[str], rows: Iterable[Iterable[object]]) -> Iterator[st
     yield buf.getvalue()
 
 
-def result_row(r: StoredResult) -> list[object]:
-    rv = r.review
-    return [r.result_id, iso(r.decided_ns), r.part_id, r.part_id_str, r.trigger_seq, r.recipe_id, r.verdict,
-            r.code, r.code_name, r.defect_count, round(r.max_score, 4), "" if r.worst_class is None else r.worst_class,
-            round(r.cycle_ms, 3), "none" if rv is None else rv.status.value, "" if rv is None else rv.user,
-            "" if rv is None else rv.reason, "" if rv is None else iso(rv.ts_ns), r.message, r.image_state.value]
+LEAN = ("seq, result_id, decided_ns, part_id, part_id_str, trigger_seq, recipe_id, verdict, code, defect_count, "
+        "max_score, worst_class, cycle_ms, review_status, review_user, review_reason, review_ns, message, image_state")
+
+
+def _code_name(code: int) -> str:
+    try:
+        return ResultCode(code).name
+    except ValueError:
+        return f"CODE_{code}"
+
+
+def result_row(r: sqlite3.Row) -> list[object]:
+    return [r["result_id"], iso(r["decided_ns"]), r["part_id"], r["part_id_str"], r["trigger_seq"], r["recipe_id"],
+            r["verdict"], r["code"], _code_name(int(r["code"])), r["defect_count"], round(float(r["max_score"]), 4),
+            "" if r["worst_class"] is None else r["worst_class"], round(float(r["cycle_ms"]), 3), r["review_status"],
+            r["review_user"] or "", r["review_reason"] or "", iso(r["review_ns"]), r["message"], r["image_state"]]
+
+
+def result_pages(store: ResultStore, q: ResultQuery, limit: int | None) -> Iterator[list[sqlite3.Row]]:
+    """The matching rows' export columns, newest first, in keyset pages (no JSON decoded)."""
+    left = limit
+    before: int | None = None
+    while left is None or left > 0:
+        page = min(PAGE, left) if left is not None else PAGE
+        where, params = dataclasses.replace(q, before_seq=before).where()
+        params["limit"] = page
+        seqs = [r[0] for r in store.select(
+            f"SELECT seq FROM results {time_index(q)} WHERE {where} ORDER BY seq DESC LIMIT :limit", params)]
+        if not seqs:
+            return
+        yield store.select(f"SELECT {LEAN} FROM results WHERE seq IN ({','.join('?' * len(seqs))}) "
+                           "ORDER BY seq DESC", tuple(seqs))
+        if len(seqs) < page:
+            return
+        before = seqs[-1]
+        if left is not None:
+            left -= len(seqs)
 
 
 def _stamp() -> str:
@@ -78,18 +112,9 @@ def results_csv(ctx: Ctx, user: OperatorUser, filters: Filters,
     """The results matching the history's filters as CSV (header row first, newest first)."""
 
     def rows() -> Iterator[list[object]]:
-        left = limit
-        before: int | None = None
-        while left is None or left > 0:
-            page = min(PAGE, left) if left is not None else PAGE
-            items = ctx.store.query(dataclasses.replace(filters, before_seq=before, limit=page))
-            for r in items:
+        for page in result_pages(ctx.store, filters, limit):
+            for r in page:
                 yield result_row(r)
-            if len(items) < page:
-                return
-            before = items[-1].seq
-            if left is not None:
-                left -= len(items)
 
     return StreamingResponse(_csv(RESULT_COLUMNS, rows()), media_type=CSV_MEDIA, headers={
         "Content-Disposition": f'attachment; filename="results-{_stamp()}.csv"', "Cache-Control": "no-store"})
