@@ -19,6 +19,7 @@ from hmi.context import HmiContext
 from hmi.routers.live import part_dict
 from inspection.errors import StationError
 from inspection.station.port import GoldenInfo
+from inspection.vision.geometry import rigid_matrix
 
 MIN_REASON = 3
 CHANGED_FRACTION = 0.25  # a pixel "changed" when it moved by this fraction of the golden's contrast
@@ -112,8 +113,11 @@ class Difference:
                 "shift_px": [round(self.shift_px[0], 2), round(self.shift_px[1], 2)]}
 
 
-def difference(golden: np.ndarray, candidate: np.ndarray) -> Difference:
-    """|candidate - golden| after registering the shift, as a heat map over the golden."""
+def difference(golden: np.ndarray, candidate: np.ndarray, alignment: dict[str, Any] | None = None) -> Difference:
+    """|candidate - golden| after registration, as a heat map over the golden. Registration: the
+    part's own alignment (rigid, from the inspection) when given, a shift by phase correlation, or
+    none, whichever leaves the smallest difference (a periodic pattern can fool the correlation);
+    then the candidate's brightness and contrast are matched to the golden's."""
     g = _gray(golden)
     c = _gray(candidate)
     h, w = g.shape
@@ -121,12 +125,25 @@ def difference(golden: np.ndarray, candidate: np.ndarray) -> Difference:
         c = cv2.resize(c, (w, h), interpolation=cv2.INTER_AREA)
     win = cv2.createHanningWindow((w, h), cv2.CV_32F)
     (dx, dy), _ = cv2.phaseCorrelate(g, c, win)
-    moved = cv2.warpAffine(c, np.array([[1, 0, -dx], [0, 1, -dy]], np.float32), (w, h),
-                           flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    d = np.abs(moved - g)
-    plain = np.abs(c - g)
-    if float(plain.mean()) <= float(d.mean()):  # a periodic pattern can fool the correlation: keep
-        d, dx, dy = plain, 0.0, 0.0             # whichever registration explains the part better
+    options: list[tuple[np.ndarray, tuple[float, float]]] = [
+        (c, (0.0, 0.0)),
+        (cv2.warpAffine(c, np.array([[1, 0, -dx], [0, 1, -dy]], np.float32), (w, h),
+                        flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), (float(dx), float(dy)))]
+    if alignment and alignment.get("ok") and alignment.get("shift_px"):
+        sx, sy = (float(v) for v in alignment["shift_px"])
+        m = rigid_matrix(sx, sy, float(alignment.get("angle_deg", 0.0)))
+        options.append((cv2.warpAffine(c, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                       borderMode=cv2.BORDER_REPLICATE), (sx, sy)))
+    best: tuple[float, np.ndarray, tuple[float, float]] | None = None
+    for moved, shift in options:
+        sd = float(moved.std()) or 1.0
+        norm = (moved - float(moved.mean())) * (float(g.std()) / sd) + float(g.mean())
+        d = np.abs(norm - g)
+        err = float(d.mean())
+        if best is None or err < best[0]:
+            best = (err, d, shift)
+    assert best is not None
+    _, d, (dx, dy) = best
     lo, hi = np.percentile(g, [1, 99])
     contrast = max(float(hi - lo), 1.0)
     rel = d / contrast

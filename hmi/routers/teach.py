@@ -45,7 +45,7 @@ def candidate(recipe_id: RecipePath, ctx: Ctx, user: EngineerUser,
         has_image = False
     else:
         if golden is not None:
-            diff = difference(golden, image).to_dict()
+            diff = difference(golden, image, part.get("alignment")).to_dict()
     al = part.get("alignment") or {}
     return {"result_id": part["result_id"], "part_id_str": part.get("part_id_str", ""),
             "decided_ns": part.get("decided_ns"), "verdict": part.get("verdict"),
@@ -63,7 +63,7 @@ def diff_image(recipe_id: RecipePath, ctx: Ctx, user: EngineerUser,
     golden = ctx.station.golden_image(recipe_id)
     if golden is None:
         raise HTTPException(404, f"recipe {recipe_id!r} has no golden reference yet")
-    d = difference(golden, candidate_image(ctx, part["result_id"]))
+    d = difference(golden, candidate_image(ctx, part["result_id"]), part.get("alignment"))
     data = encode_jpeg(d.heat, max_width=width, quality=ctx.settings.jpeg_quality)
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-cache"})
 

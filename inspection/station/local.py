@@ -314,7 +314,18 @@ class LocalStation:
         """A golden taught before versions were kept joins the versions (so it can be rolled back to)."""
         with self._lock:
             cur = self._golden.get(recipe_id)
-        if cur is None or self.goldens.get(recipe_id, cur.version) is not None:
+        if cur is None:  # never taught here: the recipe's own reference, where the station has one
+            img = self.golden_image(recipe_id)
+            ok, buf = (False, None) if img is None else cv2.imencode(".png", img)
+            if ok and buf is not None:
+                png = buf.tobytes()
+                version = hashlib.sha256(png).hexdigest()[:12]
+                if self.goldens.get(recipe_id, version) is None:
+                    self.goldens.add(recipe_id, png, GoldenVersion(
+                        version, 0, "recipe", (int(img.shape[0]), int(img.shape[1])),  # type: ignore[union-attr]
+                        "the recipe's own reference"))
+            return
+        if self.goldens.get(recipe_id, cur.version) is not None:
             return
         try:
             data = (self.data_dir / "golden" / f"{recipe_id}.png").read_bytes()

@@ -383,6 +383,26 @@ class Station(LocalStation):
         self._restage(recipe_id)
         return info
 
+    def golden_image(self, recipe_id: str) -> np.ndarray | None:
+        """The taught golden reference, else the recipe's own (what the station inspects with)."""
+        img = super().golden_image(recipe_id)
+        if img is None:
+            slot = getattr(self, "recipes_slot", None)  # None while LocalStation.__init__ runs
+            active = None if slot is None else slot.current
+            if active is not None and active.recipe_id == recipe_id:
+                img = active.loaded.recipe.reference
+        return img
+
+    def _info(self, rid: str) -> RecipeInfo:
+        info = super()._info(rid)
+        if info.golden is None:
+            slot = getattr(self, "recipes_slot", None)
+            active = None if slot is None else slot.current
+            if active is not None and active.recipe_id == rid:
+                h, w = active.loaded.recipe.reference.shape[:2]
+                info = dataclasses.replace(info, golden=GoldenInfo("recipe", 0, "recipe file", (int(h), int(w))))
+        return info
+
     def rollback_golden(self, recipe_id: str, version: str, *, user: str) -> GoldenInfo:
         info = super().rollback_golden(recipe_id, version, user=user)
         self._restage(recipe_id)

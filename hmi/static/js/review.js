@@ -5,7 +5,13 @@ import { api } from "./api.js";
 import { $, clear, el, fmtMs, kv, toast } from "./dom.js";
 import { showPart } from "./overlay.js";
 
-const R = { items: [], selected: null, next: null, total: 0, onCount: () => {}, part: "" };
+const R = { items: [], selected: null, next: null, total: 0, onCount: () => {}, part: "", recipes: [] };
+
+// the recipe a part was inspected with: by its number (the stored recipe id can be a model hash)
+function recipeOf(item) {
+  const r = R.recipes.find((x) => x.number === item.recipe_number) || R.recipes.find((x) => x.recipe_id === item.recipe_id);
+  return r ? r.recipe_id : item.recipe_id;
+}
 
 const when = (ns) => new Date(Number(ns) / 1e6).toLocaleString([], { hour12: false });
 
@@ -31,7 +37,9 @@ function select(item) {
   if (!item) { clear($("#review-info")); $("#review-golden").removeAttribute("src"); return; }
   $(`#review-list [data-result-id="${item.result_id}"]`)?.scrollIntoView({ block: "nearest" });
   showPart($("#review-svg"), item, `/api/parts/${item.result_id}/image?width=1600`);
-  $("#review-golden").src = `/api/recipes/${encodeURIComponent(item.recipe_id)}/golden?width=800`;
+  const rid = recipeOf(item);
+  const g = R.recipes.find((x) => x.recipe_id === rid)?.golden;
+  $("#review-golden").src = `/api/recipes/${encodeURIComponent(rid)}/golden?width=800&v=${g ? g.version : ""}`;
   kv($("#review-info"), [
     ["Part", item.part_id_str || String(item.part_id)],
     ["Time", when(item.decided_ns)],
@@ -67,6 +75,7 @@ async function fetchPage(more) {
 }
 
 export async function loadReview() {
+  try { R.recipes = await api("/api/recipes"); } catch (e) { R.recipes = []; }
   R.items = [];
   R.next = null;
   clear($("#review-list"));
