@@ -191,6 +191,8 @@ class AuditOut(BaseModel):
     old_value: str | None
     new_value: str | None
     detail: str | None
+    summary: str = Field("", description="old -> new as text")
+    part: str = Field("", description="the part serial, for an entry about a result")
 
 
 class LiveOut(BaseModel):

@@ -19,6 +19,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
+from hmi import audit_text
 from hmi.deps import Ctx, EngineerUser, OperatorUser
 from hmi.routers.results import Filters
 from inspection.result import ResultCode
@@ -31,7 +32,7 @@ PAGE = 2000
 RESULT_COLUMNS = ("result_id", "decided", "part_id", "serial", "trigger_seq", "recipe_id", "verdict",
                   "code", "code_name", "defect_count", "max_score", "worst_class", "cycle_ms",
                   "review_status", "review_user", "review_reason", "reviewed", "message", "image_state")
-AUDIT_COLUMNS = ("id", "time", "user", "action", "target", "old_value", "new_value", "detail")
+AUDIT_COLUMNS = ("id", "time", "user", "action", "target", "part", "change", "old_value", "new_value", "detail")
 CSV_MEDIA = "text/csv; charset=utf-8"
 
 
@@ -132,8 +133,8 @@ def audit_csv(ctx: Ctx, user: EngineerUser,
         while True:
             items = ctx.store.audit_log(limit=PAGE, before_id=before, user=by, action=action)
             for a in items:
-                yield [a.id, iso(a.ts_ns), a.user, a.action, a.target, a.old_value or "", a.new_value or "",
-                       a.detail or ""]
+                yield [a.id, iso(a.ts_ns), a.user, a.action, a.target, audit_text.part_serial(ctx.store, a),
+                       audit_text.summary(a), a.old_value or "", a.new_value or "", a.detail or ""]
             if len(items) < PAGE:
                 return
             before = items[-1].id

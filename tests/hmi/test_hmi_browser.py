@@ -190,7 +190,8 @@ def test_engineer_pages_disarm_thresholds_history(browser, served):
         _shot(page, f"hmi-history-{tag}")
         page.click('#nav a[data-page="audit"]')
         page.wait_for_selector("#audit-table tbody tr")
-        assert "set_thresholds" in page.text_content("#audit-table")
+        assert "set thresholds" in page.text_content("#audit-table")
+        assert "min_area_px: 8 → 31" in page.text_content("#audit-table")  # readable old -> new
         _shot(page, f"hmi-audit-{tag}")
         assert page.errors == []
         page.close()

@@ -67,3 +67,18 @@ def test_audit_csv(env, client, roles):
     assert (row["user"], row["action"], row["target"]) == ("engineer", "disarm", "station")
     assert row["old_value"] == '{"armed":true}' and row["new_value"] == '{"armed":false}'
     assert len(_rows(client.get("/api/audit.csv?user=engineer", headers=eng).text)) >= 3  # logins too
+
+
+def test_audit_reads_as_text_with_part_serials(env, client, roles):
+    op, eng = roles["operator"], roles["engineer"]
+    (_, ng) = env.inject(2)
+    env.store.flush(10)
+    client.post(f"/api/results/{ng.result_id}/review", headers=op, json={"decision": "overridden", "reason": "dust"})
+    client.put("/api/settings/thresholds", headers=eng, json={"values": {"min_area_px": 12}})
+    log = client.get("/api/audit?limit=5", headers=eng).json()
+    by_action = {a["action"]: a for a in log}
+    assert by_action["review"]["part"] == "SN000101"
+    assert by_action["review"]["summary"] == "reason: — → dust; status: none → overridden"
+    assert by_action["set_thresholds"]["summary"] == "min_area_px: 8 → 12"
+    rows = _rows(client.get("/api/audit.csv?action=review", headers=eng).text)
+    assert (rows[0]["part"], rows[0]["change"]) == ("SN000101", "reason: — → dust; status: none → overridden")

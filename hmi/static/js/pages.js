@@ -147,8 +147,9 @@ export async function loadAudit() {
   $("#audit-csv").href = "/api/audit.csv";
   const body = clear($("#audit-table tbody"));
   for (const a of rows) {
-    body.append(el("tr", {}, [fmtTime(a.ts_ns, true), a.user, a.action, a.target, a.old_value ?? "", a.new_value ?? "", a.detail ?? ""]
-      .map((v, i) => el("td", { class: i >= 4 ? "wrap" : "", text: v }))));
+    const target = a.part ? `part ${a.part}` : a.target;
+    body.append(el("tr", {}, [fmtTime(a.ts_ns, true), a.user, a.action.replaceAll("_", " "), target, a.summary || "", a.detail ?? ""]
+      .map((v, i) => el("td", { class: i >= 3 ? "wrap" : "", title: i === 3 ? a.target : "", text: v }))));
   }
 }
 
