@@ -183,3 +183,19 @@ def test_statistics_page_draws_charts_offline(browser, served):
     assert all(u.startswith(server.url) for u in urls)  # nothing from outside: works offline
     page.screenshot(path=str(ARTIFACTS / "hmi-statistics-1280x800.png"))
     assert page.errors == []
+
+
+def test_admin_resets_a_password_and_the_page_has_a_favicon(browser, served):
+    env, server = served
+    env.user("ada", Role.ADMIN)
+    page = _login(browser, server.url, "ada")
+    assert page.evaluate("() => fetch(document.querySelector('link[rel=icon]').href).then(r => r.status)") == 200
+    page.click('#nav a[data-page="users"]')
+    page.wait_for_selector("#users-table td:has-text('olga')")
+    page.once("dialog", lambda d: d.accept("new-pass-word-9"))
+    page.click("#users-table tr:has(td:text-is('olga')) button.reset-password")
+    page.wait_for_selector("#toast.good:has-text('Password of olga reset')")
+    assert env.users.authenticate("olga", "new-pass-word-9") is not None
+    (entry,) = env.store.audit_log(action="update_user")
+    assert entry.detail == "password changed" and entry.user == "ada"
+    assert page.errors == []

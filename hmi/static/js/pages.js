@@ -124,10 +124,17 @@ export async function loadUsers(me) {
       el("td", {},
         el("button", { onclick: () => act(() => api(`/api/users/${u.username}`, { method: "PATCH", body: { active: !u.active } }), "Saved").then(() => loadUsers(me)) },
           u.active ? "Deactivate" : "Activate"), " ",
+        el("button", { class: "reset-password", onclick: () => resetPassword(u.username) }, "Reset password"), " ",
         el("button", { disabled: u.username === me.username,
           onclick: () => confirm(`Delete ${u.username}?`) && act(() => api(`/api/users/${u.username}`, { method: "DELETE" }), "Deleted").then(() => loadUsers(me)) },
           "Delete"))));
   }
+}
+
+async function resetPassword(username) {
+  const pw = prompt(`New password for ${username} (8+ characters). Their sessions end; tell them in person.`);
+  if (pw === null) return;
+  await act(() => api(`/api/users/${username}`, { method: "PATCH", body: { password: pw } }), `Password of ${username} reset`);
 }
 
 async function addUser(e, me) {
