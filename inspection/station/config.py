@@ -95,6 +95,8 @@ class AlarmsSection(_Section):
     consecutive_ng: int = Field(default=5, ge=0, le=10_000, description="rejects in a row that raise an alarm (0: off)")
     yield_window: int = Field(default=200, ge=0, le=100_000, description="parts the yield alarm looks at (0: off)")
     yield_min_pct: float = Field(default=80.0, ge=0.0, le=100.0, description="yield alarm limit over a full window")
+    drift_window: int = Field(default=200, ge=0, le=100_000, description="good parts in the drift baseline (0: off)")
+    drift_limit: float = Field(default=0.15, gt=0.0, le=1.0, description="allowed rise of the good parts' median score")
 
 
 class StationConfig(_Section):

@@ -308,6 +308,7 @@ class LocalStation:
             old = self._golden.get(recipe_id)
             self._golden[recipe_id] = info
             self._save()
+        self.hub.alarms.reset_baseline()  # drift is measured against the new golden
         return old
 
     def _keep_current_version(self, recipe_id: str) -> None:

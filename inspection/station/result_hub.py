@@ -59,7 +59,7 @@ class ResultHub:
                 self._ng += 1
             counters = Counters(self._total, self._ok, self._ng, self._since)
         self.metrics.observe_part(record)
-        self.alarms.observe(record.verdict == "pass")
+        self.alarms.observe(record.verdict == "pass", float(record.result.max_score))
         event = self.broadcaster.emit("part", lambda: {**record.to_dict(), "counters": counters.to_dict()})
         if self.store is not None and not self.store.submit(record, image):
             self.store_dropped += 1

@@ -21,7 +21,7 @@ def _alarm_gauges(client) -> dict[str, float]:
 
 def test_five_ng_in_a_row_raise_the_alarm_in_metrics_and_ack_is_audited(env, client, roles):
     op = roles["operator"]
-    assert _alarm_gauges(client) == {"consecutive_ng": 0.0, "yield": 0.0}
+    assert _alarm_gauges(client) == {"consecutive_ng": 0.0, "yield": 0.0, "drift": 0.0}
     env.inject(4, defective=True)
     assert _alarm_gauges(client)["consecutive_ng"] == 0.0
     env.inject(1, defective=False)  # the run is broken
@@ -71,3 +71,34 @@ def test_yield_alarm_over_a_window():
         m.observe(True)
     assert not m.active() and reg.get_sample_value("inspection_alarm_active", {"alarm": "yield"}) == 0.0
     assert reg.get_sample_value("inspection_alarm_active", {"alarm": "consecutive_ng"}) == 0.0  # off
+
+
+def test_drift_of_good_scores_against_the_baseline():
+    reg = CollectorRegistry()
+    m = AlarmMonitor(reg, AlarmConfig(consecutive_ng=0, yield_window=0, drift_window=20, drift_limit=0.1))
+    for i in range(20):
+        m.observe(True, 0.05 + 0.001 * (i % 5))  # the baseline: median 0.052
+    for _ in range(20):
+        m.observe(False, 0.9)  # rejects do not count
+        m.observe(True, 0.10)
+    assert reg.get_sample_value("inspection_alarm_active", {"alarm": "drift"}) == 0.0
+    for _ in range(20):
+        m.observe(True, 0.25)  # creeping toward the reject threshold
+    (d,) = [a for a in m.snapshot() if a.name == "drift"]
+    assert d.active and d.value is not None and d.value > 0.1 and "after teaching" in d.message
+    assert reg.get_sample_value("inspection_alarm_active", {"alarm": "drift"}) == 1.0
+    m.reset_baseline()  # a new golden was taught: a new baseline; the raised alarm waits for its ack
+    assert reg.get_sample_value("inspection_alarm_active", {"alarm": "drift"}) == 1.0
+    m.acknowledge("drift", user="eng")
+    assert reg.get_sample_value("inspection_alarm_active", {"alarm": "drift"}) == 0.0
+    for _ in range(40):
+        m.observe(True, 0.25)
+    assert not m.active()
+
+
+def test_teaching_restarts_the_drift_baseline(env, client, roles):
+    eng = roles["engineer"]
+    (good,) = env.inject(1, defective=False)
+    env.station.hub.alarms._base_median = 0.01  # as if a baseline had been taken
+    client.post("/api/recipes/pcb-a/teach", headers=eng, json={"result_id": good.result_id})
+    assert env.station.hub.alarms._base_median is None and env.station.hub.alarms._base == []

@@ -197,5 +197,5 @@ def test_statistics_alarms_and_review_queue(browser, demo) -> None:
                            timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "demo-review-1280x800.png"))
     alarms = page.evaluate("() => fetch('/api/alarms').then(r => r.json())")
-    assert {a["name"] for a in alarms} == {"consecutive_ng", "yield"}
+    assert {a["name"] for a in alarms} == {"consecutive_ng", "yield", "drift"}
     assert page.errors == []

@@ -4,7 +4,7 @@ import { api } from "./api.js";
 import { $, clear, el, fmtTime, toast } from "./dom.js";
 
 const A = { timer: null, busy: false };
-const LABEL = { consecutive_ng: "Rejects in a row", yield: "Low yield" };
+const LABEL = { consecutive_ng: "Rejects in a row", yield: "Low yield", drift: "Drift of good parts" };
 
 function render(alarms) {
   const banner = $("#alarm-banner");
