@@ -199,3 +199,26 @@ def test_admin_resets_a_password_and_the_page_has_a_favicon(browser, served):
     (entry,) = env.store.audit_log(action="update_user")
     assert entry.detail == "password changed" and entry.user == "ada"
     assert page.errors == []
+
+
+@pytest.mark.parametrize("size", [(1024, 768), (800, 1280)], ids=["1024x768", "portrait-800x1280"])
+def test_pages_fit_small_and_portrait_panels(browser, served, size):
+    env, server = served
+    parts = env.inject(12)
+    env.station.teach_golden("pcb-a", user="erik", image=env.station.part_image(parts[0].result_id))
+    env.store.flush(10)
+    page = _login(browser, server.url, "erik", size)
+    tag = f"{size[0]}x{size[1]}"
+    overflow = {}
+    for name in ("live", "review", "history", "stats", "station", "recipes", "settings", "audit"):
+        page.click(f'#nav a[data-page="{name}"]')
+        page.wait_for_selector(f"#page-{name}:not(.hidden)")
+        page.wait_for_timeout(400)
+        # nothing wider than the screen: no sideways scrolling of the page, the top bar in view
+        wide = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth,"
+                             " Math.round(document.querySelector('.topbar').scrollWidth)]")
+        if wide[0] > wide[1] or wide[2] > wide[1]:
+            overflow[name] = wide
+        page.screenshot(path=str(ARTIFACTS / f"hmi-{name}-{tag}.png"))
+    assert overflow == {}
+    assert page.errors == []
