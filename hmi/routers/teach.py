@@ -68,6 +68,20 @@ def diff_image(recipe_id: RecipePath, ctx: Ctx, user: EngineerUser,
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-cache"})
 
 
+@router.get("/{recipe_id}/difference", response_class=Response, responses={**JPEG, 404: {}})
+def part_difference(recipe_id: RecipePath, result_id: Annotated[ResultId, Query()], ctx: Ctx, user: OperatorUser,
+                    width: Annotated[int, Query(ge=32, le=4096)] = 800) -> Response:
+    """For review: heat map of where a part differs from the recipe's golden (bright: differs),
+    registered like the teach view's."""
+    part = candidate_part(ctx, result_id)
+    golden = ctx.station.golden_image(recipe_id)
+    if golden is None:
+        raise HTTPException(404, f"recipe {recipe_id!r} has no golden reference yet")
+    d = difference(golden, candidate_image(ctx, part["result_id"]), part.get("alignment"))
+    data = encode_jpeg(d.heat, max_width=width, quality=ctx.settings.jpeg_quality)
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+
+
 @router.get("/{recipe_id}/golden/versions", response_model=list[dict[str, Any]], responses={404: {}})
 def versions(recipe_id: RecipePath, ctx: Ctx, user: OperatorUser) -> list[dict[str, Any]]:
     """Every golden reference the recipe had, newest first; ``current`` marks the one in use."""

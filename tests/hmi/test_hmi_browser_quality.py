@@ -79,7 +79,12 @@ def test_review_at_volume_keyboard_next_pending_and_bulk_confirm(browser, served
     page.wait_for_function("() => document.querySelector('#review-golden').naturalWidth > 0")  # golden beside
     items = page.locator("#review-list .review-item").all_text_contents()
     assert len(items) == 8 and all("/" in t or "." in t for t in items)  # the date on every item
+    assert page.locator("#review-zoom svg.zoom").count() == 1  # the defect enlarged
+    page.keyboard.press("d")  # the difference from the golden instead of the golden
+    page.wait_for_function("() => document.querySelector('#review-golden').src.includes('/difference?')")
+    page.wait_for_function("() => document.querySelector('#review-golden').naturalWidth > 0")
     page.screenshot(path=str(ARTIFACTS / "hmi-review-volume-1280x800.png"))
+    page.click("#review-show-golden")
     page.keyboard.press("j")
     page.wait_for_selector(f'#review-svg[data-result-id="{ng[1].result_id}"]')
     page.keyboard.press("c")  # confirm, then the next pending one is shown

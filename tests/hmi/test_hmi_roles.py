@@ -39,6 +39,7 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("GET", "/api/recipes/{recipe_id}/teach/candidate"): "engineer",
     ("GET", "/api/recipes/{recipe_id}/teach/diff"): "engineer",
     ("GET", "/api/recipes/{recipe_id}/golden/versions"): "operator",
+    ("GET", "/api/recipes/{recipe_id}/difference"): "operator",
     ("GET", "/api/recipes/{recipe_id}/golden/versions/{version}/image"): "operator",
     ("POST", "/api/recipes/{recipe_id}/golden/rollback"): "engineer",
     ("GET", "/api/alarms"): "operator",

@@ -112,3 +112,12 @@ def test_difference_registers_a_shift():
     assert d.changed_pct < 3.0  # registered: only the borders differ
     _, bad = make_result(3, defective=True, size=(200, 240))
     assert difference(golden, bad).changed_pct > difference(golden, golden).changed_pct
+
+
+def test_review_difference_for_operators(env, client, roles):
+    op, eng = roles["operator"], roles["engineer"]
+    good, bad = env.inject(2)
+    assert client.get(f"/api/recipes/pcb-a/difference?result_id={bad.result_id}", headers=op).status_code == 404
+    client.post("/api/recipes/pcb-a/teach", headers=eng, json={"result_id": good.result_id})
+    r = client.get(f"/api/recipes/pcb-a/difference?result_id={bad.result_id}", headers=op)
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"

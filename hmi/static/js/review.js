@@ -5,7 +5,7 @@ import { api } from "./api.js";
 import { $, clear, el, fmtMs, kv, toast } from "./dom.js";
 import { showPart } from "./overlay.js";
 
-const R = { items: [], selected: null, next: null, total: 0, onCount: () => {}, part: "", recipes: [] };
+const R = { items: [], selected: null, next: null, total: 0, onCount: () => {}, part: "", recipes: [], diff: false };
 
 // the recipe a part was inspected with: by its number (the stored recipe id can be a model hash)
 function recipeOf(item) {
@@ -37,9 +37,8 @@ function select(item) {
   if (!item) { clear($("#review-info")); $("#review-golden").removeAttribute("src"); return; }
   $(`#review-list [data-result-id="${item.result_id}"]`)?.scrollIntoView({ block: "nearest" });
   showPart($("#review-svg"), item, `/api/parts/${item.result_id}/image?width=1600`);
-  const rid = recipeOf(item);
-  const g = R.recipes.find((x) => x.recipe_id === rid)?.golden;
-  $("#review-golden").src = `/api/recipes/${encodeURIComponent(rid)}/golden?width=800&v=${g ? g.version : ""}`;
+  showLeft(item);
+  zoom(item);
   kv($("#review-info"), [
     ["Part", item.part_id_str || String(item.part_id)],
     ["Time", when(item.decided_ns)],
@@ -50,6 +49,42 @@ function select(item) {
   ]);
   $("#override-reason").value = "";
   $("#override-text").value = "";
+}
+
+function showLeft(item) {
+  const rid = encodeURIComponent(recipeOf(item));
+  const g = R.recipes.find((x) => x.recipe_id === recipeOf(item))?.golden;
+  const v = g ? g.version : "";
+  $("#review-golden").src = R.diff ? `/api/recipes/${rid}/difference?result_id=${item.result_id}&width=800&v=${v}`
+    : `/api/recipes/${rid}/golden?width=800&v=${v}`;
+  $("#review-golden").alt = R.diff ? "difference from the golden" : "golden reference";
+  $("#review-show-golden").classList.toggle("selected", !R.diff);
+  $("#review-show-diff").classList.toggle("selected", R.diff);
+}
+
+// each reported defect enlarged: the part image cropped around it (an SVG viewBox on the same image)
+function zoom(item) {
+  const strip = clear($("#review-zoom"));
+  const NS = "http://www.w3.org/2000/svg";
+  const [h, w] = item.image_shape || [0, 0];
+  for (const s of (item.overlay || []).filter((o) => o.reported).slice(0, 6)) {
+    const xs = s.points.map((p) => p[0]), ys = s.points.map((p) => p[1]);
+    const cx = (Math.min(...xs) + Math.max(...xs)) / 2, cy = (Math.min(...ys) + Math.max(...ys)) / 2;
+    const side = Math.max(48, 2.5 * Math.max(Math.max(...xs) - Math.min(...xs), Math.max(...ys) - Math.min(...ys)));
+    const svg = document.createElementNS(NS, "svg");
+    svg.setAttribute("viewBox", `${cx - side / 2} ${cy - side / 2} ${side} ${side}`);
+    svg.setAttribute("class", "zoom");
+    const img = document.createElementNS(NS, "image");
+    img.setAttribute("href", `/api/parts/${item.result_id}/image?width=1600`);
+    img.setAttribute("width", w);
+    img.setAttribute("height", h);
+    const poly = document.createElementNS(NS, "polygon");
+    poly.setAttribute("points", s.points.map((p) => p.join(",")).join(" "));
+    poly.setAttribute("class", "zoom-shape");
+    poly.setAttribute("stroke-width", side / 60);
+    svg.append(img, poly);
+    strip.append(el("figure", { class: "zoom-fig" }, svg, el("figcaption", { text: `${s.class_name} ${Number(s.score).toFixed(2)}` })));
+  }
 }
 
 function itemButton(it) {
@@ -136,6 +171,7 @@ function onKey(e) {
   const k = e.key.toLowerCase();
   if (k === "c") { e.preventDefault(); decide("confirmed"); }
   else if (k === "o") { e.preventDefault(); $("#override-reason").focus(); }
+  else if (k === "d") { e.preventDefault(); R.diff = !R.diff; if (R.selected) showLeft(R.selected); }
   else if (k === "j" || e.key === "ArrowDown") { e.preventDefault(); move(1); }
   else if (k === "k" || e.key === "ArrowUp") { e.preventDefault(); move(-1); }
 }
@@ -145,6 +181,8 @@ export function initReview(onCount) {
   $("#btn-confirm").addEventListener("click", () => decide("confirmed"));
   $("#btn-override").addEventListener("click", () => decide("overridden"));
   $("#btn-bulk-confirm").addEventListener("click", bulkConfirm);
+  $("#review-show-golden").addEventListener("click", () => { R.diff = false; if (R.selected) showLeft(R.selected); });
+  $("#review-show-diff").addEventListener("click", () => { R.diff = true; if (R.selected) showLeft(R.selected); });
   $("#review-more").addEventListener("click", () => fetchPage(true));
   $("#review-filter").addEventListener("submit", (e) => {
     e.preventDefault();
