@@ -47,12 +47,10 @@ def pareto(ctx: Ctx, user: OperatorUser, hours: Hours = 24.0, recipe_id: RecipeQ
 
 
 @router.get("/defect-map", response_model=dict[str, Any])
-def defect_map(ctx: Ctx, user: OperatorUser, hours: Hours = 24.0, recipe_id: RecipeQ = None,
-               cols: Annotated[int, Query(ge=4, le=128)] = 32,
-               rows: Annotated[int, Query(ge=3, le=96)] = 24) -> dict[str, Any]:
-    """Counts of reported defects per cell of a grid over the part (the newest 5000 rejects)."""
+def defect_map(ctx: Ctx, user: OperatorUser, hours: Hours = 24.0, recipe_id: RecipeQ = None) -> dict[str, Any]:
+    """Counts of reported defects per cell of a 32 x 24 grid over the part (rows of columns)."""
     since, until = _range(hours)
-    return stats.defect_map(ctx.store, since, until, recipe_id=recipe_id, cols=cols, rows=rows).to_dict()
+    return stats.defect_map(ctx.store, since, until, recipe_id=recipe_id).to_dict()
 
 
 @router.get("/defect-map.jpg", response_class=Response, responses={**JPEG})

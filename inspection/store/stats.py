@@ -1,20 +1,20 @@
 """Statistics over the result store: yield per hour and per shift, a defect Pareto, where on the part
-the defects are. Yield and Pareto read the pre-aggregated tables of :mod:`inspection.store.aggregates`
+the defects are. All three read the pre-aggregated tables of :mod:`inspection.store.aggregates`
 (UTC hours; labelled and folded into shifts in local time, so a zone with a half-hour offset gets
-shift edges half an hour off); the defect map reads the newest rejects' findings.
+shift edges half an hour off).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
 
-from inspection.findings import REPORT_THRESHOLD, DefectClass
+from inspection.findings import DefectClass
 from inspection.result import ResultCode
+from inspection.store.aggregates import GRID_COLS, GRID_ROWS
 from inspection.store.store import ResultStore
 
 HOUR_NS = 3_600_000_000_000
@@ -106,35 +106,25 @@ def pareto(store: ResultStore, since_ns: int, until_ns: int, *,
 
 @dataclass(frozen=True)
 class DefectMap:
-    grid: np.ndarray  # counts, rows x cols, over the part (reference pixels, normalised)
-    parts: int  # rejects read
+    grid: np.ndarray  # counts, rows x cols, over the part (image pixels, normalised)
     defects: int
-    truncated: bool  # more rejects in the range than were read
 
     def to_dict(self) -> dict[str, object]:
-        return {"grid": self.grid.astype(int).tolist(), "parts": self.parts, "defects": self.defects,
-                "truncated": self.truncated}
+        return {"grid": self.grid.astype(int).tolist(), "defects": self.defects,
+                "cols": GRID_COLS, "rows": GRID_ROWS}
 
 
-def defect_map(store: ResultStore, since_ns: int, until_ns: int, *, recipe_id: str | None = None,
-               cols: int = 32, rows: int = 24, max_parts: int = 5000) -> DefectMap:
-    """Where the reported defects of the newest ``max_parts`` rejects in the range lie on the part."""
+def defect_map(store: ResultStore, since_ns: int, until_ns: int, *, recipe_id: str | None = None) -> DefectMap:
+    """Where the reported defects of the rejects in the range lie on the part (32 x 24 cells),
+    from the pre-aggregated table."""
     found = store.select(
-        f"SELECT findings_json, image_w, image_h FROM results WHERE verdict = 'reject' AND "
-        f"{_range_where(recipe_id)} ORDER BY decided_ns DESC LIMIT :n",
-        {"since": since_ns, "until": until_ns, "recipe": recipe_id, "n": max_parts + 1})
-    grid = np.zeros((rows, cols), np.int64)
-    n = 0
-    for r in found[:max_parts]:
-        w, h = max(1, int(r["image_w"])), max(1, int(r["image_h"]))
-        for f in json.loads(r["findings_json"]):
-            if float(f.get("score", 0.0)) < REPORT_THRESHOLD:
-                continue
-            x1, y1, x2, y2 = f["box"]
-            cx, cy = (x1 + x2) / 2.0 / w, (y1 + y2) / 2.0 / h
-            grid[min(rows - 1, max(0, int(cy * rows))), min(cols - 1, max(0, int(cx * cols)))] += 1
-            n += 1
-    return DefectMap(grid, min(len(found), max_parts), n, len(found) > max_parts)
+        "SELECT cx, cy, SUM(n) AS n FROM stats_defects WHERE hour >= :h0 AND hour <= :h1"
+        + (" AND recipe_id = :recipe" if recipe_id else "") + " GROUP BY cx, cy",
+        {"h0": since_ns // HOUR_NS, "h1": (until_ns - 1) // HOUR_NS, "recipe": recipe_id})
+    grid = np.zeros((GRID_ROWS, GRID_COLS), np.int64)
+    for r in found:
+        grid[int(r["cy"]), int(r["cx"])] += int(r["n"])
+    return DefectMap(grid, int(grid.sum()))
 
 
 def default_range(hours: float = 24.0) -> tuple[int, int]:

@@ -17,7 +17,7 @@ from inspection.store.stats import Bucket
 
 def test_yield_pareto_and_defect_map(env, client, roles):
     op = roles["operator"]
-    env.inject(10)  # 5 OK, 5 NG (defects)
+    parts = env.inject(10)  # 5 OK, 5 NG (defects)
     result, image = make_result(99, defective=False)
     env.station.inject(dataclasses.replace(result, code=ResultCode.NG_ALIGNMENT), image,
                        part=PartInfo(part_id_str="SN-ALIGN", recipe_number=1))
@@ -30,8 +30,16 @@ def test_yield_pareto_and_defect_map(env, client, roles):
     assert any(n in s["buckets"][-1]["label"] for n in ("early", "late", "night"))
     p = client.get("/api/stats/pareto", headers=op).json()
     assert p[0]["parts"] == 5 and p[-1] == {"cause": "alignment", "parts": 1, "pct": 16.67, "cumulative_pct": 100.0}
-    m = client.get("/api/stats/defect-map?cols=8&rows=6", headers=op).json()
-    assert m["parts"] == 6 and m["defects"] == 5 and sum(map(sum, m["grid"])) == 5 and len(m["grid"]) == 6
+    m = client.get("/api/stats/defect-map", headers=op).json()
+    assert m["defects"] == 5 and sum(map(sum, m["grid"])) == 5 and (len(m["grid"]), len(m["grid"][0])) == (24, 32)
+    # the cells are where the findings' centres are
+    want = np.zeros((24, 32), int)
+    for p in parts:
+        for f in p.result.reported:
+            x1, y1, x2, y2 = f.box
+            h, w = p.result.image_shape
+            want[int((y1 + y2) / 2 / h * 24), int((x1 + x2) / 2 / w * 32)] += 1
+    assert m["grid"] == want.tolist()
     r = client.get("/api/stats/defect-map.jpg", headers=op)
     assert r.status_code == 200 and cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_COLOR) is not None
     assert client.get("/api/stats/yield?hours=0", headers=op).status_code == 422

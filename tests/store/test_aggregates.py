@@ -41,12 +41,18 @@ def test_trigger_keeps_the_aggregates_and_an_old_store_is_back_filled(tmp_path: 
         _fill(store, 30)
     assert _aggregates(cfg.db_path) == _truth(cfg.db_path)
     assert _truth(cfg.db_path)[0][0][1:] == (30, 20)
-    # a store written before the aggregates existed: no trigger, no tables, no meta key
+    defects_sql = "SELECT hour, cx, cy, n FROM stats_defects ORDER BY 1, 2, 3"
+    with sqlite3.connect(cfg.db_path) as c:
+        by_trigger = c.execute(defects_sql).fetchall()
+    assert sum(r[3] for r in by_trigger) == 10  # the 10 rejects' reported findings
+    # a store written before the aggregates existed: no triggers, no tables, no meta keys
     with sqlite3.connect(cfg.db_path) as c:
         c.executescript("DROP TRIGGER results_stats; DROP TABLE stats_hourly; DROP TABLE stats_causes; "
-                        "DELETE FROM meta WHERE key = 'stats_aggregates';")
+                        "DROP TRIGGER results_stats_defects; DROP TABLE stats_defects; "
+                        "DELETE FROM meta WHERE key IN ('stats_aggregates', 'stats_defects');")
     with ResultStore(cfg) as store:
         assert _aggregates(cfg.db_path) == _truth(cfg.db_path)
+        assert [tuple(r) for r in store.select(defects_sql)] == by_trigger
         _fill(store, 6)
     assert _aggregates(cfg.db_path) == _truth(cfg.db_path)
     assert sum(n for _, n, _ in _truth(cfg.db_path)[0]) == 36
