@@ -24,7 +24,6 @@ from hmi.deps import Ctx, EngineerUser, OperatorUser
 from hmi.routers.results import Filters
 from inspection.result import ResultCode
 from inspection.store import ResultQuery, ResultStore
-from inspection.store.store import time_index
 
 router = APIRouter(prefix="/api", tags=["exports"])
 
@@ -85,10 +84,10 @@ def result_pages(store: ResultStore, q: ResultQuery, limit: int | None) -> Itera
     before: int | None = None
     while left is None or left > 0:
         page = min(PAGE, left) if left is not None else PAGE
-        where, params = dataclasses.replace(q, before_seq=before).where()
+        where, params = store.bounded(dataclasses.replace(q, before_seq=before)).where()
         params["limit"] = page
         seqs = [r[0] for r in store.select(
-            f"SELECT seq FROM results {time_index(q)} WHERE {where} ORDER BY seq DESC LIMIT :limit", params)]
+            f"SELECT seq FROM results WHERE {where} ORDER BY seq DESC LIMIT :limit", params)]
         if not seqs:
             return
         yield store.select(f"SELECT {LEAN} FROM results WHERE seq IN ({','.join('?' * len(seqs))}) "

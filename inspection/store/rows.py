@@ -187,6 +187,8 @@ class ResultQuery:
     has_image: bool | None = None
     before_seq: int | None = None
     after_seq: int | None = None  # pages forwards (oldest first): the largest seq of the previous page
+    seq_min: int | None = None  # set by the store from a time window (see ResultStore.query)
+    seq_max: int | None = None
     oldest_first: bool = False
     limit: int = 50
 
@@ -238,4 +240,10 @@ class ResultQuery:
         if self.after_seq is not None:
             clauses.append("seq > :after_seq")
             params["after_seq"] = self.after_seq
+        if self.seq_min is not None:
+            clauses.append("seq >= :seq_min")
+            params["seq_min"] = self.seq_min
+        if self.seq_max is not None:
+            clauses.append("seq <= :seq_max")
+            params["seq_max"] = self.seq_max
         return (" AND ".join(clauses) or "1"), params

@@ -7,6 +7,7 @@ on the caller's thread over a second connection, which WAL lets read while the w
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sqlite3
@@ -41,12 +42,7 @@ class Counts:
     rejected: int
 
 
-def time_index(q: ResultQuery) -> str:
-    """With a time window, read through a time index (SQLite would otherwise walk seq order from the
-    newest row until it reaches the window)."""
-    if q.since_ns is None and q.until_ns is None:
-        return ""
-    return "INDEXED BY results_verdict" if q.verdict is not None else "INDEXED BY results_decided"
+SEQ_MARGIN = 10_000  # rows stored out of time order (a clock step) still found within this distance
 
 
 class ResultStore:
@@ -119,16 +115,35 @@ class ResultStore:
             raise StoreError(f"no stored result {result_id!r}", key="unknown_result")
         return found
 
+    def bounded(self, q: ResultQuery) -> ResultQuery:
+        """``q`` with a time window also as a seq range: results are stored in the order they are
+        decided, so the window's rows lie between the seqs of its first and last row (two index
+        seeks), widened by SEQ_MARGIN for rows a clock step put out of order. The time condition
+        stays, so the answer is exact for any row within the margin; the page is then read in seq
+        order through the filters' indexes and stops after ``limit`` rows, whatever the window."""
+        if q.since_ns is None and q.until_ns is None:
+            return q
+        lo = hi = None
+        with self._db() as db:
+            if q.since_ns is not None:
+                row = db.execute("SELECT seq FROM results WHERE decided_ns >= ? ORDER BY decided_ns LIMIT 1",
+                                 (q.since_ns,)).fetchone()
+                lo = (int(row[0]) - SEQ_MARGIN) if row else 2**62
+            if q.until_ns is not None:
+                row = db.execute("SELECT seq FROM results WHERE decided_ns < ? ORDER BY decided_ns DESC LIMIT 1",
+                                 (q.until_ns,)).fetchone()
+                hi = (int(row[0]) + SEQ_MARGIN) if row else -1
+        return dataclasses.replace(q, seq_min=lo, seq_max=hi)
+
     def query(self, q: ResultQuery) -> list[StoredResult]:
         """Matching results, newest first (``q.oldest_first``: oldest first), at most ``q.limit``."""
-        where, params = q.where()
+        where, params = self.bounded(q).where()
         params["limit"] = max(0, q.limit)
         order = "ASC" if q.oldest_first else "DESC"
-        # Two steps: the page's seqs from an index alone, then those rows. A time window is read
-        # through the time index (its cost grows with the window, not with the store).
+        # Two steps: the page's seqs from an index alone, then those rows.
         with self._db() as db:
             seqs = [r[0] for r in db.execute(
-                f"SELECT seq FROM results {time_index(q)} WHERE {where} ORDER BY seq {order} LIMIT :limit",
+                f"SELECT seq FROM results WHERE {where} ORDER BY seq {order} LIMIT :limit",
                 params).fetchall()]
             if not seqs:
                 return []
@@ -139,10 +154,10 @@ class ResultStore:
     def count(self, q: ResultQuery, *, cap: int | None = None) -> int:
         """Matching results; with ``cap``, counting stops there (at most ``cap`` index entries are
         read, so a page's total stays cheap on a store of millions of rows)."""
-        where, params = q.where()
-        sql = f"SELECT COUNT(*) FROM results {time_index(q)} WHERE {where}"
+        where, params = self.bounded(q).where()
+        sql = f"SELECT COUNT(*) FROM results WHERE {where}"
         if cap is not None:
-            sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM results {time_index(q)} WHERE {where} LIMIT :cap)"
+            sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM results WHERE {where} LIMIT :cap)"
             params["cap"] = max(0, cap)
         with self._db() as db:
             return int(db.execute(sql, params).fetchone()[0])

@@ -67,3 +67,26 @@ def test_every_history_filter_uses_an_index(tmp_path: Path) -> None:
             plan = " ".join(r[3] for r in store.select(
                 f"EXPLAIN QUERY PLAN SELECT * FROM results WHERE {where} ORDER BY seq DESC LIMIT 50", params))
             assert "USING INDEX" in plan or "USING COVERING INDEX" in plan or "USING INTEGER PRIMARY KEY" in plan, (q, plan)
+
+
+def test_a_time_window_is_exact_with_rows_out_of_time_order(tmp_path: Path) -> None:
+    """The window is read as a seq range (two index seeks); a clock step that stores rows out of
+    time order within the margin does not lose them."""
+    base = 1_700_000_000 * 10**9
+    # decided times: 0..49 s, then the clock steps back 20 s for 10 parts, then on again
+    times = [base + i * 10**9 for i in range(50)] + [base + (30 + i) * 10**9 for i in range(10)] + \
+        [base + (50 + i) * 10**9 for i in range(20)]
+    with ResultStore(StoreConfig(tmp_path / "store", save_pass_every=0)) as store:
+        for i, t in enumerate(times):
+            result, _ = make_result(i, defective=i % 4 == 0)
+            store.submit(PartRecord(result, PartInfo(trigger_seq=i, part_id=i, part_id_str=f"SN{i:05d}"),
+                                    decided_ns=t))
+        assert store.flush(10)
+        for lo, hi in ((base + 25 * 10**9, base + 45 * 10**9), (base + 35 * 10**9, None), (None, base + 5 * 10**9)):
+            want = sorted((i for i, t in enumerate(times) if (lo is None or t >= lo) and (hi is None or t < hi)),
+                          reverse=True)
+            got = [r.part_id for r in store.query(ResultQuery(since_ns=lo, until_ns=hi, limit=1000))]
+            assert got == want
+            assert store.count(ResultQuery(since_ns=lo, until_ns=hi)) == len(want)
+            rej = [r.part_id for r in store.query(ResultQuery(since_ns=lo, until_ns=hi, verdict="reject", limit=1000))]
+            assert rej == [i for i in want if i % 4 == 0]
