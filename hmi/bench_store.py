@@ -150,6 +150,7 @@ def measure(root: Path, n: int, repeat: int) -> list[dict[str, Any]]:
                 return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(ns / 1e9))
 
             hour = f"since={iso(t0 + mid * STEP_NS)}&until={iso(t0 + mid * STEP_NS + 3600 * 10**9)}"
+            day = f"since={iso(t0 + mid * STEP_NS)}&until={iso(t0 + mid * STEP_NS + 86400 * 10**9)}"
             pages = [
                 ("history, no filter", "/api/results?limit=50"),
                 ("history, no filter, deep page", f"/api/results?limit=50&before_seq={mid}"),
@@ -166,6 +167,9 @@ def measure(root: Path, n: int, repeat: int) -> list[dict[str, Any]]:
                 ("history, trigger_seq", "/api/results?trigger_seq=12345&limit=50"),
                 ("history, one hour in the middle", f"/api/results?{hour}&limit=50"),
                 ("history, one hour + verdict=reject", f"/api/results?{hour}&verdict=reject&limit=50"),
+                ("history, one day (1.7 M rows)", f"/api/results?{day}&limit=50"),
+                ("history, one day + code=3", f"/api/results?{day}&code=3&limit=50"),
+                ("history, serial anywhere (*, full scan)", f"/api/results?part=*{mid}&limit=50"),
                 ("review queue, oldest first", "/api/review/pending?limit=50"),
                 ("review queue, next page", "/api/review/pending?limit=50&after_seq=" + str(n - 30000)),
                 ("statistics, yield per hour, 24 h", "/api/stats/yield?hours=24&bucket=hour"),
@@ -174,6 +178,7 @@ def measure(root: Path, n: int, repeat: int) -> list[dict[str, Any]]:
                 ("statistics, defect map, 24 h", "/api/stats/defect-map?hours=24"),
                 ("export, results.csv 1,000 rows", "/api/results.csv?limit=1000"),
                 ("export, results.csv rejects 1,000 rows", "/api/results.csv?verdict=reject&limit=1000"),
+                ("export, results.csv one day, rejects", f"/api/results.csv?{day}&verdict=reject"),
                 ("export, audit.csv", "/api/audit.csv"),
             ]
             for label, url in pages:
