@@ -334,6 +334,13 @@ class LocalStation:
             return
         self.goldens.add(recipe_id, data, GoldenVersion(cur.version, cur.taught_ns, cur.taught_by, cur.shape))
 
+    # ---- PLC (none here: the runtime station has one) --------------------------------------------
+    def plc_registers(self) -> list[tuple[int, str, int]]:
+        return []
+
+    def plc_handshakes(self, n: int) -> list[dict[str, object]]:
+        return []
+
     # ---- alarms ---------------------------------------------------------------------------------
     def alarms(self) -> list[AlarmState]:
         return self.hub.alarms.snapshot()

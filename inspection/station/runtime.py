@@ -29,7 +29,7 @@ from inspection.camera.contract import Camera, ExposureEnd, create_camera
 from inspection.errors import InspectionError, RecipeError, StationError
 from inspection.pipeline import inspect
 from inspection.plc.bridge import PlcBridge, plc_bridges
-from inspection.plc.contract import ErrorCode, StationState
+from inspection.plc.contract import STN_BLOCK_START, ErrorCode, StationState, StnReg
 from inspection.plc.job import RecipeOutcome
 from inspection.plc.record import ResultRecord, TriggerRequest
 from inspection.plc.station import PlcStation
@@ -120,6 +120,7 @@ class Station(LocalStation):
         self.bridge: PlcBridge | None = None
         self._want_bridge = bridge
         self._inflight: collections.deque[_InFlight] = collections.deque(maxlen=64)
+        self._handshakes: collections.deque[tuple[int, ResultRecord]] = collections.deque(maxlen=50)
         self._post: queue.SimpleQueue[tuple[ResultRecord, float] | None] = queue.SimpleQueue()
         self._post_thread: threading.Thread | None = None
         self._cycle = threading.Lock()  # held by a cycle; configuration changes wait for it
@@ -211,7 +212,29 @@ class Station(LocalStation):
 
     def _on_plc_result(self, record: ResultRecord) -> None:
         """Called by the state machine when a result is published to the PLC (under its lock)."""
+        self._handshakes.appendleft((time.time_ns(), record))
         self._post.put((record, time.perf_counter()))
+
+    # ------------------------------------------------------------------ PLC view (commissioning)
+    def plc_registers(self) -> list[tuple[int, str, int]]:
+        names = {int(r): r.name for r in StnReg}
+        words = self.plc.registers()
+        out = []
+        for i, value in enumerate(words):
+            addr = STN_BLOCK_START + i
+            name = names.get(addr) or (f"{names[addr - 1]} (2nd word)" if addr - 1 in names else f"HR{addr}")
+            out.append((addr, name, int(value)))
+        return out
+
+    def plc_handshakes(self, n: int) -> list[dict[str, object]]:
+        out: list[dict[str, object]] = []
+        for ns, r in list(self._handshakes)[: max(0, n)]:
+            out.append({"ns": ns, "trigger_seq": r.request.trigger_seq, "part_id": r.request.part_id,
+                        "part_id_str": r.request.part_id_str, "recipe_no": r.request.recipe_no,
+                        "result_seq": r.result_seq, "code": r.code.name, "error_code": r.error_code.name,
+                        "inspected": r.inspected, "timeout_reject": r.timeout_reject,
+                        "cycle_ms": round(r.cycle_ms, 2), "message": r.message})
+        return out
 
     # ------------------------------------------------------------------ after the PLC answer
     def _publish_loop(self) -> None:

@@ -43,6 +43,7 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("GET", "/api/recipes/{recipe_id}/golden/versions/{version}/image"): "operator",
     ("POST", "/api/recipes/{recipe_id}/golden/rollback"): "engineer",
     ("GET", "/api/alarms"): "operator",
+    ("GET", "/api/plc/registers"): "operator",
     ("POST", "/api/alarms/{name}/ack"): "operator",
     ("GET", "/api/results.csv"): "operator",
     ("GET", "/api/stats/yield"): "operator",

@@ -199,3 +199,18 @@ def test_statistics_alarms_and_review_queue(browser, demo) -> None:
     alarms = page.evaluate("() => fetch('/api/alarms').then(r => r.json())")
     assert {a["name"] for a in alarms} == {"consecutive_ng", "yield", "drift"}
     assert page.errors == []
+
+
+def test_station_page_shows_live_plc_registers_and_handshakes(browser, demo) -> None:
+    url, _, _ = demo
+    page = _login(browser, url, "olga")
+    page.click('#nav a[data-page="station"]')
+    page.wait_for_selector("#plc-registers table.plc-regs td:has-text('TRIGGER_SEQ_ECHO')", timeout=30_000)
+    page.wait_for_selector("#plc-registers table.plc-hs tbody tr", timeout=30_000)
+    first = page.text_content("#plc-registers table.plc-hs tbody tr")
+    assert "READY" in page.text_content("#plc-registers")
+    page.wait_for_function("(t) => document.querySelector('#plc-registers table.plc-hs tbody tr')?.textContent !== t",
+                           arg=first, timeout=30_000)  # live: the newest handshake changes
+    page.locator("#plc-registers").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "demo-plc-1280x800.png"))
+    assert page.errors == []

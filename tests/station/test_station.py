@@ -229,3 +229,31 @@ def test_a_process_alarm_sets_the_plc_warning_bit(line: Line) -> None:
     assert [a.active for a in line.station.alarms() if a.name == "consecutive_ng"] == [True]
     line.station.acknowledge_alarm("consecutive_ng", user="op")
     line.sim.wait(lambda v: Sts.WARNING not in v.sts, "WARNING gone after the acknowledge", 5.0)
+
+
+def test_plc_registers_and_handshakes_over_http(line: Line, tmp_path: Path) -> None:
+    """The commissioning view: the status block the PLC reads, with STS bits named, and the last
+    handshakes, from the running station through the HMI."""
+    from fastapi.testclient import TestClient
+
+    from hmi.app import create_app
+    from hmi.auth.roles import Role
+    from hmi.auth.users import UserStore
+
+    for k in range(2):
+        assert line.sim.run_part(k + 1, part_id=500 + k, part_id_str=f"SN-PLC-{k}").ok
+    _wait_recent(line.station, 2)
+    users = UserStore(tmp_path / "users.db")
+    users.create("olga", Role.OPERATOR, "pass-word-1")
+    try:
+        with TestClient(create_app(line.station, line.station.store, users, announce=lambda _t: None)) as c:
+            tok = c.post("/api/auth/login", json={"username": "olga", "password": "pass-word-1"}).json()["token"]
+            d = c.get("/api/plc/registers?n=5", headers={"Authorization": f"Bearer {tok}"}).json()
+    finally:
+        users.close()
+    regs = {r["name"]: r["value"] for r in d["registers"]}
+    assert len(d["registers"]) == 27 and d["registers"][0]["address"] == 100
+    assert regs["STATE"] == int(StationState.READY) and regs["ACTIVE_RECIPE"] == 1
+    assert regs["TRIGGER_SEQ_ECHO"] == 2 and "READY" in d["sts_bits"]
+    assert [h["part_id_str"] for h in d["handshakes"]] == ["SN-PLC-1", "SN-PLC-0"]
+    assert d["handshakes"][0]["trigger_seq"] == 2 and d["handshakes"][0]["code"] in ("OK", "NG_DEFECT")

@@ -6,6 +6,7 @@ import { loadHistory, initHistory } from "./history.js";
 import { initLive, startStream, stopStream } from "./live.js";
 import { initPages, loadAudit, loadRecipes, loadSettings, loadStation, loadUsers } from "./pages.js";
 import { initReview, loadReview } from "./review.js";
+import { startPlc } from "./plc.js";
 import { initStats, loadStats } from "./stats.js";
 import { initTeach } from "./teach.js";
 
@@ -58,7 +59,7 @@ async function route() {
     if (page === "review") await loadReview();
     else if (page === "history") await loadHistory();
     else if (page === "stats") await loadStats();
-    else if (page === "station") await loadStation(me);
+    else if (page === "station") { await loadStation(me); startPlc(); }
     else if (page === "recipes") await loadRecipes(me);
     else if (page === "settings") await loadSettings();
     else if (page === "users") await loadUsers(me);
