@@ -23,7 +23,7 @@ from hmi import errors
 from hmi.auth.users import UserStore
 from hmi.context import HmiContext, LoginGuard
 from hmi.imaging import ImageCache
-from hmi.routers import alarms, auth, exports, live, plc, recipes, results, statistics, system, teach
+from hmi.routers import alarms, auth, camera, exports, live, plc, recipes, results, statistics, system, teach
 from hmi.routers import station as station_routes
 from hmi.routers import users as users_routes
 from hmi.routers.system import STATIC
@@ -109,7 +109,7 @@ def create_app(station: StationPort, store: ResultStore, users: UserStore, *,
     app.add_middleware(GuardMiddleware)
     for r in (auth.router, live.router, results.router, results.review_router, station_routes.router,
               recipes.router, teach.router, alarms.router, exports.router, statistics.router, plc.router,
-              users_routes.router, system.router):
+              camera.router, users_routes.router, system.router):
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -44,6 +44,7 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("POST", "/api/recipes/{recipe_id}/golden/rollback"): "engineer",
     ("GET", "/api/alarms"): "operator",
     ("GET", "/api/plc/registers"): "operator",
+    ("GET", "/api/camera/focus"): "operator",
     ("POST", "/api/alarms/{name}/ack"): "operator",
     ("GET", "/api/results.csv"): "operator",
     ("GET", "/api/stats/yield"): "operator",

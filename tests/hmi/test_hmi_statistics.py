@@ -56,3 +56,15 @@ def test_hours_fold_into_shifts():
     assert [(b.label, b.total, b.ok) for b in shifts] == [
         ("2026-03-01 night (22:00)", 10, 9), ("2026-03-02 early (06:00)", 20, 18),
         ("2026-03-02 late (14:00)", 4, 2), ("2026-03-02 night (22:00)", 10, 5)]
+
+
+def test_camera_focus_measure(env, client, roles):
+    op = roles["operator"]
+    assert client.get("/api/camera/focus", headers=op).json() == {"result_id": None}
+    (part,) = env.inject(1, defective=False)
+    d = client.get("/api/camera/focus", headers=op).json()
+    assert d["result_id"] == part.result_id and d["focus"] > 0 and 0 < d["brightness"] < 255
+    blurred = cv2.GaussianBlur(env.station.part_image(part.result_id), (9, 9), 4)
+    from hmi.routers.camera import image_quality
+
+    assert image_quality(blurred)["focus"] < d["focus"] / 2  # sharper image, higher focus measure

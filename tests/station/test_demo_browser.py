@@ -213,6 +213,9 @@ def test_station_page_shows_live_plc_registers_and_handshakes(browser, demo) -> 
     page.wait_for_selector("#plc-registers p:has-text('READY')", timeout=30_000)
     page.wait_for_function("(t) => document.querySelector('#plc-registers table.plc-hs tbody tr')?.textContent !== t",
                            arg=first, timeout=30_000)  # live: the newest handshake changes
+    page.wait_for_selector("#camera-focus dt:has-text('Focus')", timeout=30_000)  # the camera card
+    page.wait_for_function("() => document.querySelector('#camera-focus img').naturalWidth > 0", timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "demo-station-1280x800.png"))
     page.locator("#plc-registers").scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "demo-plc-1280x800.png"))
     assert page.errors == []

@@ -1,9 +1,34 @@
-// PLC commissioning card on the Station page: the status block as the PLC reads it (STS bits named)
-// and the last handshakes, refreshed every second while the page is open.
+// Commissioning cards on the Station page, refreshed every second while the page is open: the camera's
+// newest image with a focus measure, and the PLC's status block (STS bits named) with the last handshakes.
 import { api } from "./api.js";
 import { $, clear, el, fmtTime } from "./dom.js";
 
 const P = { timer: null };
+
+function cameraCard() {
+  let c = $("#camera-focus");
+  if (!c) {
+    c = el("div", { class: "card camera-card", id: "camera-focus" }, el("h2", { text: "Camera (newest image)" }),
+      el("img", { class: "golden", alt: "newest image" }), el("dl", { class: "kv" }));
+    const plcCard = $("#plc-registers");
+    if (plcCard) $("#station-cards").insertBefore(c, plcCard); else $("#station-cards").append(c);
+  }
+  return c;
+}
+
+async function renderCamera() {
+  let d;
+  try { d = await api("/api/camera/focus"); } catch (e) { return; }
+  const c = cameraCard();
+  if (!d.result_id) { c.querySelector("dl").textContent = "No image yet."; return; }
+  const img = c.querySelector("img");
+  if (img.dataset.resultId !== d.result_id) { img.src = `/api/parts/${d.result_id}/image?width=640`; img.dataset.resultId = d.result_id; }
+  const dl = clear(c.querySelector("dl"));
+  for (const [k, v] of [["Focus (Laplacian variance)", d.focus], ["Brightness", `${d.brightness} / 255`],
+    ["Saturated", `${d.saturated_pct} %`], ["Black", `${d.black_pct} %`], ["Size", `${d.shape[1]} x ${d.shape[0]}`]]) {
+    dl.append(el("dt", { text: k }), el("dd", { text: v }));
+  }
+}
 
 function card() {
   let c = $("#plc-registers");
@@ -16,6 +41,7 @@ function card() {
 
 async function render() {
   if (location.hash !== "#station") { stopPlc(); return; }
+  renderCamera();
   let d;
   try { d = await api("/api/plc/registers?n=8"); } catch (e) { return; }
   const body = clear(card().querySelector(".plc-body"));
