@@ -126,9 +126,14 @@ def test_csv_exports_from_history_and_audit(browser, served):
     assert lines[0].startswith("result_id,") and len(lines) == 4 and all(",reject," in x for x in lines[1:])
     page.click('#nav a[data-page="audit"]')
     page.wait_for_selector("#audit-table tbody tr")
+    page.select_option("#audit-filters select[name=action]", "login")  # filtered, on the page and in the CSV
+    page.click("#audit-filters button[type=submit]")
+    page.wait_for_function("() => [...document.querySelectorAll('#audit-table tbody tr td:nth-child(3)')]"
+                           ".every((td) => td.textContent === 'login')")
     with page.expect_download() as dl:
         page.click("#audit-csv")
-    assert Path(dl.value.path()).read_text().startswith("id,time,user,action")
+    lines = Path(dl.value.path()).read_text().strip().splitlines()
+    assert lines[0].startswith("id,time,user,action") and all(",login," in x for x in lines[1:])
     assert page.errors == []
 
 

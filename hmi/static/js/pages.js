@@ -149,9 +149,18 @@ async function addUser(e, me) {
   } catch (err) { $("#user-error").textContent = err.message; }
 }
 
+function auditQuery() {
+  const q = new URLSearchParams();
+  for (const [k, v] of new FormData($("#audit-filters")).entries()) if (v !== "") q.set(k, v);
+  return q;
+}
+
 export async function loadAudit() {
-  const rows = await api("/api/audit?limit=300");
-  $("#audit-csv").href = "/api/audit.csv";
+  const q = auditQuery();
+  $("#audit-csv").href = `/api/audit.csv?${q}`;
+  if (q.has("user")) { q.set("by", q.get("user")); q.delete("user"); }
+  q.set("limit", "300");
+  const rows = await api(`/api/audit?${q}`);
   const body = clear($("#audit-table tbody"));
   for (const a of rows) {
     const target = a.part ? `part ${a.part}` : a.target;
@@ -164,4 +173,5 @@ export function initPages(getUser) {
   $("#settings-form").addEventListener("submit", saveSettings);
   $("#settings-recipe").addEventListener("change", (e) => loadSettings(e.target.value));
   $("#user-form").addEventListener("submit", (e) => addUser(e, getUser()));
+  $("#audit-filters").addEventListener("submit", (e) => { e.preventDefault(); loadAudit().catch((err) => toast(err.message, "bad")); });
 }
