@@ -24,7 +24,7 @@ from hmi import errors
 from hmi.auth.users import UserStore
 from hmi.context import HmiContext, LoginGuard
 from hmi.imaging import ImageCache
-from hmi.routers import auth, live, recipes, results, system, whatif
+from hmi.routers import alarms, auth, camera, exports, live, plc, recipes, results, statistics, system, teach, whatif
 from hmi.routers import station as station_routes
 from hmi.routers import users as users_routes
 from hmi.routers.system import STATIC
@@ -229,7 +229,8 @@ def create_app(station: StationPort, store: ResultStore, users: UserStore, *,
     app.add_middleware(BodyGuardMiddleware, ctx=ctx)
     app.add_middleware(GuardMiddleware, allowed_hosts=settings.allowed_hosts)
     for r in (auth.router, live.router, results.router, results.review_router, station_routes.router,
-              recipes.router, users_routes.router, system.router, whatif.router):
+              recipes.router, teach.router, alarms.router, exports.router, statistics.router, plc.router,
+              camera.router, users_routes.router, system.router, whatif.router):
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

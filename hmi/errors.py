@@ -21,6 +21,7 @@ STATUS_BY_KEY = {
     "unknown_result": 404, "unknown_recipe": 404, "unknown_variant": 404, "unknown_user": 404, "no_image": 404,
     "not_reviewable": 409, "already_reviewed": 409, "last_admin": 409, "user_exists": 409,
     "nothing_to_teach": 409, "setup_done": 409, "no_shadow": 409, "shadow_stale": 409, "whatif_busy": 409,
+    "teach_refused": 409, "unknown_golden_version": 404, "unknown_alarm": 404,
     "reason_required": 422, "bad_review": 422, "bad_image": 422, "unknown_threshold": 422,
     "threshold_out_of_range": 422, "no_thresholds": 422, "bad_username": 422, "weak_password": 422,
     "store_closed": 503, "store_io": 503, "store_schema": 503,

@@ -51,6 +51,14 @@ class RecipeSelectIn(In):
 class TeachIn(In):
     result_id: ResultId | None = Field(None, description="teach from this recent or stored part; "
                                                          "default: the last part")
+    override_reason: str | None = Field(None, max_length=400, description=(
+        "teach a part that is refused (NG, not aligned, alignment score below the recipe's minimum) "
+        "anyway: why (3+ characters; audited)"))
+
+
+class RollbackIn(In):
+    version: str = Field(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$",
+                         description="a version from GET /api/recipes/{recipe_id}/golden/versions")
 
 
 class ThresholdsIn(In):
@@ -184,6 +192,8 @@ class AuditOut(BaseModel):
     old_value: str | None
     new_value: str | None
     detail: str | None
+    summary: str = Field("", description="old -> new as text")
+    part: str = Field("", description="the part serial, for an entry about a result")
 
 
 class LiveOut(BaseModel):
@@ -199,6 +209,8 @@ class ResultPage(BaseModel):
     items: list[dict[str, Any]]
     total: int
     next_before_seq: int | None = Field(description="pass as before_seq for the next (older) page")
+    next_after_seq: int | None = Field(None, description="oldest first: pass as after_seq for the next page")
+    total_capped: bool = Field(False, description="more than ``total`` match (counting stops there)")
 
 
 class HealthOut(BaseModel):

@@ -21,6 +21,7 @@ from hmi.schemas import (
     ThresholdsOut,
     ThresholdSpecOut,
 )
+from hmi.teaching import guarded_teach
 from inspection.errors import StationError
 
 router = APIRouter(prefix="/api", tags=["recipes"])
@@ -59,16 +60,11 @@ def golden(recipe_id: RecipePath, ctx: Ctx, user: OperatorUser,
 
 @router.post("/recipes/{recipe_id}/teach", response_model=GoldenOut, responses={404: {}, 409: {}})
 def teach(recipe_id: RecipePath, body: TeachIn, ctx: Ctx, user: EngineerUser) -> GoldenOut:
-    """Teach the golden reference from a part (default: the last one). Audited."""
-    image = None
-    if body.result_id is not None:
-        image = ctx.station.part_image(body.result_id)
-        if image is None:
-            import cv2
-
-            path = ctx.store.image_file(body.result_id)
-            image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    info = ctx.station.teach_golden(recipe_id, user=user.username, image=image)
+    """Teach the golden reference from a part (default: the last one). A part that was NG, not
+    aligned, or below the recipe's alignment score is refused (409 ``teach_refused``) unless
+    ``override_reason`` says why it is taught anyway. The old golden stays as a version. Audited."""
+    info = guarded_teach(ctx, recipe_id, body.result_id, user=user.username,
+                         override_reason=body.override_reason)
     return GoldenOut(**info.to_dict())  # type: ignore[arg-type]
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
+from hmi import audit_text
 from hmi.deps import AdminUser, Ctx, EngineerUser
 from hmi.schemas import AuditOut, UserCreateIn, UserOut, UserUpdateIn
 
@@ -54,5 +55,6 @@ def audit(ctx: Ctx, user: EngineerUser, limit: Annotated[int, Query(ge=1, le=100
           by: Annotated[str | None, Query(max_length=64, description="only entries of this user")] = None,
           action: Annotated[str | None, Query(max_length=64)] = None) -> list[AuditOut]:
     """Who changed what and when, newest first."""
-    return [AuditOut(**a.to_dict()) for a in  # type: ignore[arg-type]
-            ctx.store.audit_log(limit=limit, before_id=before_id, user=by, action=action)]
+    return [AuditOut(**a.to_dict(), summary=audit_text.summary(a),  # type: ignore[arg-type]
+                     part=audit_text.part_serial(ctx.store, a))
+            for a in ctx.store.audit_log(limit=limit, before_id=before_id, user=by, action=action)]

@@ -99,7 +99,8 @@ class PlcStation:
         ``acknowledge``, ``release_ack``, ``release_trigger``, ``reset_error``, ``select_recipe``
         (int), ``stop`` (bool), ``operator_access`` (bool), ``clear_counters``,
         ``buffer_enable`` (bool), ``fault`` (ErrorCode, reason: enter Error), ``note_error``
-        (ErrorCode: set ERROR_CODE only, e.g. a refused write)."""
+        (ErrorCode: set ERROR_CODE only, e.g. a refused write), ``process_alarm`` (bool: the
+        station's process alarms, shown as STS WARNING)."""
         m = self.machine
 
         def run(now: float) -> list[Effect] | None:
@@ -123,6 +124,7 @@ class PlcStation:
                 "buffer_enable": lambda: setattr(m, "buffer_enable", bool(args[0])),
                 "fault": lambda: m.enter_error(args[0], str(args[1])),
                 "note_error": lambda: setattr(m, "error_code", args[0]),
+                "process_alarm": lambda: setattr(m, "process_alarm", bool(args[0])),
             }
             if name not in simple:
                 raise ValueError(f"unknown station command {name!r}")

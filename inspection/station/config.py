@@ -130,6 +130,14 @@ class OpcuaSection(_Section):
     port: int = Field(default=0, ge=0, le=65535)
 
 
+class AlarmsSection(_Section):
+    consecutive_ng: int = Field(default=5, ge=0, le=10_000, description="rejects in a row that raise an alarm (0: off)")
+    yield_window: int = Field(default=200, ge=0, le=100_000, description="parts the yield alarm looks at (0: off)")
+    yield_min_pct: float = Field(default=80.0, ge=0.0, le=100.0, description="yield alarm limit over a full window")
+    drift_window: int = Field(default=200, ge=0, le=100_000, description="good parts in the drift baseline (0: off)")
+    drift_limit: float = Field(default=0.15, gt=0.0, le=1.0, description="allowed rise of the good parts' median score")
+
+
 class StationConfig(_Section):
     station: StationSection = StationSection()
     camera: CameraSettings = CameraSettings()
@@ -140,6 +148,7 @@ class StationConfig(_Section):
     mqtt: MqttSection = MqttSection()
     plant: PlantSection = PlantSection()
     opcua: OpcuaSection = OpcuaSection()
+    alarms: AlarmsSection = AlarmsSection()
 
     def changed_sections(self, other: StationConfig) -> set[str]:
         """Names of the sections that differ from ``other``."""

@@ -29,6 +29,8 @@ from inspection.events import Broadcaster, Subscription
 from inspection.frame import check_image
 from inspection.record import PartInfo, PartRecord
 from inspection.result import InspectionResult
+from inspection.station.alarms import AlarmConfig, AlarmState
+from inspection.station.goldens import GoldenLibrary, GoldenVersion
 from inspection.station.port import (
     Counters,
     GoldenInfo,
@@ -54,7 +56,7 @@ class LocalStation:
     def __init__(self, store: ResultStore, *, recipes: Sequence[RecipeDef], data_dir: Path,
                  station_id: str = "station-1", specs: Sequence[ThresholdSpec] = DEFAULT_THRESHOLD_SPECS,
                  plc: PlcLink | None = None, simulation: bool = True, armed: bool = False,
-                 keep_recent: int = 32) -> None:
+                 keep_recent: int = 32, alarms: AlarmConfig | None = None) -> None:
         if not recipes:
             raise ConfigError("a station needs at least one recipe", field="recipes")
         ids = [r.recipe_id for r in recipes]
@@ -90,7 +92,9 @@ class LocalStation:
         since = int(store.get_meta(COUNTERS_META) or 0)
         c = store.counts(since_ns=since)
         self.hub = ResultHub(self.broadcaster, store, keep_recent=keep_recent,
-                             counters=Counters(c.total, c.passed, c.rejected, since or self._started_ns))
+                             counters=Counters(c.total, c.passed, c.rejected, since or self._started_ns),
+                             alarms=alarms)
+        self.goldens = GoldenLibrary(self.data_dir / "golden" / "versions")
 
     # ---- producers (demo feed, tests, later the runtime) ---------------------------------------
     def inject(self, result: InspectionResult, image: np.ndarray | None = None, *,
@@ -232,7 +236,8 @@ class LocalStation:
             self.broadcaster.emit("recipes", {"recipe_id": rid})
         return info
 
-    def teach_golden(self, recipe_id: str, *, user: str, image: np.ndarray | None = None) -> GoldenInfo:
+    def teach_golden(self, recipe_id: str, *, user: str, image: np.ndarray | None = None,
+                     source: str = "", reason: str = "") -> GoldenInfo:
         self._recipe(recipe_id)
         if image is None:
             last = self.hub.recent(1)
@@ -240,6 +245,7 @@ class LocalStation:
             if image is None:
                 raise StationError("no part image to teach from: run a part first or upload an image",
                                    key="nothing_to_teach")
+            source = source or f"last part {last[0].result_id}"
         try:
             image = check_image(image, what="golden reference")
         except ImageError as exc:
@@ -255,6 +261,50 @@ class LocalStation:
         data = buf.tobytes()
         info = GoldenInfo(hashlib.sha256(data).hexdigest()[:12], time.time_ns(), user,
                           (int(image.shape[0]), int(image.shape[1])))
+        self._keep_current_version(recipe_id)
+        self.goldens.add(recipe_id, data, GoldenVersion(info.version, info.taught_ns, user, info.shape,
+                                                        source, reason))
+        old = self._install_golden(recipe_id, data, info)
+        detail = f"{info.shape[1]}x{info.shape[0]}" + (f"; from {source}" if source else "") + (
+            f"; override: {reason}" if reason else "")
+        self.store.audit(user=user, action="teach_golden", target=f"recipe:{recipe_id}",
+                         old=None if old is None else old.version, new=info.version, detail=detail)
+        self.broadcaster.emit("recipes", {"recipe_id": recipe_id})
+        return info
+
+    def golden_versions(self, recipe_id: str) -> list[GoldenVersion]:
+        """The recipe's golden references, newest first (the current one included)."""
+        self._recipe(recipe_id)
+        self._keep_current_version(recipe_id)
+        return self.goldens.versions(recipe_id)
+
+    def golden_version_image(self, recipe_id: str, version: str) -> np.ndarray | None:
+        self._recipe(recipe_id)
+        data = self.goldens.png(recipe_id, version)
+        if data is None:
+            return None
+        img: np.ndarray | None = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        return img
+
+    def rollback_golden(self, recipe_id: str, version: str, *, user: str) -> GoldenInfo:
+        """Make a kept earlier golden reference the current one again. Audited."""
+        self._recipe(recipe_id)
+        self._keep_current_version(recipe_id)
+        kept = self.goldens.get(recipe_id, version)
+        data = None if kept is None else self.goldens.png(recipe_id, version)
+        if kept is None or data is None:
+            raise StationError(f"recipe {recipe_id!r} has no golden version {version!r}",
+                               key="unknown_golden_version")
+        info = GoldenInfo(kept.version, kept.taught_ns, kept.taught_by, kept.shape)
+        old = self._install_golden(recipe_id, data, info)
+        self.store.audit(user=user, action="rollback_golden", target=f"recipe:{recipe_id}",
+                         old=None if old is None else old.version, new=info.version,
+                         detail=f"back to the golden taught by {kept.taught_by}"
+                                + (f" from {kept.source}" if kept.source else ""))
+        self.broadcaster.emit("recipes", {"recipe_id": recipe_id})
+        return info
+
+    def _install_golden(self, recipe_id: str, data: bytes, info: GoldenInfo) -> GoldenInfo | None:
         path = self.data_dir / "golden" / f"{recipe_id}.png"
         tmp = path.with_suffix(".png.tmp")
         tmp.write_bytes(data)
@@ -263,11 +313,53 @@ class LocalStation:
             old = self._golden.get(recipe_id)
             self._golden[recipe_id] = info
             self._save()
-        self.store.audit(user=user, action="teach_golden", target=f"recipe:{recipe_id}",
-                         old=None if old is None else old.version, new=info.version,
-                         detail=f"{info.shape[1]}x{info.shape[0]}")
-        self.broadcaster.emit("recipes", {"recipe_id": recipe_id})
-        return info
+        self.hub.alarms.reset_baseline()  # drift is measured against the new golden
+        return old
+
+    def _keep_current_version(self, recipe_id: str) -> None:
+        """A golden taught before versions were kept joins the versions (so it can be rolled back to)."""
+        with self._lock:
+            cur = self._golden.get(recipe_id)
+        if cur is None:  # never taught here: the recipe's own reference, where the station has one
+            img = self.golden_image(recipe_id)
+            ok, buf = (False, None) if img is None else cv2.imencode(".png", img)
+            if ok and buf is not None:
+                png = buf.tobytes()
+                version = hashlib.sha256(png).hexdigest()[:12]
+                if self.goldens.get(recipe_id, version) is None:
+                    self.goldens.add(recipe_id, png, GoldenVersion(
+                        version, 0, "recipe", (int(img.shape[0]), int(img.shape[1])),  # type: ignore[union-attr]
+                        "the recipe's own reference"))
+            return
+        if self.goldens.get(recipe_id, cur.version) is not None:
+            return
+        try:
+            data = (self.data_dir / "golden" / f"{recipe_id}.png").read_bytes()
+        except OSError:
+            return
+        self.goldens.add(recipe_id, data, GoldenVersion(cur.version, cur.taught_ns, cur.taught_by, cur.shape))
+
+    # ---- PLC (none here: the runtime station has one) --------------------------------------------
+    def plc_registers(self) -> list[tuple[int, str, int]]:
+        return []
+
+    def plc_handshakes(self, n: int) -> list[dict[str, object]]:
+        return []
+
+    # ---- alarms ---------------------------------------------------------------------------------
+    def alarms(self) -> list[AlarmState]:
+        return self.hub.alarms.snapshot()
+
+    def acknowledge_alarm(self, name: str, *, user: str) -> AlarmState:
+        """Acknowledge an alarm (it clears when its condition has cleared too). Audited."""
+        try:
+            before, after = self.hub.alarms.acknowledge(name, user=user)
+        except KeyError as exc:
+            raise StationError(f"unknown alarm {name!r}; known: {', '.join(self.hub.alarms.names)}",
+                               key="unknown_alarm") from exc
+        self.store.audit(user=user, action="acknowledge_alarm", target=f"alarm:{name}",
+                         old=before.brief(), new=after.brief(), detail=before.message or None)
+        return after
 
     def frame_shape(self, recipe_id: str) -> tuple[int, int] | None:
         """(height, width) of the camera's frames, which a golden reference must match: the last

@@ -28,6 +28,8 @@ from prometheus_client import CollectorRegistry
 from inspection.events import Subscription
 from inspection.plc.contract import StationState
 from inspection.record import PartRecord
+from inspection.station.alarms import AlarmState
+from inspection.station.goldens import GoldenVersion
 
 __all__ = ["StationState"]  # the PLC contract's state codes, re-exported for the HMI
 
@@ -207,8 +209,33 @@ class StationPort(Protocol):
     def set_thresholds(self, values: Mapping[str, float], *, user: str,
                        recipe_id: str | None = None) -> RecipeInfo: ...
 
-    def teach_golden(self, recipe_id: str, *, user: str, image: np.ndarray | None = None) -> GoldenInfo:
-        """Make ``image`` (or, when None, the last part's image) the golden reference of a recipe."""
+    def teach_golden(self, recipe_id: str, *, user: str, image: np.ndarray | None = None,
+                     source: str = "", reason: str = "") -> GoldenInfo:
+        """Make ``image`` (or, when None, the last part's image) the golden reference of a recipe;
+        ``source`` names where it came from and ``reason`` why a refused part was taught anyway
+        (both go to the audit log and the kept version)."""
         ...
+
+    def golden_versions(self, recipe_id: str) -> list[GoldenVersion]:
+        """Every golden reference the recipe had, newest first."""
+        ...
+
+    def golden_version_image(self, recipe_id: str, version: str) -> np.ndarray | None: ...
+
+    def rollback_golden(self, recipe_id: str, version: str, *, user: str) -> GoldenInfo:
+        """Make a kept earlier golden reference current again (audited)."""
+        ...
+
+    def alarms(self) -> list[AlarmState]: ...
+
+    def plc_registers(self) -> list[tuple[int, str, int]]:
+        """The station's status block as the PLC reads it: (address, name, value); [] without a PLC."""
+        ...
+
+    def plc_handshakes(self, n: int) -> list[dict[str, object]]:
+        """The last ``n`` answers given to the PLC, newest first; [] without a PLC."""
+        ...
+
+    def acknowledge_alarm(self, name: str, *, user: str) -> AlarmState: ...
 
     def clear_counters(self, *, user: str) -> Counters: ...

@@ -16,6 +16,7 @@ import numpy as np
 
 from inspection.events import Broadcaster, StationEvent
 from inspection.record import PartRecord
+from inspection.station.alarms import AlarmConfig, AlarmMonitor, AlarmState
 from inspection.station.metrics import StationMetrics
 from inspection.station.port import Counters, StageStats
 from inspection.store import ResultStore
@@ -26,7 +27,7 @@ CYCLE = "cycle"
 class ResultHub:
     def __init__(self, broadcaster: Broadcaster, store: ResultStore | None = None, *,
                  keep_recent: int = 32, keep_images: int = 16, timing_window: int = 1000,
-                 counters: Counters | None = None) -> None:
+                 counters: Counters | None = None, alarms: AlarmConfig | None = None) -> None:
         if keep_recent < 1 or keep_images < 1 or timing_window < 1:
             raise ValueError("keep_recent, keep_images and timing_window must be >= 1")
         self.broadcaster = broadcaster
@@ -40,6 +41,7 @@ class ResultHub:
         self._total, self._ok, self._ng, self._since = c.total, c.ok, c.ng, c.since_ns
         self.store_dropped = 0
         self.metrics = StationMetrics()
+        self.alarms = AlarmMonitor(self.metrics.registry, alarms, on_change=self._alarms_changed)
 
     def publish(self, record: PartRecord, image: np.ndarray | None = None) -> StationEvent:
         """Record, count, broadcast and queue one decided part. Never blocks."""
@@ -57,10 +59,14 @@ class ResultHub:
                 self._ng += 1
             counters = Counters(self._total, self._ok, self._ng, self._since)
         self.metrics.observe_part(record)
+        self.alarms.observe(record.verdict == "pass", float(record.result.max_score))
         event = self.broadcaster.emit("part", lambda: {**record.to_dict(), "counters": counters.to_dict()})
         if self.store is not None and not self.store.submit(record, image):
             self.store_dropped += 1
         return event
+
+    def _alarms_changed(self, states: list[AlarmState]) -> None:
+        self.broadcaster.emit("alarms", {"alarms": [a.to_dict() for a in states]})
 
     def recent(self, n: int) -> list[PartRecord]:
         """The last ``n`` parts, newest first."""

@@ -29,13 +29,14 @@ from inspection.camera.contract import Camera, ExposureEnd, create_camera
 from inspection.errors import InspectionError, RecipeError, StationError
 from inspection.pipeline import inspect
 from inspection.plc.bridge import PlcBridge, plc_bridges
-from inspection.plc.contract import ErrorCode, StationState
+from inspection.plc.contract import STN_BLOCK_START, ErrorCode, StationState, StnReg
 from inspection.plc.job import RecipeOutcome
 from inspection.plc.record import ResultRecord, TriggerRequest
 from inspection.plc.station import PlcStation
 from inspection.recipe.catalog import RecipeCatalog, RecipeEntry
 from inspection.record import PartInfo, PartRecord, new_result_id
 from inspection.result import InspectionResult, ResultCode
+from inspection.station.alarms import AlarmConfig
 from inspection.station.config import StationConfig
 from inspection.station.integrations import Integrations
 from inspection.station.journal import ResultJournal
@@ -101,7 +102,8 @@ class Station(LocalStation):
             super().__init__(store, recipes=[RecipeDef(e.recipe_id, e.number, e.name, e.model_hash)
                                              for e in entries],
                              data_dir=config.station.data_dir / "station", station_id=config.station.id,
-                             specs=DEFAULT_THRESHOLD_SPECS, simulation=simulation, armed=True)
+                             specs=DEFAULT_THRESHOLD_SPECS, simulation=simulation, armed=True,
+                             alarms=AlarmConfig(**config.alarms.model_dump()))
         except Exception:
             store.close()
             raise
@@ -154,9 +156,13 @@ class Station(LocalStation):
                               initial_recipe=config.recipes.initial, low_word_first=p.low_word_first)
         self.plc.on_result(self._on_plc_result)
         self.plc.on_discard(self._on_plc_discard)
+        # an active process alarm (rejects in a row, low yield) sets the PLC's STS WARNING bit
+        self.hub.alarms.listeners.append(
+            lambda states: self.plc.command("process_alarm", any(a.active for a in states)))
         self.bridge: PlcBridge | None = None
         self._want_bridge = bridge
         self._inflight: collections.deque[_InFlight] = collections.deque(maxlen=64)
+        self._handshakes: collections.deque[tuple[int, ResultRecord]] = collections.deque(maxlen=50)
         self._post: queue.SimpleQueue[_Post | None] = queue.SimpleQueue()
         self._post_thread: threading.Thread | None = None
         self._cycle = threading.Lock()  # held by a cycle; configuration changes wait for it
@@ -265,6 +271,7 @@ class Station(LocalStation):
         """Called by the state machine when a result is published to the PLC, under its lock and
         before the status registers show RESULT_VALID: the result is made durable here (fsync'd
         journal), so a result the PLC has seen survives kill -9 / power loss."""
+        self._handshakes.appendleft((time.time_ns(), record))  # the HMI's PLC card
         rid, now_ns = new_result_id(), time.time_ns()
         req = record.request
         try:
@@ -281,6 +288,27 @@ class Station(LocalStation):
         """A result (or the part in work) of a PLC session that ended before RESULT_ACK: never shown
         to the next session; recorded in the audit trail (off the hot path)."""
         self._post.put(_Post(record, time.perf_counter(), "", 0, discarded=reason))
+
+    # ------------------------------------------------------------------ PLC view (commissioning)
+    def plc_registers(self) -> list[tuple[int, str, int]]:
+        names = {int(r): r.name for r in StnReg}
+        words = self.plc.registers()
+        out = []
+        for i, value in enumerate(words):
+            addr = STN_BLOCK_START + i
+            name = names.get(addr) or (f"{names[addr - 1]} (2nd word)" if addr - 1 in names else f"HR{addr}")
+            out.append((addr, name, int(value)))
+        return out
+
+    def plc_handshakes(self, n: int) -> list[dict[str, object]]:
+        out: list[dict[str, object]] = []
+        for ns, r in list(self._handshakes)[: max(0, n)]:
+            out.append({"ns": ns, "trigger_seq": r.request.trigger_seq, "part_id": r.request.part_id,
+                        "part_id_str": r.request.part_id_str, "recipe_no": r.request.recipe_no,
+                        "result_seq": r.result_seq, "code": r.code.name, "error_code": r.error_code.name,
+                        "inspected": r.inspected, "timeout_reject": r.timeout_reject,
+                        "cycle_ms": round(r.cycle_ms, 2), "message": r.message})
+        return out
 
     # ------------------------------------------------------------------ after the PLC answer
     def _publish_loop(self) -> None:
@@ -485,8 +513,34 @@ class Station(LocalStation):
             return (int(ref.shape[0]), int(ref.shape[1]))
         return None
 
-    def teach_golden(self, recipe_id: str, *, user: str, image: np.ndarray | None = None) -> GoldenInfo:
-        info = super().teach_golden(recipe_id, user=user, image=image)
+    def teach_golden(self, recipe_id: str, *, user: str, image: np.ndarray | None = None,
+                     source: str = "", reason: str = "") -> GoldenInfo:
+        info = super().teach_golden(recipe_id, user=user, image=image, source=source, reason=reason)
+        self._restage(recipe_id)
+        return info
+
+    def golden_image(self, recipe_id: str) -> np.ndarray | None:
+        """The taught golden reference, else the recipe's own (what the station inspects with)."""
+        img = super().golden_image(recipe_id)
+        if img is None:
+            slot = getattr(self, "recipes_slot", None)  # None while LocalStation.__init__ runs
+            active = None if slot is None else slot.current
+            if active is not None and active.recipe_id == recipe_id:
+                img = active.loaded.recipe.reference
+        return img
+
+    def _info(self, rid: str) -> RecipeInfo:
+        info = super()._info(rid)
+        if info.golden is None:
+            slot = getattr(self, "recipes_slot", None)
+            active = None if slot is None else slot.current
+            if active is not None and active.recipe_id == rid:
+                h, w = active.loaded.recipe.reference.shape[:2]
+                info = dataclasses.replace(info, golden=GoldenInfo("recipe", 0, "recipe file", (int(h), int(w))))
+        return info
+
+    def rollback_golden(self, recipe_id: str, version: str, *, user: str) -> GoldenInfo:
+        info = super().rollback_golden(recipe_id, version, user=user)
         self._restage(recipe_id)
         return info
 

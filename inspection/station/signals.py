@@ -38,6 +38,7 @@ class Signals:
         self.missed = False
         self.overrun = False
         self.hb_lost = False
+        self.process_alarm = False  # a process alarm of the station (rejects in a row, yield): WARNING
         self.ack_timeout = False
         self.error_code = ErrorCode.NONE
         # heartbeats, timers, counters
@@ -66,7 +67,8 @@ class Signals:
     def flag_bits(self) -> Sts:
         sts = Sts(0)
         for on, bit in ((self.trig_ack, Sts.TRIG_ACK), (self.error, Sts.ERROR),
-                        (self.hb_lost or self.ack_timeout, Sts.WARNING), (self.missed, Sts.MISSED_TRIGGER),
+                        (self.hb_lost or self.ack_timeout or self.process_alarm, Sts.WARNING),
+                        (self.missed, Sts.MISSED_TRIGGER),
                         (self.recipe_done, Sts.RECIPE_DONE), (self.recipe_fail, Sts.RECIPE_FAIL),
                         (self.overrun, Sts.BUFFER_OVERRUN), (self.config.simulation, Sts.SIMULATION),
                         (self.operator, Sts.OPERATOR_MODE)):

@@ -180,12 +180,16 @@ class ResultQuery:
     code: int | None = None
     recipe_id: str | None = None
     review: str | None = None  # a ReviewStatus value, or "pending" (a reject not reviewed yet)
-    part: str | None = None  # substring of part_id_str, or the numeric part id
+    part: str | None = None  # the numeric part id or the start of the serial; "*piece": anywhere in it
     trigger_seq: int | None = None
     since_ns: int | None = None
     until_ns: int | None = None
     has_image: bool | None = None
     before_seq: int | None = None
+    after_seq: int | None = None  # pages forwards (oldest first): the largest seq of the previous page
+    seq_min: int | None = None  # set by the store from a time window (see ResultStore.query)
+    seq_max: int | None = None
+    oldest_first: bool = False
     limit: int = 50
 
     def where(self) -> tuple[str, dict[str, Any]]:
@@ -207,13 +211,18 @@ class ResultQuery:
             clauses.append("review_status = :review")
             params["review"] = self.review
         if self.part:
-            if self.part.isdigit():
-                clauses.append("(part_id = :part_num OR part_id_str LIKE :part_like ESCAPE '\\')")
-                params["part_num"] = int(self.part) if len(self.part) < 12 else -1
-            else:
+            if self.part.startswith("*"):  # a piece anywhere in the serial: no index can help (scans)
                 clauses.append("part_id_str LIKE :part_like ESCAPE '\\'")
-            esc = self.part.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            params["part_like"] = f"%{esc}%"
+                esc = self.part[1:].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                params["part_like"] = f"%{esc}%"
+            else:  # the numeric part id, or the start of the serial: both through an index
+                prefix = "(part_id_str >= :part_lo AND part_id_str < :part_hi)"
+                params["part_lo"], params["part_hi"] = self.part, self.part + "\U0010ffff"
+                if self.part.isdigit():
+                    clauses.append(f"(part_id = :part_num OR {prefix})")
+                    params["part_num"] = int(self.part) if len(self.part) < 12 else -1
+                else:
+                    clauses.append(prefix)
         if self.trigger_seq is not None:
             clauses.append("trigger_seq = :trigger_seq")
             params["trigger_seq"] = self.trigger_seq
@@ -228,4 +237,13 @@ class ResultQuery:
         if self.before_seq is not None:
             clauses.append("seq < :before_seq")
             params["before_seq"] = self.before_seq
+        if self.after_seq is not None:
+            clauses.append("seq > :after_seq")
+            params["after_seq"] = self.after_seq
+        if self.seq_min is not None:
+            clauses.append("seq >= :seq_min")
+            params["seq_min"] = self.seq_min
+        if self.seq_max is not None:
+            clauses.append("seq <= :seq_max")
+            params["seq_max"] = self.seq_max
         return (" AND ".join(clauses) or "1"), params

@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from inspection.errors import StoreError
+from inspection.store import aggregates
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ def init_schema(conn: sqlite3.Connection, path: Path) -> None:
                          f"({SCHEMA_VERSION}); upgrade the station software", key="store_schema")
     try:
         conn.executescript(_DDL)
+        aggregates.install(conn)
         if version < SCHEMA_VERSION:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except sqlite3.DatabaseError as exc:

@@ -7,6 +7,7 @@ on the caller's thread over a second connection, which WAL lets read while the w
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sqlite3
@@ -39,6 +40,9 @@ class Counts:
     total: int
     passed: int
     rejected: int
+
+
+SEQ_MARGIN = 10_000  # rows stored out of time order (a clock step) still found within this distance
 
 
 class ResultStore:
@@ -131,19 +135,52 @@ class ResultStore:
             raise StoreError(f"no stored result {result_id!r}", key="unknown_result")
         return found
 
-    def query(self, q: ResultQuery) -> list[StoredResult]:
-        """Matching results, newest first, at most ``q.limit``."""
-        where, params = q.where()
-        params["limit"] = max(0, q.limit)
+    def bounded(self, q: ResultQuery) -> ResultQuery:
+        """``q`` with a time window also as a seq range: results are stored in the order they are
+        decided, so the window's rows lie between the seqs of its first and last row (two index
+        seeks), widened by SEQ_MARGIN for rows a clock step put out of order. The time condition
+        stays, so the answer is exact for any row within the margin; the page is then read in seq
+        order through the filters' indexes and stops after ``limit`` rows, whatever the window."""
+        if q.since_ns is None and q.until_ns is None:
+            return q
+        lo = hi = None
         with self._db() as db:
-            rows = db.execute(f"SELECT * FROM results WHERE {where} ORDER BY seq DESC LIMIT :limit",
-                              params).fetchall()
+            if q.since_ns is not None:
+                row = db.execute("SELECT seq FROM results WHERE decided_ns >= ? ORDER BY decided_ns LIMIT 1",
+                                 (q.since_ns,)).fetchone()
+                lo = (int(row[0]) - SEQ_MARGIN) if row else 2**62
+            if q.until_ns is not None:
+                row = db.execute("SELECT seq FROM results WHERE decided_ns < ? ORDER BY decided_ns DESC LIMIT 1",
+                                 (q.until_ns,)).fetchone()
+                hi = (int(row[0]) + SEQ_MARGIN) if row else -1
+        return dataclasses.replace(q, seq_min=lo, seq_max=hi)
+
+    def query(self, q: ResultQuery) -> list[StoredResult]:
+        """Matching results, newest first (``q.oldest_first``: oldest first), at most ``q.limit``."""
+        where, params = self.bounded(q).where()
+        params["limit"] = max(0, q.limit)
+        order = "ASC" if q.oldest_first else "DESC"
+        # Two steps: the page's seqs from an index alone, then those rows.
+        with self._db() as db:
+            seqs = [r[0] for r in db.execute(
+                f"SELECT seq FROM results WHERE {where} ORDER BY seq {order} LIMIT :limit",
+                params).fetchall()]
+            if not seqs:
+                return []
+            rows = db.execute(f"SELECT * FROM results WHERE seq IN ({','.join('?' * len(seqs))}) "
+                              f"ORDER BY seq {order}", seqs).fetchall()
         return [StoredResult.from_row(r) for r in rows]
 
-    def count(self, q: ResultQuery) -> int:
-        where, params = q.where()
+    def count(self, q: ResultQuery, *, cap: int | None = None) -> int:
+        """Matching results; with ``cap``, counting stops there (at most ``cap`` index entries are
+        read, so a page's total stays cheap on a store of millions of rows)."""
+        where, params = self.bounded(q).where()
+        sql = f"SELECT COUNT(*) FROM results WHERE {where}"
+        if cap is not None:
+            sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM results WHERE {where} LIMIT :cap)"
+            params["cap"] = max(0, cap)
         with self._db() as db:
-            return int(db.execute(f"SELECT COUNT(*) FROM results WHERE {where}", params).fetchone()[0])
+            return int(db.execute(sql, params).fetchone()[0])
 
     def count_after(self, seq: int) -> int:
         """Committed results with a store sequence number above ``seq`` (an outbox's backlog)."""
@@ -212,6 +249,30 @@ class ResultStore:
                 raise
         return self.require(result_id)
 
+    def confirm_pending(self, q: ResultQuery, *, user: str, limit: int) -> list[str]:
+        """Confirm (as NG) the pending rejects matching ``q``, oldest first, at most ``limit``, in one
+        transaction; each is audited like a single review (detail "bulk"). Returns their ids."""
+        where, params = q.where()
+        params["limit"] = max(0, limit)
+        now = time.time_ns()
+        with self._db() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                ids = [r[0] for r in db.execute(
+                    f"SELECT result_id FROM results WHERE {where} AND review_status = 'none' "
+                    "AND verdict = 'reject' ORDER BY seq ASC LIMIT :limit", params).fetchall()]
+                for rid in ids:
+                    db.execute("UPDATE results SET review_status = 'confirmed', review_reason = '', "
+                               "review_user = ?, review_ns = ? WHERE result_id = ?", (user, now, rid))
+                    insert_audit(db, ts_ns=now, user=user, action="review", target=f"result:{rid}",
+                                 old={"status": "none", "reason": None},
+                                 new={"status": "confirmed", "reason": ""}, detail="bulk")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return ids
+
     def audit(self, *, user: str, action: str, target: str, old: object = None, new: object = None,
               detail: str | None = None) -> int:
         """Append one audit entry; returns its id."""
@@ -238,6 +299,11 @@ class ResultStore:
             rows = db.execute(f"SELECT * FROM audit WHERE {' AND '.join(clauses)} ORDER BY id DESC LIMIT ?",
                               params).fetchall()
         return [AuditEntry.from_row(r) for r in rows]
+
+    def select(self, sql: str, params: dict[str, object] | tuple[object, ...] = ()) -> list[sqlite3.Row]:
+        """A read-only query on the result database (statistics, exports): the caller's SQL."""
+        with self._db() as db:
+            return db.execute(sql, params).fetchall()
 
     # ---- metadata, maintenance ------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:

@@ -105,24 +105,25 @@ def test_operator_reviews_a_reject(browser, served):
     page = _page(browser, VIEWPORTS[0])
     _login(page, server.url, "olga")
     page.click('#nav a[data-page="review"]')
-    newest = rejects[-1].result_id
-    page.wait_for_selector(f'#review-svg[data-result-id="{newest}"]')
+    oldest = rejects[0].result_id  # oldest first
+    page.wait_for_selector(f'#review-svg[data-result-id="{oldest}"]')
     assert page.text_content("#review-count") == "(3)"
     assert page.locator("#review-svg polygon.reported").count() >= 1
     _shot(page, "hmi-review-1280x800")
     page.click("#btn-override")  # no reason yet: refused on the page
     page.wait_for_selector("#toast.bad")
-    assert env.store.require(newest).review is None
+    assert env.store.require(oldest).review is None
     page.select_option("#override-reason", label="Reflection or lighting")
     page.fill("#override-text", "glare on pad 3")
     page.click("#btn-override")
     page.wait_for_selector("#review-count:has-text('(2)')")
-    got = env.store.require(newest).review
+    got = env.store.require(oldest).review
     assert got is not None and got.status is ReviewStatus.OVERRIDDEN and got.user == "olga"
     assert got.reason == "Reflection or lighting: glare on pad 3"
-    page.click("#btn-confirm")  # the next reject in the list
+    page.wait_for_selector(f'#review-svg[data-result-id="{rejects[1].result_id}"]')  # the next pending one
+    page.click("#btn-confirm")
     page.wait_for_selector("#review-count:has-text('(1)')")
-    assert env.store.require(rejects[-2].result_id).review.status is ReviewStatus.CONFIRMED  # type: ignore[union-attr]
+    assert env.store.require(rejects[1].result_id).review.status is ReviewStatus.CONFIRMED  # type: ignore[union-attr]
     assert [a.user for a in env.store.audit_log(action="review")] == ["olga", "olga"]
     assert page.errors == []
 
@@ -189,7 +190,8 @@ def test_engineer_pages_disarm_thresholds_history(browser, served):
         _shot(page, f"hmi-history-{tag}")
         page.click('#nav a[data-page="audit"]')
         page.wait_for_selector("#audit-table tbody tr")
-        assert "set_thresholds" in page.text_content("#audit-table")
+        assert "set thresholds" in page.text_content("#audit-table")
+        assert "min_area_px: 8 → 31" in page.text_content("#audit-table")  # readable old -> new
         _shot(page, f"hmi-audit-{tag}")
         assert page.errors == []
         page.close()

@@ -23,6 +23,7 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("GET", "/api/results/{result_id}/image"): "operator",
     ("POST", "/api/results/{result_id}/review"): "operator",
     ("GET", "/api/review/pending"): "operator",
+    ("POST", "/api/review/confirm"): "operator",
     ("GET", "/api/station"): "operator",
     ("GET", "/api/station/store"): "operator",
     ("POST", "/api/station/arm"): "engineer",
@@ -35,6 +36,22 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("GET", "/api/recipes/{recipe_id}/golden"): "operator",
     ("POST", "/api/recipes/{recipe_id}/teach"): "engineer",
     ("POST", "/api/recipes/{recipe_id}/teach/upload"): "engineer",
+    ("GET", "/api/recipes/{recipe_id}/teach/candidate"): "engineer",
+    ("GET", "/api/recipes/{recipe_id}/teach/diff"): "engineer",
+    ("GET", "/api/recipes/{recipe_id}/golden/versions"): "operator",
+    ("GET", "/api/recipes/{recipe_id}/difference"): "operator",
+    ("GET", "/api/recipes/{recipe_id}/golden/versions/{version}/image"): "operator",
+    ("POST", "/api/recipes/{recipe_id}/golden/rollback"): "engineer",
+    ("GET", "/api/alarms"): "operator",
+    ("GET", "/api/plc/registers"): "operator",
+    ("GET", "/api/camera/focus"): "operator",
+    ("POST", "/api/alarms/{name}/ack"): "operator",
+    ("GET", "/api/results.csv"): "operator",
+    ("GET", "/api/stats/yield"): "operator",
+    ("GET", "/api/stats/pareto"): "operator",
+    ("GET", "/api/stats/defect-map"): "operator",
+    ("GET", "/api/stats/defect-map.jpg"): "operator",
+    ("GET", "/api/audit.csv"): "engineer",
     ("GET", "/api/settings/thresholds"): "engineer",
     ("PUT", "/api/settings/thresholds"): "engineer",
     ("GET", "/api/users"): "admin",
@@ -58,7 +75,7 @@ LOWER = {"operator": [], "engineer": ["operator"], "admin": ["operator", "engine
 
 def _url(path: str) -> str:
     return (path.replace("{result_id}", RID).replace("{recipe_id}", "pcb-a").replace("{username}", "nobody")
-            .replace("{name}", "v1"))
+            .replace("{version}", "abc123").replace("{name}", "consecutive_ng"))
 
 
 def test_every_route_has_a_declared_role(client):
@@ -84,4 +101,4 @@ def test_refused_below_the_role(client, roles):
             assert r.status_code == 403, (method, path, lower, r.text)
             assert need in r.json()["detail"] and lower in r.json()["detail"]
             checked += 1
-    assert checked == sum(len(LOWER[v]) for v in ROUTES.values() if v) == 25
+    assert checked == sum(len(LOWER[v]) for v in ROUTES.values() if v) == 29

@@ -154,3 +154,69 @@ def test_engineer_sees_history_station_and_thresholds(browser, demo) -> None:
     page.wait_for_selector("#settings-fields input[name=threshold]")
     page.screenshot(path=str(ARTIFACTS / "demo-settings-1280x800.png"))
     assert page.errors == []
+
+
+def test_engineer_teach_view_refuses_an_ng_part_and_rolls_back(browser, demo) -> None:
+    """Issue 14 on the running demo: the recipe that inspects shows its golden; teaching an NG part
+    is refused; a good part is taught beside the current golden with the difference; one-click
+    rollback back to the recipe's own reference."""
+    url, _, _ = demo
+    page = _login(browser, url, "erik")
+    page.click('#nav a[data-page="recipes"]')
+    page.wait_for_selector("#recipe-cards img.golden", timeout=30_000)  # not "no golden reference yet"
+    page.click("#recipe-cards .card button.teach-open >> nth=0")
+    page.wait_for_selector("#teach-recent .teach-pick.ng", timeout=30_000)
+    page.click("#teach-recent .teach-pick.ng >> nth=0")
+    page.wait_for_selector("#teach-refused", state="visible")
+    page.wait_for_function("() => document.querySelector('#teach-diff')?.naturalWidth > 0", timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "demo-teach-refused-1280x800.png"))
+    page.click("#teach-go")
+    page.wait_for_selector("#toast.bad:has-text('refused as a golden reference')")
+    page.click("#teach-recent .teach-pick.ok >> nth=0")
+    page.wait_for_selector("#teach-refused", state="hidden")
+    page.click("#teach-go")
+    page.wait_for_selector("#toast.good:has-text('Golden reference taught')", timeout=30_000)
+    page.wait_for_selector("#teach-versions button.rollback", timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "demo-teach-versions-1280x800.png"))
+    page.click("#teach-versions button.rollback >> nth=0")
+    page.wait_for_selector("#toast.good:has-text('rolled back')", timeout=30_000)
+    assert page.errors == []
+
+
+def test_statistics_alarms_and_review_queue(browser, demo) -> None:
+    url, _, _ = demo
+    page = _login(browser, url, "olga")
+    page.click('#nav a[data-page="stats"]')
+    page.wait_for_function("() => window.Chart && window.Chart.getChart('chart-hourly')", timeout=30_000)
+    page.wait_for_function("() => document.querySelector('#defect-map').naturalWidth > 0", timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "demo-statistics-1280x800.png"))
+    page.click('#nav a[data-page="review"]')
+    page.wait_for_selector("#review-svg[data-result-id]", timeout=30_000)
+    page.wait_for_function("() => document.querySelector('#review-golden').naturalWidth > 0", timeout=30_000)
+    first = page.get_attribute("#review-svg", "data-result-id")
+    page.keyboard.press("c")  # confirm; the next pending one is shown
+    page.wait_for_function(f"() => document.querySelector('#review-svg').dataset.resultId !== '{first}'",
+                           timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "demo-review-1280x800.png"))
+    alarms = page.evaluate("() => fetch('/api/alarms').then(r => r.json())")
+    assert {a["name"] for a in alarms} == {"consecutive_ng", "yield", "drift"}
+    assert page.errors == []
+
+
+def test_station_page_shows_live_plc_registers_and_handshakes(browser, demo) -> None:
+    url, _, _ = demo
+    page = _login(browser, url, "olga")
+    page.click('#nav a[data-page="station"]')
+    page.wait_for_selector("#plc-registers table.plc-regs td:has-text('TRIGGER_SEQ_ECHO')", timeout=30_000)
+    page.wait_for_selector("#plc-registers table.plc-hs tbody tr", timeout=30_000)
+    first = page.text_content("#plc-registers table.plc-hs tbody tr")
+    # READY drops while a part is in work: wait for a refresh that shows it
+    page.wait_for_selector("#plc-registers p:has-text('READY')", timeout=30_000)
+    page.wait_for_function("(t) => document.querySelector('#plc-registers table.plc-hs tbody tr')?.textContent !== t",
+                           arg=first, timeout=30_000)  # live: the newest handshake changes
+    page.wait_for_selector("#camera-focus dt:has-text('Focus')", timeout=30_000)  # the camera card
+    page.wait_for_function("() => document.querySelector('#camera-focus img').naturalWidth > 0", timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "demo-station-1280x800.png"))
+    page.locator("#plc-registers").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "demo-plc-1280x800.png"))
+    assert page.errors == []

@@ -228,3 +228,48 @@ def test_changing_the_recipe_folder_is_logged_and_needs_a_restart(line: Line, tm
     assert [a.action for a in line.station.store.audit_log(user="config")] == ["recipes_folder_pending"]
     r = line.sim.run_part(1, part_id=1)  # still inspecting with the old folder's recipe
     assert r.echo_seq == 1 and not r.problems
+
+
+def test_a_process_alarm_sets_the_plc_warning_bit(line: Line) -> None:
+    """5 rejects in a row (the default) raise the consecutive-NG alarm: the PLC reads STS WARNING
+    over Modbus until the alarm is acknowledged on the HMI (its condition cleared)."""
+    from tests_support import make_result
+
+    from inspection.result import ResultCode
+
+    line.sim.wait(lambda v: Sts.WARNING not in v.sts, "no warning at the start", 5.0)
+    for k in range(5):
+        result, image = make_result(k, defective=True, size=SHAPE, recipe_id="")
+        line.station.inject(dataclasses.replace(result, code=ResultCode.NG_DEFECT), image)
+    line.sim.wait(lambda v: Sts.WARNING in v.sts, "WARNING after 5 NG in a row", 5.0)
+    assert [a.active for a in line.station.alarms() if a.name == "consecutive_ng"] == [True]
+    line.station.acknowledge_alarm("consecutive_ng", user="op")
+    line.sim.wait(lambda v: Sts.WARNING not in v.sts, "WARNING gone after the acknowledge", 5.0)
+
+
+def test_plc_registers_and_handshakes_over_http(line: Line, tmp_path: Path) -> None:
+    """The commissioning view: the status block the PLC reads, with STS bits named, and the last
+    handshakes, from the running station through the HMI."""
+    from fastapi.testclient import TestClient
+
+    from hmi.app import create_app
+    from hmi.auth.roles import Role
+    from hmi.auth.users import UserStore
+
+    for k in range(2):
+        assert line.sim.run_part(k + 1, part_id=500 + k, part_id_str=f"SN-PLC-{k}").ok
+    _wait_recent(line.station, 2)
+    users = UserStore(tmp_path / "users.db")
+    users.create("olga", Role.OPERATOR, "pass-word-1")
+    try:
+        with TestClient(create_app(line.station, line.station.store, users, announce=lambda _t: None)) as c:
+            tok = c.post("/api/auth/login", json={"username": "olga", "password": "pass-word-1"}).json()["token"]
+            d = c.get("/api/plc/registers?n=5", headers={"Authorization": f"Bearer {tok}"}).json()
+    finally:
+        users.close()
+    regs = {r["name"]: r["value"] for r in d["registers"]}
+    assert len(d["registers"]) == 27 and d["registers"][0]["address"] == 100
+    assert regs["STATE"] == int(StationState.READY) and regs["ACTIVE_RECIPE"] == 1
+    assert regs["TRIGGER_SEQ_ECHO"] == 2 and "READY" in d["sts_bits"]
+    assert [h["part_id_str"] for h in d["handshakes"]] == ["SN-PLC-1", "SN-PLC-0"]
+    assert d["handshakes"][0]["trigger_seq"] == 2 and d["handshakes"][0]["code"] in ("OK", "NG_DEFECT")

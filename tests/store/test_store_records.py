@@ -98,7 +98,10 @@ def test_query_filters_and_paging(store, part_factory):
     assert store.count(ResultQuery(recipe_id="nope")) == 0
     assert [r.part_id_str for r in store.query(ResultQuery(part="SN-0007"))] == ["SN-0007"]
     assert store.count(ResultQuery(part="1003")) == 1  # numeric part id
-    assert store.count(ResultQuery(part="%")) == 0  # LIKE wildcards are escaped
+    assert store.count(ResultQuery(part="%")) == 0
+    assert store.count(ResultQuery(part="SN-000")) == 10  # the start of the serial
+    assert store.count(ResultQuery(part="0007")) == 0 and store.count(ResultQuery(part="*0007")) == 1  # anywhere
+    assert store.count(ResultQuery(part="*%")) == 0  # LIKE wildcards are escaped
     assert store.count(ResultQuery(trigger_seq=4)) == 1
     assert store.count(ResultQuery(since_ns=t0)) == 10
     assert store.count(ResultQuery(until_ns=t0)) == 0

@@ -1,15 +1,19 @@
 // HMI shell: sign-in / first set-up, top bar (state, PLC, recipe), role-gated page router.
+import { startAlarms, stopAlarms } from "./alarms.js";
 import { api } from "./api.js";
 import { $, $$, toast } from "./dom.js";
 import { loadHistory, initHistory } from "./history.js";
 import { initLive, startStream, stopStream } from "./live.js";
 import { initPages, loadAudit, loadRecipes, loadSettings, loadStation, loadUsers } from "./pages.js";
 import { initReview, loadReview } from "./review.js";
+import { startPlc } from "./plc.js";
+import { initStats, loadStats } from "./stats.js";
+import { initTeach } from "./teach.js";
 
 const RANK = { operator: 1, engineer: 2, admin: 3 };
-const PAGES = { live: "operator", review: "operator", history: "operator", station: "operator",
+const PAGES = { live: "operator", review: "operator", history: "operator", stats: "operator", station: "operator",
                 recipes: "operator", settings: "engineer", audit: "engineer", users: "admin" };
-const TITLES = { live: "Live", review: "Review", history: "History", station: "Station", recipes: "Recipes",
+const TITLES = { live: "Live", review: "Review", history: "History", stats: "Statistics", station: "Station", recipes: "Recipes",
                  settings: "Settings", audit: "Audit log", users: "Users" };
 let me = null;
 let pending = 0;
@@ -54,7 +58,8 @@ async function route() {
   try {
     if (page === "review") await loadReview();
     else if (page === "history") await loadHistory();
-    else if (page === "station") await loadStation(me);
+    else if (page === "stats") await loadStats();
+    else if (page === "station") { await loadStation(me); startPlc(); }
     else if (page === "recipes") await loadRecipes(me);
     else if (page === "settings") await loadSettings();
     else if (page === "users") await loadUsers(me);
@@ -71,12 +76,14 @@ function enterApp() {
   $("#user-role").textContent = me.role;
   for (const a of $$("#nav a[data-role]")) a.classList.toggle("hidden", !allowed(me.role, a.dataset.role));
   startStream();
+  startAlarms();
   route();
 }
 
 async function showLogin(message = "") {
   me = null;
   stopStream();
+  stopAlarms();
   $("#app").classList.add("hidden");
   $("#login").classList.remove("hidden");
   $("#login-error").textContent = message;
@@ -118,7 +125,9 @@ async function boot() {
              streamError: async () => { try { await api("/api/auth/me"); } catch (e) { if (e.status === 401) showLogin("Session ended. Sign in again."); } } });
   initReview(setPending);
   initHistory();
+  initStats();
   initPages(() => me);
+  initTeach(() => { if (location.hash === "#recipes" && me) loadRecipes(me); });
   $("#login-form").addEventListener("submit", login);
   $("#setup-form").addEventListener("submit", setup);
   $("#logout").addEventListener("click", logout);

@@ -42,8 +42,11 @@ function detail(r, tr) {
   ]);
 }
 
+function csvLink() { $("#history-csv").href = `/api/results.csv?${queryString()}`; }
+
 export async function loadHistory(more = false) {
   const q = queryString();
+  csvLink();
   if (more && H.next) q.set("before_seq", H.next);
   q.set("limit", "50");
   try {
@@ -53,7 +56,7 @@ export async function loadHistory(more = false) {
     for (const r of page.items) body.append(row(r));
     H.next = page.next_before_seq;
     $("#history-more").classList.toggle("hidden", !H.next);
-    $("#history-total").textContent = `${page.total} results`;
+    $("#history-total").textContent = `${page.total}${page.total_capped ? "+" : ""} results`;
   } catch (e) {
     toast(e.message, "bad");
   }
@@ -62,4 +65,5 @@ export async function loadHistory(more = false) {
 export function initHistory() {
   $("#history-filters").addEventListener("submit", (e) => { e.preventDefault(); loadHistory(); });
   $("#history-more").addEventListener("click", () => loadHistory(true));
+  $("#history-filters").addEventListener("change", csvLink);
 }

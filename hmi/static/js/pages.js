@@ -1,6 +1,7 @@
 // Station, recipes (golden references), thresholds, users and audit pages.
 import { api } from "./api.js";
 import { $, clear, el, fmtMs, fmtTime, toast } from "./dom.js";
+import { openTeach } from "./teach.js";
 
 const can = (user, role) => ({ operator: 1, engineer: 2, admin: 3 })[user.role] >= ({ operator: 1, engineer: 2, admin: 3 })[role];
 
@@ -79,9 +80,7 @@ export async function loadRecipes(user) {
         el("button", { class: "primary", disabled: r.active,
           onclick: () => act(() => api("/api/recipes/active", { method: "POST", body: { recipe_id: r.recipe_id } }), `Recipe ${r.name} active`).then(() => loadRecipes(user)) },
           "Make active"),
-        el("button", { onclick: async () => { if (confirm(`Teach the last part as the golden reference of ${r.name}?`) &&
-            await act(() => api(`/api/recipes/${r.recipe_id}/teach`, { method: "POST", body: {} }), "Golden reference taught")) loadRecipes(user); } },
-          "Teach from last part"),
+        el("button", { class: "teach-open", onclick: () => openTeach(r, user) }, "Teach / versions…"),
         el("button", { onclick: () => file.click() }, "Upload golden image"), file));
     }
     cards.append(card);
@@ -125,10 +124,17 @@ export async function loadUsers(me) {
       el("td", {},
         el("button", { onclick: () => act(() => api(`/api/users/${u.username}`, { method: "PATCH", body: { active: !u.active } }), "Saved").then(() => loadUsers(me)) },
           u.active ? "Deactivate" : "Activate"), " ",
+        el("button", { class: "reset-password", onclick: () => resetPassword(u.username) }, "Reset password"), " ",
         el("button", { disabled: u.username === me.username,
           onclick: () => confirm(`Delete ${u.username}?`) && act(() => api(`/api/users/${u.username}`, { method: "DELETE" }), "Deleted").then(() => loadUsers(me)) },
           "Delete"))));
   }
+}
+
+async function resetPassword(username) {
+  const pw = prompt(`New password for ${username} (8+ characters). Their sessions end; tell them in person.`);
+  if (pw === null) return;
+  await act(() => api(`/api/users/${username}`, { method: "PATCH", body: { password: pw } }), `Password of ${username} reset`);
 }
 
 async function addUser(e, me) {
@@ -143,12 +149,23 @@ async function addUser(e, me) {
   } catch (err) { $("#user-error").textContent = err.message; }
 }
 
+function auditQuery() {
+  const q = new URLSearchParams();
+  for (const [k, v] of new FormData($("#audit-filters")).entries()) if (v !== "") q.set(k, v);
+  return q;
+}
+
 export async function loadAudit() {
-  const rows = await api("/api/audit?limit=300");
+  const q = auditQuery();
+  $("#audit-csv").href = `/api/audit.csv?${q}`;
+  if (q.has("user")) { q.set("by", q.get("user")); q.delete("user"); }
+  q.set("limit", "300");
+  const rows = await api(`/api/audit?${q}`);
   const body = clear($("#audit-table tbody"));
   for (const a of rows) {
-    body.append(el("tr", {}, [fmtTime(a.ts_ns, true), a.user, a.action, a.target, a.old_value ?? "", a.new_value ?? "", a.detail ?? ""]
-      .map((v, i) => el("td", { class: i >= 4 ? "wrap" : "", text: v }))));
+    const target = a.part ? `part ${a.part}` : a.target;
+    body.append(el("tr", {}, [fmtTime(a.ts_ns, true), a.user, a.action.replaceAll("_", " "), target, a.summary || "", a.detail ?? ""]
+      .map((v, i) => el("td", { class: i >= 3 ? "wrap" : "", title: i === 3 ? a.target : "", text: v }))));
   }
 }
 
@@ -156,4 +173,5 @@ export function initPages(getUser) {
   $("#settings-form").addEventListener("submit", saveSettings);
   $("#settings-recipe").addEventListener("change", (e) => loadSettings(e.target.value));
   $("#user-form").addEventListener("submit", (e) => addUser(e, getUser()));
+  $("#audit-filters").addEventListener("submit", (e) => { e.preventDefault(); loadAudit().catch((err) => toast(err.message, "bad")); });
 }
