@@ -28,9 +28,16 @@ def add_parser(sub: Any) -> None:
     d.add_argument("--out", type=Path, required=True, metavar="OUT")
     d.add_argument("--threads", type=int, default=1, help="OpenCV/ONNX Runtime threads (default 1)")
     d.add_argument("--limit", type=int, default=None, help="only the first N pairs")
-    d.add_argument("--split", choices=("all", "train", "val"), default="all",
-                   help="'val': every 5th pair of each board group (held out from tuning); "
-                   "'train': the others")
+    d.add_argument("--split", choices=("logo", "all", "train", "val"), default="logo",
+                   help="'logo' (default): leave-one-group-out, every board group (design) evaluated "
+                   "by models fitted without it (--fold-models), per-group and pooled figures; "
+                   "'val': every 5th pair of each group (near-duplicates of training pairs); "
+                   "'train': the others; 'all': every pair, one model")
+    d.add_argument("--fold-models", type=Path, default=None, metavar="FOLDS",
+                   help="with --split logo: FOLDS/wo<GROUP>/ holds the models fitted without GROUP "
+                   "(<detector>.onnx [_fp16/_int8], deeppcb_scorer.json for the classical confidence); "
+                   "see 'inspection train ... --exclude-group'. Groups without them are marked "
+                   "'held out: NO'")
     d.add_argument("--perturb", action="store_true",
                    help="perturb the tested images (shift, rotation, gain/offset, noise) and compare "
                    "with the clean run")
@@ -139,10 +146,46 @@ def _deeppcb(args: argparse.Namespace) -> int:
     cfg = deeppcb.BenchConfig(args.folder, args.out, threads=args.threads, limit=args.limit,
                               split=args.split, perturb=spec, good_parts=args.good_parts,
                               seed=args.seed, roi_margin=args.roi_margin, progress=not args.quiet)
-    summary = deeppcb.run(cfg, det)
+    folds = None
+    if args.split == "logo":
+        folds = fold_factory(det, args.fold_models, threads=args.threads, device=args.device,
+                             precision=args.precision)
+    summary = deeppcb.run(cfg, det, folds=folds)
     print(deeppcb.format_table(summary))
     print(f"wrote {args.out}/summary.json")
     return 0
+
+
+def fold_factory(detector: Any, folder: Path | None, *, threads: int = 1, device: str = "auto",
+                 precision: str = "fp32") -> Any:
+    """``group -> Fold`` for leave-one-group-out: the detector and classical confidence model found in
+    ``folder/wo<group>/``; where none is there, the shared one (marked not held out)."""
+    import json
+
+    from inspection.bench.deeppcb import Fold
+    from inspection.detector import detectors
+    from inspection.scorer import Scorer
+
+    name = getattr(detector, "name", "classical")
+    suffix = {"fp32": "", "fp16": "_fp16", "int8": "_int8"}[precision]
+
+    def make(group: str) -> Fold:
+        if folder is None:
+            return Fold(detector, None, False, "shared (fitted on every group)")
+        sub = folder / f"wo{group}"
+        if name == "classical":
+            sp = sub / "deeppcb_scorer.json"
+            if sp.is_file():
+                return Fold(detector, Scorer.from_dict(json.loads(sp.read_text())), True, str(sp))
+            logger.warning("no fold scorer %s: group %s uses the shared one", sp, group)
+            return Fold(detector, None, False, "shared scorer")
+        mp = sub / f"{name}{suffix}.onnx"
+        if mp.is_file():
+            return Fold(detectors.create(name, mp, threads=threads, device=device), None, True, str(mp))
+        logger.warning("no fold model %s: group %s uses the shared model", mp, group)
+        return Fold(detector, None, False, "shared model")
+
+    return make
 
 
 def _add_calibration_benches(bsub: Any) -> None:
