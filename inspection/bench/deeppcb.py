@@ -219,14 +219,14 @@ def run(cfg: BenchConfig, detector: Detector | None = None,
         summary["all_groups_held_out"] = bool(fold_info) and all(
             bool(v["held_out"]) for v in fold_info.values())
         groups_out: dict[str, object] = {}
-        for g, (gm, gg) in per_group.items():
+        for gname, (gm, gg) in per_group.items():
             block: dict[str, object] = {"pairs": len(gm.pair_ms), "class_aware": gm.aware.summary(),
                                         "class_agnostic": gm.agnostic.summary(),
                                         "alignment_failures": len(gm.align_failures),
-                                        **fold_info.get(g, {})}
+                                        **fold_info.get(gname, {})}
             if cfg.good_parts:
                 block["good_parts"] = {"checked": len(gg.pair_ms), "false_rejects": len(gg.rejected)}
-            groups_out[g] = block
+            groups_out[gname] = block
         summary["groups"] = groups_out
     if cfg.perturb is not None:
         summary["clean"] = {"class_aware": clean.aware.summary(),

@@ -62,6 +62,24 @@ def add_parser(sub: Any) -> None:
     d.add_argument("--quiet", action="store_true", help="no progress output")
     d.set_defaults(func=_deeppcb)
     _add_calibration_benches(bsub)
+    ph = bsub.add_parser("photo-boards", help="synthetic colour photographs of bare boards through "
+                         "'inspection detect' defaults + ROI margin",
+                         description="Per seeded board design: a golden, a defective part (thin breaks, "
+                         "nicks, ...) and a good part, both moved and relit; prints a table, writes "
+                         "OUT/summary.json.")
+    ph.add_argument("--out", type=Path, required=True, metavar="OUT")
+    ph.add_argument("--boards", type=int, default=100)
+    ph.add_argument("--width", type=int, default=1200)
+    ph.add_argument("--height", type=int, default=1000)
+    ph.add_argument("--scale", type=float, default=2.0, help="track width / pitch scale (default 2)")
+    ph.add_argument("--roi-margin", type=int, default=40)
+    ph.add_argument("--seed", type=int, default=0)
+    ph.add_argument("--threads", type=int, default=1)
+    ph.add_argument("--detector", default=None, help="detector name (default: classical, as "
+                    "'inspection detect')")
+    ph.add_argument("--model", type=Path, default=None, help="model file of a learned detector")
+    ph.add_argument("--quiet", action="store_true")
+    ph.set_defaults(func=_photo_boards)
     from inspection.cli.bench_station import add_bench
 
     add_bench(bsub)
@@ -132,6 +150,18 @@ def make_detector(name: str | None, *, threads: int = 1, device: str = "auto",
         except (MissingDependency, DetectorError) as exc:
             logger.warning("detector %r unavailable (%s); trying the next", n, exc)
     raise DetectorError("no detector available")
+
+
+def _photo_boards(args: argparse.Namespace) -> int:
+    from inspection.bench import photo_boards as pb
+
+    det = make_detector(args.detector, threads=args.threads, model=args.model) if args.detector else None
+    cfg = pb.PhotoBenchConfig(args.out, boards=args.boards, size=(args.height, args.width), scale=args.scale,
+                              roi_margin=args.roi_margin, seed=args.seed, threads=args.threads,
+                              progress=not args.quiet)
+    print(pb.format_table(pb.run(cfg, det)))
+    print(f"wrote {args.out}/summary.json")
+    return 0
 
 
 def _deeppcb(args: argparse.Namespace) -> int:

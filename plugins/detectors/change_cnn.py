@@ -1,0 +1,203 @@
+"""``change-cnn``: an aligned-feature change detector on ONNX Runtime.
+
+Per part (aligned and light-corrected by the pipeline; reference frame):
+
+1. **Inputs** (:mod:`inspection.vision.change_features`): reference and part normalised by the
+   reference's local contrast, and the part's excess over the reference's tolerance band. The
+   per-reference half is computed once per prepared recipe and cached.
+2. **Gate**: 32-px cells where any excess reaches ``gate`` local contrasts (much lower than the
+   classical threshold, so thin, low-contrast breaks become candidates); groups of neighbouring
+   cells become windows (padded for context). Everything else is unchanged by construction.
+3. **Change map**: the network (Siamese stem, feature difference, dilated context) gives per pixel a
+   change probability and scores of DeepPCB's six types, for every window.
+4. **Regions**: the map above ``region_threshold`` inside the ROI minus ignore masks and inside the
+   covered area, small regions dropped, neighbours closer than the recipe's ``merge_gap_px``
+   merged; confidence = the region's peak change probability.
+5. **Typing**: recipes with ``classes: pcb``: the type scores averaged over the region (weighted by
+   change probability); ``generic``: missing / extra by polarity and material, crack, deformation
+   (:func:`inspection.classify.classify_generic`).
+
+Everything the preprocessing needs is in the model's metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from inspection.change import ChangeRegion, _merge_boxes
+from inspection.classify import classify_generic, is_missing, region_context
+from inspection.detector import region_box, region_contour
+from inspection.errors import DetectorError
+from inspection.findings import REPORT_THRESHOLD, DefectClass, Finding, Polarity
+from inspection.recipe import PreparedRecipe
+from inspection.vision.change_features import ReferenceStats, excess, network_input, reference_stats
+from plugins.detectors.onnx_runtime import OnnxModel, load_model
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "inspection.change-map/1"
+MODELS = Path(__file__).resolve().parent / "models"
+SUFFIXES = {"fp32": "", "fp16": "_fp16", "int8": "_int8"}
+BASE = "change_cnn"
+CELL = 32
+PAD = 8
+_CLASSES = {"open": DefectClass.OPEN, "short": DefectClass.SHORT, "mousebite": DefectClass.MOUSEBITE,
+            "spur": DefectClass.SPUR, "copper": DefectClass.COPPER, "pinhole": DefectClass.PINHOLE}
+
+
+def default_model(precision: str = "fp32") -> Path:
+    if precision not in SUFFIXES:
+        raise DetectorError(f"precision must be one of {sorted(SUFFIXES)}, got {precision!r}",
+                            key="bad_precision")
+    return MODELS / f"{BASE}{SUFFIXES[precision]}.onnx"
+
+
+class ChangeCnnDetector:
+    """Learned change map between the golden reference and the aligned part."""
+
+    name = "change-cnn"
+
+    def __init__(self, model: str | Path | None = None, *, threads: int = 1, device: str = "auto",
+                 precision: str = "fp32", region_threshold: float = 0.3, min_area_px: int = 4,
+                 max_windows_px: int | None = None) -> None:
+        path = Path(model) if model is not None else default_model(precision)
+        self.model: OnnxModel = load_model(path, threads=threads, device=device, expect_format=FORMAT)
+        meta = dict(self.model.metadata)
+        try:
+            pre = json.loads(meta["preprocessing"])
+            classes = json.loads(meta["classes"])
+            self.gate = float(json.loads(meta["gate"]))
+        except (KeyError, json.JSONDecodeError, TypeError, ValueError) as exc:
+            raise DetectorError(f"model {path.name}: preprocessing/classes/gate metadata missing or bad",
+                                key="model_metadata") from exc
+        if not isinstance(classes, list) or any(c not in _CLASSES for c in classes):
+            raise DetectorError(f"model {path.name}: unknown classes {classes}", key="model_metadata")
+        self.classes = [_CLASSES[c] for c in classes]
+        self.tolerance_px = float(pre.get("tolerance_px", 1.0))
+        self.radius = int(pre.get("radius", 7))
+        self.floor = float(pre.get("floor", 10.0))
+        self.region_threshold = region_threshold
+        self.min_area_px = min_area_px
+        self.max_windows_px = max_windows_px
+        self.version = meta.get("version", "unversioned")
+        self.providers = self.model.providers
+        self._cache: OrderedDict[str, ReferenceStats] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # -- per reference -------------------------------------------------------------------------
+    def stats(self, prepared: PreparedRecipe) -> ReferenceStats:
+        key = prepared.recipe_id
+        with self._lock:
+            got = self._cache.get(key)
+            if got is not None and got.reference is prepared.change_model.reference:
+                self._cache.move_to_end(key)
+                return got
+        st = reference_stats(prepared.change_model.reference, tolerance_px=self.tolerance_px,
+                             radius=self.radius, floor=self.floor)
+        with self._lock:
+            self._cache[key] = st
+            while len(self._cache) > 8:
+                self._cache.popitem(last=False)
+        return st
+
+    # -- per part ------------------------------------------------------------------------------
+    def change_map(self, prepared: PreparedRecipe, aligned: np.ndarray,
+                   valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(probability, type scores (6, H, W) float16 where computed, bright, dark, inspect mask)."""
+        st = self.stats(prepared)
+        bright, dark = excess(st, aligned)
+        inspect = cv2.bitwise_and(valid, prepared.change_model.inspect)
+        h, w = aligned.shape
+        prob = np.zeros((h, w), np.float32)
+        types = np.zeros((len(self.classes), h, w), np.float16)
+        gate = ((np.maximum(bright, dark) >= self.gate) & (inspect > 0)).astype(np.uint8)
+        if not gate.any():
+            return prob, types, bright, dark, inspect
+        ch, cw = -(-h // CELL), -(-w // CELL)
+        padded = np.zeros((ch * CELL, cw * CELL), np.uint8)
+        padded[:h, :w] = gate
+        cells = padded.reshape(ch, CELL, cw, CELL).max(axis=(1, 3))
+        n, _labels, st_cc, _ = cv2.connectedComponentsWithStats(cells, connectivity=8)
+        for k in range(1, n):
+            cx, cy, cww, chh = (int(v) for v in st_cc[k, :4])
+            x1, y1 = max(0, cx * CELL - PAD), max(0, cy * CELL - PAD)
+            x2, y2 = min(w, (cx + cww) * CELL + PAD), min(h, (cy + chh) * CELL + PAD)
+            x1 -= (x2 - x1) % 2  # even sizes for the network's down/up sampling
+            y1 -= (y2 - y1) % 2
+            if x1 < 0:
+                x1 += 2 if x2 - x1 - 2 >= 4 else 0
+                x1 = max(0, x1)
+            if y1 < 0:
+                y1 = max(0, y1 + 2)
+            if (x2 - x1) % 2 or (y2 - y1) % 2 or x2 - x1 < 4 or y2 - y1 < 4:
+                continue
+            inp = network_input(st, aligned, bright, dark, (x1, y1, x2, y2))[None]
+            out = self.model.run({"x": inp})[0]
+            if out.shape != (1, 1 + len(self.classes), y2 - y1, x2 - x1) or not np.isfinite(out).all():
+                raise DetectorError(f"model returned {out.shape} / non-finite values for a "
+                                    f"{x2 - x1}x{y2 - y1} window", key="inference_failed")
+            # windows can overlap through their padding: keep the larger probability
+            sub = prob[y1:y2, x1:x2]
+            better = out[0, 0] > sub
+            sub[better] = out[0, 0][better]
+            tsub = types[:, y1:y2, x1:x2]
+            tsub[:, better] = out[0, 1:][:, better]
+        return prob, types, bright, dark, inspect
+
+    def detect(self, prepared: PreparedRecipe, aligned: np.ndarray, valid: np.ndarray) -> list[Finding]:
+        recipe = prepared.recipe
+        params = recipe.detect
+        prob, types, bright, dark, inspect = self.change_map(prepared, aligned, valid)
+        binary = ((prob >= self.region_threshold) & (inspect > 0)).astype(np.uint8)
+        if not binary.any():
+            return []
+        contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        boxes = np.array([cv2.boundingRect(c) for c in contours], dtype=np.int64)
+        boxes[:, 2] += boxes[:, 0]
+        boxes[:, 3] += boxes[:, 1]
+        dark_material = params.material == "dark"
+        mm = recipe.mm_per_px
+        contrast = prepared.change_model.contrast
+        out: list[Finding] = []
+        for group in _merge_boxes(boxes, params.merge_gap_px):
+            g = boxes[group]
+            x1, y1 = int(g[:, 0].min()), int(g[:, 1].min())
+            x2, y2 = int(g[:, 2].max()), int(g[:, 3].max())
+            mask = binary[y1:y2, x1:x2] > 0
+            area = int(np.count_nonzero(mask))
+            if area < self.min_area_px:
+                continue
+            p = prob[y1:y2, x1:x2][mask]
+            score = float(p.max())
+            b = bright[y1:y2, x1:x2][mask]
+            d = dark[y1:y2, x1:x2][mask]
+            polarity = Polarity.BRIGHT if float(b.sum()) >= float(d.sum()) else Polarity.DARK
+            raw = (cv2.subtract(aligned[y1:y2, x1:x2], prepared.change_model.upper[y1:y2, x1:x2])
+                   if polarity is Polarity.BRIGHT else
+                   cv2.subtract(prepared.change_model.lower[y1:y2, x1:x2], aligned[y1:y2, x1:x2]))[mask]
+            region = ChangeRegion((x1, y1, x2, y2), polarity, area, float(raw.mean()) / contrast,
+                                  float(raw.max()) / contrast, mask)
+            missing = is_missing(polarity, material_dark=dark_material)
+            if params.classes == "pcb":
+                t = types[:, y1:y2, x1:x2][:, mask].astype(np.float32)
+                cls = self.classes[int(np.argmax((t * p[None]).sum(1)))]
+            else:
+                ctx = region_context(region, prepared.change_model.reference, aligned,
+                                     material_dark=dark_material, level=prepared.material_level,
+                                     valid=valid)
+                cls = classify_generic(region, missing, ctx)
+            out.append(Finding(
+                box=region_box(region, params.box_margin_px, prepared.shape), score=min(1.0, score),
+                defect_class=cls, polarity=polarity, area_px=area, contrast=region.mean_excess,
+                contour=region_contour(region) if score >= REPORT_THRESHOLD else None,
+                area_mm2=None if mm is None else area * mm * mm,
+                length_mm=None if mm is None else max(region.width, region.height) * mm))
+        out.sort(key=lambda f: -f.score)
+        return out[: params.max_findings]
