@@ -44,6 +44,7 @@ class BenchConfig:
     seed: int = 0
     roi_margin: int | None = None
     progress: bool = True
+    groups: tuple[str, ...] | None = None  # only these board groups
 
 
 @dataclass
@@ -147,7 +148,7 @@ def run(cfg: BenchConfig, detector: Detector | None = None,
     per-group and pooled figures."""
     configure(cfg.threads)
     logo = cfg.split == "logo"
-    pairs: list[Pair] = load_pairs(cfg.folder, split=cfg.split, limit=cfg.limit)
+    pairs: list[Pair] = load_pairs(cfg.folder, split=cfg.split, limit=cfg.limit, groups=cfg.groups)
     cfg.out.mkdir(parents=True, exist_ok=True)
     margin = cfg.roi_margin
     main, clean, good = _Run(), _Run(), _Run()

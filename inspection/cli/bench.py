@@ -33,6 +33,8 @@ def add_parser(sub: Any) -> None:
                    "by models fitted without it (--fold-models), per-group and pooled figures; "
                    "'val': every 5th pair of each group (near-duplicates of training pairs); "
                    "'train': the others; 'all': every pair, one model")
+    d.add_argument("--group", action="append", default=None, metavar="GROUP",
+                   help="only this board group (repeatable; default: all)")
     d.add_argument("--fold-models", type=Path, default=None, metavar="FOLDS",
                    help="with --split logo: FOLDS/wo<GROUP>/ holds the models fitted without GROUP "
                    "(<detector>.onnx [_fp16/_int8], deeppcb_scorer.json for the classical confidence); "
@@ -62,6 +64,19 @@ def add_parser(sub: Any) -> None:
     d.add_argument("--quiet", action="store_true", help="no progress output")
     d.set_defaults(func=_deeppcb)
     _add_calibration_benches(bsub)
+    sp_ = bsub.add_parser("speed", help="ms per part of a detector vs a naive absdiff baseline (640x640 "
+                          "pairs from DIR, and 2448x2048 parts)",
+                          description="Interleaved in one run; prints a table, writes OUT/summary.json.")
+    sp_.add_argument("folder", type=Path, metavar="DIR")
+    sp_.add_argument("--out", type=Path, required=True, metavar="OUT")
+    sp_.add_argument("--pairs", type=int, default=200)
+    sp_.add_argument("--large-parts", type=int, default=10)
+    sp_.add_argument("--threads", type=int, default=1)
+    sp_.add_argument("--detector", default="classical")
+    sp_.add_argument("--model", type=Path, default=None)
+    sp_.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32")
+    sp_.add_argument("--quiet", action="store_true")
+    sp_.set_defaults(func=_speed)
     ph = bsub.add_parser("photo-boards", help="synthetic colour photographs of bare boards through "
                          "'inspection detect' defaults + ROI margin",
                          description="Per seeded board design: a golden, a defective part (thin breaks, "
@@ -152,6 +167,18 @@ def make_detector(name: str | None, *, threads: int = 1, device: str = "auto",
     raise DetectorError("no detector available")
 
 
+def _speed(args: argparse.Namespace) -> int:
+    from inspection.bench import speed
+
+    det = None if args.detector == "classical" else make_detector(
+        args.detector, threads=args.threads, precision=args.precision, model=args.model, device="cpu")
+    cfg = speed.SpeedConfig(args.folder, args.out, pairs=args.pairs, large_parts=args.large_parts,
+                            threads=args.threads, progress=not args.quiet)
+    print(speed.format_table(speed.run(cfg, det)))
+    print(f"wrote {args.out}/summary.json")
+    return 0
+
+
 def _photo_boards(args: argparse.Namespace) -> int:
     from inspection.bench import photo_boards as pb
 
@@ -175,7 +202,8 @@ def _deeppcb(args: argparse.Namespace) -> int:
                         model=args.model)
     cfg = deeppcb.BenchConfig(args.folder, args.out, threads=args.threads, limit=args.limit,
                               split=args.split, perturb=spec, good_parts=args.good_parts,
-                              seed=args.seed, roi_margin=args.roi_margin, progress=not args.quiet)
+                              seed=args.seed, roi_margin=args.roi_margin, progress=not args.quiet,
+                              groups=tuple(args.group) if args.group else None)
     folds = None
     if args.split == "logo":
         folds = fold_factory(det, args.fold_models, threads=args.threads, device=args.device,

@@ -165,8 +165,14 @@ def pair_windows(pair: Pair, col: _Collector, rng: np.random.Generator, *, toler
         change[y1:y2, x1:x2][sub] = 1
         types[y1:y2, x1:x2][sub] = g.cls
         centres.append(((x1 + x2) // 2, (y1 + y2) // 2))
-    # changed pixels of a box that the binarisation does not show (thin, blurred): ignore, not "none"
-    soft = in_boxes & (change == 0) & (np.maximum(bright, dark) >= gate)
+    # inside a box, only pixels beyond the tolerance band are the defect: the rest of the changed
+    # pixels there is edge residue (sub-pixel shift, scale drift), which outside the boxes counts as
+    # "no change"; inside them it is ignored, and so are band excesses the binarisation misses
+    beyond = np.maximum(bright, dark) >= gate
+    residue = in_boxes & (change == 1) & ~beyond
+    change[residue] = 255
+    types[residue] = 0
+    soft = in_boxes & (change == 0) & beyond
     change[soft] = 255
     change[valid == 0] = 255
     group = group_of(pair.id)

@@ -155,19 +155,36 @@ class ChangeCnnDetector:
         recipe = prepared.recipe
         params = recipe.detect
         prob, types, bright, dark, inspect = self.change_map(prepared, aligned, valid)
-        binary = ((prob >= self.region_threshold) & (inspect > 0)).astype(np.uint8)
-        if not binary.any():
+        # two levels: regions of the map at the report threshold (confidence = peak probability);
+        # weaker regions (region_threshold .. report threshold) that hold no strong pixel are kept
+        # as low-confidence findings (they are never reported, they complete the ranking)
+        inside = inspect > 0
+        strong = ((prob >= REPORT_THRESHOLD) & inside).astype(np.uint8)
+        weak = ((prob >= self.region_threshold) & inside).astype(np.uint8)
+        if not weak.any():
             return []
-        contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        boxes = np.array([cv2.boundingRect(c) for c in contours], dtype=np.int64)
-        boxes[:, 2] += boxes[:, 0]
-        boxes[:, 3] += boxes[:, 1]
+        boxes_l: list[tuple[int, int, int, int, int]] = []
+        for level, binary in ((1, strong), (0, weak)):
+            contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+            for c in contours:
+                x, y, bw, bh = cv2.boundingRect(c)
+                if level == 0 and strong[y:y + bh, x:x + bw].any():
+                    continue
+                boxes_l.append((x, y, x + bw, y + bh, level))
+        if not boxes_l:
+            return []
+        allb = np.array(boxes_l, dtype=np.int64)
         dark_material = params.material == "dark"
         mm = recipe.mm_per_px
         contrast = prepared.change_model.contrast
         out: list[Finding] = []
-        for group in _merge_boxes(boxes, params.merge_gap_px):
-            g = boxes[group]
+        groups = []
+        for level in (1, 0):
+            sel = np.nonzero(allb[:, 4] == level)[0]
+            if len(sel):
+                groups += [(level, allb[sel[gr], :4]) for gr in _merge_boxes(allb[sel, :4], params.merge_gap_px)]
+        for level, g in groups:
+            binary = strong if level else weak
             x1, y1 = int(g[:, 0].min()), int(g[:, 1].min())
             x2, y2 = int(g[:, 2].max()), int(g[:, 3].max())
             mask = binary[y1:y2, x1:x2] > 0
