@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from inspection.change import ChangeRegion, _merge_boxes
-from inspection.classify import classify_generic, is_missing, region_context
+from inspection.classify import classify_generic, classify_pcb, is_missing, region_context
 from inspection.detector import region_box, region_contour
 from inspection.errors import DetectorError
 from inspection.findings import REPORT_THRESHOLD, DefectClass, Finding, Polarity
@@ -65,8 +65,8 @@ class ChangeCnnDetector:
     name = "change-cnn"
 
     def __init__(self, model: str | Path | None = None, *, threads: int = 1, device: str = "auto",
-                 precision: str = "fp32", region_threshold: float = 0.3, min_area_px: int = 4,
-                 max_windows_px: int | None = None) -> None:
+                 precision: str = "fp32", region_threshold: float = 0.3, min_area_px: int = 8,
+                 mean_threshold: float = 0.8, typing: str = "rules") -> None:
         path = Path(model) if model is not None else default_model(precision)
         self.model: OnnxModel = load_model(path, threads=threads, device=device, expect_format=FORMAT)
         meta = dict(self.model.metadata)
@@ -85,7 +85,10 @@ class ChangeCnnDetector:
         self.floor = float(pre.get("floor", 10.0))
         self.region_threshold = region_threshold
         self.min_area_px = min_area_px
-        self.max_windows_px = max_windows_px
+        if typing not in ("rules", "net"):
+            raise DetectorError(f"typing must be 'rules' or 'net', got {typing!r}", key="bad_typing")
+        self.mean_threshold = mean_threshold
+        self.typing = typing
         self.version = meta.get("version", "unversioned")
         self.providers = self.model.providers
         self._cache: OrderedDict[str, ReferenceStats] = OrderedDict()
@@ -192,7 +195,11 @@ class ChangeCnnDetector:
             if area < self.min_area_px:
                 continue
             p = prob[y1:y2, x1:x2][mask]
-            score = float(p.max())
+            # confidence from the region's mean change probability: mean_threshold maps to the
+            # report threshold (edge residue gives isolated high pixels, defects whole regions)
+            score = float(np.clip(REPORT_THRESHOLD + (float(p.mean()) - self.mean_threshold) * 2.5, 0.0, 1.0))
+            if level == 0:
+                score = min(score, REPORT_THRESHOLD - 1e-3)
             b = bright[y1:y2, x1:x2][mask]
             d = dark[y1:y2, x1:x2][mask]
             polarity = Polarity.BRIGHT if float(b.sum()) >= float(d.sum()) else Polarity.DARK
@@ -202,14 +209,15 @@ class ChangeCnnDetector:
             region = ChangeRegion((x1, y1, x2, y2), polarity, area, float(raw.mean()) / contrast,
                                   float(raw.max()) / contrast, mask)
             missing = is_missing(polarity, material_dark=dark_material)
-            if params.classes == "pcb":
+            if params.classes == "pcb" and self.typing == "net":
                 t = types[:, y1:y2, x1:x2][:, mask].astype(np.float32)
                 cls = self.classes[int(np.argmax((t * p[None]).sum(1)))]
             else:
                 ctx = region_context(region, prepared.change_model.reference, aligned,
                                      material_dark=dark_material, level=prepared.material_level,
                                      valid=valid)
-                cls = classify_generic(region, missing, ctx)
+                cls = (classify_pcb(ctx, missing) if params.classes == "pcb"
+                       else classify_generic(region, missing, ctx))
             out.append(Finding(
                 box=region_box(region, params.box_margin_px, prepared.shape), score=min(1.0, score),
                 defect_class=cls, polarity=polarity, area_px=area, contrast=region.mean_excess,
