@@ -10,12 +10,15 @@ Per part (aligned and light-corrected by the pipeline; reference frame):
    cells become windows (padded for context). Everything else is unchanged by construction.
 3. **Change map**: the network (Siamese stem, feature difference, dilated context) gives per pixel a
    change probability and scores of DeepPCB's six types, for every window.
-4. **Regions**: the map above ``region_threshold`` inside the ROI minus ignore masks and inside the
-   covered area, small regions dropped, neighbours closer than the recipe's ``merge_gap_px``
-   merged; confidence = the region's peak change probability.
-5. **Typing**: recipes with ``classes: pcb``: the type scores averaged over the region (weighted by
-   change probability); ``generic``: missing / extra by polarity and material, crack, deformation
-   (:func:`inspection.classify.classify_generic`).
+4. **Regions**: the map at the report threshold (0.5) inside the ROI minus ignore masks and inside
+   the covered area, neighbours closer than the recipe's ``merge_gap_px`` merged, regions under
+   ``min_area_px`` dropped. Confidence from the region's mean change probability (``mean_threshold``
+   maps to the report threshold): edge residue gives thin regions of middling probability, defects
+   solid ones. Weaker regions (``region_threshold`` .. 0.5, no strong pixel) are kept as
+   low-confidence findings that are never reported.
+5. **Typing**: recipes with ``classes: pcb``: the topology rules of the classical detector on the
+   learned region (``typing="net"``: the network's type scores instead); ``generic``: missing /
+   extra by polarity and material, crack, deformation (:func:`inspection.classify.classify_generic`).
 
 Everything the preprocessing needs is in the model's metadata.
 """
