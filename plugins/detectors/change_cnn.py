@@ -62,6 +62,33 @@ def default_model(precision: str = "fp32") -> Path:
     return MODELS / f"{BASE}{SUFFIXES[precision]}.onnx"
 
 
+def _windows(cells: np.ndarray, h: int, w: int) -> list[tuple[int, int, int, int]]:
+    """Windows (x1, y1, x2, y2; even sizes, ``PAD`` px of context) covering the gated cells: one per
+    group of neighbouring cells when the group fills at least half of its bounding box, else one
+    per cell (no network time on ungated cells of L-shaped groups)."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(cells, connectivity=8)
+    boxes: list[tuple[int, int, int, int]] = []
+    for k in range(1, n):
+        cx, cy, cw, ch, count = (int(v) for v in stats[k])
+        if count * 2 >= cw * ch:
+            boxes.append((cx, cy, cx + cw, cy + ch))
+        else:
+            ys, xs = np.nonzero(labels[cy:cy + ch, cx:cx + cw] == k)
+            boxes += [(cx + int(x), cy + int(y), cx + int(x) + 1, cy + int(y) + 1)
+                      for x, y in zip(xs, ys, strict=True)]
+    out = []
+    for bx1, by1, bx2, by2 in boxes:
+        x1, y1 = max(0, bx1 * CELL - PAD), max(0, by1 * CELL - PAD)
+        x2, y2 = min(w, bx2 * CELL + PAD), min(h, by2 * CELL + PAD)
+        if (x2 - x1) % 2:
+            x1 = x1 - 1 if x1 > 0 else x1 + 1
+        if (y2 - y1) % 2:
+            y1 = y1 - 1 if y1 > 0 else y1 + 1
+        if x2 - x1 >= 4 and y2 - y1 >= 4:
+            out.append((x1, y1, x2, y2))
+    return out
+
+
 class ChangeCnnDetector:
     """Learned change map between the golden reference and the aligned part."""
 
@@ -122,7 +149,8 @@ class ChangeCnnDetector:
         inspect = cv2.bitwise_and(valid, prepared.change_model.inspect)
         h, w = aligned.shape
         prob = np.zeros((h, w), np.float32)
-        types = np.zeros((len(self.classes), h, w), np.float16)
+        want_types = self.typing == "net"
+        types = np.zeros((len(self.classes), h, w) if want_types else (len(self.classes), 0, 0), np.float16)
         gate = ((np.maximum(bright, dark) >= self.gate) & (inspect > 0)).astype(np.uint8)
         if not gate.any():
             return prob, types, bright, dark, inspect
@@ -130,20 +158,7 @@ class ChangeCnnDetector:
         padded = np.zeros((ch * CELL, cw * CELL), np.uint8)
         padded[:h, :w] = gate
         cells = padded.reshape(ch, CELL, cw, CELL).max(axis=(1, 3))
-        n, _labels, st_cc, _ = cv2.connectedComponentsWithStats(cells, connectivity=8)
-        for k in range(1, n):
-            cx, cy, cww, chh = (int(v) for v in st_cc[k, :4])
-            x1, y1 = max(0, cx * CELL - PAD), max(0, cy * CELL - PAD)
-            x2, y2 = min(w, (cx + cww) * CELL + PAD), min(h, (cy + chh) * CELL + PAD)
-            x1 -= (x2 - x1) % 2  # even sizes for the network's down/up sampling
-            y1 -= (y2 - y1) % 2
-            if x1 < 0:
-                x1 += 2 if x2 - x1 - 2 >= 4 else 0
-                x1 = max(0, x1)
-            if y1 < 0:
-                y1 = max(0, y1 + 2)
-            if (x2 - x1) % 2 or (y2 - y1) % 2 or x2 - x1 < 4 or y2 - y1 < 4:
-                continue
+        for x1, y1, x2, y2 in _windows(cells, h, w):
             inp = network_input(st, aligned, bright, dark, (x1, y1, x2, y2))[None]
             out = self.model.run({"x": inp})[0]
             if out.shape != (1, 1 + len(self.classes), y2 - y1, x2 - x1) or not np.isfinite(out).all():
@@ -153,8 +168,9 @@ class ChangeCnnDetector:
             sub = prob[y1:y2, x1:x2]
             better = out[0, 0] > sub
             sub[better] = out[0, 0][better]
-            tsub = types[:, y1:y2, x1:x2]
-            tsub[:, better] = out[0, 1:][:, better]
+            if want_types:
+                tsub = types[:, y1:y2, x1:x2]
+                tsub[:, better] = out[0, 1:][:, better]
         return prob, types, bright, dark, inspect
 
     def detect(self, prepared: PreparedRecipe, aligned: np.ndarray, valid: np.ndarray) -> list[Finding]:
