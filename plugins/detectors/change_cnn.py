@@ -151,7 +151,10 @@ class ChangeCnnDetector:
         prob = np.zeros((h, w), np.float32)
         want_types = self.typing == "net"
         types = np.zeros((len(self.classes), h, w) if want_types else (len(self.classes), 0, 0), np.float16)
-        gate = ((np.maximum(bright, dark) >= self.gate) & (inspect > 0)).astype(np.uint8)
+        # the gate looks at the excess averaged over 3x3 px: sensor noise (single pixels) no longer
+        # opens it, a defect (a few connected pixels of full excess) still does
+        ex = cv2.blur(np.maximum(bright, dark), (3, 3))
+        gate = ((ex >= self.gate) & (inspect > 0)).astype(np.uint8)
         if not gate.any():
             return prob, types, bright, dark, inspect
         ch, cw = -(-h // CELL), -(-w // CELL)
