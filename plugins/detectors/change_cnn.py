@@ -5,9 +5,10 @@ Per part (aligned and light-corrected by the pipeline; reference frame):
 1. **Inputs** (:mod:`inspection.vision.change_features`): reference and part normalised by the
    reference's local contrast, and the part's excess over the reference's tolerance band. The
    per-reference half is computed once per prepared recipe and cached.
-2. **Gate**: 32-px cells where any excess reaches ``gate`` local contrasts (much lower than the
-   classical threshold, so thin, low-contrast breaks become candidates); groups of neighbouring
-   cells become windows (padded for context). Everything else is unchanged by construction.
+2. **Gate**: 32-px cells where the excess, averaged over 3x3 px, reaches ``gate`` local contrasts
+   (much lower than the classical threshold, so thin, low-contrast breaks become candidates; single
+   noisy pixels do not open it); groups of neighbouring cells become windows (padded for context).
+   Everything else is unchanged by construction.
 3. **Change map**: the network (Siamese stem, feature difference, dilated context) gives per pixel a
    change probability and scores of DeepPCB's six types, for every window.
 4. **Regions**: the map at the report threshold (0.5) inside the ROI minus ignore masks and inside
