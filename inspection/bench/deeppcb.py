@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from inspection.bench import perturb as pt
-from inspection.bench.deeppcb_data import Pair, bench_recipe, load_pairs, read_truth
+from inspection.bench.deeppcb_data import TYPE_NAMES, Pair, bench_recipe, group_of, load_pairs, read_truth
 from inspection.bench.metrics import Det, Gt, Scores
 from inspection.imageio import read_image
 from inspection.pipeline import inspect
@@ -29,6 +29,7 @@ from inspection.result import InspectionResult, Verdict
 from inspection.runtime import configure
 from inspection.vision.detector import Detector
 from inspection.vision.geometry import transform_box
+from inspection.vision.scorer import Scorer
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class BenchConfig:
     seed: int = 0
     roi_margin: int | None = None
     progress: bool = True
+    groups: tuple[str, ...] | None = None  # only these board groups
 
 
 @dataclass
@@ -58,6 +60,9 @@ class _Run:
     align_failures: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
     ignored_gt: int = 0
+    last_dets: list[Det] = field(default_factory=list)
+    last_failed: bool = False
+    last_rejected: bool = False
 
     def timing(self) -> dict[str, object]:
         def stats(v: list[float]) -> dict[str, float]:
@@ -98,10 +103,10 @@ def _write(path: Path, dets: list[Det]) -> None:
 
 def _evaluate(run: _Run, golden: np.ndarray, tested: np.ndarray, gts: list[Gt],
               detector: Detector | None, margin: int, out_file: Path | None,
-              good: bool = False) -> None:
+              good: bool = False, scorer: Scorer | None = None) -> None:
     c0 = time.thread_time()
     t0 = time.perf_counter()
-    prepared = prepare(bench_recipe(golden, roi_margin=margin))
+    prepared = prepare(bench_recipe(golden, roi_margin=margin, scorer=scorer))
     t1 = time.perf_counter()
     result = inspect(prepared, tested, detector=detector)
     t2 = time.perf_counter()
@@ -109,11 +114,14 @@ def _evaluate(run: _Run, golden: np.ndarray, tested: np.ndarray, gts: list[Gt],
     run.prepare_ms.append((t1 - t0) * 1e3)
     run.inspect_ms.append((t2 - t1) * 1e3)
     run.pair_ms.append((t2 - t0) * 1e3)
-    if result.alignment is None or not result.alignment.ok:
+    run.last_failed = result.alignment is None or not result.alignment.ok
+    run.last_rejected = result.verdict is not Verdict.PASS
+    if run.last_failed:
         run.align_failures.append(out_file.stem if out_file else "?")
-    if result.verdict is not Verdict.PASS:
+    if run.last_rejected:
         run.rejected.append(out_file.stem if out_file else "?")
     dets = _dets(result)
+    run.last_dets = dets
     if out_file is not None:
         _write(out_file, dets)
     if not good:
@@ -121,19 +129,47 @@ def _evaluate(run: _Run, golden: np.ndarray, tested: np.ndarray, gts: list[Gt],
         run.agnostic.add(dets, gts)
 
 
+@dataclass(frozen=True)
+class Fold:
+    """What evaluates one board group: a detector (None = classical) and the classical confidence
+    model, both fitted without that group when ``held_out`` is true."""
+
+    detector: Detector | None
+    scorer: Scorer | None = None
+    held_out: bool = False
+    source: str = ""
+
+
 def run(cfg: BenchConfig, detector: Detector | None = None,
-        on_pair: Callable[[str], None] | None = None) -> dict[str, object]:
+        on_pair: Callable[[str], None] | None = None,
+        folds: Callable[[str], Fold] | None = None) -> dict[str, object]:
+    """Run the bench. ``cfg.split == "logo"``: leave-one-group-out, every board group evaluated by
+    ``folds(group)`` (default: ``detector`` for every group, which is then *not* held out), with
+    per-group and pooled figures."""
     configure(cfg.threads)
-    pairs: list[Pair] = load_pairs(cfg.folder, split=cfg.split, limit=cfg.limit)
+    logo = cfg.split == "logo"
+    pairs: list[Pair] = load_pairs(cfg.folder, split=cfg.split, limit=cfg.limit, groups=cfg.groups)
     cfg.out.mkdir(parents=True, exist_ok=True)
     margin = cfg.roi_margin
     main, clean, good = _Run(), _Run(), _Run()
+    per_group: dict[str, tuple[_Run, _Run]] = {}
+    fold_info: dict[str, dict[str, object]] = {}
     if cfg.perturb is not None:
         (cfg.out / "clean").mkdir(exist_ok=True)
     if cfg.good_parts:
         (cfg.out / "good").mkdir(exist_ok=True)
     bar = Progress(len(pairs), "deeppcb", enabled=cfg.progress)
+    current: str | None = None
+    fold = Fold(detector)
     for pair in pairs:
+        group = group_of(pair.id)
+        if logo and group != current:
+            current = group
+            fold = folds(group) if folds is not None else Fold(detector, None, False, "shared")
+            fold_info[group] = {"held_out": fold.held_out, "source": fold.source,
+                                "detector": getattr(fold.detector, "name", "classical")}
+        det, scorer = fold.detector, fold.scorer
+        g_main, g_good = per_group.setdefault(group, (_Run(), _Run()))
         golden = read_image(pair.golden)
         tested = read_image(pair.tested)
         h, w = golden.shape
@@ -144,22 +180,27 @@ def run(cfg: BenchConfig, detector: Detector | None = None,
         gts = [g for g in all_gts if _in_roi(g.box, roi)]
         main.ignored_gt += len(all_gts) - len(gts)
         if cfg.perturb is None:
-            _evaluate(main, golden, tested, gts, detector, margin, cfg.out / f"{pair.id}.txt")
+            target_gts, target_img, target_file = gts, tested, cfg.out / f"{pair.id}.txt"
         else:
-            _evaluate(clean, golden, tested, gts, detector, margin, cfg.out / "clean" / f"{pair.id}.txt")
+            _evaluate(clean, golden, tested, gts, det, margin, cfg.out / "clean" / f"{pair.id}.txt",
+                      scorer=scorer)
             p = pt.draw(cfg.perturb, _pair_seed(cfg.seed, pair.id, "test"), (h, w))
-            moved = []
+            target_gts = []
             for g in gts:
                 box = pt.move_box(g.box, p, (h, w))
                 if box is not None:
-                    moved.append(Gt(box, g.cls))
-            _evaluate(main, golden, pt.apply(tested, p), moved, detector, margin,
-                      cfg.out / f"{pair.id}.txt")
+                    target_gts.append(Gt(box, g.cls))
+            target_img, target_file = pt.apply(tested, p), cfg.out / f"{pair.id}.txt"
+        n_before = len(main.pair_ms)
+        _evaluate(main, golden, target_img, target_gts, det, margin, target_file, scorer=scorer)
+        _copy_last(main, g_main, target_gts, n_before)
         if cfg.good_parts:
             spec = cfg.perturb or pt.PerturbSpec()
             p = pt.draw(spec, _pair_seed(cfg.seed, pair.id, "good"), (h, w))
-            _evaluate(good, golden, pt.apply(golden, p), [], detector, margin,
-                      cfg.out / "good" / f"{pair.id}.txt", good=True)
+            n_before = len(good.pair_ms)
+            _evaluate(good, golden, pt.apply(golden, p), [], det, margin,
+                      cfg.out / "good" / f"{pair.id}.txt", good=True, scorer=scorer)
+            _copy_last(good, g_good, [], n_before)
         if on_pair:
             on_pair(pair.id)
         bar.update(note=f"F={main.agnostic.summary()['f_score']:.3f}" if main.agnostic.n_gt else "")
@@ -174,6 +215,20 @@ def run(cfg: BenchConfig, detector: Detector | None = None,
         "alignment_failure_ids": main.align_failures[:50],
         "class_aware": main.aware.summary(), "class_agnostic": main.agnostic.summary(),
     }
+    if logo:
+        summary["folds"] = fold_info
+        summary["all_groups_held_out"] = bool(fold_info) and all(
+            bool(v["held_out"]) for v in fold_info.values())
+        groups_out: dict[str, object] = {}
+        for gname, (gm, gg) in per_group.items():
+            block: dict[str, object] = {"pairs": len(gm.pair_ms), "class_aware": gm.aware.summary(),
+                                        "class_agnostic": gm.agnostic.summary(),
+                                        "alignment_failures": len(gm.align_failures),
+                                        **fold_info.get(gname, {})}
+            if cfg.good_parts:
+                block["good_parts"] = {"checked": len(gg.pair_ms), "false_rejects": len(gg.rejected)}
+            groups_out[gname] = block
+        summary["groups"] = groups_out
     if cfg.perturb is not None:
         summary["clean"] = {"class_aware": clean.aware.summary(),
                             "class_agnostic": clean.agnostic.summary(),
@@ -186,6 +241,20 @@ def run(cfg: BenchConfig, detector: Detector | None = None,
                                  "rejected_ids": good.rejected[:50]}
     (cfg.out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def _copy_last(src: _Run, dst: _Run, gts: list[Gt], n_before: int) -> None:
+    """Repeat the last evaluation of ``src`` into the per-group accumulator ``dst``."""
+    if len(src.pair_ms) == n_before:
+        return
+    dst.pair_ms.append(src.pair_ms[-1])
+    if src.last_failed:
+        dst.align_failures.append(src.align_failures[-1])
+    if src.last_rejected:
+        dst.rejected.append(src.rejected[-1])
+    dets = src.last_dets
+    dst.aware.add(dets, gts)
+    dst.agnostic.add(dets, gts)
 
 
 def format_table(summary: dict[str, object]) -> str:
@@ -233,4 +302,43 @@ def format_table(summary: dict[str, object]) -> str:
         rows.append(("good parts: false rejects", f"{good['false_rejects']} / {good['checked']} "
                      f"({100 * good['false_reject_rate']:.2f}%)"))
     width = max(len(k) for k, _ in rows)
-    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+    text = "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+    groups = summary.get("groups")
+    if isinstance(groups, dict):
+        text += "\n\n" + format_groups(summary)
+    return text
+
+
+def format_groups(summary: dict[str, object]) -> str:
+    """Leave-one-group-out: one row per held-out board group, then the pooled row."""
+    groups = summary["groups"]
+    assert isinstance(groups, dict)
+    head = (f"{'group':<8} {'pairs':>5} {'held out':>8}  {'aware P / R / F':<22} {'mAP':>6}  "
+            f"{'agnostic F':>10} {'AP':>6}")
+    lines = [head, "-" * len(head)]
+
+    def row(name: str, n: object, held: str, block: dict[str, object]) -> str:
+        aw, ag = block["class_aware"], block["class_agnostic"]
+        assert isinstance(aw, dict) and isinstance(ag, dict)
+        return (f"{name:<8} {n!s:>5} {held:>8}  {aw['precision']:.4f} / {aw['recall']:.4f} / "
+                f"{aw['f_score']:.4f} {aw['map']:.4f}  {ag['f_score']:>10.4f} {ag['ap']:.4f}")
+
+    for g, block in groups.items():
+        assert isinstance(block, dict)
+        lines.append(row(g, block["pairs"], "yes" if block.get("held_out") else "NO", block))
+    lines.append(row("pooled", summary["pairs"], "yes" if summary.get("all_groups_held_out") else "NO",
+                     summary))
+    aw = summary["class_aware"]
+    assert isinstance(aw, dict)
+    per = aw.get("ap_per_class", {})
+    assert isinstance(per, dict)
+    prf = aw.get("per_class", {})
+    assert isinstance(prf, dict)
+    lines.append("")
+    lines.append(f"{'class (pooled)':<14} {'GT':>5}  {'P':>6} {'R':>6} {'F':>6} {'AP':>6}")
+    for c, v in per.items():
+        q = prf.get(c, {})
+        lines.append(f"{TYPE_NAMES.get(int(c), c):<14} {q.get('ground_truth', 0):>5}  "
+                     f"{q.get('precision', 0):.4f} {q.get('recall', 0):.4f} {q.get('f_score', 0):.4f} "
+                     f"{v:.4f}")
+    return "\n".join(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -16,7 +17,8 @@ from inspection.recipe.params import AlignParams, DetectParams
 from inspection.vision.scorer import Scorer
 
 TYPE_NAMES = {1: "open", 2: "short", 3: "mousebite", 4: "spur", 5: "copper", 6: "pin-hole"}
-SPLITS = ("all", "train", "val")
+SPLITS = ("all", "train", "val", "logo")
+GROUP_CHARS = 5  # the board group (design) is the first 5 characters of a pair id
 _VAL_EVERY = 5  # every 5th pair of each board group (index order) is held out for validation
 
 
@@ -28,12 +30,21 @@ class Pair:
     truth: Path | None
 
 
-def load_pairs(folder: str | Path, *, split: str = "all", limit: int | None = None) -> list[Pair]:
+def group_of(pair_id: str) -> str:
+    """The board group (design) of a pair: the first 5 characters of its id."""
+    return pair_id[:GROUP_CHARS]
+
+
+def load_pairs(folder: str | Path, *, split: str = "all", limit: int | None = None,
+               groups: Collection[str] | None = None,
+               exclude_groups: Collection[str] = ()) -> list[Pair]:
     """The pairs listed in ``folder/index.txt`` (or found by name), in index order.
 
     ``split``: "val" is every 5th pair of each board group (the first 5 digits of the id), "train"
-    the others, "all" everything. The split is by position within the group, so both halves
-    cover every board design.
+    the others, "all" and "logo" everything (leave-one-group-out folds are made by the caller with
+    ``groups`` / ``exclude_groups``). "train"/"val" split by position within the group, so both
+    halves cover every board design (val pairs are near-duplicates of training pairs).
+    ``groups``: keep only these board groups; ``exclude_groups``: drop these.
     """
     root = Path(folder)
     if not root.is_dir():
@@ -50,16 +61,23 @@ def load_pairs(folder: str | Path, *, split: str = "all", limit: int | None = No
     counters: dict[str, int] = {}
     pairs = []
     for pid in ids:
-        group = pid[:5]
+        group = group_of(pid)
         k = counters.get(group, 0)
         counters[group] = k + 1
         is_val = k % _VAL_EVERY == _VAL_EVERY - 1
         if (split == "val" and not is_val) or (split == "train" and is_val):
             continue
+        if (groups is not None and group not in groups) or group in exclude_groups:
+            continue
         golden, tested = root / f"{pid}_temp.jpg", root / f"{pid}_test.jpg"
         truth = root / f"{pid}.txt"
         pairs.append(Pair(pid, golden, tested, truth if truth.is_file() else None))
     return pairs[:limit] if limit else pairs
+
+
+def list_groups(folder: str | Path) -> list[str]:
+    """The board groups of a DeepPCB-layout folder, sorted."""
+    return sorted({group_of(p.id) for p in load_pairs(folder)})
 
 
 def read_truth(path: Path | None) -> list[Gt]:

@@ -88,6 +88,8 @@ class Scores:
     _n_gt: dict[int, int] = field(default_factory=dict)
     _tp_rep: int = 0
     _n_rep: int = 0
+    _tp_cls: dict[int, int] = field(default_factory=dict)
+    _rep_cls: dict[int, int] = field(default_factory=dict)
 
     def add(self, dets: Iterable[Det], gts: Sequence[Gt]) -> None:
         ordered = sorted(dets, key=lambda d: -d.score)
@@ -103,6 +105,8 @@ class Scores:
             if d.score >= REPORT_THRESHOLD:
                 self._n_rep += 1
                 self._tp_rep += int(ok)
+                self._rep_cls[d.cls] = self._rep_cls.get(d.cls, 0) + 1
+                self._tp_cls[d.cls] = self._tp_cls.get(d.cls, 0) + int(ok)
 
     @property
     def n_gt(self) -> int:
@@ -127,6 +131,13 @@ class Scores:
                 per[str(c)] = average_precision(scores[sel], correct[sel], self._n_gt.get(c, 0))
             vals = [v for v in per.values() if not np.isnan(v)]
             out["ap_per_class"] = per
+            prf = {}
+            for c in self.classes:
+                tp, rep, n = self._tp_cls.get(c, 0), self._rep_cls.get(c, 0), self._n_gt.get(c, 0)
+                pc, rc = (tp / rep if rep else 0.0), (tp / n if n else 0.0)
+                prf[str(c)] = {"precision": pc, "recall": rc, "ground_truth": n,
+                               "f_score": 2 * pc * rc / (pc + rc) if pc + rc > 0 else 0.0}
+            out["per_class"] = prf  # type: ignore[assignment]
             out["map"] = float(np.mean(vals)) if vals else 0.0
         else:
             out["ap"] = average_precision(scores, correct, n_gt)

@@ -28,9 +28,18 @@ def add_parser(sub: Any) -> None:
     d.add_argument("--out", type=Path, required=True, metavar="OUT")
     d.add_argument("--threads", type=int, default=1, help="OpenCV/ONNX Runtime threads (default 1)")
     d.add_argument("--limit", type=int, default=None, help="only the first N pairs")
-    d.add_argument("--split", choices=("all", "train", "val"), default="all",
-                   help="'val': every 5th pair of each board group (held out from tuning); "
-                   "'train': the others")
+    d.add_argument("--split", choices=("logo", "all", "train", "val"), default="logo",
+                   help="'logo' (default): leave-one-group-out, every board group (design) evaluated "
+                   "by models fitted without it (--fold-models), per-group and pooled figures; "
+                   "'val': every 5th pair of each group (near-duplicates of training pairs); "
+                   "'train': the others; 'all': every pair, one model")
+    d.add_argument("--group", action="append", default=None, metavar="GROUP",
+                   help="only this board group (repeatable; default: all)")
+    d.add_argument("--fold-models", type=Path, default=None, metavar="FOLDS",
+                   help="with --split logo: FOLDS/wo<GROUP>/ holds the models fitted without GROUP "
+                   "(<detector>.onnx [_fp16/_int8], deeppcb_scorer.json for the classical confidence); "
+                   "see 'inspection train ... --exclude-group'. Groups without them are marked "
+                   "'held out: NO'")
     d.add_argument("--perturb", action="store_true",
                    help="perturb the tested images (shift, rotation, gain/offset, noise) and compare "
                    "with the clean run")
@@ -55,6 +64,37 @@ def add_parser(sub: Any) -> None:
     d.add_argument("--quiet", action="store_true", help="no progress output")
     d.set_defaults(func=_deeppcb)
     _add_calibration_benches(bsub)
+    sp_ = bsub.add_parser("speed", help="ms per part of a detector vs a naive absdiff baseline (640x640 "
+                          "pairs from DIR, and 2448x2048 parts)",
+                          description="Interleaved in one run; prints a table, writes OUT/summary.json.")
+    sp_.add_argument("folder", type=Path, metavar="DIR")
+    sp_.add_argument("--out", type=Path, required=True, metavar="OUT")
+    sp_.add_argument("--pairs", type=int, default=200)
+    sp_.add_argument("--large-parts", type=int, default=10)
+    sp_.add_argument("--threads", type=int, default=1)
+    sp_.add_argument("--detector", default="classical")
+    sp_.add_argument("--model", type=Path, default=None)
+    sp_.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32")
+    sp_.add_argument("--quiet", action="store_true")
+    sp_.set_defaults(func=_speed)
+    ph = bsub.add_parser("photo-boards", help="synthetic colour photographs of bare boards through "
+                         "'inspection detect' defaults + ROI margin",
+                         description="Per seeded board design: a golden, a defective part (thin breaks, "
+                         "nicks, ...) and a good part, both moved and relit; prints a table, writes "
+                         "OUT/summary.json.")
+    ph.add_argument("--out", type=Path, required=True, metavar="OUT")
+    ph.add_argument("--boards", type=int, default=100)
+    ph.add_argument("--width", type=int, default=1200)
+    ph.add_argument("--height", type=int, default=1000)
+    ph.add_argument("--scale", type=float, default=2.0, help="track width / pitch scale (default 2)")
+    ph.add_argument("--roi-margin", type=int, default=40)
+    ph.add_argument("--seed", type=int, default=0)
+    ph.add_argument("--threads", type=int, default=1)
+    ph.add_argument("--detector", default=None, help="detector name (default: classical, as "
+                    "'inspection detect')")
+    ph.add_argument("--model", type=Path, default=None, help="model file of a learned detector")
+    ph.add_argument("--quiet", action="store_true")
+    ph.set_defaults(func=_photo_boards)
     from inspection.cli.bench_plant import add_bench as add_plant_bench
     from inspection.cli.bench_station import add_bench
 
@@ -129,6 +169,30 @@ def make_detector(name: str | None, *, threads: int = 1, device: str = "auto",
     raise DetectorError("no detector available")
 
 
+def _speed(args: argparse.Namespace) -> int:
+    from inspection.bench import speed
+
+    det = None if args.detector == "classical" else make_detector(
+        args.detector, threads=args.threads, precision=args.precision, model=args.model, device="cpu")
+    cfg = speed.SpeedConfig(args.folder, args.out, pairs=args.pairs, large_parts=args.large_parts,
+                            threads=args.threads, progress=not args.quiet)
+    print(speed.format_table(speed.run(cfg, det)))
+    print(f"wrote {args.out}/summary.json")
+    return 0
+
+
+def _photo_boards(args: argparse.Namespace) -> int:
+    from inspection.bench import photo_boards as pb
+
+    det = make_detector(args.detector, threads=args.threads, model=args.model) if args.detector else None
+    cfg = pb.PhotoBenchConfig(args.out, boards=args.boards, size=(args.height, args.width), scale=args.scale,
+                              roi_margin=args.roi_margin, seed=args.seed, threads=args.threads,
+                              progress=not args.quiet)
+    print(pb.format_table(pb.run(cfg, det)))
+    print(f"wrote {args.out}/summary.json")
+    return 0
+
+
 def _deeppcb(args: argparse.Namespace) -> int:
     from inspection.bench import deeppcb, perturb
 
@@ -140,11 +204,48 @@ def _deeppcb(args: argparse.Namespace) -> int:
                         model=args.model)
     cfg = deeppcb.BenchConfig(args.folder, args.out, threads=args.threads, limit=args.limit,
                               split=args.split, perturb=spec, good_parts=args.good_parts,
-                              seed=args.seed, roi_margin=args.roi_margin, progress=not args.quiet)
-    summary = deeppcb.run(cfg, det)
+                              seed=args.seed, roi_margin=args.roi_margin, progress=not args.quiet,
+                              groups=tuple(args.group) if args.group else None)
+    folds = None
+    if args.split == "logo":
+        folds = fold_factory(det, args.fold_models, threads=args.threads, device=args.device,
+                             precision=args.precision)
+    summary = deeppcb.run(cfg, det, folds=folds)
     print(deeppcb.format_table(summary))
     print(f"wrote {args.out}/summary.json")
     return 0
+
+
+def fold_factory(detector: Any, folder: Path | None, *, threads: int = 1, device: str = "auto",
+                 precision: str = "fp32") -> Any:
+    """``group -> Fold`` for leave-one-group-out: the detector and classical confidence model found in
+    ``folder/wo<group>/``; where none is there, the shared one (marked not held out)."""
+    import json
+
+    from inspection.bench.deeppcb import Fold
+    from inspection.vision.detector import detectors
+    from inspection.vision.scorer import Scorer
+
+    name = getattr(detector, "name", "classical")
+    suffix = {"fp32": "", "fp16": "_fp16", "int8": "_int8"}[precision]
+
+    def make(group: str) -> Fold:
+        if folder is None:
+            return Fold(detector, None, False, "shared (fitted on every group)")
+        sub = folder / f"wo{group}"
+        if name == "classical":
+            sp = sub / "deeppcb_scorer.json"
+            if sp.is_file():
+                return Fold(detector, Scorer.from_dict(json.loads(sp.read_text())), True, str(sp))
+            logger.warning("no fold scorer %s: group %s uses the shared one", sp, group)
+            return Fold(detector, None, False, "shared scorer")
+        mp = sub / f"{name}{suffix}.onnx"
+        if mp.is_file():
+            return Fold(detectors.create(name, mp, threads=threads, device=device), None, True, str(mp))
+        logger.warning("no fold model %s: group %s uses the shared model", mp, group)
+        return Fold(detector, None, False, "shared model")
+
+    return make
 
 
 def _add_calibration_benches(bsub: Any) -> None:

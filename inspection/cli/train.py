@@ -18,6 +18,9 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--perturbed-copies", type=int, default=1,
                    help="seeded perturbed copies of each pair added to the training set")
     s.add_argument("--threads", type=int, default=1)
+    s.add_argument("--exclude-group", action="append", default=[], metavar="GROUP",
+                   help="leave this board group out (a leave-one-group-out fold: every other pair is "
+                   "used); repeatable")
     s.set_defaults(func=_scorer)
 
     c = tsub.add_parser("pcb-cnn", help="region classifier of the pcb-cnn detector (DeepPCB layout; "
@@ -38,7 +41,33 @@ def add_parser(sub: Any) -> None:
     c.add_argument("--inputs", choices=("full", "region"), default="full",
                    help="per-candidate inputs besides the pixels: 'full' = region features, material "
                    "context and rule type; 'region' = region statistics only (faster inspection)")
+    c.add_argument("--exclude-group", action="append", default=[], metavar="GROUP",
+                   help="leave this board group out (a leave-one-group-out fold: every pair of the "
+                   "other groups is used); repeatable")
     c.set_defaults(func=_pcb_cnn)
+
+    cc = tsub.add_parser("change-cnn", help="change-map network of the change-cnn detector (needs the "
+                         "'train' extra)",
+                         description="Windows of DeepPCB-layout pairs in DIR (minus --exclude-group) and "
+                         "of synthetic boards of every style (scans, grey, colour photo-like), trained "
+                         "on the CPU, exported to ONNX (+ FP16/INT8) with the preprocessing as metadata.")
+    cc.add_argument("folder", type=Path, metavar="DIR", nargs="?", default=None,
+                    help="DeepPCB-layout folder (omit: synthetic boards only)")
+    cc.add_argument("--out", type=Path, default=Path("plugins/detectors/models/change_cnn.onnx"))
+    cc.add_argument("--exclude-group", action="append", default=[], metavar="GROUP",
+                    help="leave this board group out completely (pairs and golden layouts); repeatable")
+    cc.add_argument("--seed", type=int, default=0)
+    cc.add_argument("--epochs", type=int, default=6)
+    cc.add_argument("--width", type=int, default=16)
+    cc.add_argument("--synthetic", type=int, default=2000, help="synthetic boards (default 2000)")
+    cc.add_argument("--max-windows", type=int, default=9000, help="training windows at most")
+    cc.add_argument("--threads", type=int, default=2, help="torch/OpenCV threads")
+    cc.add_argument("--cache", type=Path, default=None,
+                    help="npz of collected windows (all groups; the fold's group is dropped after "
+                    "loading): read when present, written otherwise")
+    cc.add_argument("--no-variants", action="store_true", help="skip the FP16/INT8 variants")
+    cc.add_argument("--quiet", action="store_true")
+    cc.set_defaults(func=_change_cnn)
 
     f = tsub.add_parser("patch-features", help="export the good-set feature extractor (EfficientNet-"
                         "Lite0 blocks, ImageNet weights) to ONNX with FP16/INT8 variants",
@@ -54,8 +83,9 @@ def add_parser(sub: Any) -> None:
 def _scorer(args: argparse.Namespace) -> int:
     from inspection.train.scorer_cmd import train_scorer
 
-    report = train_scorer(args.folder, args.out, split=args.split, seed=args.seed,
-                          perturbed_copies=args.perturbed_copies, threads=args.threads)
+    report = train_scorer(args.folder, args.out, split="all" if args.exclude_group else args.split,
+                          seed=args.seed, perturbed_copies=args.perturbed_copies, threads=args.threads,
+                          exclude_groups=tuple(args.exclude_group))
     for k, v in report.items():
         print(f"{k:<18} {v:.4f}" if isinstance(v, float) else f"{k:<18} {v}")
     print(f"wrote {args.out}")
@@ -85,6 +115,21 @@ def _patch_features(args: argparse.Namespace) -> int:
     return 0
 
 
+def _change_cnn(args: argparse.Namespace) -> int:
+    _need_torch()
+    from inspection.train.change_cmd import ChangeTrainConfig, train_change_cnn
+
+    cfg = ChangeTrainConfig(epochs=args.epochs, width=args.width, seed=args.seed, threads=args.threads,
+                            synthetic=args.synthetic, max_windows=args.max_windows)
+    report = train_change_cnn(args.folder, args.out, cfg=cfg, exclude_groups=tuple(args.exclude_group),
+                              cache=args.cache, variants=not args.no_variants, progress=not args.quiet)
+    files = report["files"]
+    assert isinstance(files, dict)
+    for name, info in files.items():
+        print(f"wrote {info['path']} ({info['bytes'] / 1024:.1f} kB, {name})")
+    return 0
+
+
 def _pcb_cnn(args: argparse.Namespace) -> int:
     _need_torch()
     from inspection.train.pcb_cmd import INPUTS, train_pcb_cnn
@@ -92,7 +137,8 @@ def _pcb_cnn(args: argparse.Namespace) -> int:
 
     cfg = TrainConfig(epochs=args.epochs, width=args.width, seed=args.seed, threads=args.threads)
     report = train_pcb_cnn(args.folder, args.out, cfg=cfg, copies=args.perturbed_copies,
-                           cache=args.cache, variants=not args.no_variants, inputs=INPUTS[args.inputs])
+                           cache=args.cache, variants=not args.no_variants, inputs=INPUTS[args.inputs],
+                           exclude_groups=tuple(args.exclude_group))
     files = report["files"]
     assert isinstance(files, dict)
     for name, info in files.items():

@@ -34,7 +34,8 @@ INPUTS = {"full": VECTOR_NAMES, "region": REGION_ONLY_NAMES}
 def train_pcb_cnn(folder: Path, out: Path, *, cfg: TrainConfig, copies: int = 2, size: int = 32,
                   pad: int = 10, candidate_threshold: float = 0.35, candidate_min_area: int = 12,
                   cache: Path | None = None, variants: bool = True,
-                  inputs: Sequence[str] = VECTOR_NAMES, progress: bool = True) -> dict[str, object]:
+                  inputs: Sequence[str] = VECTOR_NAMES, progress: bool = True,
+                  exclude_groups: tuple[str, ...] = ()) -> dict[str, object]:
     """Train and write ``out`` (fp32), ``out`` with _fp16/_int8 suffixes, and ``out``.json (the
     training log). Returns the report that is also written to the JSON file."""
     import torch
@@ -52,8 +53,9 @@ def train_pcb_cnn(folder: Path, out: Path, *, cfg: TrainConfig, copies: int = 2,
         data = PatchSet.load(cache)
         print(f"loaded {len(data)} samples from {cache}")
     else:
-        data = collect(folder, split="train", copies=copies, seed=cfg.seed, size=size, pad=pad,
-                       detect=detect, threads=cfg.threads, progress=progress)
+        data = collect(folder, split="all" if exclude_groups else "train", copies=copies, seed=cfg.seed,
+                       size=size, pad=pad, detect=detect, threads=cfg.threads, progress=progress,
+                       exclude_groups=exclude_groups)
         if cache is not None:
             data.save(cache)
     if data.patches.shape[-1] != size:
@@ -71,7 +73,8 @@ def train_pcb_cnn(folder: Path, out: Path, *, cfg: TrainConfig, copies: int = 2,
         "inputs": "patches: (N,2,S,S) float32 grey 0..255 (reference, aligned part); vectors: (N,F)",
         "outputs": "probs: (N,7) softmax (none + DeepPCB types); boxes: (N,4) window units",
         "score": "1 - probs[:, 0]", "report_threshold": 0.5,
-        "training": {"dataset": folder.name, "split": "train", "perturbed_copies": copies,
+        "training": {"dataset": folder.name, "split": "train",
+                     "excluded_groups": list(exclude_groups), "perturbed_copies": copies,
                      "samples": len(data), "config": asdict(cfg)},
         "validation": history[-1] if history else {},
     }

@@ -52,12 +52,12 @@ class PatchSet:
 
 def collect(folder: Path, *, split: str = "train", copies: int = 2, seed: int = 0, size: int = 32,
             pad: int = 10, detect: DetectParams | None = None, threads: int = 1,
-            progress: bool = True) -> PatchSet:
+            progress: bool = True, exclude_groups: tuple[str, ...] = ()) -> PatchSet:
     """Samples of every pair of ``split``: the clean pair plus ``copies`` seeded perturbed copies."""
     from inspection.vision.patches import candidate_vector
 
     cv2.setNumThreads(threads)
-    pairs = load_pairs(folder, split=split)
+    pairs = load_pairs(folder, split=split, exclude_groups=exclude_groups)
     patches: list[np.ndarray] = []
     vectors: list[np.ndarray] = []
     labels: list[int] = []

@@ -19,11 +19,12 @@ logger = logging.getLogger(__name__)
 
 
 def train_scorer(folder: Path, out: Path, *, split: str = "train", seed: int = 0,
-                 perturbed_copies: int = 1, threads: int = 1, progress: bool = True) -> dict[str, object]:
+                 perturbed_copies: int = 1, threads: int = 1, progress: bool = True,
+                 exclude_groups: tuple[str, ...] = ()) -> dict[str, object]:
     """Collect candidates of every pair of ``split`` (clean, plus ``perturbed_copies`` seeded
     perturbed copies), fit the logistic scorer, write it to ``out``; returns a small report."""
     cv2.setNumThreads(threads)
-    pairs = load_pairs(folder, split=split)
+    pairs = load_pairs(folder, split=split, exclude_groups=exclude_groups)
     feats: list[np.ndarray] = []
     labels: list[int] = []
     bar = Progress(len(pairs) * (1 + perturbed_copies), "candidates", enabled=progress)
@@ -40,6 +41,7 @@ def train_scorer(folder: Path, out: Path, *, split: str = "train", seed: int = 0
     tp = int((pred & (y > 0)).sum())
     report: dict[str, object] = {
         "pairs": len(pairs), "candidates": len(y), "defects": int(y.sum()),
+        "excluded_groups": list(exclude_groups),
         "train_precision": tp / max(1, int(pred.sum())), "train_recall": tp / max(1, int(y.sum())),
     }
     data = scorer.to_dict()

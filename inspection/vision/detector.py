@@ -102,4 +102,5 @@ detectors.register("classical", ClassicalDetector)
 # ONNX Runtime detectors live in plugins/ and are imported only when asked for by name.
 detectors.register("pcb-cnn", "plugins.detectors.pcb_cnn:PcbCnnDetector", extra="cpu")
 detectors.register("pcb-cnn-fast", "plugins.detectors.pcb_cnn:PcbCnnFastDetector", extra="cpu")
+detectors.register("change-cnn", "plugins.detectors.change_cnn:ChangeCnnDetector", extra="cpu")
 detectors.register("goodset", "plugins.detectors.goodset_detector:GoodSetDetector", extra="cpu")
