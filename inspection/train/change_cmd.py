@@ -22,7 +22,7 @@ from inspection.train.change_data import WindowSet, collect
 
 logger = logging.getLogger(__name__)
 
-FORMAT = "inspection.vision.change-map/1"
+FORMAT = "inspection.change-map/1"
 MODEL_VERSION = "1.0.0"
 CLASSES = ["open", "short", "mousebite", "spur", "copper", "pinhole"]
 

@@ -46,7 +46,7 @@ from plugins.detectors.onnx_runtime import OnnxModel, load_model
 
 logger = logging.getLogger(__name__)
 
-FORMAT = "inspection.vision.change-map/1"
+FORMAT = "inspection.change-map/1"
 MODELS = Path(__file__).resolve().parent / "models"
 SUFFIXES = {"fp32": "", "fp16": "_fp16", "int8": "_int8"}
 BASE = "change_cnn"

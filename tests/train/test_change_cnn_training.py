@@ -55,7 +55,7 @@ def test_training_writes_model_variants_and_metadata(tiny_model: Path) -> None:
     for suffix in ("", "_fp16", "_int8"):
         assert tiny_model.with_name(f"change_cnn{suffix}.onnx").is_file()
     log = json.loads(tiny_model.with_suffix(".json").read_text())
-    assert log["metadata"]["format"] == "inspection.vision.change-map/1"
+    assert log["metadata"]["format"] == "inspection.change-map/1"
     assert log["report"]["onnx_max_abs_diff"] < 1e-4
 
 
