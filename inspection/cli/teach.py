@@ -32,7 +32,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--out", type=Path, required=True, metavar="RECIPE_DIR")
     p.add_argument("--name", default=None, help="recipe name (default: the folder name of --out)")
     p.add_argument("--number", type=int, default=0, help="PLC recipe number 0..999 (default 0)")
-    p.add_argument("--target-frr", type=float, default=0.001, help="target false-reject rate (default 0.001)")
+    p.add_argument("--target-frr", type=float, default=None,
+                   help="target false-reject rate (default 0.001; 0.01 with --detector goodset)")
     p.add_argument(
         "--confidence", type=float, default=0.95, help="confidence of the FRR guarantee (default 0.95)"
     )
@@ -75,6 +76,21 @@ def add_parser(sub: Any) -> None:
         "--mm-per-px", type=float, default=None, help="scale, when not measured with calibrate scale"
     )
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    p.add_argument(
+        "--detector",
+        choices=("classical", "goodset"),
+        default="classical",
+        help="'classical': golden reference and tolerance band; 'goodset': a good-set model (patch "
+        "features of good parts, memory bank) the recipe carries (default classical)",
+    )
+    g = p.add_argument_group("good-set detector (--detector goodset)")
+    g.add_argument("--no-align", action="store_true",
+                   help="the parts are already in one frame (e.g. cropped tiles): do not align them")
+    g.add_argument("--short-side", type=int, default=224, help="feature scale, px (default 224)")
+    g.add_argument("--bank-size", type=int, default=5000, help="memory bank size (default 5000)")
+    g.add_argument("--top-k", type=int, default=50, help="image score: mean of the k worst patches")
+    g.add_argument("--extractor", default="effnet-lite0", help="patch feature extractor")
+    g.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32")
     p.add_argument("--overwrite", action="store_true", help="replace an existing recipe folder")
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the summary as JSON")
     p.add_argument("--threads", type=int, default=1, help="OpenCV threads (default 1)")
@@ -99,6 +115,8 @@ def _teach(args: argparse.Namespace) -> int:
     from inspection.recipe.params import DetectParams
 
     cv2.setNumThreads(max(1, args.threads))
+    if args.detector == "goodset":
+        return _teach_goodset(args)
     if args.undistort and args.camera is None:
         raise ConfigError("--undistort needs --camera", field="undistort")
     if args.scale is not None and args.mm_per_px is not None:
@@ -126,7 +144,7 @@ def _teach(args: argparse.Namespace) -> int:
         roi=args.roi,
         roi_margin_px=args.roi_margin,
         ignore=read_image(args.ignore) if args.ignore else None,
-        target_frr=args.target_frr,
+        target_frr=0.001 if args.target_frr is None else args.target_frr,
         confidence=args.confidence,
         folds=args.folds,
         mm_per_px=mm,
@@ -154,4 +172,53 @@ def _teach(args: argparse.Namespace) -> int:
                 indent=1,
             )
         )
+    return 0
+
+
+def _teach_goodset(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from calibration.bundle import BundleContent, write_bundle
+    from calibration.images import image_files, read_all
+    from calibration.teach_goodset import GoodSetTeachParams, teach_goodset, thresholds_data
+    from inspection.errors import ConfigError
+    from inspection.imageio import read_image
+    from inspection.recipe.params import DetectParams
+    from inspection.vision.goodset import feature_extractors
+
+    if args.out.exists() and not args.overwrite:
+        raise ConfigError(f"{args.out} already exists (use --overwrite to replace it)", field="out")
+    for flag in ("camera", "scale"):
+        if getattr(args, flag) is not None:
+            raise ConfigError(f"--{flag} is not supported with --detector goodset yet", field=flag)
+    frr = 0.01 if args.target_frr is None else args.target_frr
+    detect = DetectParams(material=args.material)
+    if args.min_area is not None:
+        detect = replace(detect, min_area_px=args.min_area)
+    params = GoodSetTeachParams(
+        name=args.name or args.out.name, number=args.number, detect=detect, roi=args.roi,
+        ignore=read_image(args.ignore) if args.ignore else None, mm_per_px=args.mm_per_px,
+        target_frr=frr, folds=args.folds, short_side=args.short_side, bank_size=args.bank_size,
+        top_k=args.top_k, align_parts=not args.no_align)
+    extract = feature_extractors.create(args.extractor, threads=args.threads, device="cpu",
+                                        precision=args.precision)
+    images = list(read_all(image_files(args.good)))
+    result = teach_goodset(images, params, extract, extractor=str(getattr(extract, "name", args.extractor)),
+                           progress=not args.quiet)
+    data = thresholds_data(result)
+    manifest = write_bundle(result.recipe, args.out,
+                            BundleContent(thresholds=data, teach={"detector": "goodset",
+                                                                  "timings_s": result.timings}),
+                            overwrite=args.overwrite)
+    aside = [p for p in result.parts if p.status != "good"]
+    print(f"good-set recipe {params.name!r}: {result.used} good parts taught, {len(aside)} set aside")
+    for p in aside[:20]:
+        print(f"  {p.name}: {p.status}: {p.reason}")
+    print(f"threshold {result.model.threshold:.4f} at a {frr:.1%} target false-reject rate "
+          f"({result.model.calibration_scores.size} held-out good scores); "
+          f"taught in {result.timings['total']:.1f} s")
+    print(f"wrote {args.out} (content hash {manifest['content_hash'][:16]}...)")
+    if args.json:
+        args.json.write_text(json.dumps({"recipe": str(args.out), "content_hash": manifest["content_hash"],
+                                         **data}, indent=1))
     return 0

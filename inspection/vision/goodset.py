@@ -12,6 +12,7 @@ Pure numpy; the feature extractor is passed in as a callable.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -158,27 +159,57 @@ class GoodSetModel:
         k = min(max(1, self.top_k), flat.size)
         return float(np.partition(flat, flat.size - k)[flat.size - k:].mean())
 
-    def save(self, path: Path) -> None:
-        meta = {"format": FORMAT, "threshold": self.threshold, "frr": self.frr,
+    def meta(self) -> dict[str, object]:
+        return {"format": FORMAT, "threshold": self.threshold, "frr": self.frr,
                 "short_side": self.short_side, "extractor": self.extractor, "contrast": self.contrast,
                 "top_k": self.top_k}
-        np.savez_compressed(path, bank=self.bank, mean=self.mean, components=self.components,
-                            calibration_scores=self.calibration_scores, meta=np.array(json.dumps(meta)))
+
+    def to_bytes(self) -> bytes:
+        """The model as an ``.npz`` archive (what :meth:`save` writes and a recipe bundle holds)."""
+        buf = io.BytesIO()
+        np.savez_compressed(buf, bank=self.bank, mean=self.mean, components=self.components,
+                            calibration_scores=self.calibration_scores,
+                            meta=np.array(json.dumps(self.meta())))
+        return buf.getvalue()
+
+    def digest(self) -> str:
+        """SHA-256 of the model's arrays and settings (not of the archive's bytes, which carry
+        timestamps): equal models have equal digests."""
+        h = hashlib.sha256(json.dumps(self.meta(), sort_keys=True).encode())
+        for a in (self.bank, self.mean, self.components, self.calibration_scores):
+            arr = np.ascontiguousarray(a)
+            h.update(repr((arr.dtype.str, arr.shape)).encode())
+            h.update(arr.tobytes())
+        return h.hexdigest()
+
+    def save(self, path: Path) -> None:
+        Path(path).write_bytes(self.to_bytes())
 
     @classmethod
-    def load(cls, path: Path) -> GoodSetModel:
+    def from_bytes(cls, data: bytes, *, source: str = "good-set model") -> GoodSetModel:
+        """A model from :meth:`to_bytes`'s archive; :class:`CalibrationError` when it is not one, its
+        format tag is another (e.g. a newer version) or it is corrupt."""
         try:
-            # read the bytes first: np.load leaves its file open when the archive is corrupt
-            with np.load(io.BytesIO(Path(path).read_bytes())) as z:
+            with np.load(io.BytesIO(data), allow_pickle=False) as z:
                 meta = json.loads(str(z["meta"]))
                 if meta.get("format") != FORMAT:
-                    raise CalibrationError(f"{path}: not a good-set model ({meta.get('format')!r})")
+                    raise CalibrationError(f"{source}: not a good-set model of format {FORMAT!r} "
+                                           f"({meta.get('format')!r})")
                 return cls(z["bank"].astype(np.float32), z["mean"].astype(np.float32),
                            z["components"].astype(np.float32), float(meta["threshold"]),
                            float(meta["frr"]), int(meta["short_side"]), str(meta["extractor"]),
                            z["calibration_scores"], str(meta["contrast"]), int(meta["top_k"]))
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            raise CalibrationError(f"cannot read {source}: {exc}") from exc
+
+    @classmethod
+    def load(cls, path: Path) -> GoodSetModel:
+        try:
+            # read the bytes first: np.load leaves its file open when the archive is corrupt
+            data = Path(path).read_bytes()
+        except OSError as exc:
             raise CalibrationError(f"cannot read good-set model {path}: {exc}") from exc
+        return cls.from_bytes(data, source=f"good-set model {path}")
 
 
 def _distances(raw: np.ndarray, mean: np.ndarray, components: np.ndarray, bank: np.ndarray,
