@@ -24,7 +24,7 @@ import numpy as np
 from inspection.errors import ConfigError
 from inspection.imageio import read_image
 from inspection.progress import Progress
-from inspection.vision.goodset import FeatureFn, GoodSetModel, auroc, pixel_map, teach
+from inspection.vision.goodset import FeatureFn, GoodSetModel, auroc, teach
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def run(cfg: MtdConfig, extract: FeatureFn, *, extractor: str, info: dict[str, o
         folders.append(rel.split("/")[0] if "/" in rel else ".")
         mask_path = path.with_suffix(".png")
         if mask_path.is_file():
-            full = pixel_map(amap, image.shape[:2])
+            full = model.heat_map(amap, image.shape[:2])
             mask = read_image(mask_path) > 127
             s = cfg.pixel_step
             pix_scores.append(full[::s, ::s].ravel())

@@ -33,7 +33,7 @@ import numpy as np
 from inspection.errors import ConfigError
 from inspection.imageio import read_image
 from inspection.progress import Progress
-from inspection.vision.goodset import FeatureFn, auroc, pixel_map, teach
+from inspection.vision.goodset import FeatureFn, auroc, teach
 
 #: MTD names its tiles exp<k>_num_<n>: <k> is the acquisition (the source images of one run)
 SOURCE_PATTERN = r"^(exp\d+)_"
@@ -147,7 +147,7 @@ def run(cfg: KFoldConfig, extract: FeatureFn, *, extractor: str,
                          "threshold": model.threshold})
             mask_path = p.with_suffix(".png")
             if mask_path.is_file():
-                full = pixel_map(amap, image.shape[:2])
+                full = model.heat_map(amap, image.shape[:2])
                 s = cfg.pixel_step
                 ps.append((full[::s, ::s] / model.threshold).ravel())
                 pl.append((read_image(mask_path)[::s, ::s] > 127).ravel())

@@ -73,3 +73,32 @@ def test_defect_outside_the_roi_is_ignored(taught):
     assert inspect(prepare(Recipe("tile", reference, roi=(8, 8, 144, 112))), bad_img,
                    detector=det).code is ResultCode.NG_DEFECT
     assert inspect(prepared, bad_img, detector=det).code is ResultCode.OK
+
+
+def test_model_of_another_extractor_version_is_refused(taught):
+    from dataclasses import replace
+
+    from inspection.vision.goodset import GoodSetModel
+
+    path, _ = taught
+    model = GoodSetModel.load(path)
+    old = replace(model, extractor=model.extractor.split("@")[0] + "@1.0.0-blocks4+7")
+    with pytest.raises(DetectorError) as err:
+        detectors.create("goodset", old, device="cpu")
+    assert err.value.key == "model_mismatch"
+
+
+def test_station_builds_the_goodset_detector_from_the_recipe(taught):
+    from inspection.station.recipes import make_detector
+    from inspection.vision.goodset import GoodSetModel
+
+    path, rng = taught
+    recipe = Recipe("tile", _tile(rng), roi=(8, 8, 144, 112), detector="goodset",
+                    goodset=GoodSetModel.load(path))
+    det = make_detector(recipe)
+    assert det.name == "goodset"
+    prepared = prepare(recipe)
+    assert inspect(prepared, _tile(rng), detector=det).code is ResultCode.OK
+    bad_img = _tile(rng)
+    cv2.circle(bad_img, (100, 35), 7, 10, -1)
+    assert inspect(prepared, bad_img, detector=det).code is ResultCode.NG_DEFECT
