@@ -28,7 +28,11 @@ def add_parser(sub: Any) -> None:
         "(cross-validation, through the station's own pipeline), sets the threshold at the target "
         "false-reject rate and writes a versioned, hashed recipe bundle.",
     )
-    p.add_argument("--good", type=Path, required=True, metavar="DIR", help="folder of good-part images")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--good", type=Path, metavar="DIR", help="folder of good-part images")
+    src.add_argument("--live", metavar="DRIVER",
+                     help="teach from the live camera: grab --count good parts with this camera driver "
+                     "(pylon, usb, replay; see `inspection camera list`), one software trigger each")
     p.add_argument("--out", type=Path, required=True, metavar="RECIPE_DIR")
     p.add_argument("--name", default=None, help="recipe name (default: the folder name of --out)")
     p.add_argument("--number", type=int, default=0, help="PLC recipe number 0..999 (default 0)")
@@ -91,11 +95,79 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--top-k", type=int, default=50, help="image score: mean of the k worst patches")
     g.add_argument("--extractor", default="effnet-lite0", help="patch feature extractor")
     g.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32")
+    lv = p.add_argument_group("live camera (--live DRIVER)")
+    lv.add_argument("--count", type=int, default=20, help="good parts to grab (default 20)")
+    lv.add_argument("--serial", help="device serial number")
+    lv.add_argument("--emulated", action="store_true", help="a pylon camera-emulator device")
+    lv.add_argument("--image-file", type=Path, help="image file or folder served by the emulator / replay")
+    lv.add_argument("--exposure-us", type=float)
+    lv.add_argument("--gain-db", type=float)
+    lv.add_argument("--grab-timeout", type=float, default=5.0, help="seconds per frame (default 5)")
+    lv.add_argument("--save-parts", type=Path, default=None, metavar="DIR",
+                    help="also write the grabbed parts as PNG (to re-teach from files later)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing recipe folder")
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the summary as JSON")
     p.add_argument("--threads", type=int, default=1, help="OpenCV threads (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=_teach)
+
+
+def grab_parts(args: argparse.Namespace) -> list[tuple[str, Any]]:
+    """``--count`` frames of the live camera, one software trigger each: (name, grey image or the
+    error that frame gave). Progress on stderr; ``--save-parts`` keeps them as PNG."""
+    import sys
+
+    import cv2
+
+    from inspection.camera.contract import create_camera
+    from inspection.camera.settings import parse_camera_settings
+    from inspection.errors import ConfigError, InspectionError
+    from inspection.imageio import to_grey8
+    from inspection.progress import Progress
+
+    if args.count < 1:
+        raise ConfigError("must be >= 1", field="--count")
+    data: dict[str, Any] = {"driver": args.live, "grab_timeout_s": args.grab_timeout,
+                            "emulated": bool(args.emulated), "trigger": {"source": "software"}}
+    for key in ("serial", "image_file", "exposure_us", "gain_db"):
+        if getattr(args, key) is not None:
+            data[key] = getattr(args, key)
+    if args.emulated:
+        from inspection.cli.camera import ensure_emulated
+
+        ensure_emulated(1)
+    out: list[tuple[str, Any]] = []
+    if args.save_parts is not None:
+        args.save_parts.mkdir(parents=True, exist_ok=True)
+    bar = Progress(args.count, "grabbing good parts", enabled=not args.quiet)
+    with create_camera(parse_camera_settings(data)) as camera:
+        camera.arm()
+        for i in range(args.count):
+            name = f"part_{i + 1:04d}"
+            try:
+                camera.trigger()
+                frame = camera.grab()
+                img = to_grey8(frame.pixels, what=name)
+                name = f"part_{i + 1:04d}_frame{frame.frame_id}"
+                out.append((name, img))
+                if args.save_parts is not None:
+                    cv2.imwrite(str(args.save_parts / f"{name}.png"), img)
+            except InspectionError as exc:  # a bad frame is reported with the parts, not fatal
+                out.append((name, exc))
+            bar.update(note=name)
+    bad = sum(isinstance(img, InspectionError) for _, img in out)
+    print(f"grabbed {len(out) - bad} of {args.count} parts from {args.live}", file=sys.stderr)
+    return out
+
+
+def _images(args: argparse.Namespace, transform: Any = None) -> list[tuple[str, Any]]:
+    from calibration.images import image_files, read_all
+
+    if args.live:
+        parts = grab_parts(args)
+        return [(n, transform(i)) if transform is not None and not isinstance(i, Exception) else (n, i)
+                for n, i in parts]
+    return list(read_all(image_files(args.good), transform=transform))
 
 
 def _teach(args: argparse.Namespace) -> int:
@@ -105,7 +177,6 @@ def _teach(args: argparse.Namespace) -> int:
 
     from calibration.bundle import write_bundle
     from calibration.camera import CameraCalibration
-    from calibration.images import image_files, read_all
     from calibration.scale import ScaleCalibration
     from calibration.teach import TeachParams, teach
     from calibration.teach_report import bundle_content, summary, thresholds_data
@@ -150,8 +221,7 @@ def _teach(args: argparse.Namespace) -> int:
         mm_per_px=mm,
     )
     undistort = Undistorter(camera) if (args.undistort and camera is not None) else None
-    files = image_files(args.good)
-    images = list(read_all(files, transform=undistort))
+    images = _images(args, undistort)
     result = teach(images, params, progress=not args.quiet)
     manifest = write_bundle(
         result.recipe,
@@ -179,7 +249,6 @@ def _teach_goodset(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from calibration.bundle import BundleContent, write_bundle
-    from calibration.images import image_files, read_all
     from calibration.teach_goodset import GoodSetTeachParams, teach_goodset, thresholds_data
     from inspection.errors import ConfigError
     from inspection.imageio import read_image
@@ -202,7 +271,7 @@ def _teach_goodset(args: argparse.Namespace) -> int:
         top_k=args.top_k, align_parts=not args.no_align)
     extract = feature_extractors.create(args.extractor, threads=args.threads, device="cpu",
                                         precision=args.precision)
-    images = list(read_all(image_files(args.good)))
+    images = _images(args)
     result = teach_goodset(images, params, extract, extractor=str(getattr(extract, "name", args.extractor)),
                            progress=not args.quiet)
     data = thresholds_data(result)

@@ -112,3 +112,29 @@ def test_teach_goodset_aligns_parts_and_refuses_those_that_do_not_align():
     assert result.model.calibration_scores.size == 8  # k-fold: every taught part gives a score
     assert result.recipe.shape == (120, 160)
 
+
+
+def test_cli_teaches_a_goodset_recipe_from_the_live_camera(tmp_path, monkeypatch, capsys):
+    """``inspection teach --live replay --count N --detector goodset``: N parts grabbed one trigger
+    each, taught, the bundle loads with its model."""
+    from inspection.cli import main
+    from inspection.vision import goodset
+
+    rng = np.random.default_rng(3)
+    src = tmp_path / "line"
+    src.mkdir()
+    for i in range(7):
+        cv2.imwrite(str(src / f"p{i}.png"), _part(rng, (int(rng.integers(-2, 3)), int(rng.integers(-2, 3)))))
+    cv2.imwrite(str(src / "p7_noise.png"), rng.integers(0, 255, (120, 160)).astype(np.uint8))
+    monkeypatch.setattr(goodset.feature_extractors, "create", lambda *a, **k: block_features)
+    rc = main(["teach", "--live", "replay", "--image-file", str(src), "--count", "8", "--detector",
+               "goodset", "--out", str(tmp_path / "recipe"), "--short-side", "96", "--bank-size", "60",
+               "--top-k", "3", "--folds", "2", "--save-parts", str(tmp_path / "grabbed"), "--quiet"])
+    assert rc == 0
+    out = capsys.readouterr()
+    assert "grabbed 8 of 8 parts from replay" in out.err
+    assert "7 good parts taught, 1 set aside" in out.out and "unaligned" in out.out
+    assert len(list((tmp_path / "grabbed").glob("*.png"))) == 8
+    bundle = load_bundle(tmp_path / "recipe")
+    assert bundle.recipe.detector == "goodset" and bundle.recipe.goodset is not None
+    assert bundle.thresholds is not None and bundle.thresholds["parts_used"] == 7
