@@ -131,9 +131,10 @@ def add_parser(sub: Any) -> None:
     kf.set_defaults(func=_mtd_kfold)
 
     sp = bsub.add_parser("mtd-split", help="seeded train/test split of an MTD-layout folder (symlinks)",
-                         description="OUT/train/<good folder> gets a seeded share of the good images; "
-                         "OUT/test/<folder> gets the other good images and every defective one "
-                         "(masks alongside). Teach on OUT/train, score OUT/test.")
+                         description="Split by source image: OUT/train/<good folder> gets the good "
+                         "images of a seeded share of the sources; OUT/test/<folder> gets every image "
+                         "of the other sources (masks alongside); defective images of training "
+                         "sources are left out. Teach on OUT/train, score OUT/test.")
     sp.add_argument("source", type=Path, metavar="DIR")
     sp.add_argument("--out", type=Path, required=True, metavar="OUT")
     sp.add_argument("--good-folder", default="MT_Free")
@@ -294,5 +295,5 @@ def _mtd_split(args: argparse.Namespace) -> int:
     counts = split_folder(args.source, args.out, good_folder=args.good_folder,
                           train_share=args.train_share, seed=args.seed)
     print(f"{counts['train']} training images in {args.out}/train, {counts['test']} test images in "
-          f"{args.out}/test")
+          f"{args.out}/test, {counts['unused']} defective images of training sources left out")
     return 0
