@@ -22,8 +22,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from inspection.errors import ConfigError
 from inspection.bench.mtd_kfold import SOURCE_PATTERN, source_of
+from inspection.errors import ConfigError
 from inspection.imageio import read_image
 from inspection.progress import Progress
 from inspection.vision.goodset import FeatureFn, GoodSetModel, auroc, teach
