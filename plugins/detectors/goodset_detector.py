@@ -89,7 +89,12 @@ class GoodSetDetector:
         out = []
         for i in order[: prepared.recipe.detect.max_findings]:
             x, y, w, h, area = (int(v) for v in stats[i])
+            # the region's outline, so that overlays draw where the anomaly map points
+            contours, _ = cv2.findContours((labels == i).astype(np.uint8), cv2.RETR_EXTERNAL,
+                                           cv2.CHAIN_APPROX_SIMPLE)
+            outline = max(contours, key=cv2.contourArea).reshape(-1, 2).astype(np.float64)
             out.append(Finding(box=(float(x), float(y), float(x + w), float(y + h)), score=conf,
+                               contour=outline if len(outline) >= 3 else None,
                                defect_class=DefectClass.UNKNOWN, polarity=Polarity.DARK, area_px=area,
                                contrast=float(full[labels == i].max()),
                                area_mm2=None if mm is None else area * mm * mm,

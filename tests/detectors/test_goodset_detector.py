@@ -52,6 +52,9 @@ def test_defect_rejects_and_good_part_passes(taught):
     top = bad.reported[0]
     assert top.box[0] - 8 <= 100 <= top.box[2] + 8 and top.box[1] - 8 <= 35 <= top.box[3] + 8
     assert 0.5 <= top.score <= 1.0
+    if top.contour is not None:  # the outline of the anomalous region, for the HMI's overlay
+        cx, cy = top.contour[:, 0], top.contour[:, 1]
+        assert cx.min() >= top.box[0] - 1 and cx.max() <= top.box[2] and cy.min() >= top.box[1] - 1
 
 
 def test_bad_model_files(tmp_path):
