@@ -45,7 +45,7 @@ class GoodSetTeachParams:
     bank_size: int = 5000
     dims: int = 64
     top_k: int = 50
-    max_patches: int = 1_000_000
+    max_patches: int = 200_000  # the coreset's pool (a seeded sample): its size sets the teach time
     min_parts: int = 5
     align_parts: bool = True  # False: the parts are already in one frame (e.g. cropped tiles)
 

@@ -93,6 +93,9 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--short-side", type=int, default=224, help="feature scale, px (default 224)")
     g.add_argument("--bank-size", type=int, default=5000, help="memory bank size (default 5000)")
     g.add_argument("--top-k", type=int, default=50, help="image score: mean of the k worst patches")
+    g.add_argument("--max-patches", type=int, default=200_000,
+                   help="the coreset is chosen among this many patches (a seeded sample; default "
+                   "200,000): teach time grows with it")
     g.add_argument("--extractor", default="effnet-lite0", help="patch feature extractor")
     g.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32")
     lv = p.add_argument_group("live camera (--live DRIVER)")
@@ -268,7 +271,7 @@ def _teach_goodset(args: argparse.Namespace) -> int:
         name=args.name or args.out.name, number=args.number, detect=detect, roi=args.roi,
         ignore=read_image(args.ignore) if args.ignore else None, mm_per_px=args.mm_per_px,
         target_frr=frr, folds=args.folds, short_side=args.short_side, bank_size=args.bank_size,
-        top_k=args.top_k, align_parts=not args.no_align)
+        top_k=args.top_k, max_patches=args.max_patches, align_parts=not args.no_align)
     extract = feature_extractors.create(args.extractor, threads=args.threads, device="cpu",
                                         precision=args.precision)
     images = _images(args)
