@@ -1,6 +1,7 @@
 """Teaching a good-set recipe: a part type learned from good parts only, judged by a good-set model.
 
-1. Read the parts (all one size; others are set aside with the reason).
+1. Read the parts (all one size; others are set aside with the reason; with ``align_parts`` off,
+   parts already cropped, e.g. tiles, are scaled to the most common size instead).
 2. Align them to each other (:mod:`calibration.part_set`): the station aligns every part to the
    golden reference before the detector sees it, so the model must be taught on parts in that
    same frame. Parts that do not align are refused, with the reason.
@@ -17,6 +18,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from calibration.part_report import PartReport
@@ -83,11 +85,16 @@ def teach_goodset(images: list[tuple[str, np.ndarray | InspectionError]], params
     for _, img in usable:
         counts[img.shape] = counts.get(img.shape, 0) + 1
     shape = max(counts, key=lambda s: counts[s])
-    for name, img in usable:
-        if img.shape != shape:
-            reports[name] = PartReport(name, "unreadable", f"image is {img.shape[1]}x{img.shape[0]} px, "
-                                       f"most good parts are {shape[1]}x{shape[0]} px")
-    usable = [(n, i) for n, i in usable if i.shape == shape]
+    if params.align_parts:
+        for name, img in usable:
+            if img.shape != shape:
+                reports[name] = PartReport(name, "unreadable", f"image is {img.shape[1]}x{img.shape[0]} "
+                                           f"px, most good parts are {shape[1]}x{shape[0]} px")
+        usable = [(n, i) for n, i in usable if i.shape == shape]
+    else:  # parts already cropped (tiles of varying size): scaled to the most common size
+        usable = [(n, i if i.shape == shape else cv2.resize(i, (shape[1], shape[0]),
+                                                             interpolation=cv2.INTER_AREA))
+                  for n, i in usable]
     if len(usable) < params.min_parts:
         raise RecipeError(f"{len(usable)} usable good part(s), at least {params.min_parts} needed",
                           key="too_few_good_parts")

@@ -138,3 +138,13 @@ def test_cli_teaches_a_goodset_recipe_from_the_live_camera(tmp_path, monkeypatch
     bundle = load_bundle(tmp_path / "recipe")
     assert bundle.recipe.detector == "goodset" and bundle.recipe.goodset is not None
     assert bundle.thresholds is not None and bundle.thresholds["parts_used"] == 7
+
+
+def test_teach_goodset_without_alignment_scales_tiles_of_other_sizes():
+    rng = np.random.default_rng(4)
+    parts: list[tuple[str, np.ndarray]] = [(f"t{i}.png", _part(rng)) for i in range(5)]
+    parts.append(("big.png", cv2.resize(_part(rng), (200, 150))))
+    result = teach_goodset(list(parts), GoodSetTeachParams(short_side=96, bank_size=40, dims=2, top_k=3,
+                                                           folds=2, align_parts=False),
+                           block_features, extractor="blocks@1")
+    assert result.used == 6 and result.recipe.shape == (120, 160)
