@@ -80,6 +80,7 @@ class KFoldConfig:
     pixel_step: int = 4
     seed: int = 0
     progress: bool = True
+    heatmaps: int = 0  # write the heat-map overlay of this many defective tiles per fold (OUT/heatmaps)
 
 
 def dataset(cfg: KFoldConfig) -> list[tuple[Path, str, int]]:
@@ -136,6 +137,7 @@ def run(cfg: KFoldConfig, extract: FeatureFn, *, extractor: str,
         ps: list[np.ndarray] = []
         pl: list[np.ndarray] = []
         bar = Progress(len(test), f"fold {fold}: score", enabled=cfg.progress)
+        drawn = 0
         for p, folder in test:
             image = read_image(p)
             t1 = time.perf_counter()
@@ -148,9 +150,15 @@ def run(cfg: KFoldConfig, extract: FeatureFn, *, extractor: str,
             mask_path = p.with_suffix(".png")
             if mask_path.is_file():
                 full = model.heat_map(amap, image.shape[:2])
+                mask = read_image(mask_path) > 127
                 s = cfg.pixel_step
                 ps.append((full[::s, ::s] / model.threshold).ravel())
-                pl.append((read_image(mask_path)[::s, ::s] > 127).ravel())
+                pl.append(mask[::s, ::s].ravel())
+                if drawn < cfg.heatmaps and folder != cfg.good_folder:
+                    out = cfg.out / "heatmaps" / f"fold{fold}_{folder}_{p.stem}.png"
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    cv2.imwrite(str(out), heat_overlay(image, full / model.threshold, mask))
+                    drawn += 1
             bar.update()
         pix[fold] = (ps, pl)
         fs = _fold_summary(cfg, fold, [f for _, f in test], np.array(scores), model.threshold, ps, pl)
@@ -174,6 +182,19 @@ def run(cfg: KFoldConfig, extract: FeatureFn, *, extractor: str,
     summary.update(info or {})
     (cfg.out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def heat_overlay(image: np.ndarray, heat: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """BGR picture of a grey image with its heat map (``heat``: 1.0 = the threshold; blue below,
+    red at twice the threshold) blended in, and the true defect outlined in white when given."""
+    level = np.clip(heat / 2.0 * 255.0, 0, 255).astype(np.uint8)
+    colour = cv2.applyColorMap(level, cv2.COLORMAP_JET)
+    grey = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    out = cv2.addWeighted(grey, 0.55, colour, 0.45, 0.0)
+    if mask is not None and mask.any():
+        contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        cv2.drawContours(out, contours, -1, (255, 255, 255), 1)
+    return out
 
 
 def _fold_summary(cfg: KFoldConfig, fold: int, folders: Sequence[str], scores: np.ndarray,

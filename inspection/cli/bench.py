@@ -127,6 +127,8 @@ def add_parser(sub: Any) -> None:
     kf.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     kf.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32")
     kf.add_argument("--extractor", default="effnet-lite0", help="patch feature extractor")
+    kf.add_argument("--heatmaps", type=int, default=0, metavar="N",
+                    help="write heat-map overlays of N defective tiles per fold to OUT/heatmaps")
     kf.add_argument("--quiet", action="store_true")
     kf.set_defaults(func=_mtd_kfold)
 
@@ -274,7 +276,8 @@ def _mtd_kfold(args: argparse.Namespace) -> int:
         val_source=args.val_source or None,
         pattern=args.pattern or mtd_kfold.SOURCE_PATTERN,
         only=tuple(int(v) for v in args.only.split(",") if v.strip()), max_train=args.max_train,
-        teach_args=teach_args, threads=args.threads, seed=args.seed, progress=not args.quiet)
+        teach_args=teach_args, threads=args.threads, seed=args.seed, progress=not args.quiet,
+        heatmaps=args.heatmaps)
     info = {"providers": list(getattr(extract, "providers", ())), "precision": args.precision}
 
     def show(fold: dict[str, object]) -> None:

@@ -112,7 +112,7 @@ def test_cli_runs_selected_folds(tmp_path, capsys, monkeypatch):
     rc = main(["bench", "mtd-kfold", str(src), "--out", str(tmp_path / "o"), "--folds", "3",
                "--val-source", "exp1",
                "--only", "1,2", "--short-side", "96", "--bank-size", "40", "--dims", "2",
-               "--top-k", "3", "--calibration-folds", "2", "--quiet"])
+               "--top-k", "3", "--calibration-folds", "2", "--heatmaps", "1", "--quiet"])
     assert rc == 0
     out = capsys.readouterr().out
     assert "pooled" in out and "rejected at the threshold" in out
@@ -121,3 +121,6 @@ def test_cli_runs_selected_folds(tmp_path, capsys, monkeypatch):
     # exp1 .. exp3 hold 7 tiles each: exp1 goes to fold 0, the validation fold, not run here
     assert summary["val_fold"] == 0 and summary["validation"] is None
     assert [f["sources"] for f in summary["per_fold"]] == [["exp2"], ["exp3"]]
+    pictures = sorted((tmp_path / "o/heatmaps").glob("*.png"))
+    assert [p.name.split("_")[0] for p in pictures] == ["fold1", "fold2"]  # one per fold
+    assert cv2.imread(str(pictures[0])).ndim == 3
