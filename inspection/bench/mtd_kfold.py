@@ -185,9 +185,13 @@ def run(cfg: KFoldConfig, extract: FeatureFn, *, extractor: str,
 
 
 def heat_overlay(image: np.ndarray, heat: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    """BGR picture of a grey image with its heat map (``heat``: 1.0 = the threshold; blue below,
-    red at twice the threshold) blended in, and the true defect outlined in white when given."""
-    level = np.clip(heat / 2.0 * 255.0, 0, 255).astype(np.uint8)
+    """BGR picture of a grey image with its heat map (``heat``: 1.0 = the threshold) blended in,
+    and the true defect outlined in white when given. Colours run from the map's own median (blue)
+    to the threshold and beyond (red): the blurred map of a small defect stays below the threshold,
+    and a fixed scale would show it as one flat colour."""
+    low = float(np.median(heat))
+    high = max(1.0, float(heat.max()))
+    level = np.clip((heat - low) / max(high - low, 1e-6) * 255.0, 0, 255).astype(np.uint8)
     colour = cv2.applyColorMap(level, cv2.COLORMAP_JET)
     grey = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     out = cv2.addWeighted(grey, 0.55, colour, 0.45, 0.0)
