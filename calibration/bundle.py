@@ -10,6 +10,9 @@ A bundle is a folder::
     variation/*.npy          the taught variation model (mean, spreads): for re-tuning and the HMI
     thresholds.json          good-part scores, the chosen threshold and what it guarantees
     score_distribution.png   the scores as a plot
+    models/goodset.npz       optional: the good-set model of a recipe whose detector is "goodset"
+                             (memory bank, projection, threshold; format and extractor version
+                             in the manifest's models.goodset)
     camera.json, scale.json  optional: the calibration the recipe was taught with
 
 The station loads a bundle read-only and refuses it (:class:`RecipeError`) when the schema or its
@@ -31,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from calibration.bundle_writer import (
+    GOODSET_FILE,
     MANIFEST,
     SCHEMA,
     SCHEMA_VERSION,
@@ -41,10 +45,12 @@ from calibration.bundle_writer import (
 from calibration.camera import CameraCalibration
 from calibration.scale import ScaleCalibration
 from calibration.undistort import Undistorter
-from inspection.errors import InspectionError, RecipeError
+from inspection.errors import CalibrationError, InspectionError, RecipeError
 from inspection.imageio import decode_image
 from inspection.recipe.definition import Recipe
 from inspection.recipe.params import AlignParams, DetectParams, params_from_dict
+from inspection.vision.goodset import FORMAT as GOODSET_FORMAT
+from inspection.vision.goodset import GoodSetModel
 from inspection.vision.scorer import Scorer
 
 __all__ = [
@@ -183,6 +189,28 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
     return manifest
 
 
+def _goodset(path: Path, m: dict[str, Any], r: _Reader) -> GoodSetModel | None:
+    """The bundle's good-set model (hash already checked by the reader), its format version and
+    digest checked against the manifest."""
+    if not r.has(GOODSET_FILE):
+        return None
+    entry = (m.get("models") or {}).get("goodset") or {}
+    if entry.get("format") != GOODSET_FORMAT:
+        raise RecipeError(
+            f"{path}: good-set model format {entry.get('format')!r} is not supported by this software "
+            f"(it reads {GOODSET_FORMAT!r}); update the station software or re-teach",
+            key="recipe_schema_version",
+        )
+    try:
+        model = GoodSetModel.from_bytes(r.read(GOODSET_FILE), source=f"{path}/{GOODSET_FILE}")
+    except CalibrationError as exc:
+        raise RecipeError(str(exc), key="recipe_bad") from exc
+    if model.digest() != entry.get("digest") or model.extractor != entry.get("extractor"):
+        raise RecipeError(f"{path}: the good-set model differs from what the manifest describes",
+                          key="recipe_hash_mismatch")
+    return model
+
+
 def load_bundle(folder: str | Path) -> RecipeBundle:
     """Load and verify a bundle (read-only). Raises :class:`RecipeError` with a stable key:
     recipe_not_found, recipe_unreadable, recipe_schema, recipe_schema_version, recipe_hash_mismatch,
@@ -197,6 +225,7 @@ def load_bundle(folder: str | Path) -> RecipeBundle:
         detect = params_from_dict(DetectParams, m.get("detect"))
         scorer = Scorer.from_dict(r.json("models/scorer.json")) if r.has("models/scorer.json") else None
         roi = m.get("roi")
+        goodset = _goodset(path, m, r)
         recipe = Recipe(
             str(m["name"]),
             r.image("reference.png"),
@@ -211,6 +240,7 @@ def load_bundle(folder: str | Path) -> RecipeBundle:
             detector=str(m.get("detector", "classical")),
             number=int(m.get("number", 0)),
             mm_per_px=None if m.get("mm_per_px") is None else float(m["mm_per_px"]),
+            goodset=goodset,
         )
         camera = (
             CameraCalibration.from_dict(r.json("camera.json"), source=str(path / "camera.json"))

@@ -21,10 +21,12 @@ from calibration.scale import ScaleCalibration
 from inspection.errors import ConfigError, RecipeError
 from inspection.recipe.definition import Recipe
 from inspection.recipe.params import params_to_dict
+from inspection.vision.goodset import FORMAT as GOODSET_FORMAT
 
 SCHEMA = "inspection-recipe"
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
+GOODSET_FILE = "models/goodset.npz"
 
 
 def _canonical(data: Any) -> bytes:
@@ -92,6 +94,8 @@ def write_bundle(
         files["camera.json"] = json.dumps(content.camera.to_dict(), indent=2).encode()
     if content.scale is not None:
         files["scale.json"] = json.dumps(content.scale.to_dict(), indent=2).encode()
+    if recipe.goodset is not None:
+        files[GOODSET_FILE] = recipe.goodset.to_bytes()
     if recipe.scorer is not None:
         files["models/scorer.json"] = json.dumps(recipe.scorer.to_dict(), indent=2).encode()
     h, w = recipe.shape
@@ -110,7 +114,11 @@ def write_bundle(
         "mm_per_px": recipe.mm_per_px,
         "undistort": content.undistort,
         "variation": content.variation_params,
-        "models": {"scorer": "models/scorer.json" if recipe.scorer is not None else None},
+        "models": {"scorer": "models/scorer.json" if recipe.scorer is not None else None,
+                   **({} if recipe.goodset is None else {"goodset": {
+                       "file": GOODSET_FILE, "format": GOODSET_FORMAT,
+                       "extractor": recipe.goodset.extractor, "digest": recipe.goodset.digest(),
+                       "threshold": recipe.goodset.threshold, "frr": recipe.goodset.frr}})},
         "teach": content.teach,
         "recipe_hash": recipe.content_hash(),
         "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},

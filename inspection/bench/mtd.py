@@ -5,7 +5,8 @@ Teaches a good-set model from GOOD_DIR (good images only), scores every ``*.jpg`
 higher = more anomalous), OUT/summary.json (image AUROC overall and per defect folder, pixel AUROC
 where ``*.png`` masks lie beside the images, the threshold's false-reject/accept rates, ms per image)
 and prints a table. :func:`split_folder` builds a seeded train/test split of a dataset folder with
-symlinks, so the good images taught from are never scored.
+symlinks, by source image (tiles cropped from one source never sit on both sides), so the good
+images taught from are never scored.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from inspection.bench.mtd_kfold import SOURCE_PATTERN, source_of
 from inspection.errors import ConfigError
 from inspection.imageio import read_image
 from inspection.progress import Progress
-from inspection.vision.goodset import FeatureFn, GoodSetModel, auroc, pixel_map, teach
+from inspection.vision.goodset import FeatureFn, GoodSetModel, auroc, teach
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +98,7 @@ def run(cfg: MtdConfig, extract: FeatureFn, *, extractor: str, info: dict[str, o
         folders.append(rel.split("/")[0] if "/" in rel else ".")
         mask_path = path.with_suffix(".png")
         if mask_path.is_file():
-            full = pixel_map(amap, image.shape[:2])
+            full = model.heat_map(amap, image.shape[:2])
             mask = read_image(mask_path) > 127
             s = cfg.pixel_step
             pix_scores.append(full[::s, ::s].ravel())
@@ -188,10 +190,13 @@ def format_table(summary: dict[str, object]) -> str:
 
 
 def split_folder(source: Path, out: Path, *, good_folder: str = "MT_Free", train_share: float = 0.6,
-                 seed: int = 0) -> dict[str, int]:
-    """Seeded split of a dataset folder into OUT/train/<good_folder> (a share of the good images)
-    and OUT/test/<every folder> (the other good images and every defective one), as symlinks
-    (masks ``*.png`` go along). Returns the counts."""
+                 seed: int = 0, pattern: str = SOURCE_PATTERN) -> dict[str, int]:
+    """Seeded split of a dataset folder by source image into OUT/train/<good_folder> and
+    OUT/test/<every folder>, as symlinks (masks ``*.png`` go along). Tiles are grouped by source
+    (:func:`~inspection.bench.mtd_kfold.source_of` with ``pattern``); whole sources, in seeded
+    order, go to training until it holds ``train_share`` of the good images; every tile of the
+    other sources is a test tile. Defective tiles of training sources are left out ("unused"):
+    crops of one source never sit on both sides. Returns the counts."""
     good_dir = source / good_folder
     if not good_dir.is_dir():
         raise ConfigError(f"{good_dir} is not a folder", field="good_folder")
@@ -200,13 +205,25 @@ def split_folder(source: Path, out: Path, *, good_folder: str = "MT_Free", train
     if (out / "train").exists() or (out / "test").exists():
         raise ConfigError(f"{out} already holds a split; remove it first", field="out")
     goods = sorted(good_dir.glob("*.jpg"))
-    order = np.random.default_rng(seed).permutation(len(goods))
-    n_train = round(len(goods) * train_share)
-    train = {goods[i] for i in order[:n_train]}
-    counts = {"train": 0, "test": 0}
+    groups = sorted({source_of(p.name, pattern) for p in goods})
+    per_group = {g: sum(source_of(p.name, pattern) == g for p in goods) for g in groups}
+    order = np.random.default_rng(seed).permutation(len(groups))
+    want = round(len(goods) * train_share)
+    train_groups: set[str] = set()
+    n_train = 0
+    for i in order:
+        if n_train >= want or len(train_groups) == len(groups) - 1:
+            break
+        train_groups.add(groups[int(i)])
+        n_train += per_group[groups[int(i)]]
+    counts = {"train": 0, "test": 0, "unused": 0}
     for folder in sorted(p for p in source.iterdir() if p.is_dir()):
         for img in sorted(folder.glob("*.jpg")):
-            part = "train" if img in train else "test"
+            in_train_source = source_of(img.name, pattern) in train_groups
+            if in_train_source and folder.name != good_folder:
+                counts["unused"] += 1
+                continue
+            part = "train" if in_train_source else "test"
             dst = out / part / folder.name
             dst.mkdir(parents=True, exist_ok=True)
             for f in (img, img.with_suffix(".png")):

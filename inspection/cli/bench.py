@@ -133,10 +133,52 @@ def add_parser(sub: Any) -> None:
     m.add_argument("--quiet", action="store_true", help="no progress output")
     m.set_defaults(func=_mtd)
 
+    kf = bsub.add_parser("mtd-kfold", help="good-set mode, k-fold by source image (validation fold apart)",
+                         description="Groups the tiles of DIR by source image (file-name pattern), deals "
+                         "the groups into folds; per fold teaches from the good tiles of the other folds "
+                         "and scores the fold. Settings are chosen on --val-fold; the headline numbers "
+                         "are over the other folds. Writes OUT/scores.csv and OUT/summary.json.")
+    kf.add_argument("data", type=Path, metavar="DIR", help="folders of *.jpg (+ *.png masks)")
+    kf.add_argument("--out", type=Path, required=True, metavar="OUT")
+    kf.add_argument("--good-folder", default="MT_Free")
+    kf.add_argument("--folds", type=int, default=6, help="folds (default 6: one per MTD acquisition)")
+    kf.add_argument("--val-source", default="exp1",
+                    help="the validation fold is the one holding this source (default exp1; '' to "
+                    "name a fold with --val-fold)")
+    kf.add_argument("--val-fold", type=int, default=0, help="the validation fold when --val-source ''")
+    kf.add_argument("--only", default="", help="comma-separated folds to run (default: all)")
+    kf.add_argument("--pattern", default=None,
+                    help="regular expression whose group 1 is a tile's source (default: MTD's exp<k>)")
+    kf.add_argument("--max-train", type=int, default=0,
+                    help="teach from at most N good tiles per fold (seeded sample; default all)")
+    kf.add_argument("--short-side", type=int, default=MTD_SHORT_SIDE)
+    kf.add_argument("--bank-size", type=int, default=MTD_BANK)
+    kf.add_argument("--dims", type=int, default=64)
+    kf.add_argument("--top-k", type=int, default=50)
+    kf.add_argument("--calibration-folds", type=int, default=5,
+                    help="k-fold calibration of each fold's threshold (default 5; 0: hold out "
+                    "--calibration-share of the good tiles instead)")
+    kf.add_argument("--calibration-share", type=float, default=0.2,
+                    help="with --calibration-folds 0: share of the good tiles scored to set the "
+                    "threshold (default 0.2)")
+    kf.add_argument("--max-patches", type=int, default=1_000_000,
+                    help="coreset chosen among at most this many patches (default 1,000,000)")
+    kf.add_argument("--frr", type=float, default=0.01)
+    kf.add_argument("--seed", type=int, default=0)
+    kf.add_argument("--threads", type=int, default=1)
+    kf.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    kf.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32")
+    kf.add_argument("--extractor", default="effnet-lite0", help="patch feature extractor")
+    kf.add_argument("--heatmaps", type=int, default=0, metavar="N",
+                    help="write heat-map overlays of N defective tiles per fold to OUT/heatmaps")
+    kf.add_argument("--quiet", action="store_true")
+    kf.set_defaults(func=_mtd_kfold)
+
     sp = bsub.add_parser("mtd-split", help="seeded train/test split of an MTD-layout folder (symlinks)",
-                         description="OUT/train/<good folder> gets a seeded share of the good images; "
-                         "OUT/test/<folder> gets the other good images and every defective one "
-                         "(masks alongside). Teach on OUT/train, score OUT/test.")
+                         description="Split by source image: OUT/train/<good folder> gets the good "
+                         "images of a seeded share of the sources; OUT/test/<folder> gets every image "
+                         "of the other sources (masks alongside); defective images of training "
+                         "sources are left out. Teach on OUT/train, score OUT/test.")
     sp.add_argument("source", type=Path, metavar="DIR")
     sp.add_argument("--out", type=Path, required=True, metavar="OUT")
     sp.add_argument("--good-folder", default="MT_Free")
@@ -321,11 +363,43 @@ def _mtd(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mtd_kfold(args: argparse.Namespace) -> int:
+    from inspection.bench import mtd_kfold
+    from inspection.vision.goodset import feature_extractors
+
+    extract = feature_extractors.create(args.extractor, threads=args.threads, device=args.device,
+                                        precision=args.precision)
+    teach_args: dict[str, object] = {
+        "short_side": args.short_side, "bank_size": args.bank_size, "dims": args.dims,
+        "top_k": args.top_k, "folds": args.calibration_folds, "frr": args.frr, "seed": args.seed,
+        "calibration_share": args.calibration_share,
+        "max_patches": args.max_patches}
+    cfg = mtd_kfold.KFoldConfig(
+        args.data, args.out, good_folder=args.good_folder, folds=args.folds, val_fold=args.val_fold,
+        val_source=args.val_source or None,
+        pattern=args.pattern or mtd_kfold.SOURCE_PATTERN,
+        only=tuple(int(v) for v in args.only.split(",") if v.strip()), max_train=args.max_train,
+        teach_args=teach_args, threads=args.threads, seed=args.seed, progress=not args.quiet,
+        heatmaps=args.heatmaps)
+    info = {"providers": list(getattr(extract, "providers", ())), "precision": args.precision}
+
+    def show(fold: dict[str, object]) -> None:
+        print(f"fold {fold['fold']}: image AUROC {fold['image_auroc']:.4f}, pixel AUROC "
+              f"{fold.get('pixel_auroc')}, good rejected {fold['good_rejected']}/{fold['good']}, "
+              f"defective rejected {fold['defective_rejected']}/{fold['defective']}", flush=True)
+
+    summary = mtd_kfold.run(cfg, extract, extractor=getattr(extract, "name", args.extractor), info=info,
+                            on_fold=show)
+    print(mtd_kfold.format_table(summary))
+    print(f"wrote {args.out}/scores.csv and {args.out}/summary.json")
+    return 0
+
+
 def _mtd_split(args: argparse.Namespace) -> int:
     from inspection.bench.mtd import split_folder
 
     counts = split_folder(args.source, args.out, good_folder=args.good_folder,
                           train_share=args.train_share, seed=args.seed)
     print(f"{counts['train']} training images in {args.out}/train, {counts['test']} test images in "
-          f"{args.out}/test")
+          f"{args.out}/test, {counts['unused']} defective images of training sources left out")
     return 0

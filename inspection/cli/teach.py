@@ -28,11 +28,16 @@ def add_parser(sub: Any) -> None:
         "(cross-validation, through the station's own pipeline), sets the threshold at the target "
         "false-reject rate and writes a versioned, hashed recipe bundle.",
     )
-    p.add_argument("--good", type=Path, required=True, metavar="DIR", help="folder of good-part images")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--good", type=Path, metavar="DIR", help="folder of good-part images")
+    src.add_argument("--live", metavar="DRIVER",
+                     help="teach from the live camera: grab --count good parts with this camera driver "
+                     "(pylon, usb, replay; see `inspection camera list`), one software trigger each")
     p.add_argument("--out", type=Path, required=True, metavar="RECIPE_DIR")
     p.add_argument("--name", default=None, help="recipe name (default: the folder name of --out)")
     p.add_argument("--number", type=int, default=0, help="PLC recipe number 0..999 (default 0)")
-    p.add_argument("--target-frr", type=float, default=0.001, help="target false-reject rate (default 0.001)")
+    p.add_argument("--target-frr", type=float, default=None,
+                   help="target false-reject rate (default 0.001; 0.01 with --detector goodset)")
     p.add_argument(
         "--confidence", type=float, default=0.95, help="confidence of the FRR guarantee (default 0.95)"
     )
@@ -75,11 +80,99 @@ def add_parser(sub: Any) -> None:
         "--mm-per-px", type=float, default=None, help="scale, when not measured with calibrate scale"
     )
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    p.add_argument(
+        "--detector",
+        choices=("classical", "goodset"),
+        default="classical",
+        help="'classical': golden reference and tolerance band; 'goodset': a good-set model (patch "
+        "features of good parts, memory bank) the recipe carries (default classical)",
+    )
+    g = p.add_argument_group("good-set detector (--detector goodset)")
+    g.add_argument("--no-align", action="store_true",
+                   help="the parts are already in one frame (e.g. cropped tiles; other sizes are "
+                   "scaled to the most common one): do not align them. The station still aligns each "
+                   "part to the recipe's reference, so its parts must be alignable to it")
+    g.add_argument("--short-side", type=int, default=224, help="feature scale, px (default 224)")
+    g.add_argument("--bank-size", type=int, default=5000, help="memory bank size (default 5000)")
+    g.add_argument("--top-k", type=int, default=50, help="image score: mean of the k worst patches")
+    g.add_argument("--max-patches", type=int, default=200_000,
+                   help="the coreset is chosen among this many patches (a seeded sample; default "
+                   "200,000): teach time grows with it")
+    g.add_argument("--extractor", default="effnet-lite0", help="patch feature extractor")
+    g.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32")
+    lv = p.add_argument_group("live camera (--live DRIVER)")
+    lv.add_argument("--count", type=int, default=20, help="good parts to grab (default 20)")
+    lv.add_argument("--serial", help="device serial number")
+    lv.add_argument("--emulated", action="store_true", help="a pylon camera-emulator device")
+    lv.add_argument("--image-file", type=Path, help="image file or folder served by the emulator / replay")
+    lv.add_argument("--exposure-us", type=float)
+    lv.add_argument("--gain-db", type=float)
+    lv.add_argument("--grab-timeout", type=float, default=5.0, help="seconds per frame (default 5)")
+    lv.add_argument("--save-parts", type=Path, default=None, metavar="DIR",
+                    help="also write the grabbed parts as PNG (to re-teach from files later)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing recipe folder")
     p.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the summary as JSON")
     p.add_argument("--threads", type=int, default=1, help="OpenCV threads (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=_teach)
+
+
+def grab_parts(args: argparse.Namespace) -> list[tuple[str, Any]]:
+    """``--count`` frames of the live camera, one software trigger each: (name, grey image or the
+    error that frame gave). Progress on stderr; ``--save-parts`` keeps them as PNG."""
+    import sys
+
+    import cv2
+
+    from inspection.camera.contract import create_camera
+    from inspection.camera.settings import parse_camera_settings
+    from inspection.errors import ConfigError, InspectionError
+    from inspection.imageio import to_grey8
+    from inspection.progress import Progress
+
+    if args.count < 1:
+        raise ConfigError("must be >= 1", field="--count")
+    data: dict[str, Any] = {"driver": args.live, "grab_timeout_s": args.grab_timeout,
+                            "emulated": bool(args.emulated), "trigger": {"source": "software"}}
+    for key in ("serial", "image_file", "exposure_us", "gain_db"):
+        if getattr(args, key) is not None:
+            data[key] = getattr(args, key)
+    if args.emulated:
+        from inspection.cli.camera import ensure_emulated
+
+        ensure_emulated(1)
+    out: list[tuple[str, Any]] = []
+    if args.save_parts is not None:
+        args.save_parts.mkdir(parents=True, exist_ok=True)
+    bar = Progress(args.count, "grabbing good parts", enabled=not args.quiet)
+    with create_camera(parse_camera_settings(data)) as camera:
+        camera.arm()
+        for i in range(args.count):
+            name = f"part_{i + 1:04d}"
+            try:
+                camera.trigger()
+                frame = camera.grab()
+                img = to_grey8(frame.pixels, what=name)
+                name = f"part_{i + 1:04d}_frame{frame.frame_id}"
+                out.append((name, img))
+                if args.save_parts is not None:
+                    cv2.imwrite(str(args.save_parts / f"{name}.png"), img)
+            except InspectionError as exc:  # a bad frame is reported with the parts, not fatal
+                out.append((name, exc))
+            bar.update(note=name)
+    bad = sum(isinstance(img, InspectionError) for _, img in out)
+    print(f"grabbed {len(out) - bad} of {args.count} parts from {args.live}", file=sys.stderr)
+    return out
+
+
+def _images(args: argparse.Namespace, transform: Any = None) -> list[tuple[str, Any]]:
+    from calibration.images import image_files, read_all
+
+    if args.live:
+        parts = grab_parts(args)
+        return [(n, transform(i)) if transform is not None and not isinstance(i, Exception) else (n, i)
+                for n, i in parts]
+    return list(read_all(image_files(args.good), transform=transform))
 
 
 def _teach(args: argparse.Namespace) -> int:
@@ -89,7 +182,6 @@ def _teach(args: argparse.Namespace) -> int:
 
     from calibration.bundle import write_bundle
     from calibration.camera import CameraCalibration
-    from calibration.images import image_files, read_all
     from calibration.scale import ScaleCalibration
     from calibration.teach import TeachParams, teach
     from calibration.teach_report import bundle_content, summary, thresholds_data
@@ -99,6 +191,8 @@ def _teach(args: argparse.Namespace) -> int:
     from inspection.recipe.params import DetectParams
 
     cv2.setNumThreads(max(1, args.threads))
+    if args.detector == "goodset":
+        return _teach_goodset(args)
     if args.undistort and args.camera is None:
         raise ConfigError("--undistort needs --camera", field="undistort")
     if args.scale is not None and args.mm_per_px is not None:
@@ -126,14 +220,13 @@ def _teach(args: argparse.Namespace) -> int:
         roi=args.roi,
         roi_margin_px=args.roi_margin,
         ignore=read_image(args.ignore) if args.ignore else None,
-        target_frr=args.target_frr,
+        target_frr=0.001 if args.target_frr is None else args.target_frr,
         confidence=args.confidence,
         folds=args.folds,
         mm_per_px=mm,
     )
     undistort = Undistorter(camera) if (args.undistort and camera is not None) else None
-    files = image_files(args.good)
-    images = list(read_all(files, transform=undistort))
+    images = _images(args, undistort)
     result = teach(images, params, progress=not args.quiet)
     manifest = write_bundle(
         result.recipe,
@@ -154,4 +247,52 @@ def _teach(args: argparse.Namespace) -> int:
                 indent=1,
             )
         )
+    return 0
+
+
+def _teach_goodset(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from calibration.bundle import BundleContent, write_bundle
+    from calibration.teach_goodset import GoodSetTeachParams, teach_goodset, thresholds_data
+    from inspection.errors import ConfigError
+    from inspection.imageio import read_image
+    from inspection.recipe.params import DetectParams
+    from inspection.vision.goodset import feature_extractors
+
+    if args.out.exists() and not args.overwrite:
+        raise ConfigError(f"{args.out} already exists (use --overwrite to replace it)", field="out")
+    for flag in ("camera", "scale"):
+        if getattr(args, flag) is not None:
+            raise ConfigError(f"--{flag} is not supported with --detector goodset yet", field=flag)
+    frr = 0.01 if args.target_frr is None else args.target_frr
+    detect = DetectParams(material=args.material)
+    if args.min_area is not None:
+        detect = replace(detect, min_area_px=args.min_area)
+    params = GoodSetTeachParams(
+        name=args.name or args.out.name, number=args.number, detect=detect, roi=args.roi,
+        ignore=read_image(args.ignore) if args.ignore else None, mm_per_px=args.mm_per_px,
+        target_frr=frr, folds=args.folds, short_side=args.short_side, bank_size=args.bank_size,
+        top_k=args.top_k, max_patches=args.max_patches, align_parts=not args.no_align)
+    extract = feature_extractors.create(args.extractor, threads=args.threads, device="cpu",
+                                        precision=args.precision)
+    images = _images(args)
+    result = teach_goodset(images, params, extract, extractor=str(getattr(extract, "name", args.extractor)),
+                           progress=not args.quiet)
+    data = thresholds_data(result)
+    manifest = write_bundle(result.recipe, args.out,
+                            BundleContent(thresholds=data, teach={"detector": "goodset",
+                                                                  "timings_s": result.timings}),
+                            overwrite=args.overwrite)
+    aside = [p for p in result.parts if p.status != "good"]
+    print(f"good-set recipe {params.name!r}: {result.used} good parts taught, {len(aside)} set aside")
+    for p in aside[:20]:
+        print(f"  {p.name}: {p.status}: {p.reason}")
+    print(f"threshold {result.model.threshold:.4f} at a {frr:.1%} target false-reject rate "
+          f"({result.model.calibration_scores.size} held-out good scores); "
+          f"taught in {result.timings['total']:.1f} s")
+    print(f"wrote {args.out} (content hash {manifest['content_hash'][:16]}...)")
+    if args.json:
+        args.json.write_text(json.dumps({"recipe": str(args.out), "content_hash": manifest["content_hash"],
+                                         **data}, indent=1))
     return 0

@@ -21,6 +21,7 @@ from inspection.imageio import to_grey8
 from inspection.recipe.params import AlignParams, DetectParams
 from inspection.vision.align import AlignModel, build_align_model
 from inspection.vision.change import ChangeModel, build_change_model
+from inspection.vision.goodset import GoodSetModel
 from inspection.vision.scorer import Scorer, default_scorer
 
 
@@ -47,6 +48,8 @@ class Recipe:
     mm_per_px: float | None = None
     variants: tuple[np.ndarray, ...] = ()  # further golden references: allowed variants of the part
     variant_names: tuple[str, ...] = ()
+    #: the good-set model of a recipe whose detector is "goodset" (taught from good parts)
+    goodset: GoodSetModel | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         ref = to_grey8(self.reference, what=f"recipe {self.name!r} reference")
@@ -67,6 +70,9 @@ class Recipe:
             raise ConfigError(f"must be in (0, 1], got {self.min_coverage}", field="min_coverage")
         if not (0 <= self.number <= 999):
             raise ConfigError(f"must be 0..999, got {self.number}", field="number")
+        if self.detector == "goodset" and self.goodset is None:
+            raise RecipeError(f"recipe {self.name!r}: detector 'goodset' needs a taught good-set model",
+                              key="recipe_bad")
         if self.mm_per_px is not None and not (self.mm_per_px > 0 and math.isfinite(self.mm_per_px)):
             raise ConfigError(f"must be a positive number, got {self.mm_per_px}", field="mm_per_px")
 
@@ -110,6 +116,8 @@ class Recipe:
             for name, v in zip(self.variant_names, self.variants, strict=True):
                 h.update(b"variant:" + name.encode() + b"\0")
                 h.update(np.ascontiguousarray(v).data)
+        if self.goodset is not None:  # only then: older recipes keep their hashes
+            h.update(b"goodset:" + self.goodset.digest().encode())
         return h.hexdigest()
 
 

@@ -52,6 +52,13 @@ def with_golden(recipe: Recipe, golden: np.ndarray) -> Recipe:
     return dataclasses.replace(recipe, reference=golden, spread_dark=None, spread_bright=None)
 
 
+def make_detector(recipe: Recipe) -> Detector:
+    """The detector the recipe names; the good-set one gets the recipe's taught model."""
+    if recipe.detector == "goodset":
+        return detectors.create("goodset", recipe.goodset)
+    return detectors.create(recipe.detector)
+
+
 @dataclass(frozen=True)
 class ActiveRecipe:
     """Everything the job needs for one recipe, prepared."""
@@ -98,7 +105,7 @@ class RecipeSlot:
                                          variant_names=(*recipe.variant_names, *(n for n, _ in variants)))
         if thresholds:
             recipe = with_thresholds(recipe, thresholds)
-        detector = detectors.create(recipe.detector)
+        detector = make_detector(recipe)
         return ActiveRecipe(dataclasses.replace(loaded, recipe=recipe), prepare(recipe), detector)
 
     def stage(self, active: ActiveRecipe) -> None:

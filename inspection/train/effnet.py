@@ -4,8 +4,9 @@
 Lite0 is EfficientNet-B0 without squeeze-excitation, with ReLU6 and a fixed stem/head. Only the
 blocks up to ``blocks`` are built and loaded; :class:`PatchFeatures` wraps them with the input
 preprocessing (grey 0..255 -> (x - 127) / 128 on 3 channels) and PatchCore's neighbourhood
-aggregation (3x3 average of each feature map), and returns the stride-8 map concatenated with the
-upsampled stride-16 map, so the exported graph takes a raw grey image.
+aggregation (3x3 average of each feature map), and returns the map of the first tapped block
+concatenated with the maps of the later (coarser) tapped blocks upsampled to it, so the exported
+graph takes a raw grey image.
 """
 
 from __future__ import annotations
@@ -90,20 +91,25 @@ def load_trunk(blocks: int, weights: str | None = None) -> Trunk:
 
 
 class PatchFeatures(nn.Module):
-    """Grey image (1, 1, H, W) float 0..255 -> patch features (1, C, ceil(H/8), ceil(W/8)):
-    the 3x3-averaged stride-8 map of block ``taps[0]`` and the upsampled stride-16 map of block
-    ``taps[1]``, concatenated."""
+    """Grey image (1, 1, H, W) float 0..255 -> patch features (1, C, H/s, W/s), s the stride of
+    block ``taps[0]``: the 3x3-averaged maps of the tapped blocks, the coarser ones upsampled
+    (bilinear) to the first, concatenated. Default taps 4, 7, 10: stride 8 (40 channels) and
+    stride 16 (80 and 112 channels), 232 channels in all."""
 
-    def __init__(self, trunk: Trunk, taps: tuple[int, int] = (4, 7)) -> None:
+    def __init__(self, trunk: Trunk, taps: tuple[int, ...] = (4, 7, 10)) -> None:
         super().__init__()
+        if list(taps) != sorted(set(taps)) or not taps:
+            raise ValueError(f"taps must be increasing block indices, got {taps}")
         self.trunk = trunk
-        self.taps = taps
+        self.taps = tuple(taps)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         x = (image - INPUT_MEAN) / INPUT_STD
         x = x.expand(-1, 3, -1, -1)
-        fine, coarse = self.trunk(x, self.taps)
-        fine = F.avg_pool2d(fine, 3, 1, 1, count_include_pad=False)
-        coarse = F.avg_pool2d(coarse, 3, 1, 1, count_include_pad=False)
-        coarse = F.interpolate(coarse, size=fine.shape[-2:], mode="bilinear", align_corners=False)
-        return torch.cat([fine, coarse], 1)
+        maps = self.trunk(x, self.taps)
+        fine = F.avg_pool2d(maps[0], 3, 1, 1, count_include_pad=False)
+        out = [fine]
+        for m in maps[1:]:
+            m = F.avg_pool2d(m, 3, 1, 1, count_include_pad=False)
+            out.append(F.interpolate(m, size=fine.shape[-2:], mode="bilinear", align_corners=False))
+        return torch.cat(out, 1)

@@ -15,10 +15,11 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 FORMAT = "inspection.patch-features/1"
-VERSION = "1.0.0"
+VERSION = "2.0.0"
+TAPS = (4, 7, 10)
 
 
-def export_patch_features(out: Path, *, taps: tuple[int, int] = (4, 7), calibration: Path | None = None,
+def export_patch_features(out: Path, *, taps: tuple[int, ...] = TAPS, calibration: Path | None = None,
                           short_side: int = 224, variants: bool = True, seed: int = 0,
                           threads: int = 1) -> dict[str, object]:
     import torch
@@ -33,10 +34,10 @@ def export_patch_features(out: Path, *, taps: tuple[int, int] = (4, 7), calibrat
     trunk = effnet.load_trunk(max(taps) + 1)
     net = effnet.PatchFeatures(trunk, taps).eval()
     specs = effnet.block_specs()
-    channels = specs[taps[0]][1] + specs[taps[1]][1]
+    channels = sum(specs[t][1] for t in taps)
     stride = 2 * int(np.prod([spec[4] for spec in specs[:taps[0] + 1]]))
     meta: dict[str, object] = {
-        "format": FORMAT, "name": "effnet-lite0", "version": f"{VERSION}-blocks{taps[0]}+{taps[1]}",
+        "format": FORMAT, "name": "effnet-lite0", "version": f"{VERSION}-blocks{'+'.join(str(t) for t in taps)}",
         "precision": "fp32", "stride": stride, "channels": channels, "taps": list(taps),
         "normalisation": {"mean": effnet.INPUT_MEAN, "std": effnet.INPUT_STD},
         "inputs": f"image: (1,1,H,W) float32 grey 0..255, H and W multiples of {stride}",

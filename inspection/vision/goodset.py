@@ -12,6 +12,7 @@ Pure numpy; the feature extractor is passed in as a callable.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -52,6 +53,8 @@ def resize_short(image: np.ndarray, short: int, *, multiple: int = 16) -> np.nda
 
 
 CONTRASTS = ("none", "percentile")
+#: blur of the localisation map in patches (chosen on the MTD validation fold, exp1)
+MAP_SIGMA = 5.0
 
 
 def normalise_contrast(image: np.ndarray, mode: str = "percentile") -> np.ndarray:
@@ -129,6 +132,7 @@ class GoodSetModel:
     calibration_scores: np.ndarray  # scores of the held-out good images
     contrast: str = "percentile"  # see normalise_contrast
     top_k: int = 1  # the image score is the mean of the k largest patch anomalies
+    map_sigma: float = MAP_SIGMA  # blur of the localisation map, in patches (see heat_map)
 
     def __post_init__(self) -> None:
         if self.components.shape != (self.mean.shape[0], self.bank.shape[1]):
@@ -158,27 +162,66 @@ class GoodSetModel:
         k = min(max(1, self.top_k), flat.size)
         return float(np.partition(flat, flat.size - k)[flat.size - k:].mean())
 
-    def save(self, path: Path) -> None:
-        meta = {"format": FORMAT, "threshold": self.threshold, "frr": self.frr,
+    def meta(self) -> dict[str, object]:
+        return {"format": FORMAT, "threshold": self.threshold, "frr": self.frr,
                 "short_side": self.short_side, "extractor": self.extractor, "contrast": self.contrast,
-                "top_k": self.top_k}
-        np.savez_compressed(path, bank=self.bank, mean=self.mean, components=self.components,
-                            calibration_scores=self.calibration_scores, meta=np.array(json.dumps(meta)))
+                "top_k": self.top_k, "map_sigma": self.map_sigma}
+
+    def to_bytes(self) -> bytes:
+        """The model as an ``.npz`` archive (what :meth:`save` writes and a recipe bundle holds)."""
+        buf = io.BytesIO()
+        np.savez_compressed(buf, bank=self.bank, mean=self.mean, components=self.components,
+                            calibration_scores=self.calibration_scores,
+                            meta=np.array(json.dumps(self.meta())))
+        return buf.getvalue()
+
+    def digest(self) -> str:
+        """SHA-256 of the model's arrays and settings (not of the archive's bytes, which carry
+        timestamps): equal models have equal digests."""
+        h = hashlib.sha256(json.dumps(self.meta(), sort_keys=True).encode())
+        for a in (self.bank, self.mean, self.components, self.calibration_scores):
+            arr = np.ascontiguousarray(a)
+            h.update(repr((arr.dtype.str, arr.shape)).encode())
+            h.update(arr.tobytes())
+        return h.hexdigest()
+
+    def heat_map(self, amap: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        """The localisation map at image resolution (h, w): :func:`pixel_map` with a blur of
+        ``map_sigma`` patches (scale-free: the same share of the part whatever the image size).
+        Chosen on the validation fold for pixel AUROC: defects on tiles span many patches, a wide
+        blur joins their patches and quiets single odd ones."""
+        sigma = self.map_sigma * shape[0] / max(1, amap.shape[0])
+        return pixel_map(amap, shape, sigma=sigma)
+
+    def save(self, path: Path) -> None:
+        Path(path).write_bytes(self.to_bytes())
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, source: str = "good-set model") -> GoodSetModel:
+        """A model from :meth:`to_bytes`'s archive; :class:`CalibrationError` when it is not one, its
+        format tag is another (e.g. a newer version) or it is corrupt."""
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"]))
+                if meta.get("format") != FORMAT:
+                    raise CalibrationError(f"{source}: not a good-set model of format {FORMAT!r} "
+                                           f"({meta.get('format')!r})")
+                return cls(z["bank"].astype(np.float32), z["mean"].astype(np.float32),
+                           z["components"].astype(np.float32), float(meta["threshold"]),
+                           float(meta["frr"]), int(meta["short_side"]), str(meta["extractor"]),
+                           z["calibration_scores"], str(meta["contrast"]), int(meta["top_k"]),
+                           float(meta.get("map_sigma", MAP_SIGMA)))
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            raise CalibrationError(f"cannot read {source}: {exc}") from exc
 
     @classmethod
     def load(cls, path: Path) -> GoodSetModel:
         try:
             # read the bytes first: np.load leaves its file open when the archive is corrupt
-            with np.load(io.BytesIO(Path(path).read_bytes())) as z:
-                meta = json.loads(str(z["meta"]))
-                if meta.get("format") != FORMAT:
-                    raise CalibrationError(f"{path}: not a good-set model ({meta.get('format')!r})")
-                return cls(z["bank"].astype(np.float32), z["mean"].astype(np.float32),
-                           z["components"].astype(np.float32), float(meta["threshold"]),
-                           float(meta["frr"]), int(meta["short_side"]), str(meta["extractor"]),
-                           z["calibration_scores"], str(meta["contrast"]), int(meta["top_k"]))
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            data = Path(path).read_bytes()
+        except OSError as exc:
             raise CalibrationError(f"cannot read good-set model {path}: {exc}") from exc
+        return cls.from_bytes(data, source=f"good-set model {path}")
 
 
 def _distances(raw: np.ndarray, mean: np.ndarray, components: np.ndarray, bank: np.ndarray,

@@ -28,21 +28,32 @@ from inspection.vision.goodset import GoodSetModel, feature_extractors, pixel_ma
 logger = logging.getLogger(__name__)
 
 
+def extractor_matches(taught: str, running: str) -> bool:
+    """Whether a model taught with extractor ``taught`` (name@version) may run with ``running``:
+    same name and same version; the precision variant (fp32/fp16/int8 of one export) does not
+    count, the variants of one version share it."""
+    return taught == running
+
+
 class GoodSetDetector:
     name = "goodset"
 
-    def __init__(self, model: str | Path, *, threads: int = 1, device: str = "auto",
+    def __init__(self, model: str | Path | GoodSetModel, *, threads: int = 1, device: str = "auto",
                  precision: str = "fp32", extractor: str = "effnet-lite0") -> None:
-        try:
-            self.model = GoodSetModel.load(Path(model))
-        except CalibrationError as exc:
-            raise DetectorError(str(exc), key="model_corrupt") from exc
+        if isinstance(model, GoodSetModel):
+            self.model = model
+        else:
+            try:
+                self.model = GoodSetModel.load(Path(model))
+            except CalibrationError as exc:
+                raise DetectorError(str(exc), key="model_corrupt") from exc
         self.extract = feature_extractors.create(extractor, threads=threads, device=device,
                                                  precision=precision)
-        taught = self.model.extractor.split("@")[0]
-        if getattr(self.extract, "name", extractor).split("@")[0] != taught:
-            raise DetectorError(f"model was taught with extractor {self.model.extractor!r}, not "
-                                f"{getattr(self.extract, 'name', extractor)!r}", key="model_mismatch")
+        # name and version must both match: a bank of another extractor version is meaningless
+        have = str(getattr(self.extract, "name", extractor))
+        if not extractor_matches(self.model.extractor, have):
+            raise DetectorError(f"model was taught with extractor {self.model.extractor!r}, this "
+                                f"station runs {have!r}: re-teach the recipe", key="model_mismatch")
         cal = self.model.calibration_scores
         self.scale = float(max(np.std(cal) if cal.size > 1 else 0.0, 1e-3 * max(1.0, self.model.threshold)))
         self.providers = tuple(getattr(self.extract, "providers", ()))
@@ -78,7 +89,12 @@ class GoodSetDetector:
         out = []
         for i in order[: prepared.recipe.detect.max_findings]:
             x, y, w, h, area = (int(v) for v in stats[i])
+            # the region's outline, so that overlays draw where the anomaly map points
+            contours, _ = cv2.findContours((labels == i).astype(np.uint8), cv2.RETR_EXTERNAL,
+                                           cv2.CHAIN_APPROX_SIMPLE)
+            outline = max(contours, key=cv2.contourArea).reshape(-1, 2).astype(np.float64)
             out.append(Finding(box=(float(x), float(y), float(x + w), float(y + h)), score=conf,
+                               contour=outline if len(outline) >= 3 else None,
                                defect_class=DefectClass.UNKNOWN, polarity=Polarity.DARK, area_px=area,
                                contrast=float(full[labels == i].max()),
                                area_mm2=None if mm is None else area * mm * mm,

@@ -34,8 +34,9 @@ def _write_tree(root: Path, *, goods: int = 14, bads: int = 4) -> None:
                 c = (int(rng.integers(30, w - 30)), int(rng.integers(30, h - 30)))
                 cv2.circle(img, c, 7, 15, -1)
                 cv2.circle(mask, c, 7, 255, -1)
-            cv2.imwrite(str(d / f"img_{i}.jpg"), img)
-            cv2.imwrite(str(d / f"img_{i}.png"), mask)
+            stem = f"{'bad' if defect else 'img'}_{i}"  # each tile its own source
+            cv2.imwrite(str(d / f"{stem}.jpg"), img)
+            cv2.imwrite(str(d / f"{stem}.png"), mask)
 
 
 def block_features(image: np.ndarray) -> np.ndarray:
@@ -50,7 +51,7 @@ def test_split_is_seeded_disjoint_and_complete(tmp_path):
     _write_tree(src)
     counts = split_folder(src, tmp_path / "a", train_share=0.5, seed=4)
     split_folder(src, tmp_path / "b", train_share=0.5, seed=4)
-    assert counts == {"train": 7, "test": 11}
+    assert counts == {"train": 7, "test": 11, "unused": 0}
     train = sorted(p.name for p in (tmp_path / "a/train/MT_Free").glob("*.jpg"))
     assert train == sorted(p.name for p in (tmp_path / "b/train/MT_Free").glob("*.jpg"))
     test_free = {p.name for p in (tmp_path / "a/test/MT_Free").glob("*.jpg")}
@@ -59,6 +60,21 @@ def test_split_is_seeded_disjoint_and_complete(tmp_path):
     assert not (tmp_path / "a/train/MT_Blowhole").exists()
     with pytest.raises(ConfigError):
         split_folder(src, tmp_path / "a")  # refuses to overwrite a split
+
+
+def test_split_keeps_every_source_on_one_side(tmp_path):
+    src = tmp_path / "mtd"
+    rng = np.random.default_rng(1)
+    for folder, names in (("MT_Free", [f"exp{s}_num_{i}" for s in range(1, 6) for i in range(4)]),
+                          ("MT_Crack", [f"exp{s}_num_{100 + s}" for s in range(1, 6)])):
+        (src / folder).mkdir(parents=True)
+        for n in names:
+            cv2.imwrite(str(src / folder / f"{n}.jpg"), _tile(rng, 64, 64))
+    counts = split_folder(src, tmp_path / "s", train_share=0.4, seed=0)
+    train = {p.name.split("_")[0] for p in (tmp_path / "s/train").rglob("*.jpg")}
+    test = {p.name.split("_")[0] for p in (tmp_path / "s/test").rglob("*.jpg")}
+    assert len(train) == 2 and not train & test and train | test == {f"exp{s}" for s in range(1, 6)}
+    assert counts == {"train": 8, "test": 15, "unused": 2}  # the 2 cracks of training sources
 
 
 def test_bench_scores_every_test_image_and_summarises(tmp_path):

@@ -52,6 +52,9 @@ def test_defect_rejects_and_good_part_passes(taught):
     top = bad.reported[0]
     assert top.box[0] - 8 <= 100 <= top.box[2] + 8 and top.box[1] - 8 <= 35 <= top.box[3] + 8
     assert 0.5 <= top.score <= 1.0
+    if top.contour is not None:  # the outline of the anomalous region, for the HMI's overlay
+        cx, cy = top.contour[:, 0], top.contour[:, 1]
+        assert cx.min() >= top.box[0] - 1 and cx.max() <= top.box[2] and cy.min() >= top.box[1] - 1
 
 
 def test_bad_model_files(tmp_path):
@@ -73,3 +76,32 @@ def test_defect_outside_the_roi_is_ignored(taught):
     assert inspect(prepare(Recipe("tile", reference, roi=(8, 8, 144, 112))), bad_img,
                    detector=det).code is ResultCode.NG_DEFECT
     assert inspect(prepared, bad_img, detector=det).code is ResultCode.OK
+
+
+def test_model_of_another_extractor_version_is_refused(taught):
+    from dataclasses import replace
+
+    from inspection.vision.goodset import GoodSetModel
+
+    path, _ = taught
+    model = GoodSetModel.load(path)
+    old = replace(model, extractor=model.extractor.split("@")[0] + "@1.0.0-blocks4+7")
+    with pytest.raises(DetectorError) as err:
+        detectors.create("goodset", old, device="cpu")
+    assert err.value.key == "model_mismatch"
+
+
+def test_station_builds_the_goodset_detector_from_the_recipe(taught):
+    from inspection.station.recipes import make_detector
+    from inspection.vision.goodset import GoodSetModel
+
+    path, rng = taught
+    recipe = Recipe("tile", _tile(rng), roi=(8, 8, 144, 112), detector="goodset",
+                    goodset=GoodSetModel.load(path))
+    det = make_detector(recipe)
+    assert det.name == "goodset"
+    prepared = prepare(recipe)
+    assert inspect(prepared, _tile(rng), detector=det).code is ResultCode.OK
+    bad_img = _tile(rng)
+    cv2.circle(bad_img, (100, 35), 7, 10, -1)
+    assert inspect(prepared, bad_img, detector=det).code is ResultCode.NG_DEFECT

@@ -25,16 +25,16 @@ def test_trunk_loads_the_imagenet_weights_and_matches_its_onnx_export(tmp_path):
     report = export_patch_features(out, variants=False)
     assert report["onnx_max_abs_diff"] < 1e-3
     meta = json.loads(out.with_suffix(".json").read_text())["metadata"]
-    assert meta["stride"] == 8 and meta["channels"] == 40 + 80
+    assert meta["stride"] == 8 and meta["channels"] == 40 + 80 + 112
     ex = OnnxPatchFeatures(out, device="cpu", nearest=tmp_path / "nearest_patch.onnx")
-    net = effnet.PatchFeatures(effnet.load_trunk(8), (4, 7)).eval()
+    net = effnet.PatchFeatures(effnet.load_trunk(11), (4, 7, 10)).eval()
     rng = np.random.default_rng(0)
     img = (rng.random((64, 96)) * 255).astype(np.uint8)
     with torch.no_grad():
         want = net(torch.from_numpy(img.astype(np.float32))[None, None])[0].permute(1, 2, 0).numpy()
     np.testing.assert_allclose(ex(img), want, atol=1e-3, rtol=1e-3)
     # the loaded weights are the package's, not a fresh initialisation
-    fresh = effnet.Trunk(8)
+    fresh = effnet.Trunk(11)
     assert not torch.equal(fresh._conv_stem.weight, net.trunk._conv_stem.weight)
 
 

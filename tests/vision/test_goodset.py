@@ -111,6 +111,8 @@ def test_teach_then_anomaly_scores_defect_above_threshold(tmp_path):
     model.save(path)
     again = GoodSetModel.load(path)
     assert again.threshold == model.threshold and again.short_side == 96
+    assert again.map_sigma == model.map_sigma and again.digest() == model.digest()
+    assert GoodSetModel.from_bytes(model.to_bytes()).digest() == model.digest()
     assert again.image_score(again.anomaly_map(bad, block_features)) == pytest.approx(
         model.image_score(amap))
 
@@ -194,6 +196,26 @@ def test_pixel_map_upsamples_and_keeps_the_peak_in_place():
     assert abs(y - (3 * 8 + 4)) <= 4 and abs(x - (10 * 8 + 4)) <= 4
     assert full.max() < 5.0  # blurred
     assert pixel_map(amap, (96, 128), sigma=0).max() == pytest.approx(5.0, rel=0.3)
+
+
+def test_heat_map_blur_is_in_patches_whatever_the_image_size():
+    from dataclasses import replace
+
+    rng = np.random.default_rng(2)
+    model = teach([texture(rng) for _ in range(6)], block_features, extractor="blocks", short_side=96,
+                  bank_size=50, top_k=1)
+    amap = np.zeros((12, 16), np.float32)
+    amap[6, 8] = 1.0
+    small, large = model.heat_map(amap, (96, 128)), model.heat_map(amap, (192, 256))
+    assert small.shape == (96, 128) and large.shape == (192, 256)
+    # the same map, twice the image size: the same shape of blur, at twice the scale
+    np.testing.assert_allclose(cv2.resize(large, (128, 96), interpolation=cv2.INTER_AREA) / large.max(),
+                               small / small.max(), atol=0.05)
+    sharp = replace(model, map_sigma=1.0).heat_map(amap, (96, 128))
+    y, x = np.unravel_index(np.argmax(sharp), sharp.shape)
+    assert abs(y - 52) <= 4 and abs(x - 68) <= 4
+    wider = replace(model, map_sigma=2 * model.map_sigma).heat_map(amap, (96, 128))
+    assert wider.max() < small.max()
 
 
 def test_kfold_calibration_scores_every_good_image_with_a_bank_that_did_not_see_it():

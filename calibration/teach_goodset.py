@@ -1,0 +1,141 @@
+"""Teaching a good-set recipe: a part type learned from good parts only, judged by a good-set model.
+
+1. Read the parts (all one size; others are set aside with the reason; with ``align_parts`` off,
+   parts already cropped, e.g. tiles, are scaled to the most common size instead).
+2. Align them to each other (:mod:`calibration.part_set`): the station aligns every part to the
+   golden reference before the detector sees it, so the model must be taught on parts in that
+   same frame. Parts that do not align are refused, with the reason.
+3. The golden reference is the median of the aligned parts.
+4. The good-set model (:func:`inspection.vision.goodset.teach`) from the aligned parts: memory
+   bank of good patch features and the threshold at the target false-reject rate from held-out
+   scores (k-fold calibration).
+5. The recipe names the detector "goodset" and carries the model (bundles store and hash it).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from calibration.part_report import PartReport
+from calibration.part_set import align_set
+from inspection.errors import InspectionError, RecipeError
+from inspection.imageio import to_grey8
+from inspection.recipe.definition import Recipe
+from inspection.recipe.params import AlignParams, DetectParams
+from inspection.vision.goodset import FeatureFn, GoodSetModel, teach
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GoodSetTeachParams:
+    name: str = "part"
+    number: int = 0
+    align: AlignParams = field(default_factory=AlignParams)
+    detect: DetectParams = field(default_factory=DetectParams)
+    roi: tuple[int, int, int, int] | None = None
+    ignore: np.ndarray | None = field(default=None, compare=False)
+    mm_per_px: float | None = None
+    target_frr: float = 0.01
+    folds: int = 5  # k-fold calibration of the threshold
+    short_side: int = 224
+    bank_size: int = 5000
+    dims: int = 64
+    top_k: int = 50
+    max_patches: int = 200_000  # the coreset's pool (a seeded sample): its size sets the teach time
+    min_parts: int = 5
+    align_parts: bool = True  # False: the parts are already in one frame (e.g. cropped tiles)
+
+
+@dataclass(frozen=True)
+class GoodSetTeachResult:
+    recipe: Recipe
+    model: GoodSetModel
+    parts: tuple[PartReport, ...]
+    timings: dict[str, float]
+
+    @property
+    def used(self) -> int:
+        return sum(p.status == "good" for p in self.parts)
+
+
+def teach_goodset(images: list[tuple[str, np.ndarray | InspectionError]], params: GoodSetTeachParams,
+                  extract: FeatureFn, *, extractor: str, progress: bool = False) -> GoodSetTeachResult:
+    """Teach a good-set recipe from good parts (name, image or the error reading it). Raises
+    :class:`RecipeError` when fewer than ``min_parts`` usable parts remain."""
+    t0 = time.perf_counter()
+    reports: dict[str, PartReport] = {}
+    usable: list[tuple[str, np.ndarray]] = []
+    for name, img in images:
+        if isinstance(img, InspectionError):
+            reports[name] = PartReport(name, "unreadable", str(img))
+            continue
+        try:
+            usable.append((name, to_grey8(img, what=name)))
+        except InspectionError as exc:
+            reports[name] = PartReport(name, "unreadable", str(exc))
+    if not usable:
+        raise RecipeError("no readable good-part image", key="too_few_good_parts")
+    counts: dict[tuple[int, ...], int] = {}
+    for _, img in usable:
+        counts[img.shape] = counts.get(img.shape, 0) + 1
+    shape = max(counts, key=lambda s: counts[s])
+    if params.align_parts:
+        for name, img in usable:
+            if img.shape != shape:
+                reports[name] = PartReport(name, "unreadable", f"image is {img.shape[1]}x{img.shape[0]} "
+                                           f"px, most good parts are {shape[1]}x{shape[0]} px")
+        usable = [(n, i) for n, i in usable if i.shape == shape]
+    else:  # parts already cropped (tiles of varying size): scaled to the most common size
+        usable = [(n, i if i.shape == shape else cv2.resize(i, (shape[1], shape[0]),
+                                                             interpolation=cv2.INTER_AREA))
+                  for n, i in usable]
+    if len(usable) < params.min_parts:
+        raise RecipeError(f"{len(usable)} usable good part(s), at least {params.min_parts} needed",
+                          key="too_few_good_parts")
+    timings: dict[str, float] = {}
+    if params.align_parts:
+        aligned = align_set(usable, params.align, progress=progress)
+        for name, reason in aligned.failed:
+            reports[name] = PartReport(name, "unaligned", reason)
+        names = list(aligned.names)
+        stack = list(aligned.stack)
+        if len(names) < params.min_parts:
+            raise RecipeError(f"only {len(names)} of {len(usable)} parts align to each other (at least "
+                              f"{params.min_parts} needed)", key="too_few_good_parts")
+    else:
+        names = [n for n, _ in usable]
+        stack = [i for _, i in usable]
+    reference = np.median(np.stack(stack), axis=0).round().astype(np.uint8)
+    timings["align"] = time.perf_counter() - t0
+    model = teach(stack, extract, extractor=extractor, short_side=params.short_side,
+                  bank_size=params.bank_size, dims=params.dims, frr=params.target_frr,
+                  folds=params.folds, max_patches=params.max_patches, top_k=params.top_k,
+                  progress=progress)
+    timings["model"] = time.perf_counter() - t0 - timings["align"]
+    for name in names:
+        reports[name] = PartReport(name, "good", "taught")
+    recipe = Recipe(params.name, reference, align=params.align, detect=params.detect, roi=params.roi,
+                    ignore=params.ignore, detector="goodset", number=params.number,
+                    mm_per_px=params.mm_per_px, goodset=model)
+    timings["total"] = time.perf_counter() - t0
+    parts = tuple(reports[n] for n, _ in images if n in reports)
+    return GoodSetTeachResult(recipe, model, parts, timings)
+
+
+def thresholds_data(result: GoodSetTeachResult) -> dict[str, object]:
+    """What the bundle's thresholds.json says about a good-set recipe."""
+    m = result.model
+    return {"detector": "goodset", "threshold": m.threshold, "target_frr": m.frr,
+            "calibration_scores": [float(s) for s in m.calibration_scores],
+            "calibration_false_reject_rate": float((m.calibration_scores > m.threshold).mean())
+            if m.calibration_scores.size else None,
+            "extractor": m.extractor, "parts_used": result.used,
+            "parts_set_aside": [{"name": p.name, "status": p.status, "reason": p.reason}
+                                for p in result.parts if p.status != "good"],
+            "timings_s": result.timings}

@@ -1,0 +1,312 @@
+"""``inspection bench mtd-kfold``: good-set mode, k-fold by source image, settings chosen on one fold.
+
+Tiles of the magnetic-tile set are crops of larger source images, and crops of one source look
+alike: a split that puts crops of one source on both sides flatters the model. This bench groups
+the tiles by source (:func:`source_of`: the file name's ``exp<k>`` prefix by default, one group per
+acquisition; a regular expression of the caller otherwise), deals the groups into ``folds`` folds
+(:func:`assign_folds`, largest group first into the smallest fold), and for every fold teaches a
+model from the good tiles of the *other* folds only and scores every tile (good and defective) of
+the fold. The fold that holds source ``val_source`` (MTD: ``exp1``; or fold number ``val_fold``)
+is the validation fold: settings are chosen on it, and it is reported apart; the headline numbers
+are over the other folds only ("reported").
+
+Per fold: image AUROC overall and per defect folder, the threshold the model set from its good
+training tiles alone (k-fold calibration inside :func:`~inspection.vision.goodset.teach`) and what
+it rejects of the fold's good and defective tiles, pixel AUROC against the ``*.png`` masks, ms per
+image, teach seconds. Over the reported folds: the mean and spread of the per-fold AUROCs, and
+pooled numbers, scores divided by their fold's threshold so that folds are comparable.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from inspection.errors import ConfigError
+from inspection.imageio import read_image
+from inspection.progress import Progress
+from inspection.vision.goodset import FeatureFn, auroc, teach
+
+#: MTD names its tiles exp<k>_num_<n>: <k> is the acquisition (the source images of one run)
+SOURCE_PATTERN = r"^(exp\d+)_"
+
+
+def source_of(name: str, pattern: str = SOURCE_PATTERN) -> str:
+    """The source group of a tile file name: group 1 of ``pattern`` (searched in the file name
+    without its folder), or the whole stem when it does not match (each file its own source)."""
+    stem = Path(name).stem
+    m = re.search(pattern, stem)
+    return m.group(1) if m else stem
+
+
+def assign_folds(groups: dict[str, int], folds: int) -> dict[str, int]:
+    """Fold (0..folds-1) of every group, given each group's image count: groups in order of size
+    (largest first, ties by name) go to the fold with the fewest images so far (ties: lowest
+    index). Deterministic; no group is ever split."""
+    if folds < 2:
+        raise ConfigError(f"need at least 2 folds, got {folds}", field="folds")
+    if len(groups) < folds:
+        raise ConfigError(f"{len(groups)} source group(s) cannot fill {folds} folds", field="folds")
+    load = [0] * folds
+    out: dict[str, int] = {}
+    for g in sorted(groups, key=lambda g: (-groups[g], g)):
+        f = min(range(folds), key=lambda i: (load[i], i))
+        out[g] = f
+        load[f] += groups[g]
+    return out
+
+
+@dataclass(frozen=True)
+class KFoldConfig:
+    data: Path  # folders of *.jpg (+ *.png masks), the good one named good_folder
+    out: Path
+    good_folder: str = "MT_Free"
+    folds: int = 6
+    val_source: str | None = "exp1"  # the validation fold is the one holding this source ...
+    val_fold: int = 0  # ... or, when val_source is None, this fold
+    pattern: str = SOURCE_PATTERN
+    only: tuple[int, ...] = ()  # run only these folds (empty: all)
+    max_train: int = 0  # teach from at most this many good tiles per fold (seeded sample); 0: all
+    teach_args: dict[str, object] = field(default_factory=dict)  # passed to goodset.teach
+    threads: int = 1
+    pixel_step: int = 4
+    seed: int = 0
+    progress: bool = True
+    heatmaps: int = 0  # write the heat-map overlay of this many defective tiles per fold (OUT/heatmaps)
+
+
+def dataset(cfg: KFoldConfig) -> list[tuple[Path, str, int]]:
+    """(path, folder, fold) of every image."""
+    items, _ = _dataset(cfg)
+    return items
+
+
+def _dataset(cfg: KFoldConfig) -> tuple[list[tuple[Path, str, int]], int]:
+    """(path, folder, fold) of every image, and the validation fold."""
+    if not (cfg.data / cfg.good_folder).is_dir():
+        raise ConfigError(f"{cfg.data / cfg.good_folder} is not a folder", field="DIR")
+    files = sorted(p for p in cfg.data.glob("*/*.jpg"))
+    counts: dict[str, int] = defaultdict(int)
+    for p in files:
+        counts[source_of(p.name, cfg.pattern)] += 1
+    fold_of = assign_folds(dict(counts), cfg.folds)
+    if cfg.val_source is not None:
+        if cfg.val_source not in fold_of:
+            raise ConfigError(f"no tile of source {cfg.val_source!r} (sources: "
+                              f"{', '.join(sorted(fold_of))})", field="val_source")
+        val = fold_of[cfg.val_source]
+    else:
+        if not (0 <= cfg.val_fold < cfg.folds):
+            raise ConfigError(f"validation fold must be in 0..{cfg.folds - 1}", field="val_fold")
+        val = cfg.val_fold
+    return [(p, p.parent.name, fold_of[source_of(p.name, cfg.pattern)]) for p in files], val
+
+
+def run(cfg: KFoldConfig, extract: FeatureFn, *, extractor: str,
+        info: dict[str, object] | None = None,
+        on_fold: Callable[[dict[str, object]], None] | None = None) -> dict[str, object]:
+    """Every fold (or ``cfg.only``); writes OUT/scores.csv, OUT/summary.json; returns the summary."""
+    cv2.setNumThreads(cfg.threads)
+    items, val_fold = _dataset(cfg)
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(cfg.seed)
+    fold_summaries: list[dict[str, object]] = []
+    rows: list[dict[str, object]] = []
+    pix: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}
+    for fold in range(cfg.folds):
+        if cfg.only and fold not in cfg.only:
+            continue
+        train = [p for p, folder, f in items if f != fold and folder == cfg.good_folder]
+        test = [(p, folder) for p, folder, f in items if f == fold]
+        if cfg.max_train and len(train) > cfg.max_train:
+            train = [train[int(i)] for i in sorted(rng.choice(len(train), cfg.max_train, replace=False))]
+        t0 = time.perf_counter()
+        model = teach([read_image(p) for p in train], extract, extractor=extractor,
+                      progress=cfg.progress, **cfg.teach_args)  # type: ignore[arg-type]
+        teach_s = time.perf_counter() - t0
+        ms: list[float] = []
+        scores: list[float] = []
+        ps: list[np.ndarray] = []
+        pl: list[np.ndarray] = []
+        bar = Progress(len(test), f"fold {fold}: score", enabled=cfg.progress)
+        drawn = 0
+        for p, folder in test:
+            image = read_image(p)
+            t1 = time.perf_counter()
+            amap = model.anomaly_map(image, extract)
+            score = model.image_score(amap)
+            ms.append((time.perf_counter() - t1) * 1e3)
+            scores.append(score)
+            rows.append({"path": f"{folder}/{p.name}", "fold": fold, "score": score,
+                         "threshold": model.threshold})
+            mask_path = p.with_suffix(".png")
+            if mask_path.is_file():
+                full = model.heat_map(amap, image.shape[:2])
+                mask = read_image(mask_path) > 127
+                s = cfg.pixel_step
+                ps.append((full[::s, ::s] / model.threshold).ravel())
+                pl.append(mask[::s, ::s].ravel())
+                if drawn < cfg.heatmaps and folder != cfg.good_folder:
+                    out = cfg.out / "heatmaps" / f"fold{fold}_{folder}_{p.stem}.png"
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    cv2.imwrite(str(out), heat_overlay(image, full / model.threshold, mask))
+                    drawn += 1
+            bar.update()
+        pix[fold] = (ps, pl)
+        fs = _fold_summary(cfg, fold, [f for _, f in test], np.array(scores), model.threshold, ps, pl)
+        fs.update({"train_images": len(train), "teach_seconds": teach_s,
+                   "ms_per_image": {"median": float(np.median(ms)), "p95": float(np.percentile(ms, 95))},
+                   "sources": sorted({source_of(p.name, cfg.pattern) for p, _ in test})})
+        fold_summaries.append(fs)
+        if on_fold:
+            on_fold(fs)
+    with (cfg.out / "scores.csv").open("w") as fh:
+        fh.write("path,fold,score,threshold\n")
+        for r in rows:
+            fh.write(f"{r['path']},{r['fold']},{r['score']:.6f},{r['threshold']:.6f}\n")
+    summary: dict[str, object] = {
+        "data": str(cfg.data), "folds": cfg.folds, "val_fold": val_fold, "pattern": cfg.pattern,
+        "extractor": extractor, "teach_args": cfg.teach_args, "max_train": cfg.max_train,
+        "threads": cfg.threads, "per_fold": fold_summaries,
+        "validation": next((f for f in fold_summaries if f["fold"] == val_fold), None),
+        "reported": _pooled(cfg, val_fold, rows, fold_summaries, pix),
+    }
+    summary.update(info or {})
+    (cfg.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def heat_overlay(image: np.ndarray, heat: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """BGR picture of a grey image with its heat map (``heat``: 1.0 = the threshold) blended in,
+    and the true defect outlined in white when given. Colours run from the map's own median (blue)
+    to the threshold and beyond (red): the blurred map of a small defect stays below the threshold,
+    and a fixed scale would show it as one flat colour."""
+    low = float(np.median(heat))
+    high = max(1.0, float(heat.max()))
+    level = np.clip((heat - low) / max(high - low, 1e-6) * 255.0, 0, 255).astype(np.uint8)
+    colour = cv2.applyColorMap(level, cv2.COLORMAP_JET)
+    grey = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    out = cv2.addWeighted(grey, 0.55, colour, 0.45, 0.0)
+    if mask is not None and mask.any():
+        contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        cv2.drawContours(out, contours, -1, (255, 255, 255), 1)
+    return out
+
+
+def _fold_summary(cfg: KFoldConfig, fold: int, folders: Sequence[str], scores: np.ndarray,
+                  threshold: float, ps: list[np.ndarray], pl: list[np.ndarray]) -> dict[str, object]:
+    f = np.array(folders)
+    good = f == cfg.good_folder
+    out: dict[str, object] = {"fold": fold, "images": int(f.size), "good": int(good.sum()),
+                              "threshold": threshold,
+                              "image_auroc": auroc(scores, ~good),
+                              "good_rejected": int((scores[good] > threshold).sum()),
+                              "defective_rejected": int((scores[~good] > threshold).sum()),
+                              "defective": int((~good).sum())}
+    per: dict[str, float] = {}
+    for name in sorted(set(folders) - {cfg.good_folder}):
+        sel = (f == name) | good
+        per[name] = auroc(scores[sel], ~good[sel])
+    out["per_defect_auroc"] = per
+    if ps:
+        labels = np.concatenate(pl)
+        out["pixel_auroc"] = auroc(np.concatenate(ps), labels) if labels.any() else None
+    return out
+
+
+def _pooled(cfg: KFoldConfig, val_fold: int, rows: list[dict[str, object]], folds: list[dict[str, object]],
+            pix: dict[int, tuple[list[np.ndarray], list[np.ndarray]]]) -> dict[str, object] | None:
+    rep = [f for f in folds if f["fold"] != val_fold]
+    if not rep:
+        return None
+    rep_ids = {int(f["fold"]) for f in rep}  # type: ignore[call-overload]
+    rr = [r for r in rows if r["fold"] in rep_ids]
+    norm = np.array([float(r["score"]) / float(r["threshold"]) for r in rr])  # type: ignore[arg-type]
+    folder = np.array([str(r["path"]).split("/")[0] for r in rr])
+    good = folder == cfg.good_folder
+
+    def stats(values: list[float]) -> dict[str, float]:
+        v = np.array([x for x in values if x == x])
+        return {"mean": float(v.mean()), "std": float(v.std())} if v.size else {"mean": float("nan"),
+                                                                                 "std": float("nan")}
+
+    per_mean = {name: stats([f["per_defect_auroc"][name] for f in rep  # type: ignore[index]
+                             if name in f["per_defect_auroc"]])  # type: ignore[operator]
+                for name in sorted(set(folder) - {cfg.good_folder})}
+    pooled_per = {name: auroc(norm[(folder == name) | good], ~good[(folder == name) | good])
+                  for name in sorted(set(folder) - {cfg.good_folder})}
+    out: dict[str, object] = {
+        "folds": sorted(rep_ids),
+        "image_auroc_mean": stats([float(f["image_auroc"]) for f in rep]),  # type: ignore[arg-type]
+        "per_defect_auroc_mean": per_mean,
+        "image_auroc_pooled": auroc(norm, ~good),
+        "per_defect_auroc_pooled": pooled_per,
+        "good": int(good.sum()), "defective": int((~good).sum()),
+        "false_reject_rate": float((norm[good] > 1.0).mean()) if good.any() else None,
+        "defect_detection_rate": float((norm[~good] > 1.0).mean()) if (~good).any() else None,
+        "per_defect_detection_rate": {name: float((norm[folder == name] > 1.0).mean())
+                                      for name in sorted(set(folder) - {cfg.good_folder})},
+        "ms_per_image_median": float(np.median([f["ms_per_image"]["median"]  # type: ignore[index]
+                                                for f in rep])),
+        "teach_seconds_mean": float(np.mean([f["teach_seconds"] for f in rep])),
+        "train_images_mean": float(np.mean([f["train_images"] for f in rep])),
+    }
+    ps = [a for i in rep_ids for a in pix[i][0]]
+    pl = [a for i in rep_ids for a in pix[i][1]]
+    if ps:
+        labels = np.concatenate(pl)
+        out["pixel_auroc_pooled"] = auroc(np.concatenate(ps), labels) if labels.any() else None
+        out["pixel_auroc_mean"] = stats([float(f["pixel_auroc"]) for f in rep  # type: ignore[arg-type]
+                                         if f.get("pixel_auroc") is not None])
+    return out
+
+
+def format_table(summary: dict[str, object]) -> str:
+    """Per fold one line, then the reported folds' means (+- spread) and pooled numbers."""
+    lines = []
+    folds = summary["per_fold"]
+    assert isinstance(folds, list)
+    names = sorted({n for f in folds for n in f["per_defect_auroc"]})
+    head = ["fold", "sources", "AUROC", *[n.removeprefix("MT_") for n in names], "pixel",
+            "good rej", "defect rej", "ms", "teach s"]
+    lines.append(" | ".join(head))
+    for f in folds:
+        tag = f"{f['fold']}{' (val)' if f['fold'] == summary['val_fold'] else ''}"
+        per = f["per_defect_auroc"]
+        pix = f.get("pixel_auroc")
+        lines.append(" | ".join([
+            tag, ",".join(f["sources"]), f"{f['image_auroc']:.4f}",
+            *[f"{per[n]:.3f}" if n in per else "-" for n in names],
+            "-" if pix is None else f"{pix:.3f}",
+            f"{f['good_rejected']}/{f['good']}", f"{f['defective_rejected']}/{f['defective']}",
+            f"{f['ms_per_image']['median']:.1f}", f"{f['teach_seconds']:.0f}"]))
+    rep = summary.get("reported")
+    if isinstance(rep, dict):
+        m = rep["image_auroc_mean"]
+        per_m = rep["per_defect_auroc_mean"]
+        lines.append(" | ".join([
+            "mean of reported", "", f"{m['mean']:.4f}+-{m['std']:.3f}",
+            *[f"{per_m[n]['mean']:.3f}+-{per_m[n]['std']:.3f}" if n in per_m else "-" for n in names],
+            f"{rep['pixel_auroc_mean']['mean']:.3f}" if "pixel_auroc_mean" in rep else "-",
+            f"{rep['false_reject_rate']:.2%}", f"{rep['defect_detection_rate']:.2%}",
+            f"{rep['ms_per_image_median']:.1f}", f"{rep['teach_seconds_mean']:.0f}"]))
+        per_p = rep["per_defect_auroc_pooled"]
+        lines.append(" | ".join([
+            "pooled (score/threshold)", "", f"{rep['image_auroc_pooled']:.4f}",
+            *[f"{per_p[n]:.3f}" if n in per_p else "-" for n in names],
+            f"{rep['pixel_auroc_pooled']:.3f}" if rep.get("pixel_auroc_pooled") is not None else "-",
+            "", "", "", ""]))
+        det = rep["per_defect_detection_rate"]
+        lines.append("rejected at the threshold (reported folds): good "
+                     f"{rep['false_reject_rate']:.2%} of {rep['good']}, defective "
+                     f"{rep['defect_detection_rate']:.2%} of {rep['defective']} ("
+                     + ", ".join(f"{n.removeprefix('MT_')} {v:.0%}" for n, v in det.items()) + ")")
+    return "\n".join(lines)

@@ -1,0 +1,150 @@
+"""Good-set recipes: a bundle carries the model (hashed, version-checked), the station builds the
+good-set detector from it, and ``inspection teach --detector goodset`` teaches one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from calibration.bundle import load_bundle, write_bundle
+from calibration.teach_goodset import GoodSetTeachParams, teach_goodset
+from inspection.errors import RecipeError
+from inspection.recipe.definition import Recipe
+from inspection.vision.goodset import GoodSetModel, teach
+
+
+def block_features(image: np.ndarray) -> np.ndarray:
+    f = image.astype(np.float32)
+    h, w = f.shape[0] // 8, f.shape[1] // 8
+    b = f[: h * 8, : w * 8].reshape(h, 8, w, 8)
+    return np.stack([b.mean((1, 3)), b.std((1, 3))], -1)
+
+
+def _part(rng: np.random.Generator, shift: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """A part with structure to align on (a frame, a bar, a hole) plus sensor noise."""
+    img = np.full((120, 160), 150.0)
+    img[:, :10] = img[:, -10:] = img[:10] = img[-10:] = 40.0
+    img[50:58, 20:140] = 80.0
+    cv2.circle(img, (110, 85), 12, 60, -1)
+    img = np.roll(img, shift, axis=(0, 1))
+    img += rng.normal(0, 3, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _model(rng: np.random.Generator) -> GoodSetModel:
+    return teach([_part(rng) for _ in range(8)], block_features, extractor="blocks@1", short_side=96,
+                 bank_size=60, dims=2, top_k=3, folds=2)
+
+
+def test_bundle_carries_the_goodset_model(tmp_path):
+    rng = np.random.default_rng(0)
+    model = _model(rng)
+    recipe = Recipe("tile", _part(rng), detector="goodset", goodset=model)
+    manifest = write_bundle(recipe, tmp_path / "r")
+    assert "models/goodset.npz" in manifest["files"]
+    entry = manifest["models"]["goodset"]
+    assert entry["extractor"] == "blocks@1" and entry["digest"] == model.digest()
+    back = load_bundle(tmp_path / "r").recipe
+    assert back.detector == "goodset" and back.goodset is not None
+    assert back.goodset.digest() == model.digest()
+    np.testing.assert_array_equal(back.goodset.bank, model.bank)
+    assert back.content_hash() == recipe.content_hash()
+    # another model, same everything else: another recipe hash (results name what judged them)
+    other = Recipe("tile", recipe.reference, detector="goodset", goodset=_model(np.random.default_rng(5)))
+    assert other.content_hash() != recipe.content_hash()
+
+
+def test_goodset_recipe_needs_its_model():
+    with pytest.raises(RecipeError):
+        Recipe("tile", np.zeros((64, 64), np.uint8), detector="goodset")
+
+
+def _writable(folder: Path) -> None:
+    for p in folder.rglob("*"):
+        p.chmod(0o644)
+
+
+def test_tampered_or_newer_goodset_model_is_refused(tmp_path):
+    rng = np.random.default_rng(1)
+    recipe = Recipe("tile", _part(rng), detector="goodset", goodset=_model(rng))
+    write_bundle(recipe, tmp_path / "r")
+    _writable(tmp_path / "r")
+    data = bytearray((tmp_path / "r/models/goodset.npz").read_bytes())
+    data[-30] ^= 0xFF
+    (tmp_path / "r/models/goodset.npz").write_bytes(bytes(data))
+    with pytest.raises(RecipeError) as err:
+        load_bundle(tmp_path / "r")
+    assert err.value.key == "recipe_hash_mismatch"
+
+    # a model format this software does not know: refused with the version key, even when the
+    # manifest was re-hashed consistently (a bundle from a newer station)
+    from calibration.bundle_writer import MANIFEST, manifest_hash
+
+    write_bundle(recipe, tmp_path / "n")
+    _writable(tmp_path / "n")
+    m = json.loads((tmp_path / "n" / MANIFEST).read_text())
+    m["models"]["goodset"]["format"] = "inspection.vision.goodset/99"
+    m["content_hash"] = manifest_hash(m)
+    (tmp_path / "n" / MANIFEST).write_text(json.dumps(m))
+    with pytest.raises(RecipeError) as err:
+        load_bundle(tmp_path / "n")
+    assert err.value.key == "recipe_schema_version"
+
+
+def test_teach_goodset_aligns_parts_and_refuses_those_that_do_not_align():
+    rng = np.random.default_rng(2)
+    parts: list[tuple[str, np.ndarray]] = [(f"p{i}.png", _part(rng, (int(rng.integers(-3, 4)),
+                                                                      int(rng.integers(-3, 4)))))
+                                           for i in range(8)]
+    parts.append(("noise.png", rng.integers(0, 255, (120, 160)).astype(np.uint8)))
+    parts.append(("small.png", np.zeros((40, 40), np.uint8)))
+    result = teach_goodset(list(parts), GoodSetTeachParams(name="t", short_side=96, bank_size=60, dims=2,
+                                                           top_k=3, folds=2), block_features,
+                           extractor="blocks@1")
+    status = {p.name: p.status for p in result.parts}
+    assert status["noise.png"] == "unaligned" and status["small.png"] == "unreadable"
+    assert result.used == 8
+    assert result.recipe.detector == "goodset" and result.recipe.goodset is result.model
+    assert result.model.calibration_scores.size == 8  # k-fold: every taught part gives a score
+    assert result.recipe.shape == (120, 160)
+
+
+
+def test_cli_teaches_a_goodset_recipe_from_the_live_camera(tmp_path, monkeypatch, capsys):
+    """``inspection teach --live replay --count N --detector goodset``: N parts grabbed one trigger
+    each, taught, the bundle loads with its model."""
+    from inspection.cli import main
+    from inspection.vision import goodset
+
+    rng = np.random.default_rng(3)
+    src = tmp_path / "line"
+    src.mkdir()
+    for i in range(7):
+        cv2.imwrite(str(src / f"p{i}.png"), _part(rng, (int(rng.integers(-2, 3)), int(rng.integers(-2, 3)))))
+    cv2.imwrite(str(src / "p7_noise.png"), rng.integers(0, 255, (120, 160)).astype(np.uint8))
+    monkeypatch.setattr(goodset.feature_extractors, "create", lambda *a, **k: block_features)
+    rc = main(["teach", "--live", "replay", "--image-file", str(src), "--count", "8", "--detector",
+               "goodset", "--out", str(tmp_path / "recipe"), "--short-side", "96", "--bank-size", "60",
+               "--top-k", "3", "--folds", "2", "--save-parts", str(tmp_path / "grabbed"), "--quiet"])
+    assert rc == 0
+    out = capsys.readouterr()
+    assert "grabbed 8 of 8 parts from replay" in out.err
+    assert "7 good parts taught, 1 set aside" in out.out and "unaligned" in out.out
+    assert len(list((tmp_path / "grabbed").glob("*.png"))) == 8
+    bundle = load_bundle(tmp_path / "recipe")
+    assert bundle.recipe.detector == "goodset" and bundle.recipe.goodset is not None
+    assert bundle.thresholds is not None and bundle.thresholds["parts_used"] == 7
+
+
+def test_teach_goodset_without_alignment_scales_tiles_of_other_sizes():
+    rng = np.random.default_rng(4)
+    parts: list[tuple[str, np.ndarray]] = [(f"t{i}.png", _part(rng)) for i in range(5)]
+    parts.append(("big.png", cv2.resize(_part(rng), (200, 150))))
+    result = teach_goodset(list(parts), GoodSetTeachParams(short_side=96, bank_size=40, dims=2, top_k=3,
+                                                           folds=2, align_parts=False),
+                           block_features, extractor="blocks@1")
+    assert result.used == 6 and result.recipe.shape == (120, 160)
