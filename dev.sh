@@ -46,20 +46,29 @@ python_setup() {
 }
 
 lock() {
-  # Re-resolves every dependency to its newest allowed release and rewrites the three lock files:
+  # Re-resolves every dependency (and the build back-end, for the --no-build-isolation install) to its
+  # newest allowed release and rewrites the three lock files:
   #   requirements-dev.lock  extras cpu,test,train,opcua,mqtt,plant,s7 (dev.sh test, CI)
-  #   requirements.lock      extras cpu,opcua,mqtt,plant,s7 (dev.sh demo, the Dockerfile), same versions
-  #                          as the dev lock
-  #   requirements-gpu.lock  extras gpu,opcua,mqtt,plant,s7 (onnxruntime-gpu, not onnxruntime), same versions
+  #   requirements.lock      extras cpu,opcua,mqtt,plant,s7 (dev.sh demo, the Dockerfile)
+  #   requirements-gpu.lock  extras gpu,opcua,mqtt,plant,s7 (onnxruntime-gpu, not onnxruntime)
+  # then checks that every package the locks share has the same version in each.
   local tools="$ROOT/.venv-lock"
   [ -x "$tools/bin/pip-compile" ] || { "$PY" -m venv "$tools"; "$tools/bin/pip" install -q pip-tools==7.7.0; }
-  local opts=(-q --upgrade --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links)
+  local opts=(-q --upgrade --strip-extras --allow-unsafe --all-build-deps --no-emit-index-url --no-emit-find-links)
   export CUSTOM_COMPILE_COMMAND="bash dev.sh lock"
   "$tools/bin/pip-compile" "${opts[@]}" --extra cpu,test,train,opcua,mqtt,plant,s7 -o requirements-dev.lock pyproject.toml
-  printf -- '-c requirements-dev.lock\n' > .lock-constraints.in
-  "$tools/bin/pip-compile" "${opts[@]}" --extra cpu,opcua,mqtt,plant,s7 -o requirements.lock pyproject.toml .lock-constraints.in
-  "$tools/bin/pip-compile" "${opts[@]}" --extra gpu,opcua,mqtt,plant,s7 -o requirements-gpu.lock pyproject.toml .lock-constraints.in
-  rm -f .lock-constraints.in
+  "$tools/bin/pip-compile" "${opts[@]}" --extra cpu,opcua,mqtt,plant,s7 -o requirements.lock pyproject.toml
+  "$tools/bin/pip-compile" "${opts[@]}" --extra gpu,opcua,mqtt,plant,s7 -o requirements-gpu.lock pyproject.toml
+  "$PY" - <<'PYCHECK'
+import re, sys
+pins = {f: dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", open(f).read(), re.M))
+        for f in ("requirements-dev.lock", "requirements.lock", "requirements-gpu.lock")}
+dev = pins["requirements-dev.lock"]
+bad = [(f, k, v, dev[k]) for f in pins for k, v in pins[f].items() if k in dev and dev[k] != v]
+if bad:
+    sys.exit(f"lock files disagree (file, package, version, dev version): {bad}")
+print("lock files agree:", {f: len(p) for f, p in pins.items()})
+PYCHECK
 }
 
 cmd=${1:-demo}
