@@ -29,7 +29,7 @@ class TrainConfig:
     seed: int = 0
     threads: int = 1
     holdout_every: int = 10  # pairs with index % holdout_every == 0 are the internal validation set
-    augment: str = "dihedral"  # one of AUGMENTS
+    augment: str = "dihedral+zoom"  # one of AUGMENTS (chosen on training-group validation)
 
 
 AUGMENTS = ("none", "dihedral", "dihedral+zoom")
