@@ -38,6 +38,10 @@ def add_parser(sub: Any) -> None:
     c.add_argument("--cache", type=Path, default=None,
                    help="npz file of collected samples: read when present, written otherwise")
     c.add_argument("--no-variants", action="store_true", help="skip the FP16/INT8 variants")
+    c.add_argument("--augment", choices=("none", "dihedral", "dihedral+zoom"), default="dihedral+zoom",
+                   help="training-window augmentation: 'dihedral' = a random flip/90-degree rotation "
+                   "per batch (layouts are orientation-free); 'dihedral+zoom' (default) also scales "
+                   "each window's content by 0.85-1.18 (other trace widths); 'none' = no augmentation")
     c.add_argument("--inputs", choices=("full", "region"), default="full",
                    help="per-candidate inputs besides the pixels: 'full' = region features, material "
                    "context and rule type; 'region' = region statistics only (faster inspection)")
@@ -135,7 +139,8 @@ def _pcb_cnn(args: argparse.Namespace) -> int:
     from inspection.train.pcb_cmd import INPUTS, train_pcb_cnn
     from inspection.train.pcb_train import TrainConfig
 
-    cfg = TrainConfig(epochs=args.epochs, width=args.width, seed=args.seed, threads=args.threads)
+    cfg = TrainConfig(epochs=args.epochs, width=args.width, seed=args.seed, threads=args.threads,
+                      augment=args.augment)
     report = train_pcb_cnn(args.folder, args.out, cfg=cfg, copies=args.perturbed_copies,
                            cache=args.cache, variants=not args.no_variants, inputs=INPUTS[args.inputs],
                            exclude_groups=tuple(args.exclude_group))

@@ -29,6 +29,25 @@ class TrainConfig:
     seed: int = 0
     threads: int = 1
     holdout_every: int = 10  # pairs with index % holdout_every == 0 are the internal validation set
+    augment: str = "dihedral+zoom"  # one of AUGMENTS (chosen on training-group validation)
+
+
+AUGMENTS = ("none", "dihedral", "dihedral+zoom")
+ZOOM_RANGE = (0.85, 1.18)  # content scale of "zoom": log-uniform, about +-16 %
+
+
+def _zoom(patches: torch.Tensor, boxes: torch.Tensor, scale: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scale the content of each square window by ``scale`` (N,) about its centre (bilinear,
+    border pixels repeated where zooming out); boxes (window units) move along. Mimics trace widths
+    and pitches of other board designs."""
+    n = patches.shape[0]
+    theta = torch.zeros(n, 2, 3, dtype=patches.dtype)
+    theta[:, 0, 0] = 1.0 / scale
+    theta[:, 1, 1] = 1.0 / scale
+    grid = torch.nn.functional.affine_grid(theta, list(patches.shape), align_corners=False)
+    out = torch.nn.functional.grid_sample(patches, grid, mode="bilinear", padding_mode="border",
+                                          align_corners=False)
+    return out, ((boxes - 0.5) * scale[:, None] + 0.5).clamp(0.0, 1.0)
 
 
 def _dihedral(patches: torch.Tensor, boxes: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -87,6 +106,8 @@ def train(data: PatchSet, cfg: TrainConfig, *,
           log: Callable[[str], None] = print) -> tuple[PcbNet, list[dict[str, float]]]:
     """Train on ``data`` (minus the internal hold-out pairs); returns the model and the per-epoch
     validation log."""
+    if cfg.augment not in AUGMENTS:
+        raise ValueError(f"augment must be one of {AUGMENTS}, not {cfg.augment!r}")
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
@@ -118,7 +139,12 @@ def train(data: PatchSet, cfg: TrainConfig, *,
         total = 0.0
         for i in range(0, len(tr), cfg.batch):
             idx = order[i:i + cfg.batch]
-            p, b = _dihedral(patches[idx].float(), boxes[idx], int(rng.integers(8)))
+            p, b = patches[idx].float(), boxes[idx]
+            if cfg.augment != "none":
+                p, b = _dihedral(p, b, int(rng.integers(8)))
+            if cfg.augment == "dihedral+zoom":
+                lo, hi = np.log(ZOOM_RANGE)
+                p, b = _zoom(p, b, torch.from_numpy(np.exp(rng.uniform(lo, hi, len(idx)))).float())
             logits, pred = model.logits(p, vectors[idx])
             loss = ce(logits, labels[idx])
             hb = has_box[idx]

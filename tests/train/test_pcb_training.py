@@ -15,8 +15,9 @@ pytest.importorskip("onnxruntime")
 
 from inspection.cli import main  # noqa: E402
 from inspection.train.onnx_export import export  # noqa: E402
+from inspection.train.pcb_data import PatchSet  # noqa: E402
 from inspection.train.pcb_net import PcbNet  # noqa: E402
-from inspection.train.pcb_train import _dihedral  # noqa: E402
+from inspection.train.pcb_train import TrainConfig, _dihedral, _zoom, train  # noqa: E402
 from inspection.vision.patches import VECTOR_NAMES  # noqa: E402
 from plugins.detectors.onnx_runtime import load_model  # noqa: E402
 from plugins.detectors.pcb_cnn import PcbCnnDetector  # noqa: E402
@@ -59,6 +60,36 @@ def test_dihedral_augmentation_moves_boxes_with_the_pixels():
         ys, xs = torch.nonzero(p[0, 0], as_tuple=True)
         found = torch.tensor([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]).float() / 32
         torch.testing.assert_close(b[0], found)
+
+
+def test_zoom_augmentation_scales_content_and_boxes_about_the_centre():
+    img = torch.zeros(2, 2, 32, 32)
+    img[:, :, 8:16, 12:28] = 1.0  # rows 8..15, columns 12..27
+    box = torch.tensor([[12 / 32, 8 / 32, 28 / 32, 16 / 32]] * 2)
+    scale = torch.tensor([1.0, 1.25])
+    p, b = _zoom(img, box, scale)
+    torch.testing.assert_close(p[0], img[0], atol=1e-5, rtol=0)
+    torch.testing.assert_close(b[0], box[0])
+    ys, xs = torch.nonzero(p[1, 1] > 0.5, as_tuple=True)
+    found = torch.tensor([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]).float() / 32
+    torch.testing.assert_close(b[1], torch.tensor([11 / 32, 6 / 32, 31 / 32, 16 / 32]))
+    torch.testing.assert_close(found, b[1], atol=1.01 / 32, rtol=0)
+
+
+def test_training_accepts_each_augmentation_and_rejects_unknown_ones():
+    rng = np.random.default_rng(0)
+    n = 40
+    patches = rng.integers(0, 256, (n, 2, 16, 16), dtype=np.uint8)
+    labels = np.arange(n, dtype=np.int64) % 3
+    boxes = np.where(labels[:, None] > 0, np.array([0.2, 0.3, 0.6, 0.7], np.float32), np.nan)
+    data = PatchSet(patches, rng.normal(size=(n, 3)).astype(np.float32), labels,
+                    boxes.astype(np.float32), np.arange(n, dtype=np.int64))
+    for aug in ("none", "dihedral", "dihedral+zoom"):
+        cfg = TrainConfig(epochs=1, batch=16, width=4, augment=aug)
+        _, history = train(data, cfg, log=lambda _: None)
+        assert len(history) == 1 and np.isfinite(history[0]["loss"])
+    with pytest.raises(ValueError, match="augment"):
+        train(data, TrainConfig(epochs=1, augment="mixup"), log=lambda _: None)
 
 
 def _board(rng: np.random.Generator) -> np.ndarray:
