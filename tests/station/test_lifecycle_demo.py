@@ -205,10 +205,15 @@ def _flow(browser, url: str, data: Path, api: httpx.Client, op: httpx.Client) ->
     assert api.post("/api/shadow/promote").status_code == 409  # nothing left to promote
     # a new recipe version is kept for the parts judged from now on, and they replay with it
     t_promoted = time.time_ns()
-    time.sleep(3)
-    with _db(data) as c:
-        hashes = {h for (h,) in c.execute("select distinct model_hash from results where decided_ns > ?",
-                                          (t_promoted + 500_000_000,))}
+    hashes: set[str] = set()
+    deadline = time.monotonic() + 30.0  # parts judged after the promotion, once the store has them
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        with _db(data) as c:
+            hashes = {h for (h,) in c.execute("select distinct model_hash from results where decided_ns > ?",
+                                              (t_promoted + 500_000_000,))}
+        if hashes and time.time_ns() > t_promoted + 3_000_000_000:
+            break
     assert len(hashes) == 1 and len(list((data / "station" / "recipe-versions").iterdir())) >= 2
 
     # a shadow that is dropped changes nothing
