@@ -19,6 +19,7 @@ import math
 import time
 from dataclasses import dataclass, field, replace
 
+import cv2
 import numpy as np
 
 from calibration.outliers import find_outliers, score_outliers
@@ -122,9 +123,13 @@ def make_recipe(
     )
 
 
-def _read(
-    images: list[tuple[str, np.ndarray | InspectionError]], reports: dict[str, PartReport]
+def read_good_parts(
+    images: list[tuple[str, np.ndarray | InspectionError]], reports: dict[str, PartReport], *,
+    same_size: bool = True,
 ) -> list[tuple[str, np.ndarray]]:
+    """The readable good-part images as Mono8. With ``same_size`` a part whose size differs from the
+    most common one is reported and left out; without it, it is scaled to that size (tiles cropped
+    from larger images). Unreadable parts are reported in ``reports``."""
     from inspection.imageio import to_grey8
 
     usable: list[tuple[str, np.ndarray]] = []
@@ -142,6 +147,9 @@ def _read(
     for _, img in usable:
         shapes[img.shape] = shapes.get(img.shape, 0) + 1
     shape = max(shapes, key=lambda s: shapes[s])
+    if not same_size:
+        return [(n, i if i.shape == shape else cv2.resize(i, (shape[1], shape[0]), interpolation=cv2.INTER_AREA))
+                for n, i in usable]
     for name, img in usable:
         if img.shape != shape:
             reports[name] = PartReport(
@@ -188,7 +196,7 @@ def teach(
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     reports: dict[str, PartReport] = {}
-    usable = _read(images, reports)
+    usable = read_good_parts(images, reports)
     if len(usable) < params.min_parts:
         raise RecipeError(
             f"{len(usable)} usable good part(s), at least {params.min_parts} needed", key="too_few_good_parts"

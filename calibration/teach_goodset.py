@@ -18,13 +18,12 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
 from calibration.part_report import PartReport
 from calibration.part_set import align_set
+from calibration.teach import read_good_parts
 from inspection.errors import InspectionError, RecipeError
-from inspection.imageio import to_grey8
 from inspection.recipe.definition import Recipe
 from inspection.recipe.params import AlignParams, DetectParams
 from inspection.vision.goodset import FeatureFn, GoodSetModel, teach
@@ -70,31 +69,7 @@ def teach_goodset(images: list[tuple[str, np.ndarray | InspectionError]], params
     :class:`RecipeError` when fewer than ``min_parts`` usable parts remain."""
     t0 = time.perf_counter()
     reports: dict[str, PartReport] = {}
-    usable: list[tuple[str, np.ndarray]] = []
-    for name, img in images:
-        if isinstance(img, InspectionError):
-            reports[name] = PartReport(name, "unreadable", str(img))
-            continue
-        try:
-            usable.append((name, to_grey8(img, what=name)))
-        except InspectionError as exc:
-            reports[name] = PartReport(name, "unreadable", str(exc))
-    if not usable:
-        raise RecipeError("no readable good-part image", key="too_few_good_parts")
-    counts: dict[tuple[int, ...], int] = {}
-    for _, img in usable:
-        counts[img.shape] = counts.get(img.shape, 0) + 1
-    shape = max(counts, key=lambda s: counts[s])
-    if params.align_parts:
-        for name, img in usable:
-            if img.shape != shape:
-                reports[name] = PartReport(name, "unreadable", f"image is {img.shape[1]}x{img.shape[0]} "
-                                           f"px, most good parts are {shape[1]}x{shape[0]} px")
-        usable = [(n, i) for n, i in usable if i.shape == shape]
-    else:  # parts already cropped (tiles of varying size): scaled to the most common size
-        usable = [(n, i if i.shape == shape else cv2.resize(i, (shape[1], shape[0]),
-                                                             interpolation=cv2.INTER_AREA))
-                  for n, i in usable]
+    usable = read_good_parts(images, reports, same_size=params.align_parts)
     if len(usable) < params.min_parts:
         raise RecipeError(f"{len(usable)} usable good part(s), at least {params.min_parts} needed",
                           key="too_few_good_parts")
