@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from hmi_support import Env, bearer, build_env
 
 from hmi.auth.roles import Role
+from hmi.server import HmiServer
 
 
 @pytest.fixture
@@ -34,3 +35,18 @@ def roles(env: Env, client: TestClient) -> dict[str, dict[str, str]]:
         env.user(role.value, role)
         out[role.value] = bearer(client, role.value)
     return out
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[Env, HmiServer]]:
+    """The HMI on a real server (uvicorn on a free port) for the browser tests."""
+    env = build_env(tmp_path)
+    env.user("olga", Role.OPERATOR)
+    env.user("erik", Role.ENGINEER)
+    server = HmiServer(env.app).start()
+    try:
+        yield env, server
+    finally:
+        server.stop()
+        env.store.close()
+        env.users.close()

@@ -3,11 +3,9 @@ server on 127.0.0.1. Screenshots go to test-artifacts/ (1280x800 and 1920x1080).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from hmi_support import PASSWORD, Env, build_env
+from browser_support import open_page, sign_in
+from hmi_support import PASSWORD, build_env
 from tests_support import ARTIFACTS
 
 from hmi.auth.roles import Role
@@ -19,35 +17,12 @@ pytestmark = pytest.mark.browser
 VIEWPORTS = [(1280, 800), (1920, 1080)]
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Env, HmiServer]]:
-    env = build_env(tmp_path)
-    env.user("olga", Role.OPERATOR)
-    env.user("erik", Role.ENGINEER)
-    server = HmiServer(env.app).start()
-    try:
-        yield env, server
-    finally:
-        server.stop()
-        env.store.close()
-        env.users.close()
-
-
 def _page(browser, size: tuple[int, int]):
-    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
-    page.errors = []
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    return page
+    return open_page(browser, size)
 
 
 def _login(page, url: str, user: str, password: str = PASSWORD) -> None:
-    page.goto(url)
-    page.wait_for_selector("#login-form", state="visible")
-    page.fill("#login-user", user)
-    page.fill("#login-pass", password)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_selector("#app", state="visible")
-    page.wait_for_selector("#conn-dot.up")  # the live stream is connected
+    sign_in(page, url, user, password)
 
 
 def _shot(page, name: str) -> None:

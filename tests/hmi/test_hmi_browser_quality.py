@@ -5,47 +5,22 @@ Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hmi_support import PASSWORD, Env, build_env
+from browser_support import open_page, sign_in
+from hmi_support import PASSWORD
 from tests_support import ARTIFACTS, make_result
 
 from hmi.auth.roles import Role
-from hmi.server import HmiServer
 from inspection.record import PartInfo
 from inspection.store import ReviewStatus
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Env, HmiServer]]:
-    env = build_env(tmp_path)
-    env.user("olga", Role.OPERATOR)
-    env.user("erik", Role.ENGINEER)
-    server = HmiServer(env.app).start()
-    try:
-        yield env, server
-    finally:
-        server.stop()
-        env.store.close()
-        env.users.close()
-
-
 def _login(browser, url: str, user: str, size: tuple[int, int] = (1280, 800)):
-    page = browser.new_page(viewport={"width": size[0], "height": size[1]}, accept_downloads=True)
-    page.errors = []
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    page.goto(url)
-    page.wait_for_selector("#login-form", state="visible")
-    page.fill("#login-user", user)
-    page.fill("#login-pass", PASSWORD)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_selector("#app", state="visible")
-    page.wait_for_selector("#conn-dot.up")
-    return page
+    return sign_in(open_page(browser, size, accept_downloads=True), url, user, PASSWORD)
 
 
 def test_alarm_banner_after_five_ng_and_acknowledge(browser, served):

@@ -4,75 +4,28 @@ Screenshots go to test-artifacts/demo-*.png."""
 
 from __future__ import annotations
 
-import re
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser_support import DEMO_PASSWORD, add_demo_user, open_page, running_demo, sign_in
 from tests_support import ARTIFACTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
-
-PASSWORD = "demo-pass-1"
-
-
-def _add_user(data: Path, name: str, role: str) -> None:
-    subprocess.run([sys.executable, "-m", "hmi", "users", "add", name, "--role", role, "--data", str(data),
-                    "--password-stdin"], input=PASSWORD + "\n", text=True, check=True, capture_output=True)
-
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, float]]:
     root = tmp_path_factory.mktemp("demo")
     data = root / "data"
-    _add_user(data, "olga", "operator")
-    _add_user(data, "erik", "engineer")
-    t0 = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "inspection", "demo", "--dir", str(root), "--http-port", "0",
-                             "--modbus-port", "0", "--rate", "4", "--parts", "10"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url, lines = None, []
-    assert proc.stdout is not None
-    while url is None:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        m = re.search(r"HMI:\s+(http://\S+)", line)
-        if m:
-            url = m.group(1)
-    up_s = time.monotonic() - t0
-    try:
-        assert url is not None, "".join(lines)
+    add_demo_user(data, "olga", "operator")
+    add_demo_user(data, "erik", "engineer")
+    with running_demo(root, rate=4, no_problems=False) as (url, up_s):
         yield url, data, up_s
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            out, _ = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
-        assert proc.returncode == 0, "".join(lines) + out
-        assert "'problems': 0" in out, out
 
 
 def _login(browser, url: str, user: str, size: tuple[int, int] = (1280, 800)):
-    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
-    page.errors = []
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    page.goto(url)
-    page.wait_for_selector("#login-form", state="visible")
-    page.fill("#login-user", user)
-    page.fill("#login-pass", PASSWORD)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_selector("#app", state="visible")
-    page.wait_for_selector("#conn-dot.up")
-    return page
+    return sign_in(open_page(browser, size), url, user, DEMO_PASSWORD)
 
 
 def test_demo_comes_up_quickly(demo) -> None:

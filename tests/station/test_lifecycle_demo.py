@@ -11,10 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,58 +19,29 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from browser_support import DEMO_PASSWORD, add_demo_user, open_page, running_demo, sign_in
 from tests_support import ARTIFACTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(420)]
 
-PASSWORD = "demo-pass-1"
 WINDOW_S = float(os.environ.get("SHADOW_WINDOW_S", "12"))
 RATE = float(os.environ.get("SHADOW_RATE", "4"))  # parts/s from the simulated PLC
 DEADLINE_MS = 2000.0  # the demo's PLC deadline
-
-
-def _add_user(data: Path, name: str, role: str) -> None:
-    subprocess.run([sys.executable, "-m", "hmi", "users", "add", name, "--role", role, "--data", str(data),
-                    "--password-stdin"], input=PASSWORD + "\n", text=True, check=True, capture_output=True)
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     root = tmp_path_factory.mktemp("demo")
     data = root / "data"
-    _add_user(data, "erik", "engineer")
-    _add_user(data, "olga", "operator")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "inspection", "demo", "--dir", str(root), "--http-port", "0",
-                             "--modbus-port", "0", "--rate", f"{RATE:g}", "--parts", "10"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    url, lines = None, []
-    assert proc.stdout is not None
-    while url is None:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        m = re.search(r"HMI:\s+(http://\S+)", line)
-        if m:
-            url = m.group(1)
-    try:
-        assert url is not None, "".join(lines)
+    add_demo_user(data, "erik", "engineer")
+    add_demo_user(data, "olga", "operator")
+    with running_demo(root, rate=RATE, threads_1=True) as (url, _):
         yield url, data
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            out, _ = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
-        assert proc.returncode == 0, "".join(lines) + out
-        assert "'problems': 0" in out, out
 
 
 def _client(url: str, user: str) -> httpx.Client:
     c = httpx.Client(base_url=url, timeout=120.0)
-    r = c.post("/api/auth/login", json={"username": user, "password": PASSWORD})
+    r = c.post("/api/auth/login", json={"username": user, "password": DEMO_PASSWORD})
     if r.status_code != 200:
         c.close()
         raise AssertionError(r.text)
@@ -103,17 +71,9 @@ def _cycles(data: Path, t0_ns: int, t1_ns: int) -> np.ndarray:
 
 
 def _login(browser, url: str, user: str):
-    page = browser.new_page(viewport={"width": 1280, "height": 1000})
-    page.errors = []
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page = open_page(browser, (1280, 1000))
     page.on("dialog", lambda d: d.accept())
-    page.goto(url)
-    page.wait_for_selector("#login-form", state="visible")
-    page.fill("#login-user", user)
-    page.fill("#login-pass", PASSWORD)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_selector("#app", state="visible")
-    return page
+    return sign_in(page, url, user, DEMO_PASSWORD, live=False)
 
 
 def test_whatif_and_shadow_on_the_running_demo(browser, demo) -> None:
