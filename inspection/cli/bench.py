@@ -75,6 +75,8 @@ def add_parser(sub: Any) -> None:
     sp_.add_argument("--detector", default="classical")
     sp_.add_argument("--model", type=Path, default=None)
     sp_.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32")
+    sp_.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                     help="ONNX Runtime device of a learned detector (default cpu: the targets are one core)")
     sp_.add_argument("--quiet", action="store_true")
     sp_.set_defaults(func=_speed)
     ph = bsub.add_parser("photo-boards", help="synthetic colour photographs of bare boards through "
@@ -215,7 +217,7 @@ def _speed(args: argparse.Namespace) -> int:
     from inspection.bench import speed
 
     det = None if args.detector == "classical" else make_detector(
-        args.detector, threads=args.threads, precision=args.precision, model=args.model, device="cpu")
+        args.detector, threads=args.threads, precision=args.precision, model=args.model, device=args.device)
     cfg = speed.SpeedConfig(args.folder, args.out, pairs=args.pairs, large_parts=args.large_parts,
                             threads=args.threads, progress=not args.quiet)
     print(speed.format_table(speed.run(cfg, det)))

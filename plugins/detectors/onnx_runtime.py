@@ -73,6 +73,24 @@ def providers_for(device: str, available: list[str]) -> list[str]:
     return ["CPUExecutionProvider"]
 
 
+_CUDA_PRELOADED: list[bool] = []
+
+
+def _preload_cuda_libraries(ort: Any) -> None:
+    """Load the CUDA/cuDNN libraries of the NVIDIA pip packages (the ``gpu`` extra) once, before the
+    first CUDA session: ONNX Runtime does not find them on the library path by itself."""
+    if _CUDA_PRELOADED:
+        return
+    _CUDA_PRELOADED.append(True)
+    preload = getattr(ort, "preload_dlls", None)
+    if preload is None:  # ONNX Runtime < 1.21: the libraries must be on the loader's path
+        return
+    try:
+        preload()
+    except Exception as exc:  # a missing package is reported by the session's providers below
+        logger.warning("ONNX Runtime could not preload the CUDA libraries: %s", exc)
+
+
 @dataclass(frozen=True)
 class OnnxModel:
     """An open ONNX Runtime session and the model's metadata."""
@@ -102,6 +120,8 @@ def load_model(path: str | Path, *, threads: int = 1, device: str = "auto",
         raise DetectorError(f"threads must be >= 1, got {threads}", key="bad_threads")
     ort = _runtime()
     providers = providers_for(device, list(ort.get_available_providers()))
+    if "CUDAExecutionProvider" in providers:
+        _preload_cuda_libraries(ort)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
@@ -119,6 +139,11 @@ def load_model(path: str | Path, *, threads: int = 1, device: str = "auto",
         raise DetectorError(f"model {p} has format {meta.get('format')!r}, expected {expect_format!r}",
                             key="model_format")
     used = tuple(session.get_providers())
+    if device == "cuda" and "CUDAExecutionProvider" not in used:
+        # ONNX Runtime falls back to the CPU silently when the CUDA libraries do not load.
+        raise DetectorError(f"device 'cuda' asked for, but ONNX Runtime could not start its CUDA execution "
+                            f"provider for {p.name} (providers in use: {', '.join(used)}); check the CUDA "
+                            "and cuDNN libraries ('inspection-station[gpu]' installs them)", key="no_cuda")
     logger.info("loaded %s (%s) with providers %s, %d thread(s)", p.name,
                 meta.get("version", "unversioned"), list(used), threads)
     return OnnxModel(p, session, meta, used, tuple(i.name for i in session.get_inputs()),
