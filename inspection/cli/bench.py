@@ -56,7 +56,8 @@ def add_parser(sub: Any) -> None:
                    help=f"detector name (default: the most accurate one that meets the speed target "
                    f"and whose dependencies are installed: {', '.join(DEFAULT_DETECTORS)})")
     d.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                   help="ONNX Runtime device of learned detectors (default: CUDA when available)")
+                   help="ONNX Runtime device of learned detectors (auto: the CPU for the PCB and change "
+                   "CNNs, measured faster there; CUDA for the good-set extractor when available)")
     d.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32",
                    help="model variant of learned detectors (default fp32)")
     d.add_argument("--model", type=Path, default=None,

@@ -57,8 +57,9 @@ def _runtime() -> Any:
     return onnxruntime
 
 
-def providers_for(device: str, available: list[str]) -> list[str]:
-    """Execution providers to ask for, in priority order."""
+def providers_for(device: str, available: list[str], *, auto_gpu: bool = True) -> list[str]:
+    """Execution providers to ask for, in priority order. ``auto_gpu=False``: ``auto`` means the CPU
+    (models measured slower on CUDA than on one core, see docs/benchmarks.md "GPU")."""
     if device not in DEVICES:
         raise DetectorError(f"device must be one of {DEVICES}, got {device!r}", key="bad_device")
     if device == "cuda":
@@ -68,7 +69,7 @@ def providers_for(device: str, available: list[str]) -> list[str]:
                                 "'inspection-station[gpu]' on a machine with an NVIDIA GPU",
                                 key="no_cuda")
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    if device == "auto" and "CUDAExecutionProvider" in available:
+    if device == "auto" and auto_gpu and "CUDAExecutionProvider" in available:
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
     return ["CPUExecutionProvider"]
 
@@ -110,7 +111,7 @@ class OnnxModel:
 
 
 def load_model(path: str | Path, *, threads: int = 1, device: str = "auto",
-               expect_format: str | None = None) -> OnnxModel:
+               expect_format: str | None = None, auto_gpu: bool = True) -> OnnxModel:
     """Open an ONNX model. ``threads`` sets intra-op threads (inter-op is 1, sequential execution);
     ``expect_format`` must equal the model's ``format`` metadata when given."""
     p = Path(path)
@@ -119,7 +120,7 @@ def load_model(path: str | Path, *, threads: int = 1, device: str = "auto",
     if threads < 1:
         raise DetectorError(f"threads must be >= 1, got {threads}", key="bad_threads")
     ort = _runtime()
-    providers = providers_for(device, list(ort.get_available_providers()))
+    providers = providers_for(device, list(ort.get_available_providers()), auto_gpu=auto_gpu)
     if "CUDAExecutionProvider" in providers:
         _preload_cuda_libraries(ort)
     opts = ort.SessionOptions()

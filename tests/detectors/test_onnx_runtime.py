@@ -80,6 +80,10 @@ def test_provider_choice():
         "CUDAExecutionProvider"
     assert rt.providers_for("cpu", ["CUDAExecutionProvider", "CPUExecutionProvider"]) == \
         ["CPUExecutionProvider"]
+    # models measured slower on CUDA ask for the CPU under "auto", but CUDA when asked explicitly
+    both = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert rt.providers_for("auto", both, auto_gpu=False) == ["CPUExecutionProvider"]
+    assert rt.providers_for("cuda", both, auto_gpu=False)[0] == "CUDAExecutionProvider"
     with pytest.raises(DetectorError, match="no CUDA"):
         rt.providers_for("cuda", ["CPUExecutionProvider"])
     with pytest.raises(DetectorError):
