@@ -87,13 +87,13 @@ def levels_in_image(heat: HeatMap, alignment: Alignment | None, image_shape: tup
 
 
 def _palette() -> np.ndarray:
-    """BGR colour of each level: below the threshold blue to amber, from the threshold red to white."""
+    """BGR colour of each level: below the threshold blue to amber, from the threshold red to magenta."""
     lut = np.zeros((256, 3), np.float32)
     t = THRESHOLD_LEVEL
     lo = np.linspace(0.0, 1.0, t)[:, None]
     lut[:t] = (1 - lo) * np.array([160, 60, 0]) + lo * np.array([0, 200, 255])  # dark blue -> amber
     hi = np.linspace(0.0, 1.0, 256 - t)[:, None]
-    lut[t:] = (1 - hi) * np.array([0, 0, 230]) + hi * np.array([220, 220, 255])  # red -> pale pink
+    lut[t:] = (1 - hi) * np.array([0, 0, 230]) + hi * np.array([160, 60, 255])  # red -> magenta-red
     return lut
 
 
