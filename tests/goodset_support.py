@@ -10,6 +10,7 @@ import pytest
 
 from calibration.teach_goodset import GoodSetTeachParams, teach_goodset
 from inspection.recipe.definition import Recipe
+from inspection.result import InspectionResult
 from inspection.vision.goodset import feature_extractors
 
 EXTRACTOR = "test-blocks"
@@ -51,3 +52,23 @@ def goodset_recipe(seed: int = 0, *, parts: int = 12) -> Recipe:
 def use_block_features(monkeypatch: pytest.MonkeyPatch) -> None:
     """Let the station's good-set detector create the test extractor by name (undone after the test)."""
     monkeypatch.setitem(feature_extractors._loaded, EXTRACTOR, lambda **_: BlockFeatures())
+
+
+def inspected_tiles(monkeypatch: pytest.MonkeyPatch, recipe: Recipe, defects: list[bool],
+                    seed: int = 11) -> list[tuple[InspectionResult, np.ndarray]]:
+    """Tiles (with a smooth spot at (60, 30) where ``defects`` says so) inspected by the station's
+    pipeline and good-set detector: real results carrying their anomaly maps, with their images."""
+    from inspection.pipeline import inspect
+    from inspection.recipe.definition import prepare
+    from inspection.station.recipes import make_detector
+
+    use_block_features(monkeypatch)
+    det = make_detector(recipe)
+    prepared = prepare(recipe)
+    rng = np.random.default_rng(seed)
+    out = []
+    for bad in defects:
+        tile = texture_tile(rng)
+        image = with_defect(tile) if bad else tile
+        out.append((inspect(prepared, image, detector=det), image))
+    return out
