@@ -1,6 +1,7 @@
 """Review of a good-set reject in headless Chromium against a real uvicorn server: the part's heat
 map (where the good-set model saw it deviate, red from the model's threshold) beside the part, D
-toggles golden / heat map, and a golden-based reject still gets the difference from its golden.
+toggles golden / heat map, a golden-based reject still gets the difference from its golden, and the
+history's details link the stored heat map.
 Screenshot: test-artifacts/hmi-review-heatmap-1280x800.png."""
 
 from __future__ import annotations
@@ -57,4 +58,11 @@ def test_review_shows_the_heat_map_of_a_goodset_reject(browser, served, monkeypa
     page.wait_for_function("() => document.querySelector('#review-golden').src.includes('/difference?')")
     assert page.text_content("#review-show-diff") == "Difference" and page.is_hidden("#review-left-legend")
     assert "× threshold" not in page.text_content("#review-info")
+    # the history's details link the stored heat map of the good-set result, and only of it
+    page.click('#nav a[data-page="history"]')
+    page.click(f'#history-table tbody tr[data-result-id="{rec.result_id}"]')
+    link = page.wait_for_selector("#history-info a[href*='/heatmap']")
+    assert link.get_attribute("href") == f"/api/parts/{rec.result_id}/heatmap?width=1600"
+    page.click(f'#history-table tbody tr[data-result-id="{plain.result_id}"]')
+    page.wait_for_function("() => !document.querySelector('#history-info a')")
     assert page.errors == []
