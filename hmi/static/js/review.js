@@ -36,7 +36,12 @@ function select(item) {
   for (const b of $("#review-list").children) b.classList.toggle("selected", b.dataset.resultId === item?.result_id);
   $("#review-empty").classList.toggle("hidden", !!item);
   $("#review-actions").classList.toggle("hidden", !item);
-  if (!item) { clear($("#review-info")); $("#review-golden").removeAttribute("src"); return; }
+  if (!item) {
+    clear($("#review-info"));
+    $("#review-golden").removeAttribute("src");
+    $("#review-left-legend").classList.add("hidden");
+    return;
+  }
   $(`#review-list [data-result-id="${item.result_id}"]`)?.scrollIntoView({ block: "nearest" });
   showPart($("#review-svg"), item, `/api/parts/${item.result_id}/image?width=1600`);
   showLeft(item);
