@@ -4,7 +4,9 @@
    parts already cropped, e.g. tiles, are scaled to the most common size instead).
 2. Align them to each other (:mod:`calibration.part_set`): the station aligns every part to the
    golden reference before the detector sees it, so the model must be taught on parts in that
-   same frame. Parts that do not align are refused, with the reason.
+   same frame. Parts that do not align are refused, with the reason. With ``align_parts`` off
+   the recipe's alignment motion is "none": the station takes parts as acquired too (aligning a
+   texture to the median of other textures fails: every part would be rejected as not aligned).
 3. The golden reference is the median of the aligned parts.
 4. The good-set model (:func:`inspection.vision.goodset.teach`) from the aligned parts: memory
    bank of good patch features and the threshold at the target false-reject rate from held-out
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -67,6 +69,10 @@ def teach_goodset(images: list[tuple[str, np.ndarray | InspectionError]], params
                   extract: FeatureFn, *, extractor: str, progress: bool = False) -> GoodSetTeachResult:
     """Teach a good-set recipe from good parts (name, image or the error reading it). Raises
     :class:`RecipeError` when fewer than ``min_parts`` usable parts remain."""
+    if params.align_parts and params.align.motion == "none":
+        raise RecipeError("the parts are aligned to each other for teaching (align_parts) but the recipe's "
+                          "alignment motion is 'none' (the station would not align them): choose one",
+                          key="recipe_bad")
     t0 = time.perf_counter()
     reports: dict[str, PartReport] = {}
     usable = read_good_parts(images, reports, same_size=params.align_parts)
@@ -95,7 +101,8 @@ def teach_goodset(images: list[tuple[str, np.ndarray | InspectionError]], params
     timings["model"] = time.perf_counter() - t0 - timings["align"]
     for name in names:
         reports[name] = PartReport(name, "good", "taught")
-    recipe = Recipe(params.name, reference, align=params.align, detect=params.detect, roi=params.roi,
+    align = params.align if params.align_parts else replace(params.align, motion="none")
+    recipe = Recipe(params.name, reference, align=align, detect=params.detect, roi=params.roi,
                     ignore=params.ignore, detector="goodset", number=params.number,
                     mm_per_px=params.mm_per_px, goodset=model)
     timings["total"] = time.perf_counter() - t0

@@ -19,6 +19,7 @@ logger = logging.getLogger(__name__)
 
 STATUS_BY_KEY = {
     "unknown_result": 404, "unknown_recipe": 404, "unknown_variant": 404, "unknown_user": 404, "no_image": 404,
+    "no_heat_map": 404,
     "not_reviewable": 409, "already_reviewed": 409, "last_admin": 409, "user_exists": 409,
     "nothing_to_teach": 409, "setup_done": 409, "no_shadow": 409, "shadow_stale": 409, "whatif_busy": 409,
     "teach_refused": 409, "unknown_golden_version": 404, "unknown_alarm": 404,

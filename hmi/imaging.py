@@ -12,6 +12,7 @@ import numpy as np
 
 from inspection.errors import ImageError
 from inspection.frame import check_image
+from inspection.vision.heatmap import colourise
 from inspection.vision.overlay import draw_overlay, to_bgr8
 
 
@@ -33,6 +34,20 @@ def encode_jpeg(image: np.ndarray, *, max_width: int | None = None, quality: int
     if shapes is not None:
         img = draw_overlay(img, shapes, verdict=verdict, labels=labels)
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ImageError("cannot encode JPEG")
+    return buf.tobytes()
+
+
+def heat_jpeg(image: np.ndarray, levels: np.ndarray, *, max_width: int | None = None,
+              quality: int = 85) -> bytes:
+    """JPEG bytes of a heat map's ``levels`` (uint8, threshold at 128, any size) coloured over
+    ``image`` scaled down to ``max_width`` (the map is scaled to the image)."""
+    img = to_bgr8(image)
+    h, w = img.shape[:2]
+    if max_width is not None and w > max_width:
+        img = cv2.resize(img, (max_width, max(1, round(h * max_width / w))), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", colourise(img, levels), [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise ImageError("cannot encode JPEG")
     return buf.tobytes()

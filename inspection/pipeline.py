@@ -22,6 +22,7 @@ from inspection.result import InspectionResult, ResultCode
 from inspection.vision.change import warp_to_reference
 from inspection.vision.detector import ClassicalDetector, Detector
 from inspection.vision.geometry import Alignment
+from inspection.vision.heatmap import HeatMap
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +42,12 @@ def inspect(prepared: PreparedRecipe, image: np.ndarray | Frame, *,
     recipe_id = prepared.recipe_id
 
     def reject(code: ResultCode, message: str, alignment: Alignment | None = None,
-               findings: tuple[Finding, ...] = (), shape: tuple[int, int] | None = None) -> InspectionResult:
+               findings: tuple[Finding, ...] = (), shape: tuple[int, int] | None = None,
+               heat: HeatMap | None = None) -> InspectionResult:
         return InspectionResult(code, findings, alignment, message, timings, recipe_id,
                                 prepared.shape if shape is None else shape,
-                                max((f.score for f in findings), default=0.0), prepared.recipe.mm_per_px)
+                                max((f.score for f in findings), default=0.0), prepared.recipe.mm_per_px,
+                                heat_map=heat)
 
     if isinstance(image, Frame):
         if not image.complete:
@@ -69,14 +72,20 @@ def inspect(prepared: PreparedRecipe, image: np.ndarray | Frame, *,
             return reject(ResultCode.NG_ALIGNMENT, f"cannot align: {alignment.reason}", alignment)
         t1 = time.perf_counter()
         aligned, valid = warp_to_reference(grey, alignment, prepared.shape)
-        findings = tuple(detector.detect(prepared, aligned, valid))
+        with_map = getattr(detector, "detect_with_map", None)
+        heat: HeatMap | None = None
+        if with_map is not None:  # a detector that also says where it saw the part deviate
+            found, heat = with_map(prepared, aligned, valid)
+            findings = tuple(found)
+        else:
+            findings = tuple(detector.detect(prepared, aligned, valid))
         timings["detect"] = _ms(t1)
         if alignment.coverage < recipe.min_coverage - 1e-9:
             # what was seen is reported, but a part not seen completely is never a pass
             return reject(ResultCode.NG_ALIGNMENT,
                           f"part not completely inspected: the image covers {alignment.coverage:.1%} "
                           f"of the inspection region (required {recipe.min_coverage:.1%})", alignment,
-                          findings)
+                          findings, heat=heat)
     except InspectionError as exc:
         logger.warning("inspection failed: %s", exc)
         return reject(ResultCode.NG_RUNTIME, f"{exc.key}: {exc}")
@@ -94,7 +103,7 @@ def inspect(prepared: PreparedRecipe, image: np.ndarray | Frame, *,
     timings["decide"] = _ms(t2)
     return InspectionResult(code, findings, alignment, message, timings, recipe_id, prepared.shape,
                             max((f.score for f in findings), default=0.0), prepared.recipe.mm_per_px,
-                            reference)
+                            reference, heat)
 
 
 def _best_reference(prepared: PreparedRecipe, grey: np.ndarray) -> tuple[PreparedRecipe, Alignment]:

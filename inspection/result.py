@@ -7,6 +7,7 @@ from enum import IntEnum, StrEnum
 
 from inspection.findings import Finding
 from inspection.vision.geometry import Alignment
+from inspection.vision.heatmap import HeatMap
 
 
 class Verdict(StrEnum):
@@ -50,6 +51,8 @@ class InspectionResult:
     max_score: float = 0.0
     mm_per_px: float | None = None  # the recipe's scale: positions and sizes convert to mm with it
     reference: str = ""  # which golden reference judged the part, for a recipe with variant references
+    #: where the detector saw the part deviate (good-set: its anomaly map), stored with the image
+    heat_map: HeatMap | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.code is ResultCode.NONE:
@@ -95,4 +98,5 @@ class InspectionResult:
             },
             "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
             **({"reference": self.reference} if self.reference else {}),
+            **({"heat_map": self.heat_map.meta()} if self.heat_map is not None else {}),
         }

@@ -12,17 +12,19 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import cv2
+import numpy as np
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from hmi.context import HmiContext
 from hmi.deps import Ctx, OperatorUser, session_token
-from hmi.imaging import encode_jpeg
+from hmi.imaging import encode_jpeg, heat_jpeg
 from hmi.schemas import CountersOut, LiveOut, StageOut, StatusOut
 from inspection.events import StationEvent
 from inspection.record import RESULT_ID_PATTERN
 from inspection.store import ResultQuery
+from inspection.vision.heatmap import levels_in_image
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +112,36 @@ def part_image(result_id: ResultIdPath, ctx: Ctx, user: OperatorUser,
                overlay: bool = False) -> Response:
     """The part's image as JPEG, scaled to at most ``width`` px; ``overlay`` draws the findings."""
     data = _part_jpeg(ctx, result_id, width=min(width, ctx.settings.live_image_width), overlay=overlay)
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
+
+
+def _heat_jpeg(ctx: HmiContext, result_id: str, *, width: int) -> bytes:
+    """A part's heat map over its image as JPEG: from the station's memory while recent, else the
+    stored heat map file over the stored image."""
+
+    def make() -> bytes:
+        rec = next((r for r in ctx.station.recent_parts(RECENT_LOOKUP) if r.result_id == result_id), None)
+        image = ctx.station.part_image(result_id)
+        levels: np.ndarray | None
+        if rec is not None and rec.result.heat_map is not None and image is not None:
+            levels = levels_in_image(rec.result.heat_map, rec.result.alignment, image.shape[:2])
+        else:
+            levels = cv2.imread(str(ctx.store.heat_file(result_id)), cv2.IMREAD_GRAYSCALE)  # 404 if none
+            image = cv2.imread(str(ctx.store.image_file(result_id)), cv2.IMREAD_UNCHANGED)
+            if levels is None or image is None:
+                raise HTTPException(404, f"the stored heat map or image of {result_id} is unreadable")
+        return heat_jpeg(image, levels, max_width=width, quality=ctx.settings.jpeg_quality)
+
+    return ctx.images.get_or_make((result_id, f"heat:{width}"), make)
+
+
+@router.get("/api/parts/{result_id}/heatmap", response_class=Response, responses={**JPEG, 404: {}})
+def part_heatmap(result_id: ResultIdPath, ctx: Ctx, user: OperatorUser,
+                 width: Annotated[int, Query(ge=32, le=4096)] = 800) -> Response:
+    """Where the detector saw the part deviate (a good-set model's anomaly map), over the part's
+    image as JPEG, coloured from the model's threshold: blue to amber below it, red from it, its
+    outline in white. 404 when the part has no heat map (another detector, or no image kept)."""
+    data = _heat_jpeg(ctx, result_id, width=min(width, ctx.settings.live_image_width))
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
 
 

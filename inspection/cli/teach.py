@@ -90,8 +90,9 @@ def add_parser(sub: Any) -> None:
     g = p.add_argument_group("good-set detector (--detector goodset)")
     g.add_argument("--no-align", action="store_true",
                    help="the parts are already in one frame (e.g. cropped tiles; other sizes are "
-                   "scaled to the most common one): do not align them. The station still aligns each "
-                   "part to the recipe's reference, so its parts must be alignable to it")
+                   "scaled to the most common one): do not align them. The recipe's alignment motion is "
+                   "'none': the station inspects each part as acquired too (same frame, and the size the "
+                   "recipe was taught at)")
     g.add_argument("--short-side", type=int, default=224, help="feature scale, px (default 224)")
     g.add_argument("--bank-size", type=int, default=5000, help="memory bank size (default 5000)")
     g.add_argument("--top-k", type=int, default=50, help="image score: mean of the k worst patches")

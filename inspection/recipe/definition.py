@@ -24,6 +24,10 @@ from inspection.vision.change import ChangeModel, build_change_model
 from inspection.vision.goodset import GoodSetModel
 from inspection.vision.scorer import Scorer, default_scorer
 
+#: detectors that judge a part without comparing it with the golden pixel by pixel: a recipe with
+#: one of them may take parts as acquired (alignment motion "none")
+UNALIGNED_DETECTORS = ("goodset",)
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -73,6 +77,14 @@ class Recipe:
         if self.detector == "goodset" and self.goodset is None:
             raise RecipeError(f"recipe {self.name!r}: detector 'goodset' needs a taught good-set model",
                               key="recipe_bad")
+        if self.align.motion == "none" and self.detector not in UNALIGNED_DETECTORS:
+            raise RecipeError(f"recipe {self.name!r}: alignment motion 'none' (parts inspected as acquired) "
+                              f"needs a detector that does not compare parts with a golden pixel by pixel "
+                              f"({', '.join(UNALIGNED_DETECTORS)}); detector {self.detector!r} needs parts "
+                              f"aligned to the golden", key="recipe_bad")
+        if self.align.motion == "none" and self.variants:
+            raise RecipeError(f"recipe {self.name!r}: variant references are chosen by alignment, which "
+                              f"alignment motion 'none' does not do", key="recipe_bad")
         if self.mm_per_px is not None and not (self.mm_per_px > 0 and math.isfinite(self.mm_per_px)):
             raise ConfigError(f"must be a positive number, got {self.mm_per_px}", field="mm_per_px")
 

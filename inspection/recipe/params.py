@@ -13,7 +13,7 @@ from typing import Any
 
 from inspection.errors import ConfigError
 
-MOTIONS = ("translation", "euclidean", "similarity", "affine")
+MOTIONS = ("translation", "euclidean", "similarity", "affine", "none")
 
 
 def _check_range(obj: object, name: str, lo: float, hi: float) -> None:
@@ -31,7 +31,10 @@ class AlignParams:
     ``max_shift`` is a fraction of the image size; ``max_rotation_deg`` and ``max_scale`` bound the
     search and the accepted result (a transform outside them is "cannot align"). ``motion`` is the
     model fitted at the finest level: euclidean for a rigid part under a fixed camera, affine where
-    the optics or a line-scan camera add scale and shear. ``min_score`` is the alignment quality
+    the optics or a line-scan camera add scale and shear; ``none``: parts are not registered, each
+    image is inspected as acquired (parts already in one frame, e.g. tiles cropped to the part,
+    judged by a good-set model; a recipe refuses it with a detector that compares with a golden
+    pixel by pixel). ``min_score`` is the alignment quality
     (normalised correlation of the aligned images, 0..1) below which the part is "not recognisable".
     """
 

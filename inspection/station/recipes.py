@@ -53,9 +53,12 @@ def with_golden(recipe: Recipe, golden: np.ndarray) -> Recipe:
 
 
 def make_detector(recipe: Recipe) -> Detector:
-    """The detector the recipe names; the good-set one gets the recipe's taught model."""
+    """The detector the recipe names; the good-set one gets the recipe's taught model and runs the
+    feature extractor the model was taught with (by name: ``effnet-lite0@2.0.0`` -> ``effnet-lite0``;
+    the detector refuses another version of it)."""
     if recipe.detector == "goodset":
-        return detectors.create("goodset", recipe.goodset)
+        assert recipe.goodset is not None  # Recipe refuses a good-set recipe without its model
+        return detectors.create("goodset", recipe.goodset, extractor=recipe.goodset.extractor.partition("@")[0])
     return detectors.create(recipe.detector)
 
 

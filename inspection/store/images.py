@@ -1,7 +1,10 @@
-"""Image files of the result store: the raw part image (lossless PNG) and its overlay (JPEG).
+"""Image files of the result store: the raw part image (lossless PNG), its overlay (JPEG) and, when
+the detector made one, its heat map (8-bit PNG, at most 256 px, in the image's frame).
 
-Files live under ``images/YYYY-MM-DD/HH/<result_id>.png`` and ``<result_id>.overlay.jpg``; paths
-in the database are relative to the image root. Every file is written to a temporary name and
+Files live under ``images/YYYY-MM-DD/HH/<result_id>.png``, ``<result_id>.overlay.jpg`` and
+``<result_id>.heat.png``; paths in the database are relative to the image root. The heat map's path
+is not stored: it is the image's with ``.heat.png`` (:func:`heat_path`), and deleting an image
+deletes its heat map (retention needs no change). Every file is written to a temporary name and
 renamed, so a crash leaves either a whole file or a ``*.tmp`` that the next start removes.
 """
 
@@ -19,6 +22,7 @@ import numpy as np
 
 from inspection.errors import StoreError
 from inspection.record import PartRecord
+from inspection.vision.heatmap import levels_in_image
 from inspection.vision.overlay import draw_overlay
 
 logger = logging.getLogger(__name__)
@@ -29,6 +33,14 @@ class SavedImages:
     image_path: str
     overlay_path: str
     nbytes: int
+    heat: bool = False  # a heat map was written (at heat_path(image_path))
+
+
+def heat_path(image_rel: str) -> str:
+    """The heat map file of a stored raw image (``<id>.png`` -> ``<id>.heat.png``)."""
+    if not image_rel.endswith(".png") or image_rel.endswith(".heat.png"):
+        raise StoreError(f"{image_rel!r} is not a stored part image", key="store_io")
+    return image_rel[: -len(".png")] + ".heat.png"
 
 
 class ImageStore:
@@ -52,9 +64,15 @@ class ImageStore:
         shapes = record.to_dict()["overlay"]
         overlay = draw_overlay(image, shapes, verdict=record.verdict)  # type: ignore[arg-type]
         ovl = _encode(overlay, ".jpg", [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
+        heat = b""
+        if record.result.heat_map is not None:  # small: at most 256 px, 8 bits
+            levels = levels_in_image(record.result.heat_map, record.result.alignment, image.shape[:2])
+            heat = _encode(levels, ".png", [cv2.IMWRITE_PNG_COMPRESSION, 6])
         self._write(self.root / raw_rel, raw)
         self._write(self.root / ovl_rel, ovl)
-        return SavedImages(raw_rel.as_posix(), ovl_rel.as_posix(), len(raw) + len(ovl))
+        if heat:
+            self._write(self.root / heat_path(raw_rel.as_posix()), heat)
+        return SavedImages(raw_rel.as_posix(), ovl_rel.as_posix(), len(raw) + len(ovl) + len(heat), bool(heat))
 
     def path(self, rel: str) -> Path:
         """The absolute path of a stored relative path; refuses paths that leave the root."""
@@ -64,11 +82,12 @@ class ImageStore:
         return p
 
     def delete(self, *rels: str | None) -> int:
-        """Delete files (missing ones are fine); returns the bytes freed."""
+        """Delete files (missing ones are fine), and with a part image its heat map; returns the
+        bytes freed."""
         freed = 0
-        for rel in rels:
-            if not rel:
-                continue
+        todo = [r for r in rels if r]
+        todo += [heat_path(r) for r in todo if r.endswith(".png") and not r.endswith(".heat.png")]
+        for rel in todo:
             p = self.path(rel)
             try:
                 freed += p.stat().st_size

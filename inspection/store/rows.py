@@ -31,18 +31,19 @@ INSERT_SQL = """
 INSERT INTO results (result_id, trigger_seq, part_id, part_id_str, recipe_id, recipe_number,
     model_hash, camera_id, station_id, verdict, code, message, defect_count, max_score, worst_class,
     findings_json, overlay_json, alignment_json, timings_json, cycle_ms, image_h, image_w,
-    trigger_ns, decided_ns, stored_ns, image_state, image_path, overlay_path, image_bytes)
+    trigger_ns, decided_ns, stored_ns, image_state, image_path, overlay_path, image_bytes, heat_json)
 VALUES (:result_id, :trigger_seq, :part_id, :part_id_str, :recipe_id, :recipe_number,
     :model_hash, :camera_id, :station_id, :verdict, :code, :message, :defect_count, :max_score,
     :worst_class, :findings_json, :overlay_json, :alignment_json, :timings_json, :cycle_ms, :image_h,
     :image_w, :trigger_ns, :decided_ns, :stored_ns, :image_state, :image_path, :overlay_path,
-    :image_bytes)
+    :image_bytes, :heat_json)
 """
 
 
 def record_row(record: PartRecord, *, stored_ns: int, image_state: ImageState, image_path: str | None,
-               overlay_path: str | None, image_bytes: int) -> dict[str, Any]:
-    """The column values of ``record`` for :data:`INSERT_SQL`."""
+               overlay_path: str | None, image_bytes: int, heat: bool = False) -> dict[str, Any]:
+    """The column values of ``record`` for :data:`INSERT_SQL`; ``heat``: its heat map file was
+    written beside the image (its kind and threshold are kept then)."""
     d = record.to_dict()
     h, w = record.result.image_shape
     return {
@@ -75,6 +76,8 @@ def record_row(record: PartRecord, *, stored_ns: int, image_state: ImageState, i
         "image_path": image_path,
         "overlay_path": overlay_path,
         "image_bytes": image_bytes,
+        "heat_json": json.dumps(record.result.heat_map.meta())
+        if heat and record.result.heat_map is not None else None,
     }
 
 
@@ -87,6 +90,14 @@ class Review:
 
     def to_dict(self) -> dict[str, object]:
         return {"status": self.status.value, "reason": self.reason, "user": self.user, "ts_ns": self.ts_ns}
+
+
+def _heat_meta(row: sqlite3.Row) -> dict[str, Any] | None:
+    # ``in row`` would search the values: a row of a database not yet given the column has no key
+    if "heat_json" not in row.keys() or not row["heat_json"]:  # noqa: SIM118
+        return None
+    meta: dict[str, Any] = json.loads(row["heat_json"])
+    return meta
 
 
 @dataclass(frozen=True)
@@ -123,6 +134,7 @@ class StoredResult:
     overlay_path: str | None
     image_bytes: int
     review: Review | None
+    heat_map: dict[str, Any] | None = None  # kind/threshold of the stored heat map (see HeatMap.meta)
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> StoredResult:
@@ -144,6 +156,7 @@ class StoredResult:
             decided_ns=row["decided_ns"], stored_ns=row["stored_ns"],
             image_state=ImageState(row["image_state"]), image_path=row["image_path"],
             overlay_path=row["overlay_path"], image_bytes=row["image_bytes"], review=review,
+            heat_map=_heat_meta(row),
         )
 
     @property
@@ -168,6 +181,8 @@ class StoredResult:
             "image_state": self.image_state.value, "has_image": self.image_path is not None,
             "has_overlay": self.overlay_path is not None,
             "review": None if self.review is None else self.review.to_dict(),
+            # only while the image (and with it the heat map file) is kept
+            "heat_map": self.heat_map if self.image_path is not None else None,
         }
 
 

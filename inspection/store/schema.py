@@ -50,7 +50,8 @@ CREATE TABLE IF NOT EXISTS results (
     review_status  TEXT NOT NULL DEFAULT 'none' CHECK (review_status IN ('none', 'confirmed', 'overridden')),
     review_reason  TEXT,
     review_user    TEXT,
-    review_ns      INTEGER
+    review_ns      INTEGER,
+    heat_json      TEXT
 );
 CREATE INDEX IF NOT EXISTS results_decided ON results (decided_ns);
 CREATE INDEX IF NOT EXISTS results_verdict ON results (verdict, decided_ns);
@@ -116,11 +117,25 @@ def init_schema(conn: sqlite3.Connection, path: Path) -> None:
                          f"({SCHEMA_VERSION}); upgrade the station software", key="store_schema")
     try:
         conn.executescript(_DDL)
+        _add_columns(conn)
         aggregates.install(conn)
         if version < SCHEMA_VERSION:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: cannot create the schema: {exc}", key="store_io") from exc
+
+
+#: columns added after schema version 1 was released: nullable, so software that does not know them
+#: keeps working on the same database (no version bump, no refusal on a downgrade)
+_ADDED_COLUMNS = {"heat_json": "TEXT"}  # the stored heat map's kind and threshold (JSON), or NULL
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    have = {r[1] for r in conn.execute("PRAGMA table_info(results)").fetchall()}
+    for name, kind in _ADDED_COLUMNS.items():
+        if name not in have:
+            conn.execute(f"ALTER TABLE results ADD COLUMN {name} {kind}")
+            logger.info("result store: column %s added", name)
 
 
 def integrity_ok(conn: sqlite3.Connection) -> tuple[bool, str]:

@@ -24,7 +24,7 @@ from inspection.errors import StoreError
 from inspection.record import PartRecord
 from inspection.store.audit import AuditEntry, insert_audit
 from inspection.store.config import StoreConfig
-from inspection.store.images import ImageStore
+from inspection.store.images import ImageStore, heat_path
 from inspection.store.retention import FreeBytes, RetentionReport, disk_free_bytes
 from inspection.store.rows import ResultQuery, ReviewStatus, StoredResult
 from inspection.store.schema import connect, init_schema, integrity_ok
@@ -211,6 +211,17 @@ class ResultStore:
         path = self.images.path(rel)
         if not path.is_file():
             raise StoreError(f"the image file of {result_id} is missing", key="no_image")
+        return path
+
+    def heat_file(self, result_id: str) -> Path:
+        """The stored heat map (8-bit PNG in the image's frame, the threshold at level 128) of a
+        result; StoreError (``no_heat_map``) when there is none."""
+        res = self.require(result_id)
+        if res.image_path is None or res.heat_map is None:
+            raise StoreError(f"result {result_id} has no stored heat map", key="no_heat_map")
+        path = self.images.path(heat_path(res.image_path))
+        if not path.is_file():
+            raise StoreError(f"the heat map file of {result_id} is missing", key="no_heat_map")
         return path
 
     # ---- review and audit ---------------------------------------------------------------------

@@ -276,11 +276,11 @@ class StoreWriter:
         t0 = time.perf_counter()
         rows = []
         for item in batch:
-            paths: tuple[str | None, str | None, int] = (None, None, 0)
+            paths: tuple[str | None, str | None, int, bool] = (None, None, 0, False)
             if item.state is ImageState.SAVED and item.image is not None:
                 try:
                     saved = self.images.save(item.record, item.image)
-                    paths = (saved.image_path, saved.overlay_path, saved.nbytes)
+                    paths = (saved.image_path, saved.overlay_path, saved.nbytes, saved.heat)
                     self._count("images_saved")
                 except Exception as exc:
                     logger.error("cannot save the image of %s: %s", item.record.result_id, exc)
@@ -291,7 +291,8 @@ class StoreWriter:
                     with self._cond:
                         self.c["pending_image_bytes"] -= item.nbytes
             rows.append(record_row(item.record, stored_ns=time.time_ns(), image_state=item.state,
-                                   image_path=paths[0], overlay_path=paths[1], image_bytes=paths[2]))
+                                   image_path=paths[0], overlay_path=paths[1], image_bytes=paths[2],
+                                   heat=paths[3]))
         ids = self._committer.commit(conn, rows, closing=closing)
         with self._cond:
             self.c["committed"] += len(ids)

@@ -401,6 +401,10 @@ def align(model: AlignModel, image: np.ndarray, params: AlignParams | None = Non
     if grey.shape != model.shape:
         return Alignment.failed(f"image is {grey.shape[1]}x{grey.shape[0]} px but the reference is "
                                 f"{w}x{h} px")
+    if params.motion == "none":  # the recipe takes parts as acquired (already in one frame)
+        ident = np.eye(2, 3)
+        return Alignment(matrix=ident, score=1.0, ok=True, reason="not aligned (recipe: motion none)",
+                         coverage=_coverage(ident, grey.shape, roi or (0, 0, w, h)))
     coarse = model.coarse_index
     pyr = _pyramid(grey, model.n_levels)
     ref_mean, ref_std = model.stats

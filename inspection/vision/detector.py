@@ -23,7 +23,9 @@ logger = logging.getLogger(__name__)
 
 @runtime_checkable
 class Detector(Protocol):
-    """What the pipeline needs from a detector."""
+    """What the pipeline needs from a detector. A detector may also have
+    ``detect_with_map(prepared, aligned, valid) -> (findings, HeatMap | None)``: the pipeline then
+    calls that instead, and the result carries the map (see :mod:`inspection.vision.heatmap`)."""
 
     name: str
 

@@ -148,3 +148,24 @@ def test_teach_goodset_without_alignment_scales_tiles_of_other_sizes():
                                                            folds=2, align_parts=False),
                            block_features, extractor="blocks@1")
     assert result.used == 6 and result.recipe.shape == (120, 160)
+
+
+def test_tiles_taught_without_alignment_are_not_aligned_at_the_station(tmp_path):
+    """Parts taught as acquired (tiles) make a recipe whose alignment motion is 'none' (the station
+    aligning a texture to the median of others rejected every part as not aligned); the bundle keeps
+    it; asking to align the parts for teaching but not at the station is refused."""
+    from inspection.recipe.params import AlignParams
+
+    rng = np.random.default_rng(5)
+    parts: list[tuple[str, np.ndarray]] = [(f"t{i}.png", _part(rng)) for i in range(5)]
+    params = GoodSetTeachParams(short_side=96, bank_size=40, dims=2, top_k=3, folds=2, align_parts=False)
+    result = teach_goodset(list(parts), params, block_features, extractor="blocks@1")
+    assert result.recipe.align.motion == "none"
+    write_bundle(result.recipe, tmp_path / "r")
+    back = load_bundle(tmp_path / "r").recipe
+    assert back.align.motion == "none" and back.content_hash() == result.recipe.content_hash()
+    with pytest.raises(RecipeError, match="choose one") as err:
+        teach_goodset(list(parts), GoodSetTeachParams(short_side=96, bank_size=40, dims=2, top_k=3, folds=2,
+                                                      align=AlignParams(motion="none")),
+                      block_features, extractor="blocks@1")
+    assert err.value.key == "recipe_bad"

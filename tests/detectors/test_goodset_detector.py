@@ -55,6 +55,18 @@ def test_defect_rejects_and_good_part_passes(taught):
     if top.contour is not None:  # the outline of the anomalous region, for the HMI's overlay
         cx, cy = top.contour[:, 0], top.contour[:, 1]
         assert cx.min() >= top.box[0] - 1 and cx.max() <= top.box[2] and cy.min() >= top.box[1] - 1
+    # the result carries the anomaly map (the store keeps it, the HMI draws it): above the model's
+    # threshold at the defect, not on the rest of the tile
+    from inspection.vision.heatmap import THRESHOLD_LEVEL
+
+    hm = bad.heat_map
+    assert hm is not None and hm.kind == "anomaly" and hm.levels.shape == (128, 160)
+    above = hm.levels >= THRESHOLD_LEVEL
+    ys, xs = np.nonzero(above)
+    assert xs.min() <= 100 <= xs.max() and ys.min() <= 35 <= ys.max() and above.mean() < 0.25
+    py, px = np.unravel_index(int(np.argmax(hm.levels)), hm.levels.shape)
+    assert np.hypot(px - 100, py - 35) < 12  # the peak on the defect (the CNN's reach blurs it)
+    assert good.heat_map is not None and (good.heat_map.levels >= THRESHOLD_LEVEL).mean() < 0.02
 
 
 def test_bad_model_files(tmp_path):

@@ -17,6 +17,7 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("GET", "/api/parts/{result_id}"): "operator",
     ("GET", "/api/parts/{result_id}/image"): "operator",
     ("GET", "/api/parts/{result_id}/thumb"): "operator",
+    ("GET", "/api/parts/{result_id}/heatmap"): "operator",
     ("GET", "/api/events"): "operator",
     ("GET", "/api/results"): "operator",
     ("GET", "/api/results/{result_id}"): "operator",

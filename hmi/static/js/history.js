@@ -40,6 +40,11 @@ function detail(r, tr) {
     ["Stages", Object.entries(r.timings_ms).map(([k, v]) => `${k} ${fmtMs(v)}`).join(" · ")],
     ["Review", r.review ? `${r.review.status} by ${r.review.user}${r.review.reason ? ": " + r.review.reason : ""}` : "—"],
   ]);
+  if (r.heat_map) {  // a good-set result: its stored anomaly map over the part
+    $("#history-info").append(el("dt", { text: "Heat map" }), el("dd", {},
+      `peak ${(r.heat_map.peak / r.heat_map.threshold).toFixed(2)} × threshold · `,
+      el("a", { href: `/api/parts/${r.result_id}/heatmap?width=1600`, target: "_blank", rel: "noopener", text: "open" })));
+  }
 }
 
 function csvLink() { $("#history-csv").href = `/api/results.csv?${queryString()}`; }

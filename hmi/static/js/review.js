@@ -5,7 +5,9 @@ import { api } from "./api.js";
 import { $, clear, el, fmtMs, kv, toast } from "./dom.js";
 import { showPart } from "./overlay.js";
 
-const R = { items: [], selected: null, next: null, total: 0, onCount: () => {}, part: "", recipes: [], diff: false };
+// left panel: "golden", "map" (the part's heat map when it has one, else its difference from the golden),
+// or null: the heat map for a part that has one (a good-set result has no single golden), else the golden
+const R = { items: [], selected: null, next: null, total: 0, onCount: () => {}, part: "", recipes: [], left: null };
 
 // the recipe a part was inspected with: by its number (the stored recipe id can be a model hash)
 function recipeOf(item) {
@@ -34,7 +36,12 @@ function select(item) {
   for (const b of $("#review-list").children) b.classList.toggle("selected", b.dataset.resultId === item?.result_id);
   $("#review-empty").classList.toggle("hidden", !!item);
   $("#review-actions").classList.toggle("hidden", !item);
-  if (!item) { clear($("#review-info")); $("#review-golden").removeAttribute("src"); return; }
+  if (!item) {
+    clear($("#review-info"));
+    $("#review-golden").removeAttribute("src");
+    $("#review-left-legend").classList.add("hidden");
+    return;
+  }
   $(`#review-list [data-result-id="${item.result_id}"]`)?.scrollIntoView({ block: "nearest" });
   showPart($("#review-svg"), item, `/api/parts/${item.result_id}/image?width=1600`);
   showLeft(item);
@@ -46,6 +53,7 @@ function select(item) {
     ["Defects", (item.findings || []).filter((f) => f.score >= 0.5)
       .map((f) => `${f.class_name} ${f.score.toFixed(2)}`).join(", ") || "—"],
     ["Cycle", `${fmtMs(item.cycle_ms)} ms`],
+    ...(item.heat_map ? [["Anomaly", `peak ${(item.heat_map.peak / item.heat_map.threshold).toFixed(2)} × threshold`]] : []),
   ]);
   $("#override-reason").value = "";
   $("#override-text").value = "";
@@ -55,12 +63,32 @@ function showLeft(item) {
   const rid = encodeURIComponent(recipeOf(item));
   const g = R.recipes.find((x) => x.recipe_id === recipeOf(item))?.golden;
   const v = g ? g.version : "";
-  $("#review-golden").src = R.diff ? `/api/recipes/${rid}/difference?result_id=${item.result_id}&width=800&v=${v}`
-    : `/api/recipes/${rid}/golden?width=800&v=${v}`;
-  $("#review-golden").alt = R.diff ? "difference from the golden" : "golden reference";
-  $("#review-show-golden").classList.toggle("selected", !R.diff);
-  $("#review-show-diff").classList.toggle("selected", R.diff);
+  const heat = !!item.heat_map;
+  const mode = R.left || (heat ? "map" : "golden");
+  const img = $("#review-golden");
+  if (mode === "golden") {
+    img.src = `/api/recipes/${rid}/golden?width=800&v=${v}`;
+    img.alt = "golden reference";
+  } else if (heat) {
+    img.src = `/api/parts/${item.result_id}/heatmap?width=800`;
+    img.alt = "heat map: where the part deviates (red and outlined: above the model's threshold)";
+  } else {
+    img.src = `/api/recipes/${rid}/difference?result_id=${item.result_id}&width=800&v=${v}`;
+    img.alt = "difference from the golden";
+  }
+  $("#review-show-diff").textContent = heat ? "Heat map" : "Difference";
+  $("#review-show-diff").title = heat ? "where the part deviates from the good parts: red (outlined) from the model's threshold"
+    : "where the part differs from the golden";
+  $("#review-left-legend").classList.toggle("hidden", !(heat && mode === "map"));
+  $("#review-show-golden").classList.toggle("selected", mode === "golden");
+  $("#review-show-diff").classList.toggle("selected", mode === "map");
 }
+
+const toggleLeft = () => {
+  const heat = !!R.selected?.heat_map;
+  R.left = (R.left || (heat ? "map" : "golden")) === "golden" ? "map" : "golden";
+  if (R.selected) showLeft(R.selected);
+};
 
 // each reported defect enlarged: the part image cropped around it (an SVG viewBox on the same image)
 function zoom(item) {
@@ -171,7 +199,7 @@ function onKey(e) {
   const k = e.key.toLowerCase();
   if (k === "c") { e.preventDefault(); decide("confirmed"); }
   else if (k === "o") { e.preventDefault(); $("#override-reason").focus(); }
-  else if (k === "d") { e.preventDefault(); R.diff = !R.diff; if (R.selected) showLeft(R.selected); }
+  else if (k === "d") { e.preventDefault(); toggleLeft(); }
   else if (k === "j" || e.key === "ArrowDown") { e.preventDefault(); move(1); }
   else if (k === "k" || e.key === "ArrowUp") { e.preventDefault(); move(-1); }
 }
@@ -181,8 +209,8 @@ export function initReview(onCount) {
   $("#btn-confirm").addEventListener("click", () => decide("confirmed"));
   $("#btn-override").addEventListener("click", () => decide("overridden"));
   $("#btn-bulk-confirm").addEventListener("click", bulkConfirm);
-  $("#review-show-golden").addEventListener("click", () => { R.diff = false; if (R.selected) showLeft(R.selected); });
-  $("#review-show-diff").addEventListener("click", () => { R.diff = true; if (R.selected) showLeft(R.selected); });
+  $("#review-show-golden").addEventListener("click", () => { R.left = "golden"; if (R.selected) showLeft(R.selected); });
+  $("#review-show-diff").addEventListener("click", () => { R.left = "map"; if (R.selected) showLeft(R.selected); });
   $("#review-more").addEventListener("click", () => fetchPage(true));
   $("#review-filter").addEventListener("submit", (e) => {
     e.preventDefault();
