@@ -10,6 +10,8 @@ candidate settings it was trained with as ONNX metadata, so inference is identic
 ``typing="topology"`` (the default of ``pcb-cnn-fast``) checks the network's type where it hesitates
 between open and mouse-bite or short and spur against the connectivity rule
 (:mod:`inspection.vision.topology_typing`); ``typing="cnn"`` keeps the network's type as it is.
+``tta=True`` (the default of ``pcb-cnn-fast``) averages the type probabilities over the 8 flips and
+90-degree turns of each window (one batch of 8 N windows); score and box come from the window as is.
 """
 
 from __future__ import annotations
@@ -28,9 +30,12 @@ from inspection.vision.change import ChangeRegion, detect_changes
 from inspection.vision.classify import classify_pcb, features, is_missing, region_context
 from inspection.vision.detector import region_contour
 from inspection.vision.patches import (
+    DIHEDRAL,
     REGION_ONLY_NAMES,
     VECTOR_NAMES,
     candidate_vector,
+    dihedral_views,
+    mean_type_probs,
     region_patches,
     region_vector,
     select,
@@ -70,13 +75,15 @@ class PcbCnnDetector:
     base = "deeppcb_cnn"
     #: the full model already sees the rule type as an input
     default_typing = "cnn"
+    default_tta = False
 
     def __init__(self, model: str | Path | None = None, *, threads: int = 1, device: str = "auto",
-                 precision: str = "fp32", typing: str | None = None) -> None:
+                 precision: str = "fp32", typing: str | None = None, tta: bool | None = None) -> None:
         typing = self.default_typing if typing is None else typing
         if typing not in TYPINGS:
             raise DetectorError(f"typing must be one of {list(TYPINGS)}, got {typing!r}", key="bad_typing")
         self.typing = typing
+        self.tta = self.default_tta if tta is None else bool(tta)
         path = Path(model) if model is not None else default_model(precision, self.base)
         self.model: OnnxModel = load_model(path, threads=threads, device=device, expect_format=FORMAT)
         meta = dict(self.model.metadata)
@@ -119,10 +126,16 @@ class PcbCnnDetector:
         vectors = self._vectors(prepared, regions, aligned, valid)
         patches, windows = region_patches(cm.reference, aligned, [r.box for r in regions],
                                           size=self.size, pad=self.pad)
+        n = len(regions)
+        views = len(DIHEDRAL) if self.tta else 1
+        if self.tta:
+            patches, vectors = dihedral_views(patches), np.tile(vectors, (views, 1))
         probs, boxes = self.model.run({"patches": patches, "vectors": vectors})[:2]
-        if probs.shape != (len(regions), len(self.classes)) or boxes.shape != (len(regions), 4):
+        if probs.shape != (views * n, len(self.classes)) or boxes.shape != (views * n, 4):
             raise DetectorError(f"model returned shapes {probs.shape}, {boxes.shape} for "
-                                f"{len(regions)} candidates", key="inference_failed")
+                                f"{views * n} windows", key="inference_failed")
+        if self.tta:
+            probs, boxes = mean_type_probs(probs, n), boxes[:n]
         if not (np.isfinite(probs).all() and np.isfinite(boxes).all()):
             raise DetectorError("model returned non-finite values", key="inference_failed")
         h, w = prepared.shape
@@ -186,3 +199,4 @@ class PcbCnnFastDetector(PcbCnnDetector):
     name = "pcb-cnn-fast"
     base = "deeppcb_cnn_fast"
     default_typing = "topology"
+    default_tta = True

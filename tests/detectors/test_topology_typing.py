@@ -12,6 +12,7 @@ pytest.importorskip("onnxruntime")
 from inspection.bench.deeppcb_data import bench_recipe
 from inspection.errors import DetectorError
 from inspection.findings import DefectClass
+from inspection.pipeline import inspect
 from inspection.recipe.definition import prepare
 from inspection.vision.change import detect_changes
 from inspection.vision.topology_typing import RULE_ODDS, hesitant, refine
@@ -111,8 +112,25 @@ def test_rule_is_asked_only_for_look_alike_pairs():
 
 
 def test_typing_defaults_and_bad_value():
-    assert PcbCnnFastDetector(threads=1, device="cpu").typing == "topology"
-    assert PcbCnnDetector(threads=1, device="cpu").typing == "cnn"
+    fast, full = PcbCnnFastDetector(threads=1, device="cpu"), PcbCnnDetector(threads=1, device="cpu")
+    assert (fast.typing, fast.tta) == ("topology", True)
+    assert (full.typing, full.tta) == ("cnn", False)
     assert PcbCnnFastDetector(threads=1, device="cpu", typing="cnn").typing == "cnn"
     with pytest.raises(DetectorError, match="typing"):
         PcbCnnFastDetector(threads=1, device="cpu", typing="votes")
+
+
+def test_tta_changes_types_only():
+    """Test-time augmentation of the type head: the same findings, boxes and scores as without it
+    (they come from the window as it is, view 0 of the batch); only the types may differ."""
+    golden = board()
+    prepared = prepare(bench_recipe(golden))
+    part = golden.copy()
+    for (x1, y1, x2, y2), grey, _ in EDITS.values():
+        cv2.rectangle(part, (x1 + 60 * (grey == 0), y1), (x2 + 60 * (grey == 0), y2), grey, -1)
+    plain = inspect(prepared, part, detector=PcbCnnFastDetector(threads=1, device="cpu", tta=False))
+    tta = inspect(prepared, part, detector=PcbCnnFastDetector(threads=1, device="cpu", tta=True))
+    assert len(plain.findings) == len(tta.findings) >= 2
+    for a, b in zip(plain.findings, tta.findings, strict=True):
+        assert a.box == pytest.approx(b.box, abs=1e-4)
+        assert a.score == pytest.approx(b.score, abs=1e-5)
