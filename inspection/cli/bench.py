@@ -68,7 +68,7 @@ def add_parser(sub: Any) -> None:
                    "pcb-cnn-fast, cnn for pcb-cnn)")
     d.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
                    help="pcb-cnn detectors: average the type probabilities over the 8 flips/turns of "
-                   "each window (default: the detector's own, on for pcb-cnn-fast, off for pcb-cnn)")
+                   "each window (default: off)")
     d.add_argument("--quiet", action="store_true", help="no progress output")
     d.set_defaults(func=_deeppcb)
     _add_calibration_benches(bsub)

@@ -10,7 +10,7 @@ candidate settings it was trained with as ONNX metadata, so inference is identic
 ``typing="topology"`` (the default of ``pcb-cnn-fast``) checks the network's type where it hesitates
 between open and mouse-bite or short and spur against the connectivity rule
 (:mod:`inspection.vision.topology_typing`); ``typing="cnn"`` keeps the network's type as it is.
-``tta=True`` (the default of ``pcb-cnn-fast``) averages the type probabilities over the 8 flips and
+``tta=True`` (an option, off by default) averages the type probabilities over the 8 flips and
 90-degree turns of each window (one batch of 8 N windows); score and box come from the window as is.
 """
 
@@ -199,4 +199,3 @@ class PcbCnnFastDetector(PcbCnnDetector):
     name = "pcb-cnn-fast"
     base = "deeppcb_cnn_fast"
     default_typing = "topology"
-    default_tta = True

@@ -79,15 +79,15 @@ def test_logo_bench_passes_the_typing_options_to_every_fold_model(folder: Path, 
         s = json.loads((out / "summary.json").read_text())
         assert s["typing"] == typing and s["all_groups_held_out"] is True
         assert {g["typing"] for g in s["folds"].values()} == {typing}
-        assert {g["tta"] for g in s["folds"].values()} == {True}
+        assert {g["tta"] for g in s["folds"].values()} == {False}
     # without --typing the detector's own default (topology for pcb-cnn-fast)
     out = tmp_path / "default"
     assert main(["bench", "deeppcb", str(folder), "--out", str(out), "--detector", "pcb-cnn-fast",
                  "--device", "cpu", "--fold-models", str(folds), "--quiet"]) == 0
     assert {g["typing"] for g in json.loads((out / "summary.json").read_text())["folds"].values()} == {"topology"}
-    out = tmp_path / "no-tta"
+    out = tmp_path / "tta"
     assert main(["bench", "deeppcb", str(folder), "--out", str(out), "--detector", "pcb-cnn-fast",
-                 "--device", "cpu", "--fold-models", str(folds), "--no-tta", "--quiet"]) == 0
-    assert {g["tta"] for g in json.loads((out / "summary.json").read_text())["folds"].values()} == {False}
+                 "--device", "cpu", "--fold-models", str(folds), "--tta", "--quiet"]) == 0
+    assert {g["tta"] for g in json.loads((out / "summary.json").read_text())["folds"].values()} == {True}
     assert main(["bench", "deeppcb", str(folder), "--out", str(tmp_path / "x"), "--detector", "classical",
                  "--typing", "cnn", "--quiet"]) == 2

@@ -113,7 +113,7 @@ def test_rule_is_asked_only_for_look_alike_pairs():
 
 def test_typing_defaults_and_bad_value():
     fast, full = PcbCnnFastDetector(threads=1, device="cpu"), PcbCnnDetector(threads=1, device="cpu")
-    assert (fast.typing, fast.tta) == ("topology", True)
+    assert (fast.typing, fast.tta) == ("topology", False)
     assert (full.typing, full.tta) == ("cnn", False)
     assert PcbCnnFastDetector(threads=1, device="cpu", typing="cnn").typing == "cnn"
     with pytest.raises(DetectorError, match="typing"):
