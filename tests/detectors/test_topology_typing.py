@@ -15,7 +15,7 @@ from inspection.findings import DefectClass
 from inspection.pipeline import inspect
 from inspection.recipe.definition import prepare
 from inspection.vision.change import detect_changes
-from inspection.vision.topology_typing import RULE_ODDS, hesitant, refine
+from inspection.vision.topology_typing import PARTNER, RULE_ODDS, hesitant, refine
 from plugins.detectors.pcb_cnn import PcbCnnDetector, PcbCnnFastDetector
 
 CLASSES = [DefectClass.UNKNOWN, DefectClass.OPEN, DefectClass.SHORT, DefectClass.MOUSEBITE,
@@ -51,7 +51,8 @@ def detector() -> PcbCnnFastDetector:
     return PcbCnnFastDetector(threads=1, device="cpu")
 
 
-def _case(detector: PcbCnnFastDetector, name: str):
+def _case(name: str):
+    """The prepared golden, the edited part, its valid mask and the one change region of the edit."""
     golden = board()
     prepared = prepare(bench_recipe(golden))
     part = golden.copy()
@@ -66,10 +67,9 @@ def _case(detector: PcbCnnFastDetector, name: str):
 
 @pytest.mark.parametrize("name", list(EDITS))
 def test_hesitant_network_follows_the_topology(detector, name):
-    prepared, part, valid, regions = _case(detector, name)
+    prepared, part, valid, regions = _case(name)
     truth = EDITS[name][2]
-    wrong = {DefectClass.OPEN: DefectClass.MOUSEBITE, DefectClass.MOUSEBITE: DefectClass.OPEN,
-             DefectClass.SHORT: DefectClass.SPUR, DefectClass.SPUR: DefectClass.SHORT}[truth]
+    wrong = PARTNER[truth]
     # the network leans to the wrong look-alike, but not by more than the rule's odds
     probs = probs_for(wrong, truth, 0.55, 0.40)
     types = detector._topology_types(prepared, regions, part, valid, probs, [COL[wrong]])
@@ -82,10 +82,9 @@ def test_hesitant_network_follows_the_topology(detector, name):
 
 @pytest.mark.parametrize("name", list(EDITS))
 def test_confident_network_is_not_overruled(detector, name):
-    prepared, part, valid, regions = _case(detector, name)
+    prepared, part, valid, regions = _case(name)
     truth = EDITS[name][2]
-    wrong = {DefectClass.OPEN: DefectClass.MOUSEBITE, DefectClass.MOUSEBITE: DefectClass.OPEN,
-             DefectClass.SHORT: DefectClass.SPUR, DefectClass.SPUR: DefectClass.SHORT}[truth]
+    wrong = PARTNER[truth]
     p_truth = 0.9 / (RULE_ODDS[truth] * 1.5)  # p(wrong) > RULE_ODDS[truth] * p(truth)
     probs = probs_for(wrong, truth, 0.9, p_truth)
     types = detector._topology_types(prepared, regions, part, valid, probs, [COL[wrong]])
