@@ -167,7 +167,9 @@ def run(cfg: BenchConfig, detector: Detector | None = None,
             current = group
             fold = folds(group) if folds is not None else Fold(detector, None, False, "shared")
             fold_info[group] = {"held_out": fold.held_out, "source": fold.source,
-                                "detector": getattr(fold.detector, "name", "classical")}
+                                "detector": getattr(fold.detector, "name", "classical"),
+                                "typing": getattr(fold.detector, "typing", None),
+                                "tta": getattr(fold.detector, "tta", None)}
         det, scorer = fold.detector, fold.scorer
         g_main, g_good = per_group.setdefault(group, (_Run(), _Run()))
         golden = read_image(pair.golden)
@@ -209,6 +211,7 @@ def run(cfg: BenchConfig, detector: Detector | None = None,
         "detector": getattr(detector, "name", "classical"), "threads": cfg.threads,
         "providers": list(getattr(detector, "providers", ())),
         "model_version": getattr(detector, "version", None),
+        "typing": getattr(detector, "typing", None), "tta": getattr(detector, "tta", None),
         "perturbation": None if cfg.perturb is None else asdict(cfg.perturb), "seed": cfg.seed,
         "roi_margin_px": margin or 0, "ignored_ground_truth": main.ignored_gt,
         "timing": main.timing(), "alignment_failures": len(main.align_failures),

@@ -62,6 +62,14 @@ def add_parser(sub: Any) -> None:
                    help="model variant of learned detectors (default fp32)")
     d.add_argument("--model", type=Path, default=None,
                    help="model file of a learned detector (default: the shipped one)")
+    d.add_argument("--typing", choices=("cnn", "topology"), default=None,
+                   help="pcb-cnn detectors: 'topology' checks the network's type against the "
+                   "connectivity rule where it hesitates between open/mouse-bite or short/spur; "
+                   "'cnn': the network's type only (default: the detector's own, topology for "
+                   "pcb-cnn-fast, cnn for pcb-cnn)")
+    d.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                   help="pcb-cnn detectors: average the type probabilities over the 8 flips/turns of "
+                   "each window (default: off)")
     d.add_argument("--quiet", action="store_true", help="no progress output")
     d.set_defaults(func=_deeppcb)
     _add_calibration_benches(bsub)
@@ -191,18 +199,21 @@ def add_parser(sub: Any) -> None:
 
 
 def make_detector(name: str | None, *, threads: int = 1, device: str = "auto",
-                  precision: str = "fp32", model: Path | None = None) -> Any:
+                  precision: str = "fp32", model: Path | None = None, typing: str | None = None,
+                  tta: bool | None = None) -> Any:
     """The named detector, or the first of :data:`DEFAULT_DETECTORS` that can be created (a missing
-    optional dependency or model file falls through to the next, with a warning)."""
+    optional dependency or model file falls through to the next, with a warning). ``typing`` and
+    ``tta`` are passed to the detectors that take them (the pcb-cnn family) when given."""
     from inspection.errors import DetectorError, MissingDependency
     from inspection.vision.detector import detectors
 
     def create(n: str) -> Any:
         if n == "classical":
             return detectors.create(n)
+        extra = _typing_options(typing, tta) if n.startswith("pcb-cnn") else {}
         if model is not None:
-            return detectors.create(n, model, threads=threads, device=device)
-        return detectors.create(n, threads=threads, device=device, precision=precision)
+            return detectors.create(n, model, threads=threads, device=device, **extra)
+        return detectors.create(n, threads=threads, device=device, precision=precision, **extra)
 
     if name:
         return create(name)
@@ -212,6 +223,16 @@ def make_detector(name: str | None, *, threads: int = 1, device: str = "auto",
         except (MissingDependency, DetectorError) as exc:
             logger.warning("detector %r unavailable (%s); trying the next", n, exc)
     raise DetectorError("no detector available")
+
+
+def _typing_options(typing: str | None, tta: bool | None) -> dict[str, Any]:
+    """The typing options of the pcb-cnn detectors that were given (None = the detector's own)."""
+    out: dict[str, Any] = {}
+    if typing is not None:
+        out["typing"] = typing
+    if tta is not None:
+        out["tta"] = tta
+    return out
 
 
 def _speed(args: argparse.Namespace) -> int:
@@ -245,8 +266,11 @@ def _deeppcb(args: argparse.Namespace) -> int:
     if args.perturb:
         spec = perturb.PerturbSpec(max_shift_px=args.max_shift, max_rotation_deg=args.max_rotation,
                                    noise_sigma=args.noise)
+    if (args.typing is not None or args.tta is not None) and not str(args.detector or "").startswith("pcb-cnn"):
+        print("--typing/--tta apply to the pcb-cnn detectors only; give --detector pcb-cnn-fast or pcb-cnn")
+        return 2
     det = make_detector(args.detector, threads=args.threads, device=args.device, precision=args.precision,
-                        model=args.model)
+                        model=args.model, typing=args.typing, tta=args.tta)
     cfg = deeppcb.BenchConfig(args.folder, args.out, threads=args.threads, limit=args.limit,
                               split=args.split, perturb=spec, good_parts=args.good_parts,
                               seed=args.seed, roi_margin=args.roi_margin, progress=not args.quiet,
@@ -254,7 +278,7 @@ def _deeppcb(args: argparse.Namespace) -> int:
     folds = None
     if args.split == "logo":
         folds = fold_factory(det, args.fold_models, threads=args.threads, device=args.device,
-                             precision=args.precision)
+                             precision=args.precision, typing=args.typing, tta=args.tta)
     summary = deeppcb.run(cfg, det, folds=folds)
     print(deeppcb.format_table(summary))
     print(f"wrote {args.out}/summary.json")
@@ -262,7 +286,7 @@ def _deeppcb(args: argparse.Namespace) -> int:
 
 
 def fold_factory(detector: Any, folder: Path | None, *, threads: int = 1, device: str = "auto",
-                 precision: str = "fp32") -> Any:
+                 precision: str = "fp32", typing: str | None = None, tta: bool | None = None) -> Any:
     """``group -> Fold`` for leave-one-group-out: the detector and classical confidence model found in
     ``folder/wo<group>/``; where none is there, the shared one (marked not held out)."""
     import json
@@ -286,7 +310,8 @@ def fold_factory(detector: Any, folder: Path | None, *, threads: int = 1, device
             return Fold(detector, None, False, "shared scorer")
         mp = sub / f"{name}{suffix}.onnx"
         if mp.is_file():
-            return Fold(detectors.create(name, mp, threads=threads, device=device), None, True, str(mp))
+            return Fold(detectors.create(name, mp, threads=threads, device=device,
+                                         **_typing_options(typing, tta)), None, True, str(mp))
         logger.warning("no fold model %s: group %s uses the shared model", mp, group)
         return Fold(detector, None, False, "shared model")
 

@@ -104,3 +104,36 @@ def select(vectors: np.ndarray, names: Sequence[str]) -> np.ndarray:
     if unknown:
         raise ValueError(f"unknown input(s) {unknown}; known: {list(VECTOR_NAMES)}")
     return np.ascontiguousarray(vectors[:, [VECTOR_NAMES.index(n) for n in names]])
+
+
+#: The 8 flips/transpositions of a square window (bit 0: mirror x, bit 1: mirror y, bit 2: transpose),
+#: the same as the training augmentation of :mod:`inspection.train.pcb_train`.
+DIHEDRAL = tuple(range(8))
+
+
+def dihedral_views(patches: np.ndarray) -> np.ndarray:
+    """(8N, C, S, S): the N patches in each of the 8 :data:`DIHEDRAL` views, view-major (rows
+    ``k*N .. k*N+N-1`` are view ``k``; view 0 is the patches as they are)."""
+    views = []
+    for k in DIHEDRAL:
+        q = patches
+        if k & 1:
+            q = q[..., ::-1]
+        if k & 2:
+            q = q[..., ::-1, :]
+        if k & 4:
+            q = q.swapaxes(-1, -2)
+        views.append(q)
+    return np.ascontiguousarray(np.concatenate(views))
+
+
+def mean_type_probs(probs: np.ndarray, n: int) -> np.ndarray:
+    """Test-time augmentation of the type head only: ``probs`` (8N, 1 + T) of :func:`dihedral_views`
+    -> (N, 1 + T) with column 0 (no defect, i.e. the score) of view 0 and the type columns averaged
+    over the views, rescaled to sum to 1 - column 0."""
+    if probs.shape[0] != len(DIHEDRAL) * n:
+        raise ValueError(f"expected {len(DIHEDRAL) * n} rows, got {probs.shape[0]}")
+    first = probs[:n]
+    types = probs[:, 1:].reshape(len(DIHEDRAL), n, -1).mean(0)
+    types = types / np.maximum(types.sum(1, keepdims=True), 1e-12) * (1.0 - first[:, :1])
+    return np.concatenate([first[:, :1], types], 1).astype(probs.dtype)

@@ -6,6 +6,12 @@ plus the region's hand-made features and rule type) and outputs the probability 
 of each DeepPCB type, and the defect's box. All candidates of one part go through the network as
 one batch. The model file carries its preprocessing (window size, padding, feature names) and the
 candidate settings it was trained with as ONNX metadata, so inference is identical everywhere.
+
+``typing="topology"`` (the default of ``pcb-cnn-fast``) checks the network's type where it hesitates
+between open and mouse-bite or short and spur against the connectivity rule
+(:mod:`inspection.vision.topology_typing`); ``typing="cnn"`` keeps the network's type as it is.
+``tta=True`` (an option, off by default) averages the type probabilities over the 8 flips and
+90-degree turns of each window (one batch of 8 N windows); score and box come from the window as is.
 """
 
 from __future__ import annotations
@@ -24,13 +30,17 @@ from inspection.vision.change import ChangeRegion, detect_changes
 from inspection.vision.classify import classify_pcb, features, is_missing, region_context
 from inspection.vision.detector import region_contour
 from inspection.vision.patches import (
+    DIHEDRAL,
     REGION_ONLY_NAMES,
     VECTOR_NAMES,
     candidate_vector,
+    dihedral_views,
+    mean_type_probs,
     region_patches,
     region_vector,
     select,
 )
+from inspection.vision.topology_typing import TYPINGS, refine
 from plugins.detectors.onnx_runtime import OnnxModel, load_model
 
 logger = logging.getLogger(__name__)
@@ -63,9 +73,17 @@ class PcbCnnDetector:
 
     name = "pcb-cnn"
     base = "deeppcb_cnn"
+    #: the full model already sees the rule type as an input
+    default_typing = "cnn"
+    default_tta = False
 
     def __init__(self, model: str | Path | None = None, *, threads: int = 1, device: str = "auto",
-                 precision: str = "fp32") -> None:
+                 precision: str = "fp32", typing: str | None = None, tta: bool | None = None) -> None:
+        typing = self.default_typing if typing is None else typing
+        if typing not in TYPINGS:
+            raise DetectorError(f"typing must be one of {list(TYPINGS)}, got {typing!r}", key="bad_typing")
+        self.typing = typing
+        self.tta = self.default_tta if tta is None else bool(tta)
         path = Path(model) if model is not None else default_model(precision, self.base)
         self.model: OnnxModel = load_model(path, threads=threads, device=device, expect_format=FORMAT,
                                              auto_gpu=False)  # 4.5-16x slower on CUDA (H200 bench)
@@ -109,16 +127,24 @@ class PcbCnnDetector:
         vectors = self._vectors(prepared, regions, aligned, valid)
         patches, windows = region_patches(cm.reference, aligned, [r.box for r in regions],
                                           size=self.size, pad=self.pad)
+        n = len(regions)
+        views = len(DIHEDRAL) if self.tta else 1
+        if self.tta:
+            patches, vectors = dihedral_views(patches), np.tile(vectors, (views, 1))
         probs, boxes = self.model.run({"patches": patches, "vectors": vectors})[:2]
-        if probs.shape != (len(regions), len(self.classes)) or boxes.shape != (len(regions), 4):
+        if probs.shape != (views * n, len(self.classes)) or boxes.shape != (views * n, 4):
             raise DetectorError(f"model returned shapes {probs.shape}, {boxes.shape} for "
-                                f"{len(regions)} candidates", key="inference_failed")
+                                f"{views * n} windows", key="inference_failed")
+        if self.tta:
+            probs, boxes = mean_type_probs(probs, n), boxes[:n]
         if not (np.isfinite(probs).all() and np.isfinite(boxes).all()):
             raise DetectorError("model returned non-finite values", key="inference_failed")
         h, w = prepared.shape
         mm = recipe.mm_per_px
         scores = np.clip(1.0 - probs[:, 0].astype(np.float64), 0.0, 1.0).tolist()
         types = (np.argmax(probs[:, 1:], axis=1) + 1).tolist()
+        if self.typing == "topology":
+            types = self._topology_types(prepared, regions, aligned, valid, probs, types)
         # boxes from window units to reference pixels, clipped to the image
         abs_boxes = boxes.astype(np.float64) * windows[:, 2:3] + windows[:, [0, 1, 0, 1]]
         abs_boxes = np.clip(abs_boxes, 0.0, [w, h, w, h]).tolist()
@@ -136,6 +162,19 @@ class PcbCnnDetector:
                 area_mm2=None if mm is None else region.area_px * mm * mm,
                 length_mm=None if mm is None else max(region.width, region.height) * mm))
         return out
+
+    def _topology_types(self, prepared: PreparedRecipe, regions: tuple[ChangeRegion, ...],
+                        aligned: np.ndarray, valid: np.ndarray, probs: np.ndarray,
+                        types: list[int]) -> list[int]:
+        dark = prepared.recipe.detect.material == "dark"
+
+        def rule(i: int) -> DefectClass:
+            region = regions[i]
+            ctx = region_context(region, prepared.change_model.reference, aligned, material_dark=dark,
+                                 level=prepared.material_level, valid=valid)
+            return classify_pcb(ctx, is_missing(region.polarity, material_dark=dark))
+
+        return refine(probs, self.classes, types, rule)
 
     def _vectors(self, prepared: PreparedRecipe, regions: tuple[ChangeRegion, ...], aligned: np.ndarray,
                  valid: np.ndarray) -> np.ndarray:
@@ -155,7 +194,9 @@ class PcbCnnDetector:
 
 class PcbCnnFastDetector(PcbCnnDetector):
     """``pcb-cnn-fast``: the same network trained on the pixels and region statistics only, so the
-    per-candidate topology work (material context, rule typing) is skipped at inspection time."""
+    per-candidate topology work (material context, rule typing) is skipped at inspection time,
+    except where the network hesitates between two look-alike types (``typing="topology"``)."""
 
     name = "pcb-cnn-fast"
     base = "deeppcb_cnn_fast"
+    default_typing = "topology"

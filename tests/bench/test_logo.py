@@ -63,3 +63,31 @@ def test_logo_bench_uses_fold_models(folder: Path, tmp_path: Path) -> None:
     s = json.loads((out / "summary.json").read_text())
     assert s["all_groups_held_out"] is True
     assert all(g["held_out"] for g in s["groups"].values())
+
+
+def test_logo_bench_passes_the_typing_options_to_every_fold_model(folder: Path, tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    shipped = Path(__file__).resolve().parents[2] / "plugins" / "detectors" / "models" / "deeppcb_cnn_fast.onnx"
+    folds = tmp_path / "folds"
+    for g in ("88000", "99000"):
+        (folds / f"wo{g}").mkdir(parents=True)
+        shutil.copy(shipped, folds / f"wo{g}" / "pcb-cnn-fast.onnx")
+    for typing in ("cnn", "topology"):
+        out = tmp_path / typing
+        assert main(["bench", "deeppcb", str(folder), "--out", str(out), "--detector", "pcb-cnn-fast",
+                     "--device", "cpu", "--fold-models", str(folds), "--typing", typing, "--quiet"]) == 0
+        s = json.loads((out / "summary.json").read_text())
+        assert s["typing"] == typing and s["all_groups_held_out"] is True
+        assert {g["typing"] for g in s["folds"].values()} == {typing}
+        assert {g["tta"] for g in s["folds"].values()} == {False}
+    # without --typing the detector's own default (topology for pcb-cnn-fast)
+    out = tmp_path / "default"
+    assert main(["bench", "deeppcb", str(folder), "--out", str(out), "--detector", "pcb-cnn-fast",
+                 "--device", "cpu", "--fold-models", str(folds), "--quiet"]) == 0
+    assert {g["typing"] for g in json.loads((out / "summary.json").read_text())["folds"].values()} == {"topology"}
+    out = tmp_path / "tta"
+    assert main(["bench", "deeppcb", str(folder), "--out", str(out), "--detector", "pcb-cnn-fast",
+                 "--device", "cpu", "--fold-models", str(folds), "--tta", "--quiet"]) == 0
+    assert {g["tta"] for g in json.loads((out / "summary.json").read_text())["folds"].values()} == {True}
+    assert main(["bench", "deeppcb", str(folder), "--out", str(tmp_path / "x"), "--detector", "classical",
+                 "--typing", "cnn", "--quiet"]) == 2

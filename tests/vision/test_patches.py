@@ -13,6 +13,8 @@ from inspection.vision.patches import (
     REGION_ONLY_NAMES,
     VECTOR_NAMES,
     candidate_vector,
+    dihedral_views,
+    mean_type_probs,
     region_patches,
     region_vector,
     select,
@@ -68,3 +70,37 @@ def test_region_only_inputs_equal_the_full_computation():
 def test_select_refuses_unknown_inputs():
     with pytest.raises(ValueError, match="unknown"):
         select(np.zeros((1, len(VECTOR_NAMES)), np.float32), ["log_area", "colour"])
+
+
+def test_dihedral_views_are_the_eight_flips_and_turns_view_major():
+    rng = np.random.default_rng(0)
+    patches = rng.integers(0, 255, (3, 2, 8, 8)).astype(np.float32)
+    views = dihedral_views(patches)
+    assert views.shape == (24, 2, 8, 8) and views.flags.c_contiguous
+    np.testing.assert_array_equal(views[:3], patches)
+    np.testing.assert_array_equal(views[3:6], patches[..., ::-1])  # mirror x
+    np.testing.assert_array_equal(views[6:9], patches[..., ::-1, :])  # mirror y
+    np.testing.assert_array_equal(views[12:15], patches.swapaxes(-1, -2))  # transpose
+    # all 8 differ from each other on a random patch, and each is a permutation of its pixels
+    flat = {views[k * 3].tobytes() for k in range(8)}
+    assert len(flat) == 8
+    for k in range(8):
+        np.testing.assert_array_equal(np.sort(views[k * 3].ravel()), np.sort(patches[0].ravel()))
+
+
+def test_mean_type_probs_keeps_the_score_and_averages_the_types():
+    n = 2
+    probs = np.zeros((8 * n, 4), np.float32)
+    probs[:, 0] = 0.9  # other views' "no defect" is ignored
+    probs[0] = (0.2, 0.5, 0.3, 0.0)  # row 0, view 0
+    probs[1] = (0.6, 0.1, 0.1, 0.2)  # row 1, view 0
+    probs[n::n, 1:] = (0.0, 0.1, 0.0)  # row 0, views 1..7: only type 2
+    probs[n + 1::n, 1:] = (0.0, 0.0, 0.1)  # row 1, views 1..7: only type 3
+    out = mean_type_probs(probs, n)
+    assert out.shape == (n, 4)
+    np.testing.assert_allclose(out[:, 0], [0.2, 0.6])
+    np.testing.assert_allclose(out.sum(1), 1.0, atol=1e-6)
+    assert out[0, 1:].argmax() == 1  # view 0 said type 1, the average says type 2
+    assert out[1, 1:].argmax() == 2
+    with pytest.raises(ValueError, match="rows"):
+        mean_type_probs(probs[:-1], n)
