@@ -24,7 +24,8 @@ Values = Annotated[dict[Annotated[str, Field(max_length=64)], FiniteFloat], Fiel
 
 
 class WhatIfIn(In):
-    values: Values = Field(description="candidate thresholds for the active recipe")
+    values: Values = Field(description="candidate thresholds for the active recipe (for a good-set "
+                                       "recipe also anomaly_threshold, its model's threshold)")
     last: Annotated[int, Field(ge=1, le=2000)] = Field(500, description="judge the newest N stored parts")
 
 
@@ -39,15 +40,31 @@ def _lifecycle(ctx: Ctx) -> RecipeLifecycle:
     return lc
 
 
+def _for_hmi(report: dict[str, Any]) -> dict[str, Any]:
+    report = dict(report)
+    report["changed"] = [{k: v for k, v in c.items() if k != "image"}  # a path on the station; the
+                         for c in report["changed"][:100]]              # HMI shows /api/results/{id}/image
+    report["refused"] = report.get("refused", [])[:100]
+    return report
+
+
 @router.post("/whatif")
 def whatif(body: WhatIfIn, ctx: Ctx, user: EngineerUser) -> dict[str, Any]:
     """Judge the newest stored parts of the active recipe with candidate thresholds: which would
-    change verdict, and what operators had said about them (nothing is changed on the station)."""
-    report = _lifecycle(ctx).whatif(body.values, last=body.last).to_dict()
-    report["changed"] = report["changed"][:100]
-    for c in report["changed"]:
-        c.pop("image", None)  # a path on the station; the HMI shows /api/results/{id}/image
-    return report
+    change verdict, what operators had said about them, and which parts could not be judged
+    (``refused``, with why). Nothing is changed on the station."""
+    return _for_hmi(_lifecycle(ctx).whatif(body.values, last=body.last, user=user.username).to_dict())
+
+
+@router.get("/whatif")
+def whatif_state(ctx: Ctx, user: EngineerUser) -> dict[str, Any]:
+    """The what-if in progress (or null), the last one with its report (or null), and the
+    parameters a what-if may set beyond the thresholds (``anomaly_threshold`` for a good-set
+    recipe, with its value)."""
+    state = _lifecycle(ctx).whatif_state()
+    if state["last"] is not None:
+        state["last"] = {**state["last"], "report": _for_hmi(state["last"]["report"])}
+    return state
 
 
 @router.get("/shadow")

@@ -3,17 +3,22 @@ re-inspected with exactly the recipe that made it (``inspection replay``).
 
 A stored result names its recipe by ``model_hash`` (``"<name>@<first 12 hex of the content hash>"``,
 :attr:`~inspection.recipe.definition.PreparedRecipe.recipe_id`). :class:`RecipeVersions` keeps one
-folder per version under its root: ``<sha256>/recipe.json`` (parameters, ROI, scorer) and
-``<sha256>/arrays.npz`` (reference, ignore mask, variation bands), written to a temporary folder and
-renamed (a crash leaves a whole version or none). Loading rebuilds the :class:`Recipe` and checks its
-content hash against the folder name: a version that does not rebuild to the same hash is refused.
-A golden reference (or several) and threshold overrides are part of the recipe, so re-teaching or
-tuning makes a new version; old ones stay.
+folder per version under its root: ``<sha256>/recipe.json`` (parameters, ROI, scorer, and the
+SHA-256 of every file of the version), ``<sha256>/arrays.npz`` (reference, ignore mask, variation
+bands) and, for a recipe whose detector is "goodset", ``<sha256>/goodset.npz`` (its taught good-set
+model), written to a temporary folder and renamed (a crash leaves a whole version or none).
+Loading checks each file against its digest, rebuilds the :class:`Recipe` and checks its content
+hash against the folder name: a version whose files differ (``recipe_version_mismatch``), that
+lacks a file its detector needs (``recipe_version_incomplete``, e.g. a good-set version kept before
+versions carried the model) or that does not rebuild to the same hash is refused, never judged with
+another detector. A golden reference (or several), a good-set model and threshold overrides are
+part of the recipe, so re-teaching or tuning makes a new version; old ones stay.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import logging
@@ -25,15 +30,20 @@ from typing import Any
 
 import numpy as np
 
-from inspection.errors import RecipeError
+from inspection.errors import CalibrationError, RecipeError
 from inspection.recipe.definition import Recipe
 from inspection.recipe.params import AlignParams, DetectParams, params_from_dict, params_to_dict
+from inspection.vision.goodset import GoodSetModel
 from inspection.vision.scorer import Scorer
 
 logger = logging.getLogger(__name__)
 
 FORMAT = 1
 _ARRAYS = ("reference", "ignore", "spread_dark", "spread_bright")
+ARRAYS_FILE = "arrays.npz"
+GOODSET_FILE = "goodset.npz"
+#: files a version needs besides arrays.npz, by the detector its recipe names
+NEEDED_BY_DETECTOR = {"goodset": (GOODSET_FILE,)}
 
 
 def short_hash(model_hash: str) -> str:
@@ -41,8 +51,13 @@ def short_hash(model_hash: str) -> str:
     return model_hash.rpartition("@")[2].strip().lower()
 
 
-def recipe_to_files(recipe: Recipe) -> tuple[dict[str, Any], bytes]:
-    """(recipe.json content, arrays.npz bytes) of a recipe."""
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def recipe_to_files(recipe: Recipe) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """(recipe.json content, {file name: bytes} of the other files) of a recipe: ``arrays.npz``,
+    and ``goodset.npz`` when it carries a good-set model. recipe.json names each file's SHA-256."""
     meta = {"format": FORMAT, "name": recipe.name, "align": params_to_dict(recipe.align),
             "detect": params_to_dict(recipe.detect),
             "roi": None if recipe.roi is None else list(recipe.roi), "min_coverage": recipe.min_coverage,
@@ -53,10 +68,37 @@ def recipe_to_files(recipe: Recipe) -> tuple[dict[str, Any], bytes]:
     arrays.update({f"variant_{k}": v for k, v in enumerate(recipe.variants)})
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
-    return meta, buf.getvalue()
+    files = {ARRAYS_FILE: buf.getvalue()}
+    if recipe.goodset is not None:
+        files[GOODSET_FILE] = recipe.goodset.to_bytes()
+        meta["goodset"] = {"digest": recipe.goodset.digest(), "extractor": recipe.goodset.extractor,
+                           "threshold": recipe.goodset.threshold}
+    meta["files"] = {name: sha256(data) for name, data in sorted(files.items())}
+    return meta, files
 
 
-def recipe_from_files(meta: dict[str, Any], npz: bytes) -> Recipe:
+def needed_files(meta: dict[str, Any]) -> list[str]:
+    """The files a version with recipe.json ``meta`` cannot be rebuilt without."""
+    need = [ARRAYS_FILE, *NEEDED_BY_DETECTOR.get(str(meta.get("detector", "classical")), ())]
+    if meta.get("goodset") is not None and GOODSET_FILE not in need:
+        need.append(GOODSET_FILE)
+    return [*need, *(n for n in (meta.get("files") or {}) if n not in need)]
+
+
+def recipe_from_files(meta: dict[str, Any], npz: bytes, goodset: bytes | None = None) -> Recipe:
+    """The recipe of recipe.json ``meta``, arrays.npz ``npz`` and goodset.npz ``goodset``;
+    RecipeError ``recipe_version_incomplete`` when its detector needs the good-set model and it is
+    not given."""
+    model = None
+    if goodset is not None:
+        try:
+            model = GoodSetModel.from_bytes(goodset, source=f"recipe version {meta.get('name')!r} {GOODSET_FILE}")
+        except CalibrationError as exc:
+            raise RecipeError(str(exc), key="recipe_version_unreadable") from exc
+    elif meta.get("detector") == "goodset" or meta.get("goodset") is not None:
+        raise RecipeError(f"recipe version of {meta.get('name')!r} names detector {meta.get('detector')!r} "
+                          f"but holds no {GOODSET_FILE} (kept before versions carried the good-set model?): "
+                          f"it cannot be judged with its own detector", key="recipe_version_incomplete")
     with np.load(io.BytesIO(npz), allow_pickle=False) as z:
         arrays = {k: np.array(z[k]) for k in z.files}
     roi = meta.get("roi")
@@ -72,7 +114,7 @@ def recipe_from_files(meta: dict[str, Any], npz: bytes) -> Recipe:
                   detector=str(meta.get("detector", "classical")), number=int(meta.get("number", 0)),
                   mm_per_px=None if meta.get("mm_per_px") is None else float(meta["mm_per_px"]),
                   variants=tuple(arrays[f"variant_{k}"] for k in range(len(names))),
-                  variant_names=names)
+                  variant_names=names, goodset=model)
 
 
 class RecipeVersions:
@@ -85,28 +127,46 @@ class RecipeVersions:
         self._cache: dict[str, Recipe] = {}
 
     def keep(self, recipe: Recipe) -> str:
-        """Store ``recipe`` unless that version is already kept; returns its content hash."""
+        """Store ``recipe`` unless that version is already kept whole; returns its content hash. A
+        kept folder of the same hash that lacks a file the recipe needs (kept by an older station,
+        before versions carried the good-set model) is replaced by a whole one."""
         digest = recipe.content_hash()
         target = self.root / digest
         with self._lock:
-            if (target / "recipe.json").is_file():
+            meta, files = recipe_to_files(recipe)
+            if self._whole(target, meta):
                 return digest
-            meta, npz = recipe_to_files(recipe)
             self.root.mkdir(parents=True, exist_ok=True)
-            tmp = self.root / f".{digest}.tmp-{os.getpid()}-{threading.get_ident()}"
+            tag = f"{os.getpid()}-{threading.get_ident()}"
+            tmp = self.root / f".{digest}.tmp-{tag}"
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir()
-            (tmp / "arrays.npz").write_bytes(npz)
+            for name, data in files.items():
+                (tmp / name).write_bytes(data)
             (tmp / "recipe.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+            old = None
+            if target.exists():  # incomplete: set aside, then replaced
+                old = self.root / f".{digest}.incomplete-{tag}"
+                shutil.rmtree(old, ignore_errors=True)
+                os.replace(target, old)
+                logger.warning("recipe version %s lacked files its detector needs: kept whole again",
+                               digest[:12])
             try:
                 os.replace(tmp, target)
             except OSError:  # another process kept the same version first
                 shutil.rmtree(tmp, ignore_errors=True)
                 if not (target / "recipe.json").is_file():
                     raise
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
             self._cache[digest] = recipe
         logger.info("recipe version %s (%s) kept in %s", digest[:12], recipe.name, self.root)
         return digest
+
+    @staticmethod
+    def _whole(folder: Path, meta: dict[str, Any]) -> bool:
+        """Whether ``folder`` holds recipe.json and every file a version with ``meta`` needs."""
+        return (folder / "recipe.json").is_file() and all((folder / n).is_file() for n in needed_files(meta))
 
     def hashes(self) -> list[str]:
         if not self.root.is_dir():
@@ -127,7 +187,10 @@ class RecipeVersions:
         return found[0]
 
     def load(self, key: str) -> Recipe:
-        """The recipe version named by ``key`` (see :meth:`resolve`), hash-checked."""
+        """The recipe version named by ``key`` (see :meth:`resolve`), checked: every file against
+        the digest recipe.json names (``recipe_version_mismatch``), every file the recipe's detector
+        needs present (``recipe_version_incomplete``), the rebuilt recipe against the hash
+        (``recipe_version_mismatch``)."""
         digest = self.resolve(key)
         with self._lock:
             if digest in self._cache:
@@ -135,10 +198,35 @@ class RecipeVersions:
         folder = self.root / digest
         try:
             meta = json.loads((folder / "recipe.json").read_text())
-            recipe = recipe_from_files(meta, (folder / "arrays.npz").read_bytes())
+            if not isinstance(meta, dict):
+                raise ValueError("recipe.json is not an object")
+        except (OSError, ValueError) as exc:
+            raise RecipeError(f"recipe version {digest[:12]} cannot be read: {exc}",
+                              key="recipe_version_unreadable") from exc
+        missing = [n for n in needed_files(meta) if not (folder / n).is_file()]
+        if missing:
+            raise RecipeError(f"recipe version {digest[:12]} ({meta.get('name')}, detector "
+                              f"{meta.get('detector', 'classical')!r}) lacks {', '.join(missing)}: it cannot "
+                              f"be rebuilt as it ran", key="recipe_version_incomplete")
+        try:
+            data = {n: (folder / n).read_bytes() for n in needed_files(meta)}
+        except OSError as exc:
+            raise RecipeError(f"recipe version {digest[:12]} cannot be read: {exc}",
+                              key="recipe_version_unreadable") from exc
+        for name, want in (meta.get("files") or {}).items():
+            if sha256(data[name]) != str(want).lower():
+                raise RecipeError(f"recipe version {digest[:12]}: {name} does not match its digest "
+                                  f"(changed after it was kept): not the recipe that ran",
+                                  key="recipe_version_mismatch")
+        try:
+            recipe = recipe_from_files(meta, data[ARRAYS_FILE], data.get(GOODSET_FILE))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise RecipeError(f"recipe version {digest[:12]} cannot be read: {exc}",
                               key="recipe_version_unreadable") from exc
+        want_model = (meta.get("goodset") or {}).get("digest")
+        if want_model and (recipe.goodset is None or recipe.goodset.digest() != want_model):
+            raise RecipeError(f"recipe version {digest[:12]}: its good-set model is not the one kept",
+                              key="recipe_version_mismatch")
         if recipe.content_hash() != digest:
             raise RecipeError(f"recipe version {digest[:12]} rebuilds to a different hash "
                               f"({recipe.content_hash()[:12]}): not the recipe that ran",

@@ -3,8 +3,9 @@ hash (for replay), what-if on stored parts, and a shadow candidate beside the ac
 
 :class:`RecipeLifecycle` is composed into the station (``station.lifecycle``); the HMI reaches it
 there (``hmi/routers/whatif.py``). Candidates here are threshold values on the active recipe (what
-an engineer tunes on the thresholds page); ``inspection replay --recipe BUNDLE`` judges stored
-parts with a whole candidate bundle offline.
+an engineer tunes on the thresholds page), and, for a good-set recipe, its model's threshold
+(``anomaly_threshold``, a what-if and shadow parameter only: promoting it is refused); ``inspection
+replay --recipe BUNDLE`` judges stored parts with a whole candidate bundle offline.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -22,12 +24,12 @@ from typing import Any, Protocol, TypeVar
 import cv2
 import numpy as np
 
-from inspection.errors import ConfigError, InspectionError, StationError, StoreError
+from inspection.errors import ConfigError, InspectionError, RecipeError, StationError, StoreError
 from inspection.recipe.definition import Recipe
 from inspection.recipe.versions import RecipeVersions
 from inspection.record import PartRecord
 from inspection.station.port import RecipeInfo, ThresholdSpec
-from inspection.station.recipes import with_thresholds
+from inspection.station.recipes import ANOMALY_THRESHOLD, with_thresholds
 from inspection.station.replay import Candidate, ReplayReport, run_replay, versions_dir
 from inspection.station.shadow import ShadowRun, ShadowRunner
 from inspection.store import ResultStore
@@ -37,6 +39,11 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 WHATIF_MAX_PARTS = 2000
 _VARIANT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+#: candidate parameters of what-if and shadow beyond the station's thresholds, for a good-set recipe
+GOODSET_SPEC = ThresholdSpec(ANOMALY_THRESHOLD, "Good-set anomaly threshold", 1e-9, 1e9, 1.0,
+                             unit="image score", step=0.01,
+                             help="a part whose good-set image score exceeds this is rejected (what-if "
+                                  "and shadow only; re-teach the recipe to change it on the line)")
 
 
 class _StationLike(Protocol):
@@ -70,6 +77,8 @@ class RecipeLifecycle:
                                    busy=busy)
         self.variants_root = data_dir / "station" / "golden" / "variants"
         self._whatif_lock = threading.Lock()
+        self._whatif_running: dict[str, Any] | None = None
+        self._whatif_last: dict[str, Any] | None = None
 
     # ---- recipe versions ------------------------------------------------------------------------
     def keep(self, recipe: Recipe) -> None:
@@ -164,16 +173,32 @@ class RecipeLifecycle:
                 return r
         raise StationError(f"unknown recipe {recipe_id!r}", key="unknown_recipe")
 
+    def _active_recipe(self) -> Recipe | None:
+        """The recipe the next part will be judged with (None: the station prepares none)."""
+        slot = getattr(self.station, "recipes_slot", None)
+        current = getattr(slot, "current", None)
+        return None if current is None else current.loaded.recipe
+
+    def candidate_specs(self) -> list[ThresholdSpec]:
+        """Parameters a what-if or shadow may set beyond the station's thresholds: the good-set
+        model's threshold when the active recipe has one."""
+        recipe = self._active_recipe()
+        return [GOODSET_SPEC] if recipe is not None and recipe.goodset is not None else []
+
     def check_thresholds(self, values: Mapping[str, float]) -> dict[str, float]:
         specs = {s.name: s for s in self.station.threshold_specs()}
+        extra = {s.name: s for s in self.candidate_specs()}
         if not values:
             raise ConfigError("no threshold values given", key="no_thresholds")
         out: dict[str, float] = {}
         for name, value in values.items():
-            spec = specs.get(name)
+            spec = specs.get(name) or extra.get(name)
+            if spec is None and name == ANOMALY_THRESHOLD:
+                raise ConfigError(f"{name} is the threshold of a good-set model; the active recipe has "
+                                  "none", field=name, key="not_goodset")
             if spec is None:
-                raise ConfigError(f"unknown threshold {name!r}; known: {', '.join(specs)}", field=name,
-                                  key="unknown_threshold")
+                raise ConfigError(f"unknown threshold {name!r}; known: {', '.join([*specs, *extra])}",
+                                  field=name, key="unknown_threshold")
             try:
                 out[name] = spec.check(value)
             except ValueError as exc:
@@ -181,19 +206,35 @@ class RecipeLifecycle:
         return out
 
     # ---- what-if --------------------------------------------------------------------------------
-    def whatif(self, thresholds: Mapping[str, float], *, last: int = 500) -> ReplayReport:
+    def whatif(self, thresholds: Mapping[str, float], *, last: int = 500, user: str = "") -> ReplayReport:
         """What these thresholds on the active recipe would have decided for its newest ``last``
-        stored parts (those with a stored image)."""
+        stored parts (those with a stored image). The last what-if is kept (:meth:`whatif_state`)."""
         values = self.check_thresholds(thresholds)
         active = self._active()
         last = max(1, min(int(last), WHATIF_MAX_PARTS))
         if not self._whatif_lock.acquire(blocking=False):
             raise StationError("a what-if is already running; try again when it is done", key="whatif_busy")
+        request = {"recipe_id": active.recipe_id, "values": values, "last": last, "user": user,
+                   "started_ns": time.time_ns()}
         try:
-            return _low_priority(lambda: run_replay(self.store_root, self.versions, Candidate(thresholds=values),
-                                                    last=last, recipe_number=active.number))
+            self._whatif_running = request
+            report = _low_priority(lambda: run_replay(self.store_root, self.versions, Candidate(thresholds=values),
+                                                      last=last, recipe_number=active.number))
+            self._whatif_last = {**request, "finished_ns": time.time_ns(), "report": report.to_dict()}
+            return report
         finally:
+            self._whatif_running = None
             self._whatif_lock.release()
+
+    def whatif_state(self) -> dict[str, Any]:
+        """The running what-if (or None), the last one with its report (or None), and the
+        parameters a what-if may set beyond the station's thresholds (with the active recipe's
+        values)."""
+        recipe = self._active_recipe()
+        extra = [{**s.to_dict(), "value": recipe.goodset.threshold if (recipe is not None and recipe.goodset
+                                                                         is not None) else s.default}
+                 for s in self.candidate_specs()]
+        return {"running": self._whatif_running, "last": self._whatif_last, "parameters": extra}
 
     # ---- shadow ---------------------------------------------------------------------------------
     def start_shadow(self, thresholds: Mapping[str, float], *, user: str) -> ShadowRun:
@@ -201,6 +242,9 @@ class RecipeLifecycle:
         active = self._active()
 
         def candidate(base: Recipe) -> Recipe:
+            if ANOMALY_THRESHOLD in values and base.goodset is None:  # never silently ignored
+                raise RecipeError(f"recipe {base.name!r} has no good-set model for {ANOMALY_THRESHOLD}",
+                                  key="not_goodset")
             return with_thresholds(base, values)
 
         old = self.shadow.run
@@ -227,6 +271,10 @@ class RecipeLifecycle:
         if self._active().recipe_id != run.recipe_id:
             raise StationError(f"the shadow was started on recipe {run.recipe_id}, which is no longer "
                                "active: drop it", key="shadow_stale")
+        if ANOMALY_THRESHOLD in run.candidate["thresholds"]:
+            raise StationError(f"{ANOMALY_THRESHOLD} is not a station threshold: re-teach the good-set "
+                               "recipe (its false-reject rate) to change it on the line, or drop the shadow",
+                               key="shadow_not_promotable")
         self.shadow.stop(user=user, outcome="promoted")
         old = {k: v for k, v in self._active().thresholds.items() if k in run.candidate["thresholds"]}
         info = self.station.set_thresholds(run.candidate["thresholds"], user=user, recipe_id=run.recipe_id)

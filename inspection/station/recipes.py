@@ -23,6 +23,11 @@ from inspection.vision.detector import Detector, detectors
 
 logger = logging.getLogger(__name__)
 
+#: the good-set model's threshold on its image score (a what-if and shadow parameter; a recipe
+#: without a good-set model has none)
+ANOMALY_THRESHOLD = "anomaly_threshold"
+
+
 def recipe_thresholds(recipe: Recipe) -> dict[str, float]:
     """The recipe's own values of the tunable thresholds."""
     return {"threshold": recipe.detect.threshold, "tolerance_px": float(recipe.detect.tolerance_px),
@@ -30,7 +35,12 @@ def recipe_thresholds(recipe: Recipe) -> dict[str, float]:
 
 
 def with_thresholds(recipe: Recipe, values: Mapping[str, float]) -> Recipe:
-    """``recipe`` with threshold overrides applied (unknown names are ignored)."""
+    """``recipe`` with threshold overrides applied (unknown names are ignored, and so is
+    ``anomaly_threshold`` for a recipe without a good-set model: callers that must not ignore it
+    check :data:`ANOMALY_THRESHOLD` themselves)."""
+    if ANOMALY_THRESHOLD in values and recipe.goodset is not None:
+        recipe = dataclasses.replace(recipe, goodset=dataclasses.replace(
+            recipe.goodset, threshold=float(values[ANOMALY_THRESHOLD])))
     detect: DetectParams = recipe.detect
     align: AlignParams = recipe.align
     if "threshold" in values:

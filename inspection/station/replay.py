@@ -10,6 +10,11 @@ parts whose verdict stays the same and lists those that change, with what operat
 Reading goes through its own read-only SQLite connection (WAL lets it read while the station's
 writer writes), so the same code runs offline (``inspection replay``) and beside a running station
 (the HMI's what-if). It never writes to the store.
+
+Each part is judged with the detector its recipe names (:func:`~inspection.station.recipes.make_detector`:
+a good-set recipe with its own good-set model). A part that cannot be judged as it was (its recipe
+version is not kept, incomplete or changed; its detector cannot be built; its image is missing or
+unreadable) is never judged with something else: the report lists it under ``refused``, with why.
 """
 
 from __future__ import annotations
@@ -27,9 +32,9 @@ from inspection.pipeline import inspect
 from inspection.recipe.definition import PreparedRecipe, Recipe, prepare
 from inspection.recipe.versions import RecipeVersions
 from inspection.result import InspectionResult, ResultCode
-from inspection.station.recipes import with_thresholds
+from inspection.station.recipes import ANOMALY_THRESHOLD, make_detector, with_thresholds
 from inspection.store.schema import connect
-from inspection.vision.detector import Detector, detectors
+from inspection.vision.detector import Detector
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +94,23 @@ class Change:
     message: str
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """A stored part replay did not judge, and why (``reason``: an error key such as
+    ``recipe_version_unknown``, ``recipe_version_incomplete``, ``recipe_version_mismatch``,
+    ``detector_error``, ``not_goodset``, ``image_missing``, ``image_unreadable``, ``incomplete_frame``)."""
+
+    result_id: str
+    decided_ns: int
+    model_hash: str
+    reason: str
+    message: str
+
+
+#: refusal reasons that concern the recipe (version or detector), not the stored image
+IMAGE_REASONS = ("image_missing", "image_unreadable", "incomplete_frame")
+
+
 @dataclass
 class ReplayReport:
     candidate: dict[str, Any]
@@ -100,10 +122,26 @@ class ReplayReport:
     rejected_now_reviewed_ok: int = 0  # rejected by the candidate, though an operator said OK
     passed_now_confirmed_ng: int = 0  # passed by the candidate, though an operator confirmed NG
     not_replayable: int = 0  # stored without an image (passes outside the sample, refused triggers)
-    unknown_recipe: int = 0  # judged by a recipe version that is not kept
+    unknown_recipe: int = 0  # judged by a recipe version that is not kept whole, or cannot be built
     seconds: float = 0.0
     changed: list[Change] = field(default_factory=list)
     results: list[tuple[str, str, str]] = field(default_factory=list)  # (id, old, new) of every part
+    refused: list[Refusal] = field(default_factory=list)  # stored parts with an image, not judged
+
+    def refuse(self, part: StoredPart, reason: str, message: str) -> None:
+        logger.warning("part %s not replayed (%s): %s", part.result_id, reason, message)
+        self.refused.append(Refusal(part.result_id, part.decided_ns, part.model_hash, reason, message))
+        if reason in IMAGE_REASONS:
+            self.not_replayable += 1
+        else:
+            self.unknown_recipe += 1
+
+    @property
+    def refused_reasons(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.refused:
+            out[r.reason] = out.get(r.reason, 0) + 1
+        return out
 
     @property
     def newly_rejected(self) -> int:
@@ -123,12 +161,18 @@ class ReplayReport:
 
     def sentence(self) -> str:
         if self.parts == 0:
+            if self.refused:
+                return (f"no stored part could be judged: {len(self.refused)} refused ("
+                        + ", ".join(f"{k}: {v}" for k, v in sorted(self.refused_reasons.items())) + ")")
             return "no stored part with an image to judge"
         text = (f"this would have rejected {self.rejected_now} of the last {self.parts} stored parts "
                 f"(now {self.rejected_before}); {self.rejected_now_reviewed_ok} of them "
                 f"{'was' if self.rejected_now_reviewed_ok == 1 else 'were'} reviewed OK")
         if self.passed_now_confirmed_ng:
             text += f"; it would have passed {self.passed_now_confirmed_ng} part(s) an operator confirmed NG"
+        if self.refused:
+            text += (f"; {len(self.refused)} part(s) could not be judged ("
+                     + ", ".join(f"{k}: {v}" for k, v in sorted(self.refused_reasons.items())) + ")")
         return text
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,7 +186,9 @@ class ReplayReport:
                 "changed_confirmed_ng": self.changed_confirmed_ng,
                 "not_replayable": self.not_replayable, "unknown_recipe": self.unknown_recipe,
                 "seconds": round(self.seconds, 3), "sentence": self.sentence(),
-                "changed": [asdict(c) for c in self.changed]}
+                "changed": [asdict(c) for c in self.changed],
+                "refused_count": len(self.refused), "refused_reasons": self.refused_reasons,
+                "refused": [asdict(r) for r in self.refused]}
 
 
 def stored_parts(store_root: str | Path, *, since_ns: int | None = None, until_ns: int | None = None,
@@ -192,19 +238,26 @@ class Judge:
         self._prepared: dict[str, tuple[PreparedRecipe, Detector]] = {}
 
     def recipe_for(self, model_hash: str) -> Recipe:
+        """The recipe to judge a part with; RecipeError (with its key) when there is none to judge
+        it with as asked."""
         c = self.candidate
         if c.recipe is not None:
             recipe = c.recipe
         else:
             recipe = self.versions.load(model_hash)
         if c.thresholds:
+            if ANOMALY_THRESHOLD in c.thresholds and recipe.goodset is None:
+                raise RecipeError(f"{ANOMALY_THRESHOLD} is the threshold of a good-set model; recipe "
+                                  f"{recipe.name!r} (detector {recipe.detector!r}) has none", key="not_goodset")
             recipe = with_thresholds(recipe, c.thresholds)
         return recipe
 
     def prepared(self, recipe: Recipe) -> tuple[PreparedRecipe, Detector]:
+        """The prepared recipe and the detector it names (its good-set model for a good-set recipe),
+        built once per recipe version; InspectionError when either cannot be built."""
         key = recipe.content_hash()
         if key not in self._prepared:
-            self._prepared[key] = (prepare(recipe), detectors.create(recipe.detector))
+            self._prepared[key] = (prepare(recipe), make_detector(recipe))
         return self._prepared[key]
 
     def judge(self, model_hash: str, image: Any) -> InspectionResult:
@@ -227,23 +280,24 @@ def run_replay(store_root: str | Path, versions: RecipeVersions, candidate: Cand
     judge = Judge(versions, candidate)
     items: Iterable[StoredPart] = progress(parts, len(parts)) if progress else parts
     for part in items:
-        if part.image is None or not part.image.is_file() or (
-                part.code == int(ResultCode.NG_ACQUISITION) and part.message.startswith(INCOMPLETE)):
-            report.not_replayable += 1  # an incomplete frame's pixels do not carry that it was incomplete
+        if part.image is None or not part.image.is_file():
+            report.refuse(part, "image_missing", f"stored image {part.image} is missing")
+            continue
+        if part.code == int(ResultCode.NG_ACQUISITION) and part.message.startswith(INCOMPLETE):
+            # an incomplete frame's pixels do not carry that it was incomplete
+            report.refuse(part, "incomplete_frame", "the camera reported the frame incomplete")
             continue
         try:
             recipe = judge.recipe_for(part.model_hash)
-        except RecipeError as exc:
-            logger.warning("part %s: %s", part.result_id, exc)
-            report.unknown_recipe += 1
+            prepared, detector = judge.prepared(recipe)
+        except InspectionError as exc:
+            report.refuse(part, exc.key, str(exc))
             continue
         try:
             image = read_image(part.image, grey=False)  # as stored: inspect converts like the station
         except InspectionError as exc:
-            logger.warning("part %s: stored image unreadable: %s", part.result_id, exc)
-            report.not_replayable += 1
+            report.refuse(part, "image_unreadable", f"stored image unreadable: {exc}")
             continue
-        prepared, detector = judge.prepared(recipe)
         result = inspect(prepared, image, detector=detector)
         new = result.verdict.value
         report.parts += 1

@@ -28,10 +28,12 @@ from typing import Any
 
 import numpy as np
 
+from inspection.errors import InspectionError
 from inspection.pipeline import inspect
 from inspection.recipe.definition import PreparedRecipe, Recipe, prepare
 from inspection.record import PartRecord
-from inspection.vision.detector import Detector, detectors
+from inspection.station.recipes import make_detector
+from inspection.vision.detector import Detector
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +89,9 @@ class ShadowRun:
     dropped: int = 0
     other_recipe: int = 0
     errors: int = 0
+    #: parts not judged because the recipe that judged them live cannot be rebuilt whole (a recipe
+    #: version not kept, incomplete or changed) or its detector cannot be built, by error key
+    refused: dict[str, int] = field(default_factory=dict)
     shadow_ms_max: float = 0.0
     shadow_ms_sum: float = 0.0
 
@@ -246,13 +251,19 @@ class ShadowRunner:
         if key not in self._prepared:
             if len(self._prepared) > 8:
                 self._prepared.clear()
-            self._prepared[key] = (prepare(recipe), detectors.create(recipe.detector))
+            self._prepared[key] = (prepare(recipe), make_detector(recipe))
         return self._prepared[key]
 
     def _judge(self, job: _Job) -> None:
         t0 = time.perf_counter()
-        base = self._lookup(job.record.part.model_hash)
-        prepared, detector = self._prepared_for(job.candidate(base))
+        try:  # the live recipe version and the detector it names (a good-set recipe: its model)
+            base = self._lookup(job.record.part.model_hash)
+            prepared, detector = self._prepared_for(job.candidate(base))
+        except InspectionError as exc:  # never judged with another recipe or detector
+            logger.warning("shadow: part %s not judged (%s): %s", job.record.result_id, exc.key, exc)
+            with self._lock:
+                job.run.refused[exc.key] = job.run.refused.get(exc.key, 0) + 1
+            return
         result = inspect(prepared, job.image, detector=detector)
         ms = (time.perf_counter() - t0) * 1e3
         live = job.record.result
