@@ -3,7 +3,9 @@
 Without a candidate, each part is judged again by the recipe version that judged it on the line
 (kept by hash under ``DATA_DIR/station/recipe-versions``): every verdict must come out the same
 (exit code 1 otherwise). With ``--recipe BUNDLE`` and/or ``--set NAME=VALUE`` it is a what-if: which
-stored parts would change verdict, and what operators had said about them. Writes
+stored parts would change verdict, and what operators had said about them. A part whose recipe
+version cannot be rebuilt whole (e.g. a good-set version without its model) is refused, never
+judged with another detector: ``summary.json`` lists it under ``refused`` with why. Writes
 ``OUT/summary.json`` and, for each changed part, its stored image under ``OUT/changed/``.
 """
 
@@ -16,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-THRESHOLD_NAMES = ("threshold", "tolerance_px", "min_area_px", "align_min_score")
+THRESHOLD_NAMES = ("threshold", "tolerance_px", "min_area_px", "align_min_score", "anomaly_threshold")
 
 
 def add_parser(sub: Any) -> None:
@@ -29,7 +31,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--recipe", type=Path, default=None, metavar="BUNDLE",
                    help="candidate recipe bundle (what-if): judge every stored part with it")
     p.add_argument("--set", dest="thresholds", action="append", default=[], metavar="NAME=VALUE",
-                   help=f"candidate threshold (what-if), repeatable; names: {', '.join(THRESHOLD_NAMES)}")
+                   help=f"candidate threshold (what-if), repeatable; names: {', '.join(THRESHOLD_NAMES)} "
+                        "(anomaly_threshold: a good-set recipe's model threshold)")
     p.add_argument("--since", default=None, metavar="ISO", help="only parts decided at or after this time")
     p.add_argument("--until", default=None, metavar="ISO", help="only parts decided before this time")
     p.add_argument("--last", type=int, default=None, metavar="N", help="only the newest N stored parts")
@@ -112,7 +115,9 @@ def _table(report: Any, replay: bool) -> str:
             ("  changed, confirmed NG", report.changed_confirmed_ng),
             ("rejected before / now", f"{report.rejected_before} / {report.rejected_now}"),
             ("no stored image (not replayable)", report.not_replayable),
-            ("recipe version not kept", report.unknown_recipe),
+            ("recipe version not kept whole / unusable", report.unknown_recipe),
+            ("refused (not judged)", ", ".join(f"{k} {v}" for k, v in sorted(report.refused_reasons.items()))
+             or "0"),
             ("seconds", f"{report.seconds:.1f}")]
     width = max(len(r[0]) for r in rows)
     lines = [("Replay" if replay else "What-if") + (" (recipe versions that judged each part)" if replay else ""),
