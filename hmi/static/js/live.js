@@ -5,10 +5,23 @@ import { $, clear, el, fmtMs, fmtTime, kv, wallMs } from "./dom.js";
 import { showPart } from "./overlay.js";
 import { drawTimings, legend } from "./plot.js";
 
-const S = { es: null, parts: [], series: [], stages: {}, hold: null, lastId: null, film: 12, hooks: {} };
+const S = { es: null, parts: [], series: [], stages: {}, hold: null, lastId: null, film: 12, hooks: {}, shown: null };
 window.__hmi = { renders: [], last: null };
 
 export const partImageUrl = (id, width = 1600) => `/api/parts/${id}/image?width=${width}`;
+export const heatImageUrl = (id, width = 1600) => `/api/parts/${id}/heatmap?width=${width}`;
+
+// Heat map toggle: a good-set result (one with a heat map) is shown as its heat map over the part
+// while it is on (default on; remembered in this browser). Other results show the plain image.
+const HEAT_KEY = "hmi.live.heatmap";
+const heatOn = () => localStorage.getItem(HEAT_KEY) !== "off";
+const liveUrl = (part) => (heatOn() && part.heat_map ? heatImageUrl(part.result_id) : partImageUrl(part.result_id));
+
+function showHeatState(part) {
+  const heat = heatOn() && !!(part && part.heat_map);
+  $("#viewer").dataset.heat = heat ? "on" : "off";
+  $("#live-heat-legend").classList.toggle("hidden", !heat);
+}
 
 function verdictBlock(part) {
   const v = $("#verdict"), viewer = $("#viewer");
@@ -65,10 +78,12 @@ export function showLive(part, published_ns = null) {
   window.__hmi.renders.push(rec);
   if (window.__hmi.renders.length > 5000) window.__hmi.renders.shift();
   requestAnimationFrame(() => { rec.text_paint_ms = wallMs(); });
-  return showPart($("#live-svg"), part, partImageUrl(part.result_id)).then((shown) => {
+  S.shown = part;
+  return showPart($("#live-svg"), part, liveUrl(part)).then((shown) => {
     if (!shown) return;
     rec.image_ms = wallMs();
     $("#viewer").dataset.resultId = part.result_id;
+    showHeatState(part);
     requestAnimationFrame(() => {
       rec.image_paint_ms = wallMs();
       window.__hmi.last = rec;
@@ -98,7 +113,11 @@ async function holdPart(id) {
   for (const b of $("#filmstrip").children) b.classList.toggle("selected", b.dataset.resultId === id);
   try {
     const part = await api(`/api/parts/${id}`);
-    if (S.hold === id) { verdictBlock(part); partDetails(part); showPart($("#live-svg"), part, partImageUrl(id)); }
+    if (S.hold === id) {
+      verdictBlock(part); partDetails(part);
+      S.shown = part;
+      if (await showPart($("#live-svg"), part, liveUrl(part))) { $("#viewer").dataset.resultId = id; showHeatState(part); }
+    }
   } catch (e) { /* gone: stay */ }
 }
 
@@ -161,5 +180,12 @@ export function initLive(hooks, filmstripLen = 12) {
   S.film = filmstripLen;
   legend($("#timing-legend"));
   $("#back-live").addEventListener("click", backToLive);
+  const toggle = $("#live-heat");
+  toggle.checked = heatOn();
+  toggle.addEventListener("change", async () => {
+    localStorage.setItem(HEAT_KEY, toggle.checked ? "on" : "off");
+    const part = S.shown;
+    if (part && await showPart($("#live-svg"), part, liveUrl(part))) showHeatState(part);
+  });
   new ResizeObserver(() => drawTimings($("#timing-canvas"), S.series)).observe($("#timing-canvas"));
 }
