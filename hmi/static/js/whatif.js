@@ -2,10 +2,50 @@
 import { api } from "./api.js";
 import { $, clear, el, fmtTime, toast } from "./dom.js";
 
+// Thresholds from the form above, plus what-if parameters beyond them (GET /api/whatif: the
+// good-set model's anomaly_threshold of a good-set recipe) when changed from the recipe's value.
 function values() {
   const out = {};
   for (const i of $("#settings-fields").querySelectorAll("input")) out[i.name] = Number(i.value);
+  for (const i of $("#whatif-extra").querySelectorAll("input")) {
+    if (i.value !== "" && Number(i.value) !== Number(i.dataset.own)) out[i.name] = Number(i.value);
+  }
   return out;
+}
+
+function showReport(r) {
+  $("#whatif-sentence").textContent = r.sentence;
+  $("#whatif-sentence").dataset.parts = r.parts;
+  $("#whatif-sentence").dataset.changed = r.changed_count;
+  $("#whatif-sentence").dataset.refused = r.refused_count ?? 0;
+  const list = clear($("#whatif-changed"));
+  for (const c of r.changed) {
+    const review = c.review_status === "overridden" ? ", reviewed OK" : c.review_status === "confirmed" ? ", confirmed NG" : "";
+    list.append(partItem(c.result_id, c.decided_ns, `${c.old_verdict} → ${c.new_verdict}${review}`));
+  }
+  for (const f of r.refused || []) {
+    list.append(el("li", { class: "refused" }, partItem(f.result_id, f.decided_ns, `not judged: ${f.reason}`)));
+  }
+}
+
+// The what-if state: extra parameters (inputs kept while the recipe's value stays), the last report.
+async function whatifState() {
+  let s;
+  try { s = await api("/api/whatif"); } catch (err) { return; }
+  const box = $("#whatif-extra");
+  const names = s.parameters.map((p) => p.name);
+  for (const i of [...box.querySelectorAll("label")]) if (!names.includes(i.dataset.name)) i.remove();
+  for (const p of s.parameters) {
+    let input = box.querySelector(`input[name="${p.name}"]`);
+    if (!input || Number(input.dataset.own) !== p.value) {
+      if (input) input.closest("label").remove();
+      input = el("input", { type: "number", name: p.name, step: "any", min: p.minimum, max: p.maximum,
+                            value: p.value, dataset: { own: p.value } });
+      box.append(el("label", { dataset: { name: p.name }, title: p.help },
+        `${p.label}${p.unit ? ` (${p.unit})` : ""} · what-if only`, input));
+    }
+  }
+  if (!$("#whatif-sentence").textContent && s.last) showReport(s.last.report);
 }
 
 function showError(err) { $("#whatif-error").textContent = err ? err.message : ""; }
@@ -21,14 +61,7 @@ async function whatIf() {
   $("#whatif-sentence").textContent = "judging stored parts…";
   try {
     const r = await api("/api/whatif", { method: "POST", body: { values: values(), last: Number($("#whatif-last").value) || 500 } });
-    $("#whatif-sentence").textContent = r.sentence;
-    $("#whatif-sentence").dataset.parts = r.parts;
-    $("#whatif-sentence").dataset.changed = r.changed_count;
-    const list = clear($("#whatif-changed"));
-    for (const c of r.changed) {
-      const review = c.review_status === "overridden" ? ", reviewed OK" : c.review_status === "confirmed" ? ", confirmed NG" : "";
-      list.append(partItem(c.result_id, c.decided_ns, `${c.old_verdict} → ${c.new_verdict}${review}`));
-    }
+    showReport(r);
     showError(null);
   } catch (err) { $("#whatif-sentence").textContent = ""; showError(err); }
   finally { btn.disabled = false; }
@@ -45,9 +78,11 @@ async function shadowStatus() {
     const r = s.run;
     box.dataset.seen = r.seen;
     box.dataset.disagreed = r.disagreed;
+    const refused = Object.values(r.refused || {}).reduce((a, b) => a + b, 0);
     box.append(el("p", { class: "shadow-line", text:
       `Shadow ${Object.entries(r.candidate.thresholds).map(([k, v]) => `${k} ${v}`).join(", ")}: ` +
       `${r.seen} parts judged, ${r.disagreed} disagreed, ${r.dropped} dropped under load` +
+      (refused ? `, ${refused} not judged (${Object.entries(r.refused).map(([k, v]) => `${k} ${v}`).join(", ")})` : "") +
       (r.shadow_ms_mean !== null ? `, ${r.shadow_ms_mean} ms per part` : "") }));
   } else {
     box.append(el("p", { text: "No shadow recipe running." }));
@@ -104,6 +139,7 @@ function init() {
     if ($("#page-settings").classList.contains("hidden") || document.visibilityState !== "visible") return;
     shadowStatus();
     loadVariants();
+    whatifState();
   }, 2000);
 }
 
