@@ -71,3 +71,38 @@ def test_whatif_with_the_goodset_threshold(env, client, roles, lifecycle, monkey
     rep = client.post("/api/whatif", headers=eng, json={"values": {"anomaly_threshold": high}}).json()
     assert rep["parts"] == 0 and rep["refused_count"] == stored
     assert {f["reason"] for f in rep["refused"]} == {"recipe_version_incomplete"}
+
+
+@pytest.mark.browser
+def test_thresholds_page_offers_the_goodset_threshold(browser, served, monkeypatch):
+    from browser_support import open_page, sign_in
+    from hmi_support import PASSWORD
+
+    env, server = served
+    env.station.config = SimpleNamespace(station=SimpleNamespace(data_dir=env.root))
+    lc = env.station.lifecycle = RecipeLifecycle(env.station)
+    try:
+        recipe = dataclasses.replace(goodset_recipe(0), number=1)
+        lc.versions.keep(recipe)
+        _active(env, recipe)
+        parts = inspected_tiles(monkeypatch, recipe, DEFECTS)
+        for k, (result, image) in enumerate(parts):
+            env.station.inject(result, image, part=PartInfo(part_id=k + 1, recipe_number=1,
+                                                            model_hash=result.recipe_id))
+        assert env.store.flush(10)
+        page = open_page(browser, (1280, 1000))
+        sign_in(page, server.url, "erik", PASSWORD, live=False)
+        page.click('#nav a[data-page="settings"]')
+        field = page.wait_for_selector('#whatif-extra input[name="anomaly_threshold"]')
+        assert float(field.input_value()) == pytest.approx(recipe.goodset.threshold)
+        field.fill(str(max(r.heat_map.peak for r, _ in parts) * 10))
+        page.click("#btn-whatif")
+        page.wait_for_function("() => document.querySelector('#whatif-sentence').dataset.changed !== undefined")
+        assert page.get_attribute("#whatif-sentence", "data-changed") == str(sum(DEFECTS))
+        assert page.get_attribute("#whatif-sentence", "data-refused") == "0"
+        assert page.locator("#whatif-changed li").count() == sum(DEFECTS)
+        sent = lc.whatif_state()["last"]["values"]  # the thresholds above as they are, and the model's
+        assert sent["anomaly_threshold"] == pytest.approx(float(field.input_value()))
+        assert page.errors == []
+    finally:
+        lc.close()
