@@ -133,9 +133,10 @@ class RecipeVersions:
         digest = recipe.content_hash()
         target = self.root / digest
         with self._lock:
+            need = [ARRAYS_FILE, *((GOODSET_FILE,) if recipe.goodset is not None else ())]
+            if (target / "recipe.json").is_file() and all((target / n).is_file() for n in need):
+                return digest  # kept whole already (checked without serialising the recipe)
             meta, files = recipe_to_files(recipe)
-            if self._whole(target, meta):
-                return digest
             self.root.mkdir(parents=True, exist_ok=True)
             tag = f"{os.getpid()}-{threading.get_ident()}"
             tmp = self.root / f".{digest}.tmp-{tag}"
@@ -162,11 +163,6 @@ class RecipeVersions:
             self._cache[digest] = recipe
         logger.info("recipe version %s (%s) kept in %s", digest[:12], recipe.name, self.root)
         return digest
-
-    @staticmethod
-    def _whole(folder: Path, meta: dict[str, Any]) -> bool:
-        """Whether ``folder`` holds recipe.json and every file a version with ``meta`` needs."""
-        return (folder / "recipe.json").is_file() and all((folder / n).is_file() for n in needed_files(meta))
 
     def hashes(self) -> list[str]:
         if not self.root.is_dir():
