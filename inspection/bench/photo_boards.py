@@ -28,7 +28,7 @@ import numpy as np
 from inspection.pipeline import inspect
 from inspection.progress import Progress
 from inspection.recipe.definition import Recipe, prepare
-from inspection.recipe.params import AlignParams, DetectParams
+from inspection.recipe.params import AlignParams, DetectParams, detect_defaults
 from inspection.result import Verdict
 from inspection.runtime import configure
 from inspection.vision import board_synth as bs
@@ -52,6 +52,7 @@ class PhotoBenchConfig:
     threads: int = 1
     hit_margin: int = 10
     progress: bool = True
+    detect: DetectParams | None = None  # default: what 'inspection detect' uses (detect_defaults)
 
 
 def _move(img: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -112,7 +113,7 @@ def run(cfg: PhotoBenchConfig, detector: Detector | None = None) -> dict[str, ob
         assert isinstance(golden, np.ndarray)
         h, w = golden.shape[:2]
         mg = cfg.roi_margin
-        recipe = Recipe(f"photo{i}", golden, align=AlignParams(), detect=DetectParams(),
+        recipe = Recipe(f"photo{i}", golden, align=AlignParams(), detect=cfg.detect or detect_defaults(),
                         roi=(mg, mg, w - 2 * mg, h - 2 * mg))
         prepared = prepare(recipe)
         for tag in ("defective", "good"):

@@ -42,7 +42,7 @@ def _run(args: argparse.Namespace) -> int:
     from inspection.imageio import read_image
     from inspection.pipeline import inspect
     from inspection.recipe.definition import Recipe, prepare
-    from inspection.recipe.params import AlignParams, DetectParams
+    from inspection.recipe.params import AlignParams, DetectParams, detect_defaults
     from inspection.vision.detector import detectors
     from inspection.vision.overlay import draw_overlay, overlay_shapes
 
@@ -52,7 +52,7 @@ def _run(args: argparse.Namespace) -> int:
         align, detect = deeppcb_params()
         scorer = shipped_scorer()
     else:
-        align, detect, scorer = AlignParams(), DetectParams(), None
+        align, detect, scorer = AlignParams(), detect_defaults(), None
     overrides = {k: v for k, v in (("tolerance_px", args.tolerance), ("threshold", args.threshold),
                                    ("min_area_px", args.min_area), ("material", args.material))
                  if v is not None}

@@ -96,6 +96,21 @@ class DetectParams:
             raise ConfigError(f"must be 'dark' or 'bright', got {self.material!r}", field="material")
 
 
+#: ``threshold`` of a generic comparison that no one has tuned yet (``inspection detect`` without
+#: options, a first recipe): chosen on synthetic photo-like boards (validation seeds of
+#: ``inspection bench photo-boards``), where faint thin breaks and nicks on low-contrast tracks sit
+#: just above 0.2 of the reference contrast. Taught recipes set their own threshold from good parts.
+GENERIC_THRESHOLD = 0.2
+
+
+def detect_defaults(classes: str = "generic") -> DetectParams:
+    """The comparison settings ``inspection detect`` uses without options for ``classes``
+    ("generic"; the DeepPCB preset has its own, ``deeppcb_params``)."""
+    if classes != "generic":
+        raise ConfigError(f"no untaught defaults for classes {classes!r}", field="classes")
+    return DetectParams(threshold=GENERIC_THRESHOLD)
+
+
 def params_from_dict(cls: type[Any], data: dict[str, Any] | None) -> Any:
     """Build a params dataclass from a dict, refusing unknown keys with a clear message."""
     data = dict(data or {})

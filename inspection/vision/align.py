@@ -461,19 +461,36 @@ def _refine(model: AlignModel, pyr: list[np.ndarray], params: AlignParams,
     return result
 
 
-def _quantiles(v: np.ndarray) -> tuple[float, float]:
-    """5th and 95th percentiles (nearest rank), by partition."""
-    n = len(v)
-    lo, hi = int(0.05 * (n - 1)), int(0.95 * (n - 1))
-    part = np.partition(v, (lo, hi))
-    return float(part[lo]), float(part[hi])
+#: Percentiles matched between reference and part for the light: the tails (rare bright or dark
+#: phases: the gold pads and print of a photographed board) as well as the body.
+_LIGHT_LEVELS = np.array([0.2, 0.5, 1, 2, 3.5, 5, 7.5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70,
+                          75, 80, 85, 90, 92.5, 95, 96.5, 98, 99, 99.5, 99.8]) / 100.0
+
+
+def _matched_quantiles(v: np.ndarray) -> np.ndarray:
+    """The values of ``v`` at :data:`_LIGHT_LEVELS` (nearest rank)."""
+    idx = (_LIGHT_LEVELS * (len(v) - 1)).astype(np.intp)
+    return np.sort(v)[idx].astype(np.float64)
+
+
+def _line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Least-squares line y = a x + b (closed form; ``x`` must not be constant)."""
+    xm, ym = float(x.mean()), float(y.mean())
+    dx = x - xm
+    a = float(dx @ (y - ym)) / float(dx @ dx)
+    return a, ym - a * xm
 
 
 def _light(model: AlignModel, grey: np.ndarray, matrix: np.ndarray,
            fallback: tuple[float, float]) -> tuple[float, float]:
-    """Gain and offset of the light: 5th and 95th percentiles of the part and of the reference on
-    a regular grid of reference points (the percentiles fall in flat regions of each phase, so
-    defects and the softening of edges by resampling do not bias them)."""
+    """Gain and offset of the light: a straight line through the matched percentiles (0.2nd to
+    99.8th) of the reference and of the part on a regular grid of reference points, refitted once
+    without the points far off it (over 3x the median residual and 2 levels: clipped highlights).
+    Matched percentiles do not depend on where a defect or a resampled edge falls, nor do they
+    shrink the gain as a regression of the part's values on the (noisy) reference's would; the
+    tails give the gain the whole grey range as its lever (the gold pads and print of a
+    photographed board are a few percent of it; its solder mask spans a few grey levels, where
+    noise and texture hide the gain)."""
     pts, ref_vals = model.light_grid
     q = cv2.transform(pts, matrix)
     h, w = grey.shape
@@ -482,12 +499,18 @@ def _light(model: AlignModel, grey: np.ndarray, matrix: np.ndarray,
     if np.count_nonzero(inside) < 0.3 * len(inside):
         return fallback
     vals = cv2.remap(grey, q, None, cv2.INTER_LINEAR).ravel()
-    r_lo, r_hi = _quantiles(ref_vals[inside])
-    t_lo, t_hi = _quantiles(vals[inside].astype(np.float64))
-    if r_hi - r_lo < 4 or t_hi - t_lo < 2:
+    x = _matched_quantiles(ref_vals[inside])
+    y = _matched_quantiles(vals[inside].astype(np.float64))
+    if np.ptp(x) < 4 or np.ptp(y) < 2:
         return fallback
-    gain = float(t_hi - t_lo) / float(r_hi - r_lo)
-    return gain, float(t_lo - gain * r_lo)
+    gain, offset = _line(x, y)
+    resid = np.abs(y - (gain * x + offset))
+    keep = resid <= max(3.0 * float(np.median(resid)), 5.0)
+    if np.count_nonzero(~keep) and np.ptp(x[keep]) >= 4:
+        gain, offset = _line(x[keep], y[keep])
+    if not 0.2 < gain < 5.0:
+        return fallback
+    return gain, offset
 
 
 def _out_of_range(al: Alignment, size: tuple[int, int], params: AlignParams) -> str:
