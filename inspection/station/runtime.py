@@ -38,6 +38,7 @@ from inspection.recipe.definition import Recipe
 from inspection.record import PartInfo, PartRecord, new_result_id
 from inspection.result import InspectionResult, ResultCode
 from inspection.station.alarms import AlarmConfig
+from inspection.station.camera_setup import CameraSetup
 from inspection.station.config import StationConfig
 from inspection.station.integrations import Integrations
 from inspection.station.journal import ResultJournal
@@ -167,12 +168,19 @@ class Station(LocalStation):
         self._post: queue.SimpleQueue[_Post | None] = queue.SimpleQueue()
         self._post_thread: threading.Thread | None = None
         self._cycle = threading.Lock()  # held by a cycle; configuration changes wait for it
+        # exposure and gain tried, saved and reverted from the HMI (refused while armed)
+        self.camera_setup = CameraSetup(self, config.station.data_dir / "station", cycle=self._cycle,
+                                        armed=lambda: self.status().armed)
         self.integrations: Integrations | None = None
         self.started = False
         self.lifecycle = RecipeLifecycle(self, busy=self._cycle.locked)  # versions, what-if, shadow
 
     # ------------------------------------------------------------------ life cycle
     def start(self) -> Station:
+        try:
+            self.camera_setup.apply_saved()
+        except InspectionError as exc:  # the camera refuses them: it runs on the configuration's
+            logger.error("camera: the saved exposure/gain cannot be applied: %s", exc)
         self.camera.open()
         self.camera.arm()
         self._post_thread = threading.Thread(target=self._publish_loop, name="station-publish", daemon=True)
