@@ -13,23 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from goodset_support import goodset_recipe
+from station_support import PASSWORD, running_station
 
 from hmi.app import create_app
-from hmi.auth.roles import Role
-from hmi.auth.users import UserStore
-from inspection.camera.settings import CameraSettings
-from inspection.cli.demo_parts import generate_parts, generated_recipe
-from inspection.plc.contract import StationState
-from inspection.recipe.catalog import MemoryCatalog
-from inspection.station.config import PlcSection, StationConfig, StationSection, StorageSection
 from inspection.station.runtime import Station
 from plugins.plc.simulator import PlcSimulator
 
 pytestmark = pytest.mark.timeout(300)
-
-SHAPE = (240, 320)
-PASSWORD = "pass-word-1"
 
 
 @dataclasses.dataclass
@@ -41,12 +31,7 @@ class Line:
     op: dict[str, str]
     planted: list[bool]
     band: tuple[np.ndarray, np.ndarray]
-    seq: int = 0
-
-    def run(self, n: int) -> None:
-        for _ in range(n):
-            self.seq += 1
-            assert self.sim.run_part(self.seq, part_id=self.seq, part_id_str=f"SN{self.seq:04d}").ok
+    run: object
 
     def active(self):
         cur = self.station.recipes_slot.current
@@ -54,43 +39,17 @@ class Line:
         return cur.loaded.recipe
 
 
-def _banded_recipe(reference: np.ndarray):
-    base = generated_recipe(reference, number=1)
-    ramp = np.tile(np.linspace(6, 14, SHAPE[1], dtype=np.float32), (SHAPE[0], 1))
-    return dataclasses.replace(base, spread_dark=ramp, spread_bright=ramp[::-1].copy())
-
-
 @pytest.fixture
 def line(tmp_path: Path) -> Iterator[Line]:
-    folder = tmp_path / "camera"
-    reference, planted = generate_parts(folder, count=12, defect_share=0.3, seed=11, shape=SHAPE)
-    recipe = _banded_recipe(reference)
-    goodset = dataclasses.replace(goodset_recipe(), number=2)
-    config = StationConfig(
-        station=StationSection(id="teach-station", data_dir=tmp_path / "data"),
-        camera=CameraSettings(driver="replay", image_file=folder, grab_timeout_s=2.0),
-        plc=PlcSection(host="127.0.0.1", port=0, deadline_ms=3000, plc_heartbeat_timeout_ms=5000),
-        storage=StorageSection(save_pass_every=1))
-    station = Station(config, MemoryCatalog([recipe, goodset])).start()
-    sim = PlcSimulator("127.0.0.1", station.modbus_port, poll_s=0.002, timeout_s=10.0).connect()
-    users = UserStore(tmp_path / "users.db")
-    users.create("erik", Role.ENGINEER, PASSWORD)
-    users.create("olga", Role.OPERATOR, PASSWORD)
-    try:
-        sim.wait(lambda v: v.state == StationState.READY, "recipe prepared", 20.0)
-        sim.recipe_no = 1
-        sim.enable(True)
-        with TestClient(create_app(station, station.store, users, announce=lambda _t: None)) as c:
-            heads = []
-            for name in ("erik", "olga"):
-                r = c.post("/api/auth/login", json={"username": name, "password": PASSWORD})
-                c.cookies.clear()
-                heads.append({"Authorization": f"Bearer {r.json()['token']}"})
-            yield Line(station, sim, c, heads[0], heads[1], planted, (recipe.spread_dark, recipe.spread_bright))
-    finally:
-        sim.close()
-        station.stop()
-        users.close()
+    with running_station(tmp_path) as rs, \
+            TestClient(create_app(rs.station, rs.station.store, rs.users, announce=lambda _t: None)) as c:
+        heads = []
+        for name in ("erik", "olga"):
+            r = c.post("/api/auth/login", json={"username": name, "password": PASSWORD})
+            c.cookies.clear()
+            heads.append({"Authorization": f"Bearer {r.json()['token']}"})
+        band = (rs.recipe.spread_dark, rs.recipe.spread_bright)
+        yield Line(rs.station, rs.sim, c, heads[0], heads[1], rs.planted, band, rs.run)  # type: ignore[arg-type]
 
 
 def _recipe_id(line: Line) -> str:
