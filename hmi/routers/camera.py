@@ -93,8 +93,7 @@ def camera_save(ctx: Ctx, user: EngineerUser) -> dict[str, Any]:
 def camera_revert(ctx: Ctx, user: EngineerUser) -> dict[str, Any]:
     """Give the camera the saved exposure and gain back (and grab an image with them). Audited."""
     cs = _setup(ctx)
-    initial = getattr(getattr(ctx.station, "config", None), "camera", None)
-    return _with_quality(cs, cs.revert(user=user.username, initial=initial or cs.station.camera.settings))
+    return _with_quality(cs, cs.revert(user=user.username))
 
 
 @router.get("/trial.jpg", response_class=Response, responses={**JPEG, 404: {}})

@@ -59,9 +59,10 @@ def load_saved(path: Path) -> dict[str, float]:
 class CameraSetup:
     """Exposure and gain of the station's camera: tried, saved, reverted (see the module)."""
 
-    def __init__(self, station: _StationLike, data_dir: Path, *,
+    def __init__(self, station: _StationLike, data_dir: Path, *, initial: CameraSettings,
                  cycle: threading.Lock, armed: Callable[[], bool]) -> None:
         self.station = station
+        self.initial = initial  # the configuration's camera settings
         self.path = Path(data_dir) / FILE_NAME
         self._cycle = cycle  # held by a production cycle: a trial waits for it
         self._armed = armed
@@ -87,7 +88,7 @@ class CameraSetup:
         current = _values(cam.settings)
         return {"camera_id": cam.camera_id, "driver": cam.settings.driver, "current": current,
                 "saved": {k: saved.get(k) for k in KEYS}, "saved_file": self.path.is_file(),
-                "unsaved": any(saved.get(k, current[k]) != current[k] for k in KEYS),
+                "unsaved": any(saved.get(k, getattr(self.initial, k)) != current[k] for k in KEYS),
                 "armed": self._armed(), "frame": dict(self.last_frame)}
 
     # ---- commands --------------------------------------------------------------------------------
@@ -153,7 +154,7 @@ class CameraSetup:
                                  old={k: old.get(k) for k in KEYS}, new={k: current.get(k) for k in KEYS})
         return self.state()
 
-    def revert(self, *, user: str, initial: CameraSettings) -> dict[str, object]:
+    def revert(self, *, user: str) -> dict[str, object]:
         """Give the camera the saved values back (where none are saved: the configuration's, else the
         values it had before the first trial; a gain neither gives stays as tried). Audited."""
         self._refuse_if_armed("reverting camera settings")
@@ -161,7 +162,7 @@ class CameraSetup:
         before = self._before or {}
         target: dict[str, float | None] = {}
         for k in KEYS:
-            v = saved.get(k, getattr(initial, k))
+            v = saved.get(k, getattr(self.initial, k))
             target[k] = v if v is not None else before.get(k, getattr(self.station.camera.settings, k))
         with self._lock, self._cycle:
             old, new = self._configure(target)

@@ -169,7 +169,8 @@ class Station(LocalStation):
         self._post_thread: threading.Thread | None = None
         self._cycle = threading.Lock()  # held by a cycle; configuration changes wait for it
         # exposure and gain tried, saved and reverted from the HMI (refused while armed)
-        self.camera_setup = CameraSetup(self, config.station.data_dir / "station", cycle=self._cycle,
+        self.camera_setup = CameraSetup(self, config.station.data_dir / "station", initial=config.camera,
+                                        cycle=self._cycle,
                                         armed=lambda: self.status().armed)
         self.integrations: Integrations | None = None
         self.started = False
