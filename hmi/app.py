@@ -229,8 +229,8 @@ def create_app(station: StationPort, store: ResultStore, users: UserStore, *,
     app.add_middleware(BodyGuardMiddleware, ctx=ctx)
     app.add_middleware(GuardMiddleware, allowed_hosts=settings.allowed_hosts)
     for r in (auth.router, live.router, results.router, results.review_router, station_routes.router,
-              recipes.router, teach.router, alarms.router, exports.router, statistics.router, plc.router,
-              camera.router, users_routes.router, system.router, whatif.router):
+              recipes.router, teach.router, teach.job_router, alarms.router, exports.router, statistics.router,
+              plc.router, camera.router, users_routes.router, system.router, whatif.router):
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

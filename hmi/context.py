@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from hmi.auth.users import UserStore
 from hmi.imaging import ImageCache
 from hmi.settings import HmiSettings
+from hmi.teach_parts import TeachJobs
 from inspection.events import Subscription
 from inspection.station.port import StationPort
 from inspection.store import ResultStore
@@ -67,6 +68,7 @@ class HmiContext:
     started_ns: int = field(default_factory=time.time_ns)
     ready: threading.Event = field(default_factory=threading.Event)
     streams: set[Subscription] = field(default_factory=set)
+    teach_jobs: TeachJobs = field(default_factory=TeachJobs)
 
     def close_streams(self) -> None:
         """End every live stream (their generators return): lets the server stop at once."""

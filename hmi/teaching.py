@@ -17,6 +17,7 @@ import numpy as np
 
 from hmi.context import HmiContext
 from hmi.routers.live import part_dict
+from hmi.teach_parts import refusals
 from inspection.errors import StationError
 from inspection.station.port import GoldenInfo
 from inspection.vision.geometry import rigid_matrix
@@ -55,20 +56,6 @@ def min_align_score(ctx: HmiContext, recipe_id: str) -> float | None:
             v = r.thresholds.get("align_min_score")
             return None if v is None else float(v)
     raise StationError(f"unknown recipe {recipe_id!r}", key="unknown_recipe")
-
-
-def refusals(part: dict[str, Any], min_score: float | None) -> list[str]:
-    """Why this part must not become a golden reference (empty: it may)."""
-    out = []
-    if part.get("verdict") != "pass":
-        out.append(f"the part was NG ({part.get('code_name', '?')})")
-    al = part.get("alignment")
-    if not isinstance(al, dict) or not al.get("ok"):
-        why = al.get("reason") if isinstance(al, dict) else ""
-        out.append("the part was not aligned" + (f" ({why})" if why else ""))
-    elif min_score is not None and float(al.get("score", 0.0)) < min_score:
-        out.append(f"its alignment score {float(al['score']):.3f} is below the recipe's minimum {min_score:.2f}")
-    return out
 
 
 def source_of(part: dict[str, Any]) -> str:

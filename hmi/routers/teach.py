@@ -3,18 +3,22 @@ with rollback. The guarded teach itself is ``POST /api/recipes/{recipe_id}/teach
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
+from pydantic import Field
 
 from hmi.deps import Ctx, EngineerUser, OperatorUser
 from hmi.imaging import encode_jpeg
 from hmi.routers.live import JPEG
-from hmi.schemas import GoldenOut, ResultId, RollbackIn
+from hmi.schemas import GoldenOut, In, ResultId, RollbackIn
+from hmi.teach_parts import MAX_PARTS, MIN_PARTS, TeachPartsJob, read_stored_image, stored_parts
 from hmi.teaching import candidate_image, candidate_part, difference, min_align_score, refusals
-from inspection.errors import InspectionError
+from inspection.errors import InspectionError, StationError
 
 router = APIRouter(prefix="/api/recipes", tags=["recipes"])
+
+job_router = APIRouter(prefix="/api/teach", tags=["recipes"])
 
 RecipePath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 VersionPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")]
@@ -106,3 +110,89 @@ def rollback(recipe_id: RecipePath, body: RollbackIn, ctx: Ctx, user: EngineerUs
     """Make a kept earlier golden reference current again (applied between cycles). Audited."""
     info = ctx.station.rollback_golden(recipe_id, body.version, user=user.username)
     return GoldenOut(**info.to_dict())  # type: ignore[arg-type]
+
+
+class TeachPartsIn(In):
+    source: Literal["stored", "selection", "line"] = Field(
+        "stored", description="stored: the recipe's most recent stored good parts; selection: the parts "
+                              "named in result_ids; line: the next good parts the station inspects")
+    count: Annotated[int, Field(ge=MIN_PARTS, le=MAX_PARTS)] = Field(10, description="N good parts to teach from")
+    result_ids: Annotated[list[ResultId], Field(max_length=MAX_PARTS)] | None = Field(
+        None, description="with source=selection: the parts (each must be a stored good part)")
+    timeout_s: Annotated[float, Field(ge=5, le=7200)] = Field(
+        900, description="with source=line: give up after this long")
+
+
+def _teach_recipe(ctx: Ctx, recipe_id: str) -> Any:
+    info = next((r for r in ctx.station.recipes() if r.recipe_id == recipe_id), None)
+    if info is None:
+        raise StationError(f"unknown recipe {recipe_id!r}", key="unknown_recipe")
+    get = getattr(ctx.station, "teach_recipe", None)
+    if get is None:
+        raise StationError("teaching from good parts needs the running station's recipes; use "
+                           "'inspection teach'", key="teach_unsupported")
+    recipe = get(recipe_id)
+    if recipe.detector == "goodset":
+        raise StationError(f"recipe {recipe_id!r} uses the {recipe.detector!r} detector (a good-set model): "
+                           "the HMI teaches golden references and tolerance bands only; re-teach it with "
+                           "'inspection teach --detector goodset'", key="teach_unsupported")
+    return info, recipe
+
+
+@router.post("/{recipe_id}/teach/parts", response_model=dict[str, Any], status_code=202,
+             responses={404: {}, 409: {}})
+def teach_parts(recipe_id: RecipePath, body: TeachPartsIn, ctx: Ctx, user: EngineerUser) -> dict[str, Any]:
+    """Teach the recipe from N good parts in the background, like ``inspection teach``: golden
+    reference, variation model (tolerance band) and its widening. NG, unaligned parts and parts below
+    the recipe's alignment score are refused and counted. Fewer usable parts than needed: 409
+    ``too_few_good_parts``; a job already running: 409 ``teach_busy``; a good-set recipe: 409
+    ``teach_unsupported``. The result is a new golden version (audited), applied between cycles.
+    Follow it with ``GET /api/teach/job``."""
+    info, recipe = _teach_recipe(ctx, recipe_id)
+    cur = ctx.teach_jobs.current()
+    if cur is not None and cur.running:
+        raise StationError(f"a teach job for {cur.recipe_id} is running ({cur.phase}): wait for it or cancel it",
+                           key="teach_busy")
+    if body.source == "selection":
+        if not body.result_ids:
+            raise StationError("source 'selection' needs result_ids", key="no_parts_selected")
+        ids = list(dict.fromkeys(body.result_ids))
+        needed = len(ids)
+    else:
+        if body.result_ids:
+            raise StationError("result_ids go with source 'selection'", key="no_parts_selected")
+        ids, needed = [], body.count
+    min_score = info.thresholds.get("align_min_score")
+    job = TeachPartsJob(recipe_id, info.number, recipe, user.username, body.source, needed,
+                        None if min_score is None else float(min_score), timeout_s=body.timeout_s)
+    if body.source != "line":
+        stored_parts(ctx.store, job, image=read_stored_image(ctx.store),
+                     ids=ids if body.source == "selection" else None)
+        enough = len(job.parts) >= (MIN_PARTS if body.source == "selection" else needed)
+        if not enough:
+            kinds = job.to_dict()["refused_by_reason"]
+            why = ", ".join(f"{n} {k}" for k, n in kinds.items()) or "none refused"
+            want = MIN_PARTS if body.source == "selection" else needed
+            raise StationError(f"{len(job.parts)} usable good part(s) of recipe {recipe_id!r}, {want} needed "
+                               f"(refused: {why})", key="too_few_good_parts")
+        job.needed = len(job.parts)
+        job.phase = "teaching"
+    ctx.teach_jobs.start(job, ctx.station, collect_line=body.source == "line")
+    return job.to_dict()
+
+
+@job_router.get("/job", response_model=dict[str, Any])
+def teach_job(ctx: Ctx, user: EngineerUser) -> dict[str, Any]:
+    """The teach-from-parts job: phase (collecting, teaching, done, failed, cancelled), parts
+    collected of needed, refused parts counted by reason, the result (``job`` null: none yet)."""
+    job = ctx.teach_jobs.current()
+    return {"job": None if job is None else job.to_dict()}
+
+
+@job_router.post("/job/cancel", response_model=dict[str, Any], responses={409: {}})
+def cancel_teach_job(ctx: Ctx, user: EngineerUser) -> dict[str, Any]:
+    """Cancel the running teach job (409 ``no_teach_job`` when none runs); the golden stays."""
+    job = ctx.teach_jobs.cancel()
+    ctx.store.audit(user=user.username, action="teach_parts_cancel", target=f"recipe:{job.recipe_id}",
+                    old=job.phase, new="cancelled", detail=f"{len(job.parts)} of {job.needed} parts collected")
+    return {"job": job.to_dict()}

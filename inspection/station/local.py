@@ -30,7 +30,7 @@ from inspection.frame import check_image
 from inspection.record import PartInfo, PartRecord
 from inspection.result import InspectionResult
 from inspection.station.alarms import AlarmConfig, AlarmState
-from inspection.station.goldens import GoldenLibrary, GoldenVersion
+from inspection.station.goldens import GoldenLibrary, GoldenVersion, decode_variation, encode_variation
 from inspection.station.port import (
     Counters,
     GoldenInfo,
@@ -237,7 +237,8 @@ class LocalStation:
         return info
 
     def teach_golden(self, recipe_id: str, *, user: str, image: np.ndarray | None = None,
-                     source: str = "", reason: str = "") -> GoldenInfo:
+                     source: str = "", reason: str = "",
+                     variation: tuple[np.ndarray, np.ndarray] | None = None) -> GoldenInfo:
         self._recipe(recipe_id)
         if image is None:
             last = self.hub.recent(1)
@@ -255,6 +256,12 @@ class LocalStation:
             raise StationError(f"the golden reference is {image.shape[1]}x{image.shape[0]} pixels; the "
                                f"camera's frames are {expected[1]}x{expected[0]}: a golden of another "
                                "size would reject every part", key="bad_image")
+        model = None
+        if variation is not None:
+            if any(np.shape(v) != tuple(image.shape[:2]) for v in variation):
+                raise StationError("the variation model does not match the golden reference's size",
+                                   key="bad_image")
+            model = encode_variation(*variation)
         ok, buf = cv2.imencode(".png", image)
         if not ok:
             raise StationError("cannot encode the golden reference", key="bad_image")
@@ -263,14 +270,30 @@ class LocalStation:
                           (int(image.shape[0]), int(image.shape[1])))
         self._keep_current_version(recipe_id)
         self.goldens.add(recipe_id, data, GoldenVersion(info.version, info.taught_ns, user, info.shape,
-                                                        source, reason))
-        old = self._install_golden(recipe_id, data, info)
+                                                        source, reason, model is not None), model=model)
+        old = self._install_golden(recipe_id, data, info, model)
         detail = f"{info.shape[1]}x{info.shape[0]}" + (f"; from {source}" if source else "") + (
+            "; with its variation model" if model is not None else "") + (
             f"; override: {reason}" if reason else "")
         self.store.audit(user=user, action="teach_golden", target=f"recipe:{recipe_id}",
                          old=None if old is None else old.version, new=info.version, detail=detail)
         self.broadcaster.emit("recipes", {"recipe_id": recipe_id})
         return info
+
+    def golden_variation(self, recipe_id: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """The variation model taught with the current golden reference (None: none kept)."""
+        try:
+            data = self._model_path(recipe_id).read_bytes()
+        except OSError:
+            return None
+        try:
+            return decode_variation(data)
+        except ValueError as exc:
+            logger.error("recipe %s: %s; the golden is used without it", recipe_id, exc)
+            return None
+
+    def _model_path(self, recipe_id: str) -> Path:
+        return self.data_dir / "golden" / f"{recipe_id}.model.npz"
 
     def golden_versions(self, recipe_id: str) -> list[GoldenVersion]:
         """The recipe's golden references, newest first (the current one included)."""
@@ -296,19 +319,29 @@ class LocalStation:
             raise StationError(f"recipe {recipe_id!r} has no golden version {version!r}",
                                key="unknown_golden_version")
         info = GoldenInfo(kept.version, kept.taught_ns, kept.taught_by, kept.shape)
-        old = self._install_golden(recipe_id, data, info)
+        model = self.goldens.model(recipe_id, version) if kept.variation_model else None
+        old = self._install_golden(recipe_id, data, info, model)
         self.store.audit(user=user, action="rollback_golden", target=f"recipe:{recipe_id}",
                          old=None if old is None else old.version, new=info.version,
                          detail=f"back to the golden taught by {kept.taught_by}"
-                                + (f" from {kept.source}" if kept.source else ""))
+                                + (f" from {kept.source}" if kept.source else "")
+                                + ("; with its variation model" if model is not None else ""))
         self.broadcaster.emit("recipes", {"recipe_id": recipe_id})
         return info
 
-    def _install_golden(self, recipe_id: str, data: bytes, info: GoldenInfo) -> GoldenInfo | None:
+    def _install_golden(self, recipe_id: str, data: bytes, info: GoldenInfo,
+                        model: bytes | None = None) -> GoldenInfo | None:
         path = self.data_dir / "golden" / f"{recipe_id}.png"
         tmp = path.with_suffix(".png.tmp")
         tmp.write_bytes(data)
         os.replace(tmp, path)
+        mpath = self._model_path(recipe_id)
+        if model is None:
+            mpath.unlink(missing_ok=True)
+        else:
+            mtmp = mpath.with_suffix(".tmp")
+            mtmp.write_bytes(model)
+            os.replace(mtmp, mpath)
         with self._lock:
             old = self._golden.get(recipe_id)
             self._golden[recipe_id] = info
@@ -327,9 +360,11 @@ class LocalStation:
                 png = buf.tobytes()
                 version = hashlib.sha256(png).hexdigest()[:12]
                 if self.goldens.get(recipe_id, version) is None:
+                    own = self._own_variation(recipe_id)
+                    model = None if own is None else encode_variation(*own)
                     self.goldens.add(recipe_id, png, GoldenVersion(
                         version, 0, "recipe", (int(img.shape[0]), int(img.shape[1])),  # type: ignore[union-attr]
-                        "the recipe's own reference"))
+                        "the recipe's own reference", variation_model=model is not None), model=model)
             return
         if self.goldens.get(recipe_id, cur.version) is not None:
             return
@@ -337,7 +372,16 @@ class LocalStation:
             data = (self.data_dir / "golden" / f"{recipe_id}.png").read_bytes()
         except OSError:
             return
-        self.goldens.add(recipe_id, data, GoldenVersion(cur.version, cur.taught_ns, cur.taught_by, cur.shape))
+        try:
+            kept_model: bytes | None = self._model_path(recipe_id).read_bytes()
+        except OSError:
+            kept_model = None
+        self.goldens.add(recipe_id, data, GoldenVersion(cur.version, cur.taught_ns, cur.taught_by, cur.shape,
+                                                        variation_model=kept_model is not None), model=kept_model)
+
+    def _own_variation(self, recipe_id: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """The variation model of the recipe's own reference (none here: the runtime has recipes)."""
+        return None
 
     # ---- PLC (none here: the runtime station has one) --------------------------------------------
     def plc_registers(self) -> list[tuple[int, str, int]]:

@@ -210,10 +210,13 @@ class StationPort(Protocol):
                        recipe_id: str | None = None) -> RecipeInfo: ...
 
     def teach_golden(self, recipe_id: str, *, user: str, image: np.ndarray | None = None,
-                     source: str = "", reason: str = "") -> GoldenInfo:
+                     source: str = "", reason: str = "",
+                     variation: tuple[np.ndarray, np.ndarray] | None = None) -> GoldenInfo:
         """Make ``image`` (or, when None, the last part's image) the golden reference of a recipe;
         ``source`` names where it came from and ``reason`` why a refused part was taught anyway
-        (both go to the audit log and the kept version)."""
+        (both go to the audit log and the kept version). ``variation`` is the variation model
+        (spread_dark, spread_bright) taught with it from good parts: kept with the version, and
+        restored by a rollback to it; without it the recipe's old band is dropped."""
         ...
 
     def golden_versions(self, recipe_id: str) -> list[GoldenVersion]:

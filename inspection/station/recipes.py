@@ -54,12 +54,40 @@ def with_thresholds(recipe: Recipe, values: Mapping[str, float]) -> Recipe:
     return dataclasses.replace(recipe, detect=detect, align=align)
 
 
-def with_golden(recipe: Recipe, golden: np.ndarray) -> Recipe:
-    """``recipe`` with a newly taught golden reference. The taught variation model belongs to the
-    old reference and is dropped (re-teach from good parts to get it back)."""
-    if recipe.spread_dark is not None or recipe.spread_bright is not None:
-        logger.warning("recipe %s: new golden reference; its variation model is dropped", recipe.name)
+Variation = tuple[np.ndarray, np.ndarray]  # (spread_dark, spread_bright) of a taught golden reference
+
+
+def with_golden(recipe: Recipe, golden: np.ndarray, variation: Variation | None = None) -> Recipe:
+    """``recipe`` with a newly taught golden reference and the variation model (tolerance band)
+    taught with it. A golden taught without one (a single part, an uploaded image) drops the
+    recipe's band, which belongs to the old reference; the recipe's own reference keeps its band."""
+    if variation is not None:
+        dark, bright = variation
+        return dataclasses.replace(recipe, reference=golden, spread_dark=dark, spread_bright=bright)
+    if recipe.spread_dark is None and recipe.spread_bright is None:
+        return dataclasses.replace(recipe, reference=golden)
+    ref = recipe.reference
+    grey = golden if golden.ndim == 2 else None
+    if grey is not None and grey.shape == ref.shape and grey.dtype == ref.dtype and np.array_equal(grey, ref):
+        return recipe  # the recipe's own reference (e.g. a rollback to it): its band stays
+    logger.warning("recipe %s: new golden reference without a variation model; the old one is dropped",
+                   recipe.name)
     return dataclasses.replace(recipe, reference=golden, spread_dark=None, spread_bright=None)
+
+
+def compose(recipe: Recipe, *, thresholds: Mapping[str, float] | None = None,
+            golden: np.ndarray | None = None, variation: Variation | None = None,
+            variants: Sequence[tuple[str, np.ndarray]] = ()) -> Recipe:
+    """The recipe the station runs: the recipe file's, with the taught golden (and its variation
+    model), the taught variant references and the engineers' threshold overrides."""
+    if golden is not None:
+        recipe = with_golden(recipe, golden, variation)
+    if variants:  # taught variant references (allowed variants of the part) join the recipe's own
+        recipe = dataclasses.replace(recipe, variants=(*recipe.variants, *(v for _, v in variants)),
+                                     variant_names=(*recipe.variant_names, *(n for n, _ in variants)))
+    if thresholds:
+        recipe = with_thresholds(recipe, thresholds)
+    return recipe
 
 
 def make_detector(recipe: Recipe) -> Detector:
@@ -108,16 +136,10 @@ class RecipeSlot:
         self._next: ActiveRecipe | None = None
 
     def build(self, loaded: LoadedRecipe, *, thresholds: Mapping[str, float] | None = None,
-              golden: np.ndarray | None = None,
+              golden: np.ndarray | None = None, variation: Variation | None = None,
               variants: Sequence[tuple[str, np.ndarray]] = ()) -> ActiveRecipe:
-        recipe = loaded.recipe
-        if golden is not None:
-            recipe = with_golden(recipe, golden)
-        if variants:  # taught variant references (allowed variants of the part) join the recipe's own
-            recipe = dataclasses.replace(recipe, variants=(*recipe.variants, *(v for _, v in variants)),
-                                         variant_names=(*recipe.variant_names, *(n for n, _ in variants)))
-        if thresholds:
-            recipe = with_thresholds(recipe, thresholds)
+        recipe = compose(loaded.recipe, thresholds=thresholds, golden=golden, variation=variation,
+                         variants=variants)
         detector = make_detector(recipe)
         return ActiveRecipe(dataclasses.replace(loaded, recipe=recipe), prepare(recipe), detector)
 

@@ -34,16 +34,18 @@ from inspection.plc.job import RecipeOutcome
 from inspection.plc.record import ResultRecord, TriggerRequest
 from inspection.plc.station import PlcStation
 from inspection.recipe.catalog import RecipeCatalog, RecipeEntry
+from inspection.recipe.definition import Recipe
 from inspection.record import PartInfo, PartRecord, new_result_id
 from inspection.result import InspectionResult, ResultCode
 from inspection.station.alarms import AlarmConfig
+from inspection.station.camera_setup import CameraSetup
 from inspection.station.config import StationConfig
 from inspection.station.integrations import Integrations
 from inspection.station.journal import ResultJournal
 from inspection.station.lifecycle import RecipeLifecycle
 from inspection.station.local import LocalStation
 from inspection.station.port import GoldenInfo, PlcLink, RecipeInfo, StationStatus
-from inspection.station.recipes import RecipeSlot, recipe_thresholds
+from inspection.station.recipes import RecipeSlot, compose, recipe_thresholds
 from inspection.station.settings import DEFAULT_THRESHOLD_SPECS, RecipeDef, load_settings
 from inspection.station.timing import MachineConfig
 from inspection.store import ResultStore, StoreConfig
@@ -166,12 +168,20 @@ class Station(LocalStation):
         self._post: queue.SimpleQueue[_Post | None] = queue.SimpleQueue()
         self._post_thread: threading.Thread | None = None
         self._cycle = threading.Lock()  # held by a cycle; configuration changes wait for it
+        # exposure and gain tried, saved and reverted from the HMI (refused while armed)
+        self.camera_setup = CameraSetup(self, config.station.data_dir / "station", initial=config.camera,
+                                        cycle=self._cycle,
+                                        armed=lambda: self.status().armed)
         self.integrations: Integrations | None = None
         self.started = False
         self.lifecycle = RecipeLifecycle(self, busy=self._cycle.locked)  # versions, what-if, shadow
 
     # ------------------------------------------------------------------ life cycle
     def start(self) -> Station:
+        try:
+            self.camera_setup.apply_saved()
+        except InspectionError as exc:  # the camera refuses them: it runs on the configuration's
+            logger.error("camera: the saved exposure/gain cannot be applied: %s", exc)
         self.camera.open()
         self.camera.arm()
         self._post_thread = threading.Thread(target=self._publish_loop, name="station-publish", daemon=True)
@@ -370,9 +380,13 @@ class Station(LocalStation):
                                  f"no recipe number {recipe_no}; known: {sorted(self._by_number)}")
         try:
             loaded = self.recipes_slot.catalog.load(recipe_no)
-            golden = self.golden_image(entry.recipe_id)
+            # only a golden taught here replaces the recipe file's (with its variation model, when
+            # taught from good parts); the recipe's own reference keeps its own band
+            golden = LocalStation.golden_image(self, entry.recipe_id)
             active = self.recipes_slot.build(loaded, thresholds=self._overrides.get(entry.recipe_id),
-                                             golden=None if golden is None else golden,
+                                             golden=golden,
+                                             variation=None if golden is None else self.golden_variation(
+                                                 entry.recipe_id),
                                              variants=self.lifecycle.variants(entry.recipe_id))
         except InspectionError as exc:
             logger.error("recipe %d cannot be prepared: %s", recipe_no, exc)
@@ -514,10 +528,31 @@ class Station(LocalStation):
         return None
 
     def teach_golden(self, recipe_id: str, *, user: str, image: np.ndarray | None = None,
-                     source: str = "", reason: str = "") -> GoldenInfo:
-        info = super().teach_golden(recipe_id, user=user, image=image, source=source, reason=reason)
+                     source: str = "", reason: str = "",
+                     variation: tuple[np.ndarray, np.ndarray] | None = None) -> GoldenInfo:
+        info = super().teach_golden(recipe_id, user=user, image=image, source=source, reason=reason,
+                                    variation=variation)
         self._restage(recipe_id)
         return info
+
+    def teach_recipe(self, recipe_id: str) -> Recipe:
+        """The recipe as the station runs it (taught golden with its variation model, thresholds):
+        what teaching from good parts starts from (its alignment, detection parameters, ROI)."""
+        entry = self._recipe(recipe_id)
+        loaded = self.recipes_slot.catalog.load(entry.number)
+        golden = LocalStation.golden_image(self, recipe_id)
+        return compose(loaded.recipe, thresholds=self._overrides.get(recipe_id), golden=golden,
+                       variation=None if golden is None else self.golden_variation(recipe_id))
+
+    def _own_variation(self, recipe_id: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """The recipe file's own variation model (kept with its reference's version)."""
+        try:
+            own = self.recipes_slot.catalog.load(self._recipe(recipe_id).number).recipe
+        except InspectionError:
+            return None
+        if own.spread_dark is None or own.spread_bright is None:
+            return None
+        return own.spread_dark, own.spread_bright
 
     def golden_image(self, recipe_id: str) -> np.ndarray | None:
         """The taught golden reference, else the recipe's own (what the station inspects with)."""

@@ -1,9 +1,71 @@
 // Commissioning cards on the Station page, refreshed every second while the page is open: the camera's
 // newest image with a focus measure, and the PLC's status block (STS bits named) with the last handshakes.
 import { api } from "./api.js";
-import { $, clear, el, fmtTime } from "./dom.js";
+import { $, clear, el, fmtTime, toast } from "./dom.js";
 
 const P = { timer: null };
+
+// ---- exposure and gain, tried on the camera before they are saved (engineers; refused while armed) --
+function trialCard() {
+  let c = $("#camera-trial");
+  if (!c) {
+    c = el("div", { class: "card camera-trial", id: "camera-trial" },
+      el("h2", { text: "Camera exposure and gain" }),
+      el("p", { class: "muted", text: "Try applies the values to the camera and shows the next image; Save keeps them (re-applied when the station starts); Revert restores the saved ones. Disarm the station first." }),
+      el("div", { class: "camera-trial-form" },
+        el("label", {}, "Exposure (µs)", el("input", { id: "cam-exposure", type: "number", min: 1, max: 10000000, step: 10 })),
+        el("label", {}, "Gain (dB)", el("input", { id: "cam-gain", type: "number", min: 0, max: 48, step: 0.1 })),
+        el("button", { class: "primary", id: "cam-try", onclick: tryCamera }, "Try"),
+        el("button", { id: "cam-save", onclick: () => camAction("save", "Camera settings saved") }, "Save"),
+        el("button", { class: "ghost", id: "cam-revert", onclick: () => camAction("revert", "Camera settings reverted") }, "Revert")),
+      el("dl", { class: "kv", id: "cam-state" }),
+      el("img", { id: "cam-trial-img", class: "golden hidden", alt: "trial image" }));
+    const focus = $("#camera-focus");
+    if (focus && focus.nextSibling) $("#station-cards").insertBefore(c, focus.nextSibling); else $("#station-cards").append(c);
+  }
+  return c;
+}
+
+function fmt(v, unit) { return v === null || v === undefined ? "camera default" : `${v} ${unit}`; }
+
+function showCamera(d) {
+  trialCard();
+  const dl = clear($("#cam-state"));
+  const rows = [["Camera", `${d.camera_id} (${d.driver})`],
+    ["Now", `${fmt(d.current.exposure_us, "µs")} · ${fmt(d.current.gain_db, "dB")}`],
+    ["Saved", d.saved_file ? `${fmt(d.saved.exposure_us, "µs")} · ${fmt(d.saved.gain_db, "dB")}` : "nothing saved (the configuration's)"],
+    ["Station", d.armed ? "armed: disarm it to try settings" : "disarmed"]];
+  if (d.unsaved) rows.push(["", "tried, not saved"]);
+  if (d.quality) rows.push(["Trial image", `brightness ${d.quality.brightness} / 255 · focus ${d.quality.focus} · saturated ${d.quality.saturated_pct} %`]);
+  if (d.frame && d.frame.exposure_us) rows.push(["Frame exposure", `${d.frame.exposure_us} µs (read back from the camera)`]);
+  for (const [k, v] of rows) dl.append(el("dt", { text: k }), el("dd", { text: v }));
+  $("#camera-trial").dataset.armed = d.armed ? "1" : "0";
+  if (d.current.exposure_us !== null && document.activeElement !== $("#cam-exposure")) $("#cam-exposure").value = d.current.exposure_us;
+  if (d.current.gain_db !== null && document.activeElement !== $("#cam-gain")) $("#cam-gain").value = d.current.gain_db;
+  if (d.quality) {
+    const img = $("#cam-trial-img");
+    img.src = `/api/camera/trial.jpg?width=640&t=${Date.now()}`;
+    img.classList.remove("hidden");
+  }
+}
+
+async function tryCamera() {
+  const body = {};
+  const e = $("#cam-exposure").value, g = $("#cam-gain").value;
+  if (e !== "") body.exposure_us = Number(e);
+  if (g !== "") body.gain_db = Number(g);
+  try { showCamera(await api("/api/camera/try", { method: "POST", body })); toast("Tried on the camera (not saved)", "good"); }
+  catch (err) { toast(err.message, "bad"); }
+}
+
+async function camAction(what, done) {
+  try { showCamera(await api(`/api/camera/${what}`, { method: "POST" })); toast(done, "good"); }
+  catch (err) { toast(err.message, "bad"); }
+}
+
+async function loadCameraSettings() {
+  try { showCamera(await api("/api/camera/settings")); } catch (e) { /* no camera here, or not an engineer */ }
+}
 
 function cameraCard() {
   let c = $("#camera-focus");
@@ -68,6 +130,7 @@ async function render() {
 export function startPlc() {
   card();
   stopPlc();
+  loadCameraSettings();
   render();
   P.timer = setInterval(render, 1000);
 }

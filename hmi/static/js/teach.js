@@ -4,7 +4,7 @@
 import { api } from "./api.js";
 import { $, clear, el, fmtTime, toast } from "./dom.js";
 
-const T = { recipe: null, resultId: null, onDone: () => {} };
+const T = { recipe: null, resultId: null, onDone: () => {}, jobTimer: null, user: null };
 
 const enc = encodeURIComponent;
 
@@ -74,7 +74,7 @@ async function renderVersions(user) {
     body.append(el("tr", { class: v.current ? "current" : "" },
       el("td", {}, el("img", { class: "vthumb", src: `/api/recipes/${enc(r.recipe_id)}/golden/versions/${v.version}/image?width=160`, alt: v.version })),
       el("td", { text: v.version }), el("td", { text: `${fmtTime(v.taught_ns, true)} by ${v.taught_by}` }),
-      el("td", { class: "wrap", text: [v.source, v.reason && `override: ${v.reason}`].filter(Boolean).join(" · ") || "—" }),
+      el("td", { class: "wrap", text: [v.source, v.variation_model && "with variation model", v.reason && `override: ${v.reason}`].filter(Boolean).join(" · ") || "—" }),
       el("td", {}, v.current ? el("b", { text: "current" })
         : el("button", { class: "rollback", dataset: { version: v.version }, onclick: () => rollback(v.version, user) }, "Roll back to this"))));
   }
@@ -112,7 +112,74 @@ async function teach(user) {
   }
 }
 
+// ---- teaching from N good parts (golden + variation model, like `inspection teach`) ----------
+function partsSection() {
+  return el("div", { class: "teach-parts card", id: "teach-parts" },
+    el("h3", { text: "Teach from N good parts (golden reference + variation model)" }),
+    el("p", { class: "muted", text: "Like 'inspection teach': the parts are aligned, the golden is their median and the tolerance band is taught from their variation. NG, unaligned and low-score parts are refused and counted." }),
+    el("div", { class: "teach-parts-form" },
+      el("label", {}, "Parts (N) ", el("input", { id: "teach-n", type: "number", min: 5, max: 200, value: 10 })),
+      el("label", {}, "Source ", el("select", { id: "teach-source" },
+        el("option", { value: "stored", text: "most recent stored good parts" }),
+        el("option", { value: "line", text: "next N good parts from the line" }),
+        el("option", { value: "selection", text: "selected parts (result ids)" }))),
+      el("input", { id: "teach-ids", class: "hidden", placeholder: "result ids, separated by spaces or commas", size: 48 }),
+      el("button", { class: "primary", id: "teach-parts-go", onclick: startParts }, "Start teaching"),
+      el("button", { class: "ghost", id: "teach-parts-cancel", disabled: true, onclick: cancelParts }, "Cancel")),
+    el("div", { class: "teach-progress" }, el("progress", { id: "teach-progress", max: 1, value: 0 }),
+      el("span", { id: "teach-progress-text", class: "muted", text: "" })),
+    el("p", { id: "teach-parts-result", class: "wrap" }));
+}
+
+async function startParts() {
+  const source = $("#teach-source").value;
+  const body = { source };
+  if (source === "selection") body.result_ids = $("#teach-ids").value.split(/[\s,]+/).filter(Boolean);
+  else body.count = Number($("#teach-n").value);
+  try {
+    const job = await api(`/api/recipes/${enc(T.recipe.recipe_id)}/teach/parts`, { method: "POST", body });
+    showJob(job);
+    pollJob();
+  } catch (e) { toast(e.message, "bad"); $("#teach-parts-result").textContent = e.message; }
+}
+
+async function cancelParts() {
+  try { const d = await api("/api/teach/job/cancel", { method: "POST" }); showJob(d.job); } catch (e) { toast(e.message, "bad"); }
+}
+
+function showJob(job) {
+  if (!job || !$("#teach-progress")) return;
+  const bar = $("#teach-progress");
+  bar.value = job.phase === "done" ? 1 : job.progress;
+  const refused = Object.entries(job.refused_by_reason).map(([k, n]) => `${n} ${k}`).join(", ");
+  $("#teach-progress-text").textContent = `${job.phase} · ${job.collected} / ${job.needed} parts`
+    + (job.refused ? ` · refused ${job.refused} (${refused})` : "");
+  $("#teach-parts").dataset.phase = job.phase;
+  $("#teach-parts-go").disabled = job.running;
+  $("#teach-parts-cancel").disabled = !job.running;
+  const res = $("#teach-parts-result");
+  res.className = job.phase === "done" ? "wrap ok" : job.phase === "failed" ? "wrap ng" : "wrap";
+  res.textContent = job.running ? "" : job.message;
+}
+
+async function pollJob(first = false) {
+  if (T.jobTimer) clearTimeout(T.jobTimer);
+  let d;
+  try { d = await api("/api/teach/job"); } catch (e) { return; }
+  showJob(d.job);
+  if (d.job && d.job.running && $("#teach-parts")) { T.jobTimer = setTimeout(pollJob, 500); return; }
+  if (d.job && d.job.phase === "done" && d.job.recipe_id === T.recipe.recipe_id && $("#teach-parts").dataset.seen !== d.job.result.version) {
+    $("#teach-parts").dataset.seen = d.job.result.version;
+    if (first) return;  // an earlier job's result: shown, not announced again
+    toast(`Golden reference and variation model taught from ${d.job.result.parts_used} parts (version ${d.job.result.version})`, "good");
+    await refreshRecipe();
+    await Promise.all([renderCandidate(), renderVersions(T.user)]);
+    T.onDone();
+  }
+}
+
 export async function openTeach(recipe, user, resultId = null) {
+  T.user = user;
   T.recipe = recipe;
   T.resultId = resultId;
   const view = clear($("#teach-view"));
@@ -129,10 +196,15 @@ export async function openTeach(recipe, user, resultId = null) {
       el("label", {}, "Reason to teach it anyway (kept in the audit log)",
         el("input", { id: "teach-override", maxlength: 400, placeholder: "e.g. new board revision B" }))),
     el("div", { class: "actions" }, el("button", { class: "primary big", id: "teach-go", onclick: () => teach(user) }, "Teach this part")),
+    partsSection(),
     el("h3", { text: "Golden versions" }),
     el("div", { class: "table-wrap" }, el("table", { id: "teach-versions" },
       el("thead", {}, el("tr", {}, ["", "Version", "Taught", "Source", ""].map((h) => el("th", { text: h })))), el("tbody"))));
-  await Promise.all([renderCandidate().then(renderRecent), renderVersions(user)]);
+  $("#teach-source").addEventListener("change", (e) => {
+    $("#teach-ids").classList.toggle("hidden", e.target.value !== "selection");
+    $("#teach-n").disabled = e.target.value === "selection";
+  });
+  await Promise.all([renderCandidate().then(renderRecent), renderVersions(user), pollJob(true)]);
   view.scrollIntoView({ block: "start" });
 }
 
