@@ -93,8 +93,15 @@ def connect(path: Path, *, synchronous: str = "FULL", readonly: bool = False) ->
         private_file(path)
     try:
         if readonly:
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
+            # not mode=ro: a read-only connection to a WAL database that a station is writing fails
+            # now and then with SQLITE_IOERR_SHORT_READ ("disk I/O error") when the writer restarts
+            # the WAL; an ordinary connection that refuses writes (query_only) shares the WAL index
+            # like any reader. mode=rw: a missing file is an error, not a new empty database; a
+            # store the user may not write (a copy on a read-only medium) is opened mode=ro.
+            mode = "rw" if os.access(path, os.W_OK) and os.access(path.parent, os.W_OK) else "ro"
+            conn = sqlite3.connect(f"file:{path}?mode={mode}", uri=True, isolation_level=None,
                                    check_same_thread=False, timeout=10.0)
+            conn.execute("PRAGMA query_only = ON")
         else:
             conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=10.0)
         conn.row_factory = sqlite3.Row
