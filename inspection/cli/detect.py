@@ -26,7 +26,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--classes", choices=("generic", "pcb"), default="generic",
                    help="'pcb': DeepPCB's defect types and scorer; 'generic': missing/extra/crack")
     p.add_argument("--tolerance", type=float, default=None, help="edge tolerance, px")
-    p.add_argument("--threshold", type=float, default=None, help="fraction of the reference contrast")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="fraction of the reference contrast (default 0.2 for generic classes)")
     p.add_argument("--min-area", type=int, default=None, help="smallest defect, px")
     p.add_argument("--roi-margin", type=int, default=0,
                    help="inspect only this far inside the image border, px (a part that moved more "

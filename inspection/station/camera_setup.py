@@ -86,9 +86,15 @@ class CameraSetup:
         cam = self.station.camera
         saved = load_saved(self.path)
         current = _values(cam.settings)
+        before = self._before or {}
+
+        def kept(k: str) -> float | None:  # what the camera runs when nothing is tried
+            v = saved.get(k, getattr(self.initial, k))
+            return v if v is not None else before.get(k)  # neither: the device's own value, if known
+
         return {"camera_id": cam.camera_id, "driver": cam.settings.driver, "current": current,
                 "saved": {k: saved.get(k) for k in KEYS}, "saved_file": self.path.is_file(),
-                "unsaved": any(saved.get(k, getattr(self.initial, k)) != current[k] for k in KEYS),
+                "unsaved": any(kept(k) != current[k] for k in KEYS),
                 "armed": self._armed(), "frame": dict(self.last_frame)}
 
     # ---- commands --------------------------------------------------------------------------------

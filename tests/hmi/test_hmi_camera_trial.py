@@ -77,6 +77,7 @@ def test_exposure_and_gain_tried_on_the_emulated_camera_saved_and_reverted(runni
         assert d["frame"]["exposure_us"] == pytest.approx(5000.0, abs=1.0) and d["unsaved"] is True
         d = c.post("/api/camera/revert", headers=eng).json()
         assert d["current"]["exposure_us"] == 3000.0 and d["frame"]["exposure_us"] == pytest.approx(3000.0, abs=1.0)
+        assert d["unsaved"] is False
         audit = [(a.action, a.user) for a in st.store.audit_log(limit=30) if a.target == "camera"]
         assert audit[:4] == [("camera_revert", "erik"), ("camera_trial", "erik"), ("camera_save", "erik"),
                              ("camera_trial", "erik")]

@@ -3,7 +3,7 @@
 import { api } from "./api.js";
 import { $, clear, el, fmtTime, toast } from "./dom.js";
 
-const P = { timer: null };
+const P = { timer: null, cameraSettings: false };
 
 // ---- exposure and gain, tried on the camera before they are saved (engineers; refused while armed) --
 function trialCard() {
@@ -64,7 +64,8 @@ async function camAction(what, done) {
 }
 
 async function loadCameraSettings() {
-  try { showCamera(await api("/api/camera/settings")); } catch (e) { /* no camera here, or not an engineer */ }
+  try { showCamera(await api("/api/camera/settings")); P.cameraSettings = true; }
+  catch (e) { P.cameraSettings = false; /* no camera here, or not an engineer */ }
 }
 
 function cameraCard() {
@@ -104,6 +105,8 @@ function card() {
 async function render() {
   if (location.hash !== "#station") { stopPlc(); return; }
   renderCamera();
+  // the Station page redraws its cards after Arm/Disarm: the trial card comes back with the new state
+  if (P.cameraSettings && !$("#camera-trial")) loadCameraSettings();
   let d;
   try { d = await api("/api/plc/registers?n=8"); } catch (e) { return; }
   const body = clear(card().querySelector(".plc-body"));
