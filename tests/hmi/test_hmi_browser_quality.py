@@ -194,7 +194,8 @@ def test_pages_fit_small_and_portrait_panels(browser, served, size):
     env.store.flush(10)
     page = _login(browser, server.url, "erik", size)
     tag = f"{size[0]}x{size[1]}"
-    overflow = {}
+    overflow: dict[str, list[int]] = {}
+    truncated: dict[str, list[str]] = {}
     for name in ("live", "review", "history", "stats", "station", "recipes", "settings", "audit"):
         page.click(f'#nav a[data-page="{name}"]')
         page.wait_for_selector(f"#page-{name}:not(.hidden)")
@@ -204,6 +205,17 @@ def test_pages_fit_small_and_portrait_panels(browser, served, size):
                              " Math.round(document.querySelector('.topbar').scrollWidth)]")
         if wide[0] > wide[1] or wide[2] > wide[1]:
             overflow[name] = wide
+        # no text cut off: no visible element that clips its own text (overflow hidden or an
+        # ellipsis) holds more than it shows
+        cut = page.evaluate("""() => [...document.querySelectorAll('body *')].filter((e) => {
+            if (!e.offsetParent || ![...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) return false;
+            const s = getComputedStyle(e);
+            const clips = s.overflowX === 'hidden' || s.overflow === 'hidden' || s.textOverflow === 'ellipsis';
+            return clips && (e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 2);
+          }).map((e) => `${e.tagName}.${e.className}#${e.id}: ${e.textContent.trim().slice(0, 40)}`)""")
+        if cut:
+            truncated[name] = cut
         page.screenshot(path=str(ARTIFACTS / f"hmi-{name}-{tag}.png"))
     assert overflow == {}
+    assert truncated == {}
     assert page.errors == []
