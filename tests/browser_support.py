@@ -78,3 +78,18 @@ def sign_in(page: Any, url: str, user: str, password: str, *, live: bool = True)
     if live:
         page.wait_for_selector("#conn-dot.up")
     return page
+
+
+def teach_from_stored_parts(page: Any, n: int) -> None:
+    """On the Recipes page: open the first recipe's teach view and teach from its ``n`` newest stored
+    good parts; waits until the job is done and the new version (with its variation model) is current."""
+    page.click('#nav a[data-page="recipes"]')
+    page.click("#recipe-cards .card button.teach-open >> nth=0")
+    page.wait_for_selector("#teach-parts")
+    page.fill("#teach-n", str(n))
+    page.select_option("#teach-source", "stored")
+    page.click("#teach-parts-go")
+    page.wait_for_selector('#teach-parts[data-phase="done"]', timeout=120_000)
+    assert "new golden" in page.text_content("#teach-parts-result")
+    page.wait_for_selector("#teach-versions tbody tr.current >> text=with variation model")
+    assert f"{n} parts:" in page.text_content("#teach-versions tbody tr.current")

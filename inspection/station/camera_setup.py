@@ -124,11 +124,15 @@ class CameraSetup:
                 self._before = _values(self.station.camera.settings)
                 if self._before["exposure_us"] is None:  # the device's own value, where the driver reports it
                     self._before["exposure_us"] = self._grab()[1].get("exposure_us")  # type: ignore[assignment]
-            old, new = self._configure(values)
-            image, frame = self._grab()
+            return self._apply(values, user=user, action="camera_trial", detail="tried on the device (not saved)")
+
+    def _apply(self, values: Mapping[str, float | None], *, user: str, action: str, detail: str) -> dict[str, object]:
+        """Configure the camera, grab a frame with the new values, audit a change (the caller holds
+        the locks)."""
+        old, new = self._configure(values)
+        image, frame = self._grab()
         if old != new:
-            self.station.store.audit(user=user, action="camera_trial", target="camera", old=old, new=new,
-                                     detail="tried on the device (not saved)")
+            self.station.store.audit(user=user, action=action, target="camera", old=old, new=new, detail=detail)
         return {**self.state(), "image": image is not None, "frame": frame}
 
     def _grab(self) -> tuple[np.ndarray | None, dict[str, object]]:
@@ -171,9 +175,4 @@ class CameraSetup:
             v = saved.get(k, getattr(self.initial, k))
             target[k] = v if v is not None else before.get(k, getattr(self.station.camera.settings, k))
         with self._lock, self._cycle:
-            old, new = self._configure(target)
-            image, frame = self._grab()
-        if old != new:
-            self.station.store.audit(user=user, action="camera_revert", target="camera", old=old, new=new,
-                                     detail="back to the saved settings")
-        return {**self.state(), "image": image is not None, "frame": frame}
+            return self._apply(target, user=user, action="camera_revert", detail="back to the saved settings")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from browser_support import open_page, sign_in
+from browser_support import open_page, sign_in, teach_from_stored_parts
 from station_support import PASSWORD, Running, running_station
 from tests_support import ARTIFACTS
 
@@ -50,17 +50,8 @@ def test_engineer_teaches_from_n_stored_good_parts(browser, served_station) -> N
     assert rs.station.store.flush(10.0)
     before = rs.station.recipes_slot.current.loaded.recipe  # type: ignore[union-attr]
     page = _login(browser, server.url)
-    page.click('#nav a[data-page="recipes"]')
-    page.click("#recipe-cards .card button.teach-open >> nth=0")
-    page.wait_for_selector("#teach-parts")
-    page.fill("#teach-n", "6")
-    page.select_option("#teach-source", "stored")
-    page.click("#teach-parts-go")
-    page.wait_for_selector('#teach-parts[data-phase="done"]', timeout=120_000)
+    teach_from_stored_parts(page, 6)
     assert "6 / 6 parts" in page.text_content("#teach-progress-text")
-    assert "new golden" in page.text_content("#teach-parts-result")
-    page.wait_for_selector("#teach-versions tbody tr.current >> text=with variation model")
-    assert "6 parts:" in page.text_content("#teach-versions tbody tr.current")
     page.locator("#teach-parts").scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "demo-teach-n-parts-1280x1000.png"))
     # the station runs the new golden with its taught band

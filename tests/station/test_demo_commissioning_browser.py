@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_support import DEMO_PASSWORD, add_demo_user, open_page, running_demo, sign_in
+from browser_support import DEMO_PASSWORD, add_demo_user, open_page, running_demo, sign_in, teach_from_stored_parts
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -50,16 +50,7 @@ def test_teach_from_stored_parts_and_try_exposure_on_the_demo(browser, demo) -> 
     sign_in(page, url, "erik", DEMO_PASSWORD, live=False)
 
     # teach from the 5 newest stored good parts (the fewest teaching takes): a new golden version with its variation model
-    page.click('#nav a[data-page="recipes"]')
-    page.click("#recipe-cards .card button.teach-open >> nth=0")
-    page.wait_for_selector("#teach-parts")
-    page.fill("#teach-n", "5")
-    page.select_option("#teach-source", "stored")
-    page.click("#teach-parts-go")
-    page.wait_for_selector('#teach-parts[data-phase="done"]', timeout=120_000)
-    assert "new golden" in page.text_content("#teach-parts-result")
-    page.wait_for_selector("#teach-versions tbody tr.current >> text=with variation model")
-    assert "5 parts:" in page.text_content("#teach-versions tbody tr.current")
+    teach_from_stored_parts(page, 5)
 
     # the camera: refused while armed, tried once disarmed from the Station page, reverted
     page.click('#nav a[data-page="station"]')
