@@ -203,7 +203,8 @@ def flow_maps(args: argparse.Namespace, fit: list[int], cal: list[int], test: li
         for k in rng.integers(len(fit_x), size=args.batch):
             x = fit_x[int(k)]
             y0 = int(rng.integers(x.shape[1] - crop + 1))
-            batch.append(x[:, y0:y0 + crop])
+            x0 = int(rng.integers(x.shape[2] - crop + 1))
+            batch.append(x[:, y0:y0 + crop, x0:x0 + crop])  # short side is 28 cells: whole width or height
         xb = torch.stack(batch)
         loss = model.nll(xb).mean() / xb.shape[1]
         opt.zero_grad()
@@ -211,7 +212,7 @@ def flow_maps(args: argparse.Namespace, fit: list[int], cal: list[int], test: li
         nn.utils.clip_grad_norm_(model.parameters(), 10.0)
         opt.step()
         steps += 1
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         if steps % 100 == 0:
             print(f"  step {steps} loss {np.mean(losses[-100:]):.4f} {time.perf_counter() - t_train:.0f}s",
                   flush=True)
