@@ -136,12 +136,12 @@ class Coupling(nn.Module):
     """Affine coupling: the second half of the channels scaled and shifted by a conv net of the
     first half; soft-clamped log-scale (as FrEIA's AllInOneBlock); then a fixed orthogonal mix."""
 
-    def __init__(self, c: int, hidden: int, k: int, clamp: float, seed: int) -> None:
+    def __init__(self, c: int, hidden: int, k: int, clamp: float, seed: int, cond: int = 0) -> None:
         super().__init__()
         self.c1 = c // 2
         self.clamp = clamp
         self.net = nn.Sequential(
-            nn.Conv2d(self.c1, hidden, k, padding=k // 2, padding_mode="replicate"), nn.ReLU(),
+            nn.Conv2d(self.c1 + cond, hidden, k, padding=k // 2, padding_mode="replicate"), nn.ReLU(),
             nn.Conv2d(hidden, 2 * (c - self.c1), k, padding=k // 2, padding_mode="replicate"))
         nn.init.zeros_(self.net[-1].weight)
         nn.init.zeros_(self.net[-1].bias)
@@ -149,25 +149,27 @@ class Coupling(nn.Module):
         q, _ = torch.linalg.qr(torch.randn(c, c, generator=g))
         self.register_buffer("mix", q[:, :, None, None].contiguous())
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         x1, x2 = x[:, :self.c1], x[:, self.c1:]
-        s, t = self.net(x1).chunk(2, 1)
+        s, t = self.net(x1 if cond is None else torch.cat([x1, cond], 1)).chunk(2, 1)
         s = self.clamp * torch.tanh(s / self.clamp)
         y = torch.cat([x1, x2 * torch.exp(s) + t], 1)
         return nn.functional.conv2d(y, self.mix), s.sum(1)
 
 
 class Flow(nn.Module):
-    def __init__(self, c: int, blocks: int, hidden: int, kernels: tuple[int, ...], clamp: float) -> None:
+    def __init__(self, c: int, blocks: int, hidden: int, kernels: tuple[int, ...], clamp: float,
+                 cond: int = 0) -> None:
         super().__init__()
-        self.blocks = nn.ModuleList(Coupling(c, hidden, kernels[b % len(kernels)], clamp, seed=b)
+        self.blocks = nn.ModuleList(Coupling(c, hidden, kernels[b % len(kernels)], clamp, seed=b, cond=cond)
                                     for b in range(blocks))
 
-    def nll(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, C, H, W) -> (N, H, W): negative log-likelihood per position (without the constant)."""
+    def nll(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """(N, C, H, W) -> (N, H, W): negative log-likelihood per position (without the constant),
+        conditioned on ``cond`` (N, K, H, W) when given (CFlow-like)."""
         logdet = torch.zeros(x.shape[0], *x.shape[2:])
         for b in self.blocks:
-            x, ld = b(x)
+            x, ld = b(x, cond)
             logdet = logdet + ld
         return 0.5 * (x ** 2).sum(1) - logdet
 
@@ -175,23 +177,42 @@ class Flow(nn.Module):
 def flow_maps(args: argparse.Namespace, fit: list[int], cal: list[int], test: list[int],
               data: dict) -> tuple[dict, dict]:
     t0 = time.perf_counter()
-    raw = np.concatenate([data[i]["feats"].reshape(-1, 232) for i in fit])
-    if args.dims < 232:
+    lo, hi = args.channels
+    st = args.stride
+    nc = hi - lo
+
+    def sub(i: int) -> np.ndarray:  # one tapped block's channels at its own stride (FastFlow per scale)
+        return data[i]["feats"][::st, ::st, lo:hi]
+
+    raw = np.concatenate([sub(i).reshape(-1, nc) for i in fit])
+    if args.dims < nc:
         mean, comp = fit_projection(raw, args.dims, seed=0)
     else:
-        mean, comp = raw.mean(0), np.eye(232, dtype=np.float32)
+        mean, comp = raw.mean(0), np.eye(nc, dtype=np.float32)
     proj = (raw - mean) @ comp
     scale = proj.std(0) + 1e-6
     comp = (comp / scale).astype(np.float32)  # whitened (PCA) / standardised (all channels)
 
     def prep(i: int) -> torch.Tensor:
-        f = data[i]["feats"]
-        return torch.from_numpy(((f.reshape(-1, 232) - mean) @ comp).reshape(*f.shape[:2], -1)
+        f = sub(i)
+        return torch.from_numpy(((f.reshape(-1, nc) - mean) @ comp).reshape(*f.shape[:2], -1)
                                 .transpose(2, 0, 1).copy())
 
+    def border(i: int) -> torch.Tensor | None:
+        """Condition: closeness to each of the 4 tile sides, exp(-cells / 1.5) (4, h, w); tile borders
+        look unlike the inside, and an unconditional density calls them rare, i.e. anomalous."""
+        if not args.cond:
+            return None
+        h, w = data[i]["feats"][::st, ::st].shape[:2]
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        d = np.stack([yy, h - 1 - yy, xx, w - 1 - xx]) * st
+        return torch.from_numpy(np.exp(-d / 1.5).astype(np.float32))
+
     fit_x = [prep(i) for i in fit]
+    fit_c = [border(i) for i in fit]
     torch.manual_seed(args.seed)
-    model = Flow(comp.shape[1], args.blocks, args.hidden, tuple(args.kernels), args.clamp)
+    model = Flow(comp.shape[1], args.blocks, args.hidden, tuple(args.kernels), args.clamp,
+                 cond=4 if args.cond else 0)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=1e-5)
     rng = np.random.default_rng(args.seed)
     crop = args.crop
@@ -199,14 +220,17 @@ def flow_maps(args: argparse.Namespace, fit: list[int], cal: list[int], test: li
     losses = []
     t_train = time.perf_counter()
     while steps < args.steps and time.perf_counter() - t_train < args.max_train_s:
-        batch = []
+        batch, cbatch = [], []
         for k in rng.integers(len(fit_x), size=args.batch):
             x = fit_x[int(k)]
+            c = fit_c[int(k)]
             y0 = int(rng.integers(x.shape[1] - crop + 1))
             x0 = int(rng.integers(x.shape[2] - crop + 1))
             batch.append(x[:, y0:y0 + crop, x0:x0 + crop])  # short side is 28 cells: whole width or height
+            if c is not None:
+                cbatch.append(c[:, y0:y0 + crop, x0:x0 + crop])
         xb = torch.stack(batch)
-        loss = model.nll(xb).mean() / xb.shape[1]
+        loss = model.nll(xb, torch.stack(cbatch) if cbatch else None).mean() / xb.shape[1]
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 10.0)
@@ -222,7 +246,12 @@ def flow_maps(args: argparse.Namespace, fit: list[int], cal: list[int], test: li
     with torch.no_grad():
         for i in list(test) + list(cal):
             t1 = time.perf_counter()
-            maps[i] = model.nll(prep(i)[None])[0].numpy()
+            c = border(i)
+            m = model.nll(prep(i)[None], None if c is None else c[None])[0].numpy()
+            if st > 1:  # back onto the stride-8 grid of the other models
+                h, w = data[i]["feats"].shape[:2]
+                m = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)
+            maps[i] = m
             ms.append((time.perf_counter() - t1) * 1e3)
     params = sum(p.numel() for p in model.parameters())
     return maps, {"teach_s": teach_s, "steps": steps, "ms_model": float(np.median(ms)),
@@ -240,7 +269,10 @@ def main() -> None:
     ap.add_argument("--fold", type=int, default=None, help="default: the validation fold (exp1)")
     ap.add_argument("--model", choices=("bank", "flow", "ensemble"), default="flow")
     ap.add_argument("--max-patches", type=int, default=200_000)
-    ap.add_argument("--dims", type=int, default=64)
+    ap.add_argument("--dims", type=int, default=64, help="PCA dimensions (>= channels: all, standardised)")
+    ap.add_argument("--channels", type=int, nargs=2, default=[0, 232],
+                    help="channel range: 0 40 block 4, 40 120 block 7, 120 232 block 10")
+    ap.add_argument("--stride", type=int, default=1, help="subsample the map (2: blocks 7, 10 native)")
     ap.add_argument("--blocks", type=int, default=8)
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--kernels", type=int, nargs="+", default=[3, 1])
@@ -251,6 +283,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--max-train-s", type=float, default=240.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cond", action="store_true", help="condition the flow on closeness to the tile sides")
     ap.add_argument("--members", nargs="+", default=[], help="ensemble: names of saved map sets")
     ap.add_argument("--score", choices=("top50", "max", "top10"), default="top50")
     args = ap.parse_args()
