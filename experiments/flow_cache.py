@@ -1,3 +1,4 @@
+# ruff: noqa: E402  (BLAS thread count set before numpy is imported)
 """Cache the frozen Lite0 patch features (blocks 4+7+10, 232 channels, stride 8) of every MTD tile.
 
 One thread (ONNX Runtime, OpenCV). Writes cache/feats/<i>.npz (features float16 (h, w, 232), mask
@@ -9,6 +10,12 @@ usage: .venv/bin/python experiments/flow_cache.py /work/shared/datasets/mtd cach
 """
 
 from __future__ import annotations
+
+import os
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")  # one BLAS thread (numpy), before numpy is imported
+
 
 import json
 import sys

@@ -1,9 +1,16 @@
+# ruff: noqa: E402  (BLAS thread count set before numpy is imported)
 """Diagnostics on saved map sets (cache/maps_<name>_fold<f>.npz) of flow_exp.py: the share of the
 top-50 patch anomalies on the outer ring of cells (``ring`` cells wide), good vs defective tiles,
 and the image AUROC when the ring is left out of the image score.
 
 usage: .venv/bin/python experiments/flow_diag.py FOLD NAME [NAME ...]
 """
+
+import os
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")  # one BLAS thread (numpy), before numpy is imported
+
 import json
 import sys
 from pathlib import Path

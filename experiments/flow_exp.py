@@ -1,3 +1,4 @@
+# ruff: noqa: E402  (BLAS thread count set before numpy is imported)
 """Issue 12, round 3: a normalizing-flow density model on the frozen Lite0 patch features.
 
 Reads the feature cache of ``flow_cache.py``. For one fold (default: the validation fold, the one
@@ -20,6 +21,12 @@ usage: .venv/bin/python experiments/flow_exp.py --name flow_pca64 [--fold F] [fl
 """
 
 from __future__ import annotations
+
+import os
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")  # one BLAS thread (numpy), before numpy is imported
+
 
 import argparse
 import json
