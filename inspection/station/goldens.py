@@ -5,8 +5,10 @@
 ``index.json`` beside it lists the versions, oldest first, with who taught them, when, from what
 (a part's result id and serial, an uploaded file) and the override reason when a guarded teach was
 overridden. A golden taught from N good parts keeps its variation model (tolerance band) beside
-it, ``<version>.npz`` (``spread_dark``, ``spread_bright``), so a rollback restores both. Files are
-written atomically (temporary file + rename).
+it, ``<version>.npz`` (``spread_dark``, ``spread_bright``), so a rollback restores both; a good-set
+recipe taught from N good parts keeps its good-set model there instead (the model's own archive,
+:meth:`inspection.vision.goodset.GoodSetModel.to_bytes`). Files are written atomically (temporary
+file + rename).
 """
 
 from __future__ import annotations
@@ -43,6 +45,15 @@ def decode_variation(data: bytes) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"unreadable variation model: {exc}") from exc
 
 
+def is_goodset_model(data: bytes) -> bool:
+    """Whether kept model bytes are a good-set model (else: a variation model, or unreadable)."""
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            return "bank" in z.files and "meta" in z.files
+    except (OSError, ValueError, EOFError):
+        return False
+
+
 @dataclass(frozen=True)
 class GoldenVersion:
     version: str
@@ -52,18 +63,19 @@ class GoldenVersion:
     source: str = ""
     reason: str = ""
     variation_model: bool = False  # a variation model (tolerance band) is kept with it
+    goodset_model: bool = False  # a good-set model is kept with it (a good-set recipe's)
 
     def to_dict(self) -> dict[str, object]:
         return {"version": self.version, "taught_ns": self.taught_ns, "taught_by": self.taught_by,
                 "shape": list(self.shape), "source": self.source, "reason": self.reason,
-                "variation_model": self.variation_model}
+                "variation_model": self.variation_model, "goodset_model": self.goodset_model}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GoldenVersion:
         shape = d.get("shape") or [0, 0]
         return cls(str(d["version"]), int(d.get("taught_ns") or 0), str(d.get("taught_by") or ""),
                    (int(shape[0]), int(shape[1])), str(d.get("source") or ""), str(d.get("reason") or ""),
-                   bool(d.get("variation_model", False)))
+                   bool(d.get("variation_model", False)), bool(d.get("goodset_model", False)))
 
 
 class GoldenLibrary:
@@ -93,8 +105,8 @@ class GoldenLibrary:
 
     def add(self, recipe_id: str, png: bytes, version: GoldenVersion, *, keep: str | None = None,
             model: bytes | None = None) -> None:
-        """Keep ``png`` (and its variation ``model``, npz bytes) as ``version`` (a version already
-        kept is moved to the end: newest)."""
+        """Keep ``png`` (and its ``model``, npz bytes: a variation model or a good-set model) as
+        ``version`` (a version already kept is moved to the end: newest)."""
         with self._lock:
             d = self._dir(recipe_id)
             d.mkdir(parents=True, exist_ok=True)
@@ -108,7 +120,7 @@ class GoldenLibrary:
                 tmp = npz.with_suffix(".npz.tmp")
                 tmp.write_bytes(model)
                 os.replace(tmp, npz)
-            elif version.variation_model is False:
+            elif not version.variation_model and not version.goodset_model:
                 npz.unlink(missing_ok=True)
             versions = [v for v in self._read_index(recipe_id) if v.version != version.version]
             versions.append(version)
@@ -139,7 +151,7 @@ class GoldenLibrary:
             return None
 
     def model(self, recipe_id: str, version: str) -> bytes | None:
-        """The variation model kept with ``version`` (npz bytes), None when it has none."""
+        """The model kept with ``version`` (npz bytes: variation or good-set model), None when it has none."""
         if not version.isalnum():
             return None
         try:

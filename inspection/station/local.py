@@ -24,13 +24,19 @@ import cv2
 import numpy as np
 from prometheus_client import CollectorRegistry
 
-from inspection.errors import ConfigError, ImageError, StationError
+from inspection.errors import CalibrationError, ConfigError, ImageError, StationError
 from inspection.events import Broadcaster, Subscription
 from inspection.frame import check_image
 from inspection.record import PartInfo, PartRecord
 from inspection.result import InspectionResult
 from inspection.station.alarms import AlarmConfig, AlarmState
-from inspection.station.goldens import GoldenLibrary, GoldenVersion, decode_variation, encode_variation
+from inspection.station.goldens import (
+    GoldenLibrary,
+    GoldenVersion,
+    decode_variation,
+    encode_variation,
+    is_goodset_model,
+)
 from inspection.station.port import (
     Counters,
     GoldenInfo,
@@ -44,6 +50,7 @@ from inspection.station.port import (
 from inspection.station.result_hub import ResultHub
 from inspection.station.settings import DEFAULT_THRESHOLD_SPECS, RecipeDef, load_settings, save_settings
 from inspection.store import ResultStore
+from inspection.vision.goodset import GoodSetModel
 
 logger = logging.getLogger(__name__)
 
@@ -238,8 +245,12 @@ class LocalStation:
 
     def teach_golden(self, recipe_id: str, *, user: str, image: np.ndarray | None = None,
                      source: str = "", reason: str = "",
-                     variation: tuple[np.ndarray, np.ndarray] | None = None) -> GoldenInfo:
+                     variation: tuple[np.ndarray, np.ndarray] | None = None,
+                     goodset: GoodSetModel | None = None) -> GoldenInfo:
         self._recipe(recipe_id)
+        if variation is not None and goodset is not None:
+            raise StationError("a golden reference comes with a variation model or a good-set model, not both",
+                               key="bad_image")
         if image is None:
             last = self.hub.recent(1)
             image = self.hub.image(last[0].result_id) if last else None
@@ -262,6 +273,8 @@ class LocalStation:
                 raise StationError("the variation model does not match the golden reference's size",
                                    key="bad_image")
             model = encode_variation(*variation)
+        elif goodset is not None:
+            model = goodset.to_bytes()
         ok, buf = cv2.imencode(".png", image)
         if not ok:
             raise StationError("cannot encode the golden reference", key="bad_image")
@@ -270,10 +283,13 @@ class LocalStation:
                           (int(image.shape[0]), int(image.shape[1])))
         self._keep_current_version(recipe_id)
         self.goldens.add(recipe_id, data, GoldenVersion(info.version, info.taught_ns, user, info.shape,
-                                                        source, reason, model is not None), model=model)
+                                                        source, reason, variation is not None,
+                                                        goodset is not None), model=model)
         old = self._install_golden(recipe_id, data, info, model)
         detail = f"{info.shape[1]}x{info.shape[0]}" + (f"; from {source}" if source else "") + (
-            "; with its variation model" if model is not None else "") + (
+            "; with its variation model" if variation is not None else "") + (
+            f"; with its good-set model {goodset.digest()[:12]} (threshold {goodset.threshold:.4g})"
+            if goodset is not None else "") + (
             f"; override: {reason}" if reason else "")
         self.store.audit(user=user, action="teach_golden", target=f"recipe:{recipe_id}",
                          old=None if old is None else old.version, new=info.version, detail=detail)
@@ -286,10 +302,26 @@ class LocalStation:
             data = self._model_path(recipe_id).read_bytes()
         except OSError:
             return None
+        if is_goodset_model(data):
+            return None  # a good-set recipe's model (golden_goodset)
         try:
             return decode_variation(data)
         except ValueError as exc:
             logger.error("recipe %s: %s; the golden is used without it", recipe_id, exc)
+            return None
+
+    def golden_goodset(self, recipe_id: str) -> GoodSetModel | None:
+        """The good-set model taught with the current golden reference (None: none kept)."""
+        try:
+            data = self._model_path(recipe_id).read_bytes()
+        except OSError:
+            return None
+        if not is_goodset_model(data):
+            return None
+        try:
+            return GoodSetModel.from_bytes(data, source=f"recipe {recipe_id}'s taught good-set model")
+        except CalibrationError as exc:
+            logger.error("recipe %s: %s; the recipe's own model is used", recipe_id, exc)
             return None
 
     def _model_path(self, recipe_id: str) -> Path:
@@ -319,13 +351,15 @@ class LocalStation:
             raise StationError(f"recipe {recipe_id!r} has no golden version {version!r}",
                                key="unknown_golden_version")
         info = GoldenInfo(kept.version, kept.taught_ns, kept.taught_by, kept.shape)
-        model = self.goldens.model(recipe_id, version) if kept.variation_model else None
+        model = (self.goldens.model(recipe_id, version)
+                 if kept.variation_model or kept.goodset_model else None)
         old = self._install_golden(recipe_id, data, info, model)
+        what = "good-set" if kept.goodset_model else "variation"
         self.store.audit(user=user, action="rollback_golden", target=f"recipe:{recipe_id}",
                          old=None if old is None else old.version, new=info.version,
                          detail=f"back to the golden taught by {kept.taught_by}"
                                 + (f" from {kept.source}" if kept.source else "")
-                                + ("; with its variation model" if model is not None else ""))
+                                + (f"; with its {what} model" if model is not None else ""))
         self.broadcaster.emit("recipes", {"recipe_id": recipe_id})
         return info
 
@@ -361,10 +395,13 @@ class LocalStation:
                 version = hashlib.sha256(png).hexdigest()[:12]
                 if self.goldens.get(recipe_id, version) is None:
                     own = self._own_variation(recipe_id)
-                    model = None if own is None else encode_variation(*own)
+                    own_gs = self._own_goodset(recipe_id) if own is None else None
+                    model = (encode_variation(*own) if own is not None
+                             else None if own_gs is None else own_gs.to_bytes())
                     self.goldens.add(recipe_id, png, GoldenVersion(
                         version, 0, "recipe", (int(img.shape[0]), int(img.shape[1])),  # type: ignore[union-attr]
-                        "the recipe's own reference", variation_model=model is not None), model=model)
+                        "the recipe's own reference", variation_model=own is not None,
+                        goodset_model=own_gs is not None), model=model)
             return
         if self.goldens.get(recipe_id, cur.version) is not None:
             return
@@ -376,11 +413,17 @@ class LocalStation:
             kept_model: bytes | None = self._model_path(recipe_id).read_bytes()
         except OSError:
             kept_model = None
+        gs = kept_model is not None and is_goodset_model(kept_model)
         self.goldens.add(recipe_id, data, GoldenVersion(cur.version, cur.taught_ns, cur.taught_by, cur.shape,
-                                                        variation_model=kept_model is not None), model=kept_model)
+                                                        variation_model=kept_model is not None and not gs,
+                                                        goodset_model=gs), model=kept_model)
 
     def _own_variation(self, recipe_id: str) -> tuple[np.ndarray, np.ndarray] | None:
         """The variation model of the recipe's own reference (none here: the runtime has recipes)."""
+        return None
+
+    def _own_goodset(self, recipe_id: str) -> GoodSetModel | None:
+        """The good-set model of the recipe's own reference (none here: the runtime has recipes)."""
         return None
 
     # ---- PLC (none here: the runtime station has one) --------------------------------------------

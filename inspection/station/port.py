@@ -30,6 +30,7 @@ from inspection.plc.contract import StationState
 from inspection.record import PartRecord
 from inspection.station.alarms import AlarmState
 from inspection.station.goldens import GoldenVersion
+from inspection.vision.goodset import GoodSetModel
 
 __all__ = ["StationState"]  # the PLC contract's state codes, re-exported for the HMI
 
@@ -211,12 +212,14 @@ class StationPort(Protocol):
 
     def teach_golden(self, recipe_id: str, *, user: str, image: np.ndarray | None = None,
                      source: str = "", reason: str = "",
-                     variation: tuple[np.ndarray, np.ndarray] | None = None) -> GoldenInfo:
+                     variation: tuple[np.ndarray, np.ndarray] | None = None,
+                     goodset: GoodSetModel | None = None) -> GoldenInfo:
         """Make ``image`` (or, when None, the last part's image) the golden reference of a recipe;
         ``source`` names where it came from and ``reason`` why a refused part was taught anyway
         (both go to the audit log and the kept version). ``variation`` is the variation model
         (spread_dark, spread_bright) taught with it from good parts: kept with the version, and
-        restored by a rollback to it; without it the recipe's old band is dropped."""
+        restored by a rollback to it; without it the recipe's old band is dropped. ``goodset`` is a
+        good-set recipe's model taught with it from good parts: kept with the version the same way."""
         ...
 
     def golden_versions(self, recipe_id: str) -> list[GoldenVersion]:

@@ -20,6 +20,7 @@ from inspection.recipe.catalog import LoadedRecipe, Preprocess, RecipeCatalog
 from inspection.recipe.definition import PreparedRecipe, Recipe, prepare
 from inspection.recipe.params import AlignParams, DetectParams
 from inspection.vision.detector import Detector, detectors
+from inspection.vision.goodset import GoodSetModel
 
 logger = logging.getLogger(__name__)
 
@@ -75,13 +76,26 @@ def with_golden(recipe: Recipe, golden: np.ndarray, variation: Variation | None 
     return dataclasses.replace(recipe, reference=golden, spread_dark=None, spread_bright=None)
 
 
+def with_goodset(recipe: Recipe, model: GoodSetModel) -> Recipe:
+    """``recipe`` with a good-set model taught on the station (from N good parts); a recipe whose
+    detector is not "goodset" does not use one: it stays as it is (logged)."""
+    if recipe.detector != "goodset":
+        logger.warning("recipe %s: a good-set model was taught for it but its detector is %r: not used",
+                       recipe.name, recipe.detector)
+        return recipe
+    return dataclasses.replace(recipe, goodset=model)
+
+
 def compose(recipe: Recipe, *, thresholds: Mapping[str, float] | None = None,
             golden: np.ndarray | None = None, variation: Variation | None = None,
-            variants: Sequence[tuple[str, np.ndarray]] = ()) -> Recipe:
+            variants: Sequence[tuple[str, np.ndarray]] = (), goodset: GoodSetModel | None = None) -> Recipe:
     """The recipe the station runs: the recipe file's, with the taught golden (and its variation
-    model), the taught variant references and the engineers' threshold overrides."""
+    model, or a good-set recipe's good-set model taught with it), the taught variant references and
+    the engineers' threshold overrides."""
     if golden is not None:
         recipe = with_golden(recipe, golden, variation)
+    if goodset is not None:
+        recipe = with_goodset(recipe, goodset)
     if variants:  # taught variant references (allowed variants of the part) join the recipe's own
         recipe = dataclasses.replace(recipe, variants=(*recipe.variants, *(v for _, v in variants)),
                                      variant_names=(*recipe.variant_names, *(n for n, _ in variants)))
@@ -137,9 +151,10 @@ class RecipeSlot:
 
     def build(self, loaded: LoadedRecipe, *, thresholds: Mapping[str, float] | None = None,
               golden: np.ndarray | None = None, variation: Variation | None = None,
-              variants: Sequence[tuple[str, np.ndarray]] = ()) -> ActiveRecipe:
+              variants: Sequence[tuple[str, np.ndarray]] = (),
+              goodset: GoodSetModel | None = None) -> ActiveRecipe:
         recipe = compose(loaded.recipe, thresholds=thresholds, golden=golden, variation=variation,
-                         variants=variants)
+                         variants=variants, goodset=goodset)
         detector = make_detector(recipe)
         return ActiveRecipe(dataclasses.replace(loaded, recipe=recipe), prepare(recipe), detector)
 

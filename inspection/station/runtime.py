@@ -50,6 +50,7 @@ from inspection.station.settings import DEFAULT_THRESHOLD_SPECS, RecipeDef, load
 from inspection.station.timing import MachineConfig
 from inspection.store import ResultStore, StoreConfig
 from inspection.store.config import MIB, RetentionPolicy
+from inspection.vision.goodset import GoodSetModel
 
 logger = logging.getLogger(__name__)
 
@@ -387,7 +388,9 @@ class Station(LocalStation):
                                              golden=golden,
                                              variation=None if golden is None else self.golden_variation(
                                                  entry.recipe_id),
-                                             variants=self.lifecycle.variants(entry.recipe_id))
+                                             variants=self.lifecycle.variants(entry.recipe_id),
+                                             goodset=None if golden is None else self.golden_goodset(
+                                                 entry.recipe_id))
         except InspectionError as exc:
             logger.error("recipe %d cannot be prepared: %s", recipe_no, exc)
             return RecipeOutcome(False, ErrorCode.RECIPE_PREPARE_FAILED, str(exc))
@@ -529,20 +532,23 @@ class Station(LocalStation):
 
     def teach_golden(self, recipe_id: str, *, user: str, image: np.ndarray | None = None,
                      source: str = "", reason: str = "",
-                     variation: tuple[np.ndarray, np.ndarray] | None = None) -> GoldenInfo:
+                     variation: tuple[np.ndarray, np.ndarray] | None = None,
+                     goodset: GoodSetModel | None = None) -> GoldenInfo:
         info = super().teach_golden(recipe_id, user=user, image=image, source=source, reason=reason,
-                                    variation=variation)
+                                    variation=variation, goodset=goodset)
         self._restage(recipe_id)
         return info
 
     def teach_recipe(self, recipe_id: str) -> Recipe:
-        """The recipe as the station runs it (taught golden with its variation model, thresholds):
-        what teaching from good parts starts from (its alignment, detection parameters, ROI)."""
+        """The recipe as the station runs it (taught golden with its variation model or good-set
+        model, thresholds): what teaching from good parts starts from (its alignment, detection
+        parameters, ROI; a good-set recipe's model settings)."""
         entry = self._recipe(recipe_id)
         loaded = self.recipes_slot.catalog.load(entry.number)
         golden = LocalStation.golden_image(self, recipe_id)
         return compose(loaded.recipe, thresholds=self._overrides.get(recipe_id), golden=golden,
-                       variation=None if golden is None else self.golden_variation(recipe_id))
+                       variation=None if golden is None else self.golden_variation(recipe_id),
+                       goodset=None if golden is None else self.golden_goodset(recipe_id))
 
     def _own_variation(self, recipe_id: str) -> tuple[np.ndarray, np.ndarray] | None:
         """The recipe file's own variation model (kept with its reference's version)."""
@@ -553,6 +559,13 @@ class Station(LocalStation):
         if own.spread_dark is None or own.spread_bright is None:
             return None
         return own.spread_dark, own.spread_bright
+
+    def _own_goodset(self, recipe_id: str) -> GoodSetModel | None:
+        """The recipe file's own good-set model (kept with its reference's version)."""
+        try:
+            return self.recipes_slot.catalog.load(self._recipe(recipe_id).number).recipe.goodset
+        except InspectionError:
+            return None
 
     def golden_image(self, recipe_id: str) -> np.ndarray | None:
         """The taught golden reference, else the recipe's own (what the station inspects with)."""
