@@ -48,6 +48,7 @@ class GoodSetTeachParams:
     bank_size: int = 5000
     dims: int = 64
     top_k: int = 50
+    contrast: str = "percentile"  # see inspection.vision.goodset.normalise_contrast
     max_patches: int = 200_000  # the coreset's pool (a seeded sample): its size sets the teach time
     min_parts: int = 5
     align_parts: bool = True  # False: the parts are already in one frame (e.g. cropped tiles)
@@ -97,7 +98,7 @@ def teach_goodset(images: list[tuple[str, np.ndarray | InspectionError]], params
     model = teach(stack, extract, extractor=extractor, short_side=params.short_side,
                   bank_size=params.bank_size, dims=params.dims, frr=params.target_frr,
                   folds=params.folds, max_patches=params.max_patches, top_k=params.top_k,
-                  progress=progress)
+                  contrast=params.contrast, progress=progress)
     timings["model"] = time.perf_counter() - t0 - timings["align"]
     for name in names:
         reports[name] = PartReport(name, "good", "taught")

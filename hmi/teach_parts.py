@@ -6,11 +6,16 @@ was NG, not aligned or below the recipe's alignment score is refused and counted
 Teaching is the one of ``inspection teach`` (:func:`calibration.teach.teach`): the golden reference
 (median of the aligned parts), the variation model (tolerance band) and its widening from held-out
 scores; the result becomes a new golden version of the recipe with its variation model, applied
-between cycles and audited. One job at a time.
+between cycles and audited. A good-set recipe (detector "goodset") is taught like ``inspection teach
+--detector goodset`` (:func:`calibration.teach_goodset.teach_goodset`) with the settings of its
+current model (extractor, image size, bank, top-k, false-reject rate): the new good-set model is kept
+with the new golden version the same way, so a rollback restores the previous model. One job at a
+time.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -29,6 +34,9 @@ from inspection.store import ResultQuery, ResultStore
 logger = logging.getLogger(__name__)
 
 MIN_PARTS = 5  # what calibration.teach needs at least
+#: what calibration.teach_goodset needs at least (GoodSetTeachParams.min_parts; the threshold's k-fold
+#: calibration runs min(5, N) folds, so every part gives a held-out score)
+MIN_GOODSET_PARTS = 5
 MAX_PARTS = 200
 LINE_POLL_S = 0.1
 SOURCES = ("stored", "selection", "line")
@@ -56,6 +64,11 @@ def short_reason(reasons: Sequence[str]) -> str:
         if key in r:
             return label
     return r
+
+
+def min_parts(recipe: Recipe) -> int:
+    """The fewest good parts teaching ``recipe`` needs."""
+    return MIN_GOODSET_PARTS if recipe.detector == "goodset" else MIN_PARTS
 
 
 def source_text(ids: Sequence[str], limit: int = 40) -> str:
@@ -180,6 +193,9 @@ def collect_from_line(station: StationPort, job: TeachPartsJob) -> None:
 
 def teach_from(job: TeachPartsJob, station: StationPort) -> None:
     """Teach the recipe from ``job.parts`` and install the result as a new golden version."""
+    if job.recipe.detector == "goodset":
+        teach_goodset_from(job, station)
+        return
     from calibration.teach import TeachParams, teach
 
     r = job.recipe
@@ -200,6 +216,45 @@ def teach_from(job: TeachPartsJob, station: StationPort) -> None:
                                 variation=(rec.spread_dark, rec.spread_bright))
     job.result = {"version": info.version, "parts_used": len(used), "set_aside": aside,
                   "band_k": round(float(taught.threshold.threshold), 4), "shape": list(info.shape)}
+
+
+def teach_goodset_from(job: TeachPartsJob, station: StationPort) -> None:
+    """Teach a good-set recipe's model from ``job.parts`` with the settings of its current model and
+    install it, with the new golden reference, as a new golden version."""
+    from calibration.teach_goodset import GoodSetTeachParams, teach_goodset
+    from inspection.vision.goodset import feature_extractors
+
+    r = job.recipe
+    old = r.goodset
+    if old is None:
+        raise StationError(f"recipe {job.recipe_id!r} has no good-set model to take the settings from",
+                           key="teach_unsupported")
+    aligns = r.align.motion != "none"
+    params = GoodSetTeachParams(
+        name=r.name, number=r.number, align=r.align, detect=r.detect, roi=r.roi, ignore=r.ignore,
+        mm_per_px=r.mm_per_px, target_frr=old.frr, folds=min(5, len(job.parts)), short_side=old.short_side,
+        bank_size=int(old.bank.shape[0]), dims=int(old.bank.shape[1]), top_k=old.top_k,
+        contrast=old.contrast, min_parts=MIN_GOODSET_PARTS, align_parts=aligns)
+    name = old.extractor.partition("@")[0]
+    extract = feature_extractors.create(name, threads=1, device="cpu")
+    extractor = str(getattr(extract, "name", name))
+    if extractor != old.extractor:
+        logger.warning("recipe %s: its model was taught with %s, the station has %s: teaching with it",
+                       job.recipe_id, old.extractor, extractor)
+    images: list[tuple[str, np.ndarray | InspectionError]] = [(n, i) for n, i in job.parts]
+    taught = teach_goodset(images, params, extract, extractor=extractor)
+    model = dataclasses.replace(taught.model, map_sigma=old.map_sigma)
+    used = [p.name for p in taught.parts if p.status == "good"]
+    aside = [{"result_id": p.name, "status": p.status, "reason": p.reason} for p in taught.parts
+             if p.status != "good"]
+    if job.cancel_event.is_set():
+        return
+    info = station.teach_golden(job.recipe_id, user=job.user, image=taught.recipe.reference,
+                                source=source_text([n for n, _ in job.parts]), goodset=model)
+    job.result = {"version": info.version, "parts_used": len(used), "set_aside": aside, "detector": "goodset",
+                  "threshold": round(float(model.threshold), 6), "model_digest": model.digest(),
+                  "previous_model_digest": old.digest(), "extractor": extractor,
+                  "calibration_scores": int(model.calibration_scores.size), "shape": list(info.shape)}
 
 
 class TeachJobs:
@@ -238,7 +293,8 @@ class TeachJobs:
                 job.finish("cancelled", "cancelled while teaching: the golden reference is unchanged")
                 return
             assert job.result is not None
-            job.finish("done", f"new golden {job.result['version']} with its variation model, taught from "
+            what = "good-set model" if job.result.get("detector") == "goodset" else "variation model"
+            job.finish("done", f"new golden {job.result['version']} with its {what}, taught from "
                                f"{job.result['parts_used']} of {len(job.parts)} parts")
         except InspectionError as exc:
             job.finish("failed", str(exc), exc.key)

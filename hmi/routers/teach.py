@@ -12,7 +12,7 @@ from hmi.deps import Ctx, EngineerUser, OperatorUser
 from hmi.imaging import encode_jpeg
 from hmi.routers.live import JPEG
 from hmi.schemas import GoldenOut, In, ResultId, RollbackIn
-from hmi.teach_parts import MAX_PARTS, MIN_PARTS, TeachPartsJob, read_stored_image, stored_parts
+from hmi.teach_parts import MAX_PARTS, MIN_PARTS, TeachPartsJob, min_parts, read_stored_image, stored_parts
 from hmi.teaching import candidate_image, candidate_part, difference, min_align_score, refusals
 from inspection.errors import InspectionError, StationError
 
@@ -131,23 +131,19 @@ def _teach_recipe(ctx: Ctx, recipe_id: str) -> Any:
     if get is None:
         raise StationError("teaching from good parts needs the running station's recipes; use "
                            "'inspection teach'", key="teach_unsupported")
-    recipe = get(recipe_id)
-    if recipe.detector == "goodset":
-        raise StationError(f"recipe {recipe_id!r} uses the {recipe.detector!r} detector (a good-set model): "
-                           "the HMI teaches golden references and tolerance bands only; re-teach it with "
-                           "'inspection teach --detector goodset'", key="teach_unsupported")
-    return info, recipe
+    return info, get(recipe_id)
 
 
 @router.post("/{recipe_id}/teach/parts", response_model=dict[str, Any], status_code=202,
              responses={404: {}, 409: {}})
 def teach_parts(recipe_id: RecipePath, body: TeachPartsIn, ctx: Ctx, user: EngineerUser) -> dict[str, Any]:
     """Teach the recipe from N good parts in the background, like ``inspection teach``: golden
-    reference, variation model (tolerance band) and its widening. NG, unaligned parts and parts below
-    the recipe's alignment score are refused and counted. Fewer usable parts than needed: 409
-    ``too_few_good_parts``; a job already running: 409 ``teach_busy``; a good-set recipe: 409
-    ``teach_unsupported``. The result is a new golden version (audited), applied between cycles.
-    Follow it with ``GET /api/teach/job``."""
+    reference, variation model (tolerance band) and its widening; for a good-set recipe, a new
+    good-set model with the settings of its current one. NG, unaligned parts and parts below the
+    recipe's alignment score are refused and counted. Fewer usable parts than needed: 409
+    ``too_few_good_parts``; a job already running: 409 ``teach_busy``. The result is a new golden
+    version (audited) carrying the model, applied between cycles; a rollback restores the previous
+    one. Follow it with ``GET /api/teach/job``."""
     info, recipe = _teach_recipe(ctx, recipe_id)
     cur = ctx.teach_jobs.current()
     if cur is not None and cur.running:
@@ -168,11 +164,11 @@ def teach_parts(recipe_id: RecipePath, body: TeachPartsIn, ctx: Ctx, user: Engin
     if body.source != "line":
         stored_parts(ctx.store, job, image=read_stored_image(ctx.store),
                      ids=ids if body.source == "selection" else None)
-        enough = len(job.parts) >= (MIN_PARTS if body.source == "selection" else needed)
-        if not enough:
+        fewest = min_parts(recipe)
+        want = fewest if body.source == "selection" else max(needed, fewest)
+        if len(job.parts) < want:
             kinds = job.to_dict()["refused_by_reason"]
             why = ", ".join(f"{n} {k}" for k, n in kinds.items()) or "none refused"
-            want = MIN_PARTS if body.source == "selection" else needed
             raise StationError(f"{len(job.parts)} usable good part(s) of recipe {recipe_id!r}, {want} needed "
                                f"(refused: {why})", key="too_few_good_parts")
         job.needed = len(job.parts)

@@ -176,11 +176,23 @@ def test_next_parts_from_the_line_one_job_at_a_time_and_cancel(line: Line) -> No
     assert len(versions) > len(versions0)
 
 
-def test_good_set_recipe_and_unknown_recipe_are_refused(line: Line) -> None:
+def test_good_set_recipe_takes_only_its_own_parts_and_unknown_recipe_is_refused(line: Line) -> None:
+    # a good-set recipe is taught from parts too (tests/hmi/test_hmi_teach_parts_goodset.py), but only
+    # from its own: the stored parts here are all the other recipe's
     gs = next(r["recipe_id"] for r in line.client.get("/api/recipes", headers=line.eng).json() if r["number"] == 2)
+    line.run(12)
+    line.station.store.flush(10.0)
     r = line.client.post(f"/api/recipes/{gs}/teach/parts", headers=line.eng, json={})
-    assert r.status_code == 409 and r.json()["key"] == "teach_unsupported"
-    assert "inspection teach" in r.json()["detail"]
+    assert r.status_code == 409 and r.json()["key"] == "too_few_good_parts", r.text
+    assert "0 usable good part(s)" in r.json()["detail"]
+    ok = [p["result_id"] for p in line.client.get("/api/results?verdict=pass&limit=5",
+                                                  headers=line.eng).json()["items"]]
+    assert len(ok) == 5
+    r = line.client.post(f"/api/recipes/{gs}/teach/parts", headers=line.eng,
+                         json={"source": "selection", "result_ids": ok})
+    assert r.status_code == 409 and r.json()["key"] == "too_few_good_parts", r.text
+    assert "5 another recipe" in r.json()["detail"]
+    assert line.client.get("/api/teach/job", headers=line.eng).json() == {"job": None}
     r = line.client.post("/api/recipes/nope/teach/parts", headers=line.eng, json={})
     assert r.status_code == 404
     r = line.client.post(f"/api/recipes/{gs}/teach/parts", headers=line.eng, json={"count": 2})

@@ -1,0 +1,163 @@
+"""Teaching a good-set recipe from N good parts through the HMI, on a running station (file-replay
+camera of textured tiles, the Modbus server with the PLC simulator as the PLC, the real store, the
+block-statistics test extractor): the job teaches a new good-set model with the recipe's own model
+settings, the station inspects with it from the next cycle, the version keeps it, and a rollback
+restores the previous model."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from goodset_support import goodset_recipe, texture_tile, use_block_features, with_defect
+from station_support import PASSWORD, station_config
+
+from hmi.app import create_app
+from hmi.auth.roles import Role
+from hmi.auth.users import UserStore
+from inspection.plc.contract import StationState
+from inspection.recipe.catalog import MemoryCatalog
+from inspection.recipe.definition import Recipe
+from inspection.station.runtime import Station
+from plugins.plc.simulator import PlcSimulator
+
+pytestmark = pytest.mark.timeout(300)
+
+DEFECTS = [False, True, False, False, True, False, False, False, True, False]
+
+
+@dataclasses.dataclass
+class Line:
+    station: Station
+    sim: PlcSimulator
+    client: TestClient
+    eng: dict[str, str]
+    recipe: Recipe
+    seq: int = 0
+
+    def run(self, n: int) -> None:
+        for _ in range(n):
+            self.seq += 1
+            assert self.sim.run_part(self.seq, part_id=self.seq, part_id_str=f"SN{self.seq:04d}").ok
+
+    def active(self):
+        cur = self.station.recipes_slot.current
+        assert cur is not None
+        return cur
+
+
+@pytest.fixture
+def line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Line]:
+    use_block_features(monkeypatch)
+    recipe = dataclasses.replace(goodset_recipe(0), number=1)
+    folder = tmp_path / "camera"
+    folder.mkdir()
+    rng = np.random.default_rng(21)
+    for k, bad in enumerate(DEFECTS):
+        tile = texture_tile(rng)
+        cv2.imwrite(str(folder / f"part_{k:03d}.png"), with_defect(tile) if bad else tile)
+    station = Station(station_config(tmp_path, folder), MemoryCatalog([recipe])).start()
+    sim = PlcSimulator("127.0.0.1", station.modbus_port, poll_s=0.002, timeout_s=10.0).connect()
+    users = UserStore(tmp_path / "users.db")
+    users.create("erik", Role.ENGINEER, PASSWORD)
+    try:
+        sim.wait(lambda v: v.state == StationState.READY, "recipe prepared", 20.0)
+        sim.recipe_no = 1
+        sim.enable(True)
+        with TestClient(create_app(station, station.store, users, announce=lambda _t: None)) as c:
+            r = c.post("/api/auth/login", json={"username": "erik", "password": PASSWORD})
+            c.cookies.clear()
+            yield Line(station, sim, c, {"Authorization": f"Bearer {r.json()['token']}"}, recipe)
+    finally:
+        sim.close()
+        station.stop()
+        users.close()
+
+
+def _wait_job(line: Line, timeout: float = 120.0) -> dict:
+    t0 = time.monotonic()
+    job = None
+    while time.monotonic() - t0 < timeout:
+        job = line.client.get("/api/teach/job", headers=line.eng).json()["job"]
+        if job is not None and not job["running"]:
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"the teach job did not end: {job}")
+
+
+def test_teach_a_goodset_recipe_from_stored_good_parts_and_roll_back(line: Line) -> None:
+    rid = line.station.status().active_recipe
+    line.run(len(DEFECTS))
+    assert line.station.store.flush(10.0)
+    rows = line.client.get("/api/results?limit=50", headers=line.eng).json()["items"]
+    ok = [p["result_id"] for p in rows if p["verdict"] == "pass"]
+    ng = [p["result_id"] for p in rows if p["verdict"] != "pass"]
+    assert ng and len(ok) >= 6, rows
+    old = line.active()
+    old_digest, old_hash = old.loaded.recipe.goodset.digest(), old.model_hash
+    assert old_digest == line.recipe.goodset.digest()
+
+    # too few: a selection with fewer good parts than good-set teaching needs (5), and more stored
+    # good parts asked for than there are: refused, nothing changes
+    r = line.client.post(f"/api/recipes/{rid}/teach/parts", headers=line.eng,
+                         json={"source": "selection", "result_ids": ng + ok[:4]})
+    assert r.status_code == 409 and r.json()["key"] == "too_few_good_parts", r.text
+    assert "4 usable good part(s)" in r.json()["detail"] and f"{len(ng)} NG" in r.json()["detail"]
+    r = line.client.post(f"/api/recipes/{rid}/teach/parts", headers=line.eng, json={"count": len(ok) + 1})
+    assert r.status_code == 409 and r.json()["key"] == "too_few_good_parts", r.text
+    assert line.active().loaded.recipe.goodset.digest() == old_digest
+
+    r = line.client.post(f"/api/recipes/{rid}/teach/parts", headers=line.eng, json={"source": "stored", "count": 6})
+    assert r.status_code == 202, r.text
+    job = _wait_job(line)
+    assert job["phase"] == "done", job
+    assert "good-set model" in job["message"] and job["refused"] == 0 and job["collected"] == 6
+    assert set(job["result_ids"]) <= set(ok)
+    res = job["result"]
+    assert res["detector"] == "goodset" and res["parts_used"] == 6 and res["set_aside"] == []
+    assert res["previous_model_digest"] == old_digest and res["model_digest"] != old_digest
+
+    # the station runs the new model now, with the recipe's own model settings
+    cur = line.active()
+    new = cur.loaded.recipe.goodset
+    assert new is not None and new.digest() == res["model_digest"]
+    assert cur.detector.model.digest() == res["model_digest"]  # type: ignore[attr-defined]
+    assert cur.model_hash != old_hash and cur.loaded.recipe.detector == "goodset"
+    base = line.recipe.goodset
+    assert (new.extractor, new.short_side, new.top_k, new.frr, new.contrast, new.bank.shape[1]) == (
+        base.extractor, base.short_side, base.top_k, base.frr, base.contrast, base.bank.shape[1])
+    assert new.calibration_scores.size == 6  # k-fold: every taught part gives a held-out score
+    assert new.threshold == pytest.approx(res["threshold"], rel=1e-4)
+    # its verdicts: the next parts are judged by the new model (their results carry its recipe hash)
+    line.run(2)
+    assert [p.part.model_hash for p in line.station.recent_parts(2)] == [cur.model_hash] * 2
+
+    versions = line.client.get(f"/api/recipes/{rid}/golden/versions", headers=line.eng).json()
+    top = versions[0]
+    assert top["version"] == res["version"] and top["current"] and top["goodset_model"] is True
+    assert top["variation_model"] is False
+    assert top["source"].startswith("6 parts: ") and all(i in top["source"] for i in job["result_ids"])
+    own = next(v for v in versions if v["taught_by"] == "recipe")
+    assert own["goodset_model"] is True and not own["current"]
+    audit = [a for a in line.station.store.audit_log(limit=20) if a.action == "teach_golden"]
+    assert audit and audit[0].user == "erik" and "6 parts:" in audit[0].detail
+    assert f"good-set model {res['model_digest'][:12]}" in audit[0].detail
+
+    # rollback to the recipe's own reference restores its own model (and its recipe hash)
+    r = line.client.post(f"/api/recipes/{rid}/golden/rollback", headers=line.eng, json={"version": own["version"]})
+    assert r.status_code == 200, r.text
+    cur = line.active()
+    assert cur.loaded.recipe.goodset.digest() == old_digest
+    assert cur.detector.model.digest() == old_digest  # type: ignore[attr-defined]
+    assert np.array_equal(cur.loaded.recipe.reference, line.recipe.reference)
+    assert cur.model_hash == old_hash
+    # and forward again: the taught model comes back with its version
+    r = line.client.post(f"/api/recipes/{rid}/golden/rollback", headers=line.eng, json={"version": res["version"]})
+    assert r.status_code == 200, r.text
+    assert line.active().loaded.recipe.goodset.digest() == res["model_digest"]
