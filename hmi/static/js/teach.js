@@ -74,7 +74,7 @@ async function renderVersions(user) {
     body.append(el("tr", { class: v.current ? "current" : "" },
       el("td", {}, el("img", { class: "vthumb", src: `/api/recipes/${enc(r.recipe_id)}/golden/versions/${v.version}/image?width=160`, alt: v.version })),
       el("td", { text: v.version }), el("td", { text: `${fmtTime(v.taught_ns, true)} by ${v.taught_by}` }),
-      el("td", { class: "wrap", text: [v.source, v.variation_model && "with variation model", v.reason && `override: ${v.reason}`].filter(Boolean).join(" · ") || "—" }),
+      el("td", { class: "wrap", text: [v.source, v.variation_model && "with variation model", v.goodset_model && "with good-set model", v.reason && `override: ${v.reason}`].filter(Boolean).join(" · ") || "—" }),
       el("td", {}, v.current ? el("b", { text: "current" })
         : el("button", { class: "rollback", dataset: { version: v.version }, onclick: () => rollback(v.version, user) }, "Roll back to this"))));
   }
@@ -115,8 +115,8 @@ async function teach(user) {
 // ---- teaching from N good parts (golden + variation model, like `inspection teach`) ----------
 function partsSection() {
   return el("div", { class: "teach-parts card", id: "teach-parts" },
-    el("h3", { text: "Teach from N good parts (golden reference + variation model)" }),
-    el("p", { class: "muted", text: "Like 'inspection teach': the parts are aligned, the golden is their median and the tolerance band is taught from their variation. NG, unaligned and low-score parts are refused and counted." }),
+    el("h3", { text: "Teach from N good parts (golden reference + variation model, or good-set model)" }),
+    el("p", { class: "muted", text: "Like 'inspection teach': the parts are aligned, the golden is their median and the tolerance band is taught from their variation. A good-set recipe gets a new good-set model with its current model's settings. NG, unaligned and low-score parts are refused and counted." }),
     el("div", { class: "teach-parts-form" },
       el("label", {}, "Parts (N) ", el("input", { id: "teach-n", type: "number", min: 5, max: 200, value: 10 })),
       el("label", {}, "Source ", el("select", { id: "teach-source" },
@@ -171,7 +171,7 @@ async function pollJob(first = false) {
   if (d.job && d.job.phase === "done" && d.job.recipe_id === T.recipe.recipe_id && $("#teach-parts").dataset.seen !== d.job.result.version) {
     $("#teach-parts").dataset.seen = d.job.result.version;
     if (first) return;  // an earlier job's result: shown, not announced again
-    toast(`Golden reference and variation model taught from ${d.job.result.parts_used} parts (version ${d.job.result.version})`, "good");
+    toast(`Golden reference and ${d.job.result.detector === "goodset" ? "good-set" : "variation"} model taught from ${d.job.result.parts_used} parts (version ${d.job.result.version})`, "good");
     await refreshRecipe();
     await Promise.all([renderCandidate(), renderVersions(T.user)]);
     T.onDone();
