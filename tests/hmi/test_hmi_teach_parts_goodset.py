@@ -161,3 +161,16 @@ def test_teach_a_goodset_recipe_from_stored_good_parts_and_roll_back(line: Line)
     r = line.client.post(f"/api/recipes/{rid}/golden/rollback", headers=line.eng, json={"version": res["version"]})
     assert r.status_code == 200, r.text
     assert line.active().loaded.recipe.goodset.digest() == res["model_digest"]
+
+
+def test_teach_a_goodset_recipe_from_the_next_parts_of_the_line(line: Line) -> None:
+    rid = line.station.status().active_recipe
+    old_digest = line.active().loaded.recipe.goodset.digest()
+    r = line.client.post(f"/api/recipes/{rid}/teach/parts", headers=line.eng, json={"source": "line", "count": 5})
+    assert r.status_code == 202 and r.json()["phase"] == "collecting", r.text
+    line.run(len(DEFECTS))
+    job = _wait_job(line)
+    assert job["phase"] == "done", job
+    assert job["collected"] == 5 and job["refused_by_reason"].get("NG", 0) >= 1
+    assert job["result"]["model_digest"] != old_digest
+    assert line.active().loaded.recipe.goodset.digest() == job["result"]["model_digest"]
