@@ -63,8 +63,20 @@ def source_of(part: dict[str, Any]) -> str:
     return f"part {serial} (result {part['result_id']}, {part.get('code_name', '?')})"
 
 
+def refuse_single_part_goodset(ctx: HmiContext, recipe_id: str) -> None:
+    """A good-set recipe has no golden reference to take from one part: it is taught from N good
+    parts (409 ``teach_unsupported`` otherwise, and the taught model stays)."""
+    get = getattr(ctx.station, "teach_recipe", None)
+    if get is not None and get(recipe_id).detector == "goodset":
+        raise StationError(f"recipe {recipe_id!r} judges parts with a good-set model, not against a golden "
+                           "reference: teach it from N good parts ('Teach from N good parts', "
+                           "POST /api/recipes/{id}/teach/parts) or with 'inspection teach --detector goodset'",
+                           key="teach_unsupported")
+
+
 def guarded_teach(ctx: HmiContext, recipe_id: str, result_id: str | None, *, user: str,
                   override_reason: str | None) -> GoldenInfo:
+    refuse_single_part_goodset(ctx, recipe_id)
     part = candidate_part(ctx, result_id)
     why = refusals(part, min_align_score(ctx, recipe_id))
     reason = (override_reason or "").strip()

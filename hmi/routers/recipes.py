@@ -21,7 +21,7 @@ from hmi.schemas import (
     ThresholdsOut,
     ThresholdSpecOut,
 )
-from hmi.teaching import guarded_teach
+from hmi.teaching import guarded_teach, refuse_single_part_goodset
 from inspection.errors import StationError
 
 router = APIRouter(prefix="/api", tags=["recipes"])
@@ -62,7 +62,8 @@ def golden(recipe_id: RecipePath, ctx: Ctx, user: OperatorUser,
 def teach(recipe_id: RecipePath, body: TeachIn, ctx: Ctx, user: EngineerUser) -> GoldenOut:
     """Teach the golden reference from a part (default: the last one). A part that was NG, not
     aligned, or below the recipe's alignment score is refused (409 ``teach_refused``) unless
-    ``override_reason`` says why it is taught anyway. The old golden stays as a version. Audited."""
+    ``override_reason`` says why it is taught anyway. The old golden stays as a version. A good-set
+    recipe: 409 ``teach_unsupported`` (taught from N good parts). Audited."""
     info = guarded_teach(ctx, recipe_id, body.result_id, user=user.username,
                          override_reason=body.override_reason)
     return GoldenOut(**info.to_dict())  # type: ignore[arg-type]
@@ -76,10 +77,11 @@ _HEAVY = threading.BoundedSemaphore(1)  # image decodes from the HMI: one at a t
                  "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
                  "image/png": {"schema": {"type": "string", "format": "binary"}},
                  "image/jpeg": {"schema": {"type": "string", "format": "binary"}}}}},
-             responses={404: {}, 413: {}, 422: {}})
+             responses={404: {}, 409: {}, 413: {}, 422: {}})
 async def teach_upload(recipe_id: RecipePath, request: Request, ctx: Ctx, user: EngineerUser) -> GoldenOut:
     """Teach the golden reference from an uploaded image file (PNG, JPEG, BMP, TIFF as the request
-    body). Audited."""
+    body). A good-set recipe: 409 ``teach_unsupported`` (taught from N good parts). Audited."""
+    refuse_single_part_goodset(ctx, recipe_id)
     limit = ctx.settings.max_upload_bytes
     chunks, size = [], 0
     async for chunk in request.stream():

@@ -112,6 +112,14 @@ def test_teach_a_goodset_recipe_from_stored_good_parts_and_roll_back(line: Line)
     r = line.client.post(f"/api/recipes/{rid}/teach/parts", headers=line.eng, json={"count": len(ok) + 1})
     assert r.status_code == 409 and r.json()["key"] == "too_few_good_parts", r.text
     assert line.active().loaded.recipe.goodset.digest() == old_digest
+    # one part or an uploaded image is no good-set model: refused, the model stays
+    r = line.client.post(f"/api/recipes/{rid}/teach", headers=line.eng, json={"result_id": ok[0]})
+    assert r.status_code == 409 and r.json()["key"] == "teach_unsupported", r.text
+    ok_png = cv2.imencode(".png", texture_tile(np.random.default_rng(3)))[1].tobytes()
+    r = line.client.post(f"/api/recipes/{rid}/teach/upload", headers={**line.eng, "Content-Type": "image/png"},
+                         content=ok_png)
+    assert r.status_code == 409 and r.json()["key"] == "teach_unsupported", r.text
+    assert line.active().loaded.recipe.goodset.digest() == old_digest
 
     r = line.client.post(f"/api/recipes/{rid}/teach/parts", headers=line.eng, json={"source": "stored", "count": 6})
     assert r.status_code == 202, r.text
