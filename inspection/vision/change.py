@@ -75,6 +75,8 @@ def build_change_model(reference: np.ndarray, params: DetectParams | None = None
                              f"{ref.shape}")
         inspect = np.where(inspect_mask > 0, 255, 0).astype(np.uint8)
     lo, hi = percentiles8(ref, (1, 99))
+    if hi - lo < 16:  # nearly one level (a blank area of a board): its rare other phase, if any, sets it
+        lo, hi = percentiles8(ref, (0.1, 99.9), step=1)
     contrast = float(max(hi - lo, 16.0))
     return ChangeModel(ref, lower, upper, inspect, contrast, params, (lo + hi) / 2.0)
 

@@ -109,3 +109,22 @@ def test_invalid_pixels_are_not_inspected(reference: np.ndarray) -> None:
     valid[:, :20] = 0
     model = build_change_model(reference, DetectParams(material="bright"))
     assert detect_changes(model, aligned, valid).regions == ()
+
+
+def test_a_nearly_blank_reference_takes_its_contrast_from_its_rare_phase() -> None:
+    # a white area with a few dark marks (under 1% of it): the 1st-99th percentiles are one level,
+    # the threshold must still be a fraction of white-to-dark, not of a 16-level floor that sensor
+    # noise crosses everywhere
+    ref = np.full((200, 200), 255, np.uint8)
+    ref[20:24, 30:50] = 0  # 80 px of 40,000: 0.2%
+    model = build_change_model(ref, DetectParams(threshold=0.25))
+    assert model.contrast == 255.0 and model.level_threshold == 64
+    rng = np.random.default_rng(1)
+    noisy = np.clip(ref.astype(np.float32) - 2 + rng.normal(0, 5, ref.shape), 0, 255).astype(np.uint8)
+    valid = np.full(ref.shape, 255, np.uint8)
+    assert detect_changes(model, noisy, valid).regions == ()
+    cut = noisy.copy()
+    cut[100:110, 100:130] = 0  # a real dark defect is still found
+    assert len(detect_changes(model, cut, valid).regions) == 1
+    blank = build_change_model(np.full((50, 50), 200, np.uint8))  # no other phase at all: the floor
+    assert blank.contrast == 16.0
