@@ -183,11 +183,22 @@ def _flow(browser, url: str, data: Path, api: httpx.Client, op: httpx.Client) ->
     assert api.delete("/api/shadow").status_code == 200
     assert api.delete("/api/shadow").status_code == 409
     assert api.get("/api/settings/thresholds").json()["values"]["min_area_px"] == 8
-    with _db(data) as c:
-        actions = [(a, u) for a, u in c.execute("select action, user from audit where action like 'shadow_%' "
-                                                "or action = 'set_thresholds' order by id")]
-    assert actions == [("shadow_start", "erik"), ("set_thresholds", "erik"), ("shadow_promote", "erik"),
-                       ("shadow_start", "erik"), ("shadow_drop", "erik")], actions
+    want = [("shadow_start", "erik"), ("set_thresholds", "erik"), ("shadow_promote", "erik"),
+            ("shadow_start", "erik"), ("shadow_drop", "erik")]
+    deadline = time.monotonic() + 10.0  # audits are written before the API answers; a margin all the same
+    while True:
+        c = _db(data)
+        try:
+            actions = [(a, u) for a, u in c.execute("select action, user from audit where action like "
+                                                    "'shadow_%' or action = 'set_thresholds' order by id")]
+            tail = c.execute("select id, ts_ns, action, user, target from audit order by id desc limit 12").fetchall()
+        finally:
+            c.close()
+        if actions == want or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    # (failed once in 8 runs, 2026-12-07: the second shadow's two entries absent; cause not found)
+    assert actions == want, (actions, tail, api.get("/api/audit?limit=12").text[:2000])
     assert page.errors == []
     page.close()
 
