@@ -4,6 +4,8 @@ detector running it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -72,3 +74,13 @@ def inspected_tiles(monkeypatch: pytest.MonkeyPatch, recipe: Recipe, defects: li
         image = with_defect(tile) if bad else tile
         out.append((inspect(prepared, image, detector=det), image))
     return out
+
+
+def write_tiles(folder: Path, defects: list[bool], *, seed: int = 21) -> None:
+    """A replay camera's folder: one textured tile per entry of ``defects`` (``part_NNN.png``, a dark
+    blob on those marked True), served in name order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for k, bad in enumerate(defects):
+        tile = texture_tile(rng)
+        cv2.imwrite(str(folder / f"part_{k:03d}.png"), with_defect(tile) if bad else tile)

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from goodset_support import goodset_recipe
@@ -87,3 +89,15 @@ def running_station(root: Path, *, camera: str = "replay", parts: int = 12) -> I
         sim.close()
         station.stop()
         users.close()
+
+
+def wait_teach_job(client: Any, headers: dict[str, str], timeout: float = 120.0) -> dict[str, Any]:
+    """The HMI's teach-from-parts job once it has ended (``GET /api/teach/job``)."""
+    t0 = time.monotonic()
+    job = None
+    while time.monotonic() - t0 < timeout:
+        job = client.get("/api/teach/job", headers=headers).json()["job"]
+        if job is not None and not job["running"]:
+            return dict(job)
+        time.sleep(0.1)
+    raise AssertionError(f"the teach job did not end: {job}")

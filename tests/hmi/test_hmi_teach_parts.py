@@ -6,14 +6,13 @@ threshold change keeps the band."""
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from station_support import PASSWORD, running_station
+from station_support import PASSWORD, running_station, wait_teach_job
 
 from hmi.app import create_app
 from inspection.station.runtime import Station
@@ -57,13 +56,7 @@ def _recipe_id(line: Line) -> str:
 
 
 def _wait_job(line: Line, timeout: float = 120.0) -> dict:
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        job = line.client.get("/api/teach/job", headers=line.eng).json()["job"]
-        if job is not None and not job["running"]:
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"the teach job did not end: {job}")
+    return wait_teach_job(line.client, line.eng, timeout)
 
 
 def test_a_threshold_change_keeps_the_variation_model(line: Line) -> None:

@@ -7,7 +7,6 @@ restores the previous model."""
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +14,8 @@ import cv2
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from goodset_support import goodset_recipe, texture_tile, use_block_features, with_defect
-from station_support import PASSWORD, station_config
+from goodset_support import goodset_recipe, texture_tile, use_block_features, write_tiles
+from station_support import PASSWORD, station_config, wait_teach_job
 
 from hmi.app import create_app
 from hmi.auth.roles import Role
@@ -57,11 +56,7 @@ def line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Line]:
     use_block_features(monkeypatch)
     recipe = dataclasses.replace(goodset_recipe(0), number=1)
     folder = tmp_path / "camera"
-    folder.mkdir()
-    rng = np.random.default_rng(21)
-    for k, bad in enumerate(DEFECTS):
-        tile = texture_tile(rng)
-        cv2.imwrite(str(folder / f"part_{k:03d}.png"), with_defect(tile) if bad else tile)
+    write_tiles(folder, DEFECTS)
     station = Station(station_config(tmp_path, folder), MemoryCatalog([recipe])).start()
     sim = PlcSimulator("127.0.0.1", station.modbus_port, poll_s=0.002, timeout_s=10.0).connect()
     users = UserStore(tmp_path / "users.db")
@@ -81,14 +76,7 @@ def line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Line]:
 
 
 def _wait_job(line: Line, timeout: float = 120.0) -> dict:
-    t0 = time.monotonic()
-    job = None
-    while time.monotonic() - t0 < timeout:
-        job = line.client.get("/api/teach/job", headers=line.eng).json()["job"]
-        if job is not None and not job["running"]:
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"the teach job did not end: {job}")
+    return wait_teach_job(line.client, line.eng, timeout)
 
 
 def test_teach_a_goodset_recipe_from_stored_good_parts_and_roll_back(line: Line) -> None:

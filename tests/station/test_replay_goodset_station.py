@@ -9,10 +9,8 @@ import dataclasses
 import json
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
-from goodset_support import goodset_recipe, texture_tile, use_block_features, with_defect
+from goodset_support import goodset_recipe, use_block_features, write_tiles
 
 from inspection.camera.settings import CameraSettings
 from inspection.cli import main
@@ -32,11 +30,7 @@ def test_a_goodset_station_replays_its_own_verdicts(tmp_path: Path, monkeypatch:
     use_block_features(monkeypatch)
     recipe = dataclasses.replace(goodset_recipe(0), number=1)
     folder = tmp_path / "camera"
-    folder.mkdir()
-    rng = np.random.default_rng(21)
-    for k, bad in enumerate(DEFECTS):
-        tile = texture_tile(rng)
-        cv2.imwrite(str(folder / f"part_{k:03d}.png"), with_defect(tile) if bad else tile)
+    write_tiles(folder, DEFECTS)
     config = StationConfig(
         station=StationSection(id="goodset-station", data_dir=tmp_path / "data"),
         camera=CameraSettings(driver="replay", image_file=folder, grab_timeout_s=2.0),  # type: ignore[arg-type]
