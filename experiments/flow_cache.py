@@ -30,6 +30,7 @@ from inspection.imageio import read_image
 from inspection.vision.goodset import feature_extractors, prepare_image
 
 PIXEL_STEP = 4
+SHORT = int(os.environ.get("SHORT_SIDE", "224"))
 
 
 def main() -> None:
@@ -42,7 +43,7 @@ def main() -> None:
     for i, (p, folder, fold) in enumerate(items):
         image = read_image(p)
         t0 = time.perf_counter()
-        feats = extract(prepare_image(image, 224, "percentile"))
+        feats = extract(prepare_image(image, SHORT, "percentile"))
         ms = (time.perf_counter() - t0) * 1e3
         mask = read_image(p.with_suffix(".png")) > 127
         np.savez(out / "feats" / f"{i}.npz", feats=feats.astype(np.float16),

@@ -46,7 +46,7 @@ torch.set_num_interop_threads(1)
 cv2.setNumThreads(1)
 
 ROOT = Path(__file__).resolve().parent.parent
-CACHE = ROOT / "cache"
+CACHE = Path(os.environ.get("SYNTH_CACHE", str(ROOT / "cache")))
 RESULTS = ROOT / "experiments" / "results" / "flow.jsonl"
 GOOD = "MT_Free"
 MAP_SIGMA = 5.0

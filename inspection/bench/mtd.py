@@ -44,6 +44,7 @@ class MtdConfig:
     calibration_share: float = 0.1
     folds: int = 5  # >= 2: k-fold calibration; 0: a held-out share
     frr: float = 0.01
+    threshold_rule: str = "robust"  # see goodset.threshold_for
     seed: int = 0
     threads: int = 1
     pixel_step: int = 4  # pixel AUROC on every n-th pixel of each row/column
@@ -78,6 +79,7 @@ def run(cfg: MtdConfig, extract: FeatureFn, *, extractor: str, info: dict[str, o
     model = teach([read_image(p) for p in train_files], extract, extractor=extractor,
                   short_side=cfg.short_side, bank_size=cfg.bank_size, dims=cfg.dims, top_k=cfg.top_k,
                   calibration_share=cfg.calibration_share, folds=cfg.folds, frr=cfg.frr, seed=cfg.seed,
+                  threshold_rule=cfg.threshold_rule,
                   progress=cfg.progress)
     teach_s = time.perf_counter() - t0
     model.save(cfg.out / "goodset_model.npz")
@@ -141,6 +143,7 @@ def _summary(cfg: MtdConfig, model: GoodSetModel, rows: list[tuple[str, float]],
         "dims": int(model.bank.shape[1]), "top_k": model.top_k, "contrast": model.contrast,
         "calibration_images": int(model.calibration_scores.size), "seed": cfg.seed,
         "threads": cfg.threads, "threshold": model.threshold, "target_frr": cfg.frr,
+        "threshold_rule": model.threshold_rule,
         "image_auroc": auroc(scores, ~good) if good.any() and (~good).any() else None,
         "folders": per_folder, "teach_seconds": teach_s,
         "ms_per_image": {"median": float(np.median(ms)), "p95": float(np.percentile(ms, 95)),

@@ -33,7 +33,7 @@ import numpy as np
 from inspection.errors import ConfigError
 from inspection.imageio import read_image
 from inspection.progress import Progress
-from inspection.vision.goodset import FeatureFn, auroc, teach
+from inspection.vision.goodset import FeatureFn, auroc, teach, threshold_for
 
 #: MTD names its tiles exp<k>_num_<n>: <k> is the acquisition (the source images of one run)
 SOURCE_PATTERN = r"^(exp\d+)_"
@@ -132,6 +132,9 @@ def run(cfg: KFoldConfig, extract: FeatureFn, *, extractor: str,
         model = teach([read_image(p) for p in train], extract, extractor=extractor,
                       progress=cfg.progress, **cfg.teach_args)  # type: ignore[arg-type]
         teach_s = time.perf_counter() - t0
+        # the other threshold rule on the same held-out scores: both rules' rates from one run
+        alt_rule = "empirical" if model.threshold_rule == "robust" else "robust"
+        alt = threshold_for(model.calibration_scores, model.frr, alt_rule)
         ms: list[float] = []
         scores: list[float] = []
         ps: list[np.ndarray] = []
@@ -146,7 +149,7 @@ def run(cfg: KFoldConfig, extract: FeatureFn, *, extractor: str,
             ms.append((time.perf_counter() - t1) * 1e3)
             scores.append(score)
             rows.append({"path": f"{folder}/{p.name}", "fold": fold, "score": score,
-                         "threshold": model.threshold})
+                         "threshold": model.threshold, "threshold_alt": alt})
             mask_path = p.with_suffix(".png")
             if mask_path.is_file():
                 full = model.heat_map(amap, image.shape[:2])
@@ -162,6 +165,11 @@ def run(cfg: KFoldConfig, extract: FeatureFn, *, extractor: str,
             bar.update()
         pix[fold] = (ps, pl)
         fs = _fold_summary(cfg, fold, [f for _, f in test], np.array(scores), model.threshold, ps, pl)
+        good = np.array([f == cfg.good_folder for _, f in test])
+        fs.update({"threshold_rule": model.threshold_rule,
+                   "alt": {"rule": alt_rule, "threshold": alt,
+                           "good_rejected": int((np.array(scores)[good] > alt).sum()),
+                           "defective_rejected": int((np.array(scores)[~good] > alt).sum())}})
         fs.update({"train_images": len(train), "teach_seconds": teach_s,
                    "ms_per_image": {"median": float(np.median(ms)), "p95": float(np.percentile(ms, 95))},
                    "sources": sorted({source_of(p.name, cfg.pattern) for p, _ in test})})
@@ -169,9 +177,10 @@ def run(cfg: KFoldConfig, extract: FeatureFn, *, extractor: str,
         if on_fold:
             on_fold(fs)
     with (cfg.out / "scores.csv").open("w") as fh:
-        fh.write("path,fold,score,threshold\n")
+        fh.write("path,fold,score,threshold,threshold_other_rule\n")
         for r in rows:
-            fh.write(f"{r['path']},{r['fold']},{r['score']:.6f},{r['threshold']:.6f}\n")
+            fh.write(f"{r['path']},{r['fold']},{r['score']:.6f},{r['threshold']:.6f},"
+                     f"{r['threshold_alt']:.6f}\n")
     summary: dict[str, object] = {
         "data": str(cfg.data), "folds": cfg.folds, "val_fold": val_fold, "pattern": cfg.pattern,
         "extractor": extractor, "teach_args": cfg.teach_args, "max_train": cfg.max_train,
@@ -230,6 +239,7 @@ def _pooled(cfg: KFoldConfig, val_fold: int, rows: list[dict[str, object]], fold
     rep_ids = {int(f["fold"]) for f in rep}  # type: ignore[call-overload]
     rr = [r for r in rows if r["fold"] in rep_ids]
     norm = np.array([float(r["score"]) / float(r["threshold"]) for r in rr])  # type: ignore[arg-type]
+    alt = np.array([float(r["score"]) > float(r["threshold_alt"]) for r in rr])  # type: ignore[arg-type]
     folder = np.array([str(r["path"]).split("/")[0] for r in rr])
     good = folder == cfg.good_folder
 
@@ -254,6 +264,11 @@ def _pooled(cfg: KFoldConfig, val_fold: int, rows: list[dict[str, object]], fold
         "defect_detection_rate": float((norm[~good] > 1.0).mean()) if (~good).any() else None,
         "per_defect_detection_rate": {name: float((norm[folder == name] > 1.0).mean())
                                       for name in sorted(set(folder) - {cfg.good_folder})},
+        "other_rule": {"rule": folds[0].get("alt", {}).get("rule"),  # type: ignore[attr-defined]
+                       "false_reject_rate": float(alt[good].mean()) if good.any() else None,
+                       "defect_detection_rate": float(alt[~good].mean()) if (~good).any() else None,
+                       "per_defect_detection_rate": {name: float(alt[folder == name].mean())
+                                                     for name in sorted(set(folder) - {cfg.good_folder})}},
         "ms_per_image_median": float(np.median([f["ms_per_image"]["median"]  # type: ignore[index]
                                                 for f in rep])),
         "teach_seconds_mean": float(np.mean([f["teach_seconds"] for f in rep])),
@@ -309,4 +324,10 @@ def format_table(summary: dict[str, object]) -> str:
                      f"{rep['false_reject_rate']:.2%} of {rep['good']}, defective "
                      f"{rep['defect_detection_rate']:.2%} of {rep['defective']} ("
                      + ", ".join(f"{n.removeprefix('MT_')} {v:.0%}" for n, v in det.items()) + ")")
+        other = rep.get("other_rule")
+        if isinstance(other, dict) and other.get("rule"):
+            det = other["per_defect_detection_rate"]
+            lines.append(f"at the {other['rule']} rule's threshold instead: good "
+                         f"{other['false_reject_rate']:.2%}, defective {other['defect_detection_rate']:.2%} ("
+                         + ", ".join(f"{n.removeprefix('MT_')} {v:.0%}" for n, v in det.items()) + ")")
     return "\n".join(lines)

@@ -136,6 +136,9 @@ def add_parser(sub: Any) -> None:
                    "from the other folds, the final bank from all (k+1 coresets); 0: hold out "
                    "--calibration-share of GOOD_DIR instead")
     m.add_argument("--frr", type=float, default=0.01, help="target false-reject rate of the threshold")
+    m.add_argument("--threshold-rule", choices=("robust", "empirical"), default="robust",
+                   help="how held-out good scores give the threshold: robust (normal fit by median and upper "
+                   "MAD, default) or empirical (the quantile)")
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--threads", type=int, default=1, help="ONNX Runtime/OpenCV threads (default 1)")
     m.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
@@ -175,6 +178,9 @@ def add_parser(sub: Any) -> None:
     kf.add_argument("--max-patches", type=int, default=1_000_000,
                     help="coreset chosen among at most this many patches (default 1,000,000)")
     kf.add_argument("--frr", type=float, default=0.01)
+    kf.add_argument("--threshold-rule", choices=("robust", "empirical"), default="robust",
+                    help="how held-out good scores give the threshold: robust (normal fit by median and upper "
+                   "MAD, default) or empirical (the quantile)")
     kf.add_argument("--seed", type=int, default=0)
     kf.add_argument("--threads", type=int, default=1)
     kf.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
@@ -381,7 +387,7 @@ def _mtd(args: argparse.Namespace) -> int:
     cfg = mtd.MtdConfig(args.train, args.test, args.out, good_folder=args.good_folder,
                         short_side=args.short_side, bank_size=args.bank_size, dims=args.dims,
                         top_k=args.top_k, calibration_share=args.calibration_share, folds=args.folds,
-                        frr=args.frr,
+                        frr=args.frr, threshold_rule=args.threshold_rule,
                         seed=args.seed, threads=args.threads, progress=not args.quiet)
     info = {"providers": list(getattr(extract, "providers", ())), "precision": args.precision}
     summary = mtd.run(cfg, extract, extractor=getattr(extract, "name", args.extractor), info=info)
@@ -401,7 +407,7 @@ def _mtd_kfold(args: argparse.Namespace) -> int:
         "short_side": args.short_side, "bank_size": args.bank_size, "dims": args.dims,
         "top_k": args.top_k, "folds": args.calibration_folds, "frr": args.frr, "seed": args.seed,
         "calibration_share": args.calibration_share,
-        "max_patches": args.max_patches}
+        "max_patches": args.max_patches, "threshold_rule": args.threshold_rule}
     cfg = mtd_kfold.KFoldConfig(
         args.data, args.out, good_folder=args.good_folder, folds=args.folds, val_fold=args.val_fold,
         val_source=args.val_source or None,

@@ -21,6 +21,7 @@ import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from statistics import NormalDist
 
 import cv2
 import numpy as np
@@ -94,6 +95,41 @@ def threshold_at_frr(good_scores: Sequence[float] | np.ndarray, frr: float) -> f
     return float(s[k - 1])
 
 
+#: how teaching turns held-out good scores into the threshold (see threshold_for)
+THRESHOLD_RULES = ("robust", "empirical")
+#: fewer held-out scores than this: the robust rule falls back to the empirical one
+ROBUST_MIN_SCORES = 8
+
+
+def threshold_robust(good_scores: Sequence[float] | np.ndarray, frr: float) -> float:
+    """The threshold at false-reject rate ``frr`` from a normal fit of the good scores that a few
+    odd good parts cannot move: median + z(1 - frr) * spread, where the spread is the median of the
+    deviations *above* the median, scaled by 1.4826 (the MAD's normal consistency factor; the upper
+    half only, because image scores are right-skewed). The empirical quantile of 50-500 held-out
+    parts at 1% is their 1st-5th largest score, i.e. set by the one or two oddest "good" parts (on
+    the tiles a scratched tile and its near-duplicate); the fit uses every score. With fewer than
+    :data:`ROBUST_MIN_SCORES` scores, or ``frr`` 0, the empirical rule (:func:`threshold_at_frr`)."""
+    s = np.sort(np.asarray(good_scores, dtype=np.float64))
+    if s.size < ROBUST_MIN_SCORES or frr <= 0.0:
+        return threshold_at_frr(s, frr)
+    if not (0.0 < frr < 1.0):
+        raise CalibrationError(f"false-reject rate must be in [0, 1), got {frr}")
+    med = float(np.median(s))
+    upper = s[s > med] - med
+    spread = 1.4826 * float(np.median(upper)) if upper.size else 0.0
+    return med + NormalDist().inv_cdf(1.0 - frr) * spread
+
+
+def threshold_for(good_scores: Sequence[float] | np.ndarray, frr: float, rule: str) -> float:
+    """The threshold from held-out good scores by ``rule``: ``robust`` (:func:`threshold_robust`,
+    the default: chosen on the MTD validation fold) or ``empirical`` (:func:`threshold_at_frr`)."""
+    if rule == "robust":
+        return threshold_robust(good_scores, frr)
+    if rule == "empirical":
+        return threshold_at_frr(good_scores, frr)
+    raise CalibrationError(f"threshold rule must be one of {THRESHOLD_RULES}, got {rule!r}")
+
+
 def auroc(scores: Sequence[float] | np.ndarray, labels: Sequence[int] | np.ndarray) -> float:
     """Area under the ROC curve (probability that a positive outscores a negative; ties count
     half). NaN when one class is absent."""
@@ -133,6 +169,7 @@ class GoodSetModel:
     contrast: str = "percentile"  # see normalise_contrast
     top_k: int = 1  # the image score is the mean of the k largest patch anomalies
     map_sigma: float = MAP_SIGMA  # blur of the localisation map, in patches (see heat_map)
+    threshold_rule: str = "empirical"  # how the threshold came from calibration_scores (threshold_for)
 
     def __post_init__(self) -> None:
         if self.components.shape != (self.mean.shape[0], self.bank.shape[1]):
@@ -165,7 +202,7 @@ class GoodSetModel:
     def meta(self) -> dict[str, object]:
         return {"format": FORMAT, "threshold": self.threshold, "frr": self.frr,
                 "short_side": self.short_side, "extractor": self.extractor, "contrast": self.contrast,
-                "top_k": self.top_k, "map_sigma": self.map_sigma}
+                "top_k": self.top_k, "map_sigma": self.map_sigma, "threshold_rule": self.threshold_rule}
 
     def to_bytes(self) -> bytes:
         """The model as an ``.npz`` archive (what :meth:`save` writes and a recipe bundle holds)."""
@@ -210,7 +247,8 @@ class GoodSetModel:
                            z["components"].astype(np.float32), float(meta["threshold"]),
                            float(meta["frr"]), int(meta["short_side"]), str(meta["extractor"]),
                            z["calibration_scores"], str(meta["contrast"]), int(meta["top_k"]),
-                           float(meta.get("map_sigma", MAP_SIGMA)))
+                           float(meta.get("map_sigma", MAP_SIGMA)),
+                           str(meta.get("threshold_rule", "empirical")))
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise CalibrationError(f"cannot read {source}: {exc}") from exc
 
@@ -236,18 +274,21 @@ def _distances(raw: np.ndarray, mean: np.ndarray, components: np.ndarray, bank: 
 def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, short_side: int = 224,
           bank_size: int = 5000, dims: int = 64, frr: float = 0.01, calibration_share: float = 0.1,
           folds: int = 0, seed: int = 0, max_patches: int = 1_000_000, contrast: str = "percentile",
-          top_k: int = 50, progress: bool = False) -> GoodSetModel:
+          top_k: int = 50, threshold_rule: str = "robust", progress: bool = False) -> GoodSetModel:
     """Teach from good images: PCA to ``dims`` and a coreset bank of ``bank_size`` patches; the
     threshold from scores of good images the bank did not see, at false-reject rate ``frr``.
 
     Calibration: with ``folds`` >= 2, k-fold: every good image is scored by a bank taught from the
     other folds, and the final bank is taught from all of them (slower, but every good image gives
     a calibration score); otherwise a seeded ``calibration_share`` of the images is held out of the
-    bank and scored. The coreset is chosen among at most ``max_patches`` patches (a seeded random
-    sample). ``progress`` prints progress bars to stderr."""
+    bank and scored. The threshold comes from those scores by ``threshold_rule``
+    (:func:`threshold_for`). The coreset is chosen among at most ``max_patches`` patches (a seeded
+    random sample). ``progress`` prints progress bars to stderr."""
     n = len(images)
     if n < 2:
         raise CalibrationError(f"need at least 2 good images to teach, got {n}")
+    if threshold_rule not in THRESHOLD_RULES:
+        raise CalibrationError(f"threshold rule must be one of {THRESHOLD_RULES}, got {threshold_rule!r}")
     if folds >= 2 and n < folds:
         raise CalibrationError(f"{folds}-fold calibration needs at least {folds} good images, got {n}")
     rng = np.random.default_rng(seed)
@@ -300,4 +341,5 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
                        "or k-fold calibration, give more scores)", cal_scores.size, 100 * frr)
     logger.info("taught from %d good images (bank %d x %d), threshold from %d calibration scores",
                 len(fit_idx), bank.shape[0], bank.shape[1], cal_scores.size)
-    return replace(model, threshold=threshold_at_frr(cal_scores, frr), calibration_scores=cal_scores)
+    return replace(model, threshold=threshold_for(cal_scores, frr, threshold_rule),
+                   calibration_scores=cal_scores, threshold_rule=threshold_rule)

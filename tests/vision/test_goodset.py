@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import io
 import itertools
+import json
+import zipfile
 
 import cv2
 import numpy as np
 import pytest
 
 from inspection.errors import CalibrationError
-from inspection.vision.goodset import GoodSetModel, auroc, resize_short, teach, threshold_at_frr
+from inspection.vision.goodset import (
+    GoodSetModel,
+    auroc,
+    resize_short,
+    teach,
+    threshold_at_frr,
+    threshold_for,
+    threshold_robust,
+)
 from inspection.vision.memory_bank import coreset, fit_projection, nearest_distances
 
 
@@ -49,6 +60,39 @@ def test_threshold_refuses_bad_rates(frr):
 def test_threshold_needs_scores():
     with pytest.raises(CalibrationError):
         threshold_at_frr([], 0.01)
+
+
+def test_robust_threshold_is_the_normal_quantile_and_odd_parts_do_not_move_it():
+    rng = np.random.default_rng(5)
+    scores = rng.normal(26.0, 1.0, 2000)
+    # on many normal scores it agrees with the empirical 1% quantile (z = 2.326)
+    assert threshold_robust(scores, 0.01) == pytest.approx(26.0 + 2.326, abs=0.15)
+    assert threshold_robust(scores, 0.01) == pytest.approx(threshold_at_frr(scores, 0.01), abs=0.2)
+    # 109 held-out parts, two of them odd (e.g. a scratched "good" tile and its near-duplicate): the
+    # empirical 1% threshold is the second-largest score, i.e. the odd parts; the robust one is not
+    few = np.concatenate([rng.normal(26.0, 1.0, 107), [32.1, 32.0]])
+    assert threshold_at_frr(few, 0.01) == pytest.approx(32.0)
+    robust = threshold_robust(few, 0.01)
+    assert 27.5 < robust < 29.5
+    assert threshold_robust(np.concatenate([few, [80.0, 90.0]]), 0.01) == pytest.approx(robust, abs=0.2)
+    # the upper spread: right-skewed scores get a higher threshold than their mirror image
+    skew = rng.gamma(2.0, 1.0, 500)
+    assert threshold_robust(skew, 0.01) > threshold_robust(-skew + 2 * np.median(skew), 0.01)
+
+
+def test_robust_threshold_falls_back_to_the_empirical_rule():
+    few = [1.0, 2.0, 3.0, 10.0]  # fewer than 8 scores: no fit
+    assert threshold_robust(few, 0.01) == threshold_at_frr(few, 0.01) == 10.0
+    many = list(np.arange(20.0))
+    assert threshold_robust(many, 0.0) == 19.0  # frr 0: the largest
+    assert threshold_for(many, 0.05, "empirical") == threshold_at_frr(many, 0.05)
+    assert threshold_for(many, 0.05, "robust") == threshold_robust(many, 0.05)
+    with pytest.raises(CalibrationError):
+        threshold_for(many, 0.05, "guess")
+    with pytest.raises(CalibrationError):
+        threshold_robust(many, 1.0)
+    with pytest.raises(CalibrationError):
+        threshold_robust(many, float("nan"))
 
 
 def test_auroc_matches_pairwise_definition_with_ties():
@@ -96,7 +140,8 @@ def test_teach_then_anomaly_scores_defect_above_threshold(tmp_path):
     model = teach(goods, block_features, extractor="blocks", short_side=96, bank_size=200, frr=0.0,
                   seed=1, top_k=1, calibration_share=0.2)
     assert model.calibration_scores.size == 5  # 20% of 24 held out
-    assert model.threshold == pytest.approx(model.calibration_scores.max())
+    assert model.threshold == pytest.approx(model.calibration_scores.max())  # 5 scores: empirical
+    assert model.threshold_rule == "robust"
     fresh_good = texture(rng)
     bad = texture(rng)
     cv2.circle(bad, (60, 40), 6, 20, -1)  # a dark blow-hole
@@ -112,6 +157,7 @@ def test_teach_then_anomaly_scores_defect_above_threshold(tmp_path):
     again = GoodSetModel.load(path)
     assert again.threshold == model.threshold and again.short_side == 96
     assert again.map_sigma == model.map_sigma and again.digest() == model.digest()
+    assert again.threshold_rule == "robust"
     assert GoodSetModel.from_bytes(model.to_bytes()).digest() == model.digest()
     assert again.image_score(again.anomaly_map(bad, block_features)) == pytest.approx(
         model.image_score(amap))
@@ -120,6 +166,41 @@ def test_teach_then_anomaly_scores_defect_above_threshold(tmp_path):
 def test_teach_refuses_too_few_images():
     with pytest.raises(CalibrationError):
         teach([np.zeros((64, 64), np.uint8)], block_features, extractor="x")
+
+
+def test_teach_sets_the_threshold_by_the_rule_asked_for():
+    rng = np.random.default_rng(11)
+    goods = [texture(rng, (48, 64)) for _ in range(30)]
+    kw = dict(extractor="blocks", short_side=48, bank_size=100, frr=0.05, seed=2, top_k=3, folds=3)
+    robust = teach(goods, block_features, **kw)
+    empirical = teach(goods, block_features, threshold_rule="empirical", **kw)
+    np.testing.assert_array_equal(robust.calibration_scores, empirical.calibration_scores)
+    assert robust.threshold == pytest.approx(threshold_robust(robust.calibration_scores, 0.05))
+    assert empirical.threshold == pytest.approx(threshold_at_frr(empirical.calibration_scores, 0.05))
+    assert (robust.threshold_rule, empirical.threshold_rule) == ("robust", "empirical")
+    assert robust.digest() != empirical.digest()
+    with pytest.raises(CalibrationError):
+        teach(goods, block_features, threshold_rule="median", **kw)
+
+
+def test_a_model_file_without_a_threshold_rule_reads_as_empirical():
+    rng = np.random.default_rng(12)
+    model = teach([texture(rng, (48, 64)) for _ in range(10)], block_features, extractor="blocks",
+                  short_side=48, bank_size=50, seed=0)
+    buf = io.BytesIO(model.to_bytes())
+    out = io.BytesIO()
+    with zipfile.ZipFile(buf) as zin, zipfile.ZipFile(out, "w") as zout:
+        for item in zin.namelist():
+            data = zin.read(item)
+            if item == "meta.npy":
+                meta = json.loads(str(np.load(io.BytesIO(data))))
+                del meta["threshold_rule"]  # as written before the rule existed
+                b = io.BytesIO()
+                np.save(b, np.array(json.dumps(meta)))
+                data = b.getvalue()
+            zout.writestr(item, data)
+    old = GoodSetModel.from_bytes(out.getvalue())
+    assert old.threshold_rule == "empirical" and old.threshold == model.threshold
 
 
 def test_loading_a_corrupt_model_is_a_calibration_error(tmp_path):
