@@ -52,7 +52,6 @@ class GoodSetTeachParams:
     max_patches: int = 200_000  # the coreset's pool (a seeded sample): its size sets the teach time
     min_parts: int = 5
     align_parts: bool = True  # False: the parts are already in one frame (e.g. cropped tiles)
-    threshold_rule: str = "robust"  # see inspection.vision.goodset.threshold_for
 
 
 @dataclass(frozen=True)
@@ -99,7 +98,7 @@ def teach_goodset(images: list[tuple[str, np.ndarray | InspectionError]], params
     model = teach(stack, extract, extractor=extractor, short_side=params.short_side,
                   bank_size=params.bank_size, dims=params.dims, frr=params.target_frr,
                   folds=params.folds, max_patches=params.max_patches, top_k=params.top_k,
-                  contrast=params.contrast, threshold_rule=params.threshold_rule, progress=progress)
+                  contrast=params.contrast, progress=progress)
     timings["model"] = time.perf_counter() - t0 - timings["align"]
     for name in names:
         reports[name] = PartReport(name, "good", "taught")
@@ -116,7 +115,6 @@ def thresholds_data(result: GoodSetTeachResult) -> dict[str, object]:
     """What the bundle's thresholds.json says about a good-set recipe."""
     m = result.model
     return {"detector": "goodset", "threshold": m.threshold, "target_frr": m.frr,
-            "threshold_rule": m.threshold_rule,
             "calibration_scores": [float(s) for s in m.calibration_scores],
             "calibration_false_reject_rate": float((m.calibration_scores > m.threshold).mean())
             if m.calibration_scores.size else None,

@@ -47,7 +47,7 @@ cv2.setNumThreads(1)
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("SYNTH_CACHE", str(ROOT / "cache")))
-RESULTS = ROOT / "experiments" / "results" / "flow.jsonl"
+RESULTS = Path(os.environ.get("EXP_RESULTS", str(ROOT / "experiments" / "results" / "flow.jsonl")))
 GOOD = "MT_Free"
 MAP_SIGMA = 5.0
 TOP_K = 50

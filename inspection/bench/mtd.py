@@ -44,7 +44,7 @@ class MtdConfig:
     calibration_share: float = 0.1
     folds: int = 5  # >= 2: k-fold calibration; 0: a held-out share
     frr: float = 0.01
-    threshold_rule: str = "robust"  # see goodset.threshold_for
+    threshold_rule: str = "empirical"  # see goodset.threshold_for
     seed: int = 0
     threads: int = 1
     pixel_step: int = 4  # pixel AUROC on every n-th pixel of each row/column

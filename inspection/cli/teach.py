@@ -99,10 +99,6 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--max-patches", type=int, default=200_000,
                    help="the coreset is chosen among this many patches (a seeded sample; default "
                    "200,000): teach time grows with it")
-    g.add_argument("--threshold-rule", choices=("robust", "empirical"), default="robust",
-                   help="threshold from the held-out good scores: robust (a normal fit by their median "
-                   "and upper MAD, which one or two odd good parts cannot move; default) or empirical "
-                   "(their quantile)")
     g.add_argument("--extractor", default="effnet-lite0", help="patch feature extractor")
     g.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32")
     lv = p.add_argument_group("live camera (--live DRIVER)")
@@ -278,8 +274,7 @@ def _teach_goodset(args: argparse.Namespace) -> int:
         name=args.name or args.out.name, number=args.number, detect=detect, roi=args.roi,
         ignore=read_image(args.ignore) if args.ignore else None, mm_per_px=args.mm_per_px,
         target_frr=frr, folds=args.folds, short_side=args.short_side, bank_size=args.bank_size,
-        top_k=args.top_k, max_patches=args.max_patches, align_parts=not args.no_align,
-        threshold_rule=args.threshold_rule)
+        top_k=args.top_k, max_patches=args.max_patches, align_parts=not args.no_align)
     extract = feature_extractors.create(args.extractor, threads=args.threads, device="cpu",
                                         precision=args.precision)
     images = _images(args)
@@ -295,8 +290,7 @@ def _teach_goodset(args: argparse.Namespace) -> int:
     for p in aside[:20]:
         print(f"  {p.name}: {p.status}: {p.reason}")
     print(f"threshold {result.model.threshold:.4f} at a {frr:.1%} target false-reject rate "
-          f"({result.model.calibration_scores.size} held-out good scores, {result.model.threshold_rule} "
-          f"rule); "
+          f"({result.model.calibration_scores.size} held-out good scores); "
           f"taught in {result.timings['total']:.1f} s")
     print(f"wrote {args.out} (content hash {manifest['content_hash'][:16]}...)")
     if args.json:

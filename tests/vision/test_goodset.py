@@ -140,8 +140,8 @@ def test_teach_then_anomaly_scores_defect_above_threshold(tmp_path):
     model = teach(goods, block_features, extractor="blocks", short_side=96, bank_size=200, frr=0.0,
                   seed=1, top_k=1, calibration_share=0.2)
     assert model.calibration_scores.size == 5  # 20% of 24 held out
-    assert model.threshold == pytest.approx(model.calibration_scores.max())  # 5 scores: empirical
-    assert model.threshold_rule == "robust"
+    assert model.threshold == pytest.approx(model.calibration_scores.max())
+    assert model.threshold_rule == "empirical"
     fresh_good = texture(rng)
     bad = texture(rng)
     cv2.circle(bad, (60, 40), 6, 20, -1)  # a dark blow-hole
@@ -157,7 +157,7 @@ def test_teach_then_anomaly_scores_defect_above_threshold(tmp_path):
     again = GoodSetModel.load(path)
     assert again.threshold == model.threshold and again.short_side == 96
     assert again.map_sigma == model.map_sigma and again.digest() == model.digest()
-    assert again.threshold_rule == "robust"
+    assert again.threshold_rule == "empirical"
     assert GoodSetModel.from_bytes(model.to_bytes()).digest() == model.digest()
     assert again.image_score(again.anomaly_map(bad, block_features)) == pytest.approx(
         model.image_score(amap))
@@ -172,8 +172,8 @@ def test_teach_sets_the_threshold_by_the_rule_asked_for():
     rng = np.random.default_rng(11)
     goods = [texture(rng, (48, 64)) for _ in range(30)]
     kw = dict(extractor="blocks", short_side=48, bank_size=100, frr=0.05, seed=2, top_k=3, folds=3)
-    robust = teach(goods, block_features, **kw)
-    empirical = teach(goods, block_features, threshold_rule="empirical", **kw)
+    empirical = teach(goods, block_features, **kw)
+    robust = teach(goods, block_features, threshold_rule="robust", **kw)
     np.testing.assert_array_equal(robust.calibration_scores, empirical.calibration_scores)
     assert robust.threshold == pytest.approx(threshold_robust(robust.calibration_scores, 0.05))
     assert empirical.threshold == pytest.approx(threshold_at_frr(empirical.calibration_scores, 0.05))
@@ -186,7 +186,7 @@ def test_teach_sets_the_threshold_by_the_rule_asked_for():
 def test_a_model_file_without_a_threshold_rule_reads_as_empirical():
     rng = np.random.default_rng(12)
     model = teach([texture(rng, (48, 64)) for _ in range(10)], block_features, extractor="blocks",
-                  short_side=48, bank_size=50, seed=0)
+                  short_side=48, bank_size=50, seed=0, threshold_rule="robust")
     buf = io.BytesIO(model.to_bytes())
     out = io.BytesIO()
     with zipfile.ZipFile(buf) as zin, zipfile.ZipFile(out, "w") as zout:
@@ -200,7 +200,12 @@ def test_a_model_file_without_a_threshold_rule_reads_as_empirical():
                 data = b.getvalue()
             zout.writestr(item, data)
     old = GoodSetModel.from_bytes(out.getvalue())
+    assert model.threshold_rule == "robust"
     assert old.threshold_rule == "empirical" and old.threshold == model.threshold
+    # an empirical model's settings (and so its digest, checked by bundles and recipe versions)
+    # are what they were before the rule existed
+    assert "threshold_rule" not in old.meta()
+    assert GoodSetModel.from_bytes(old.to_bytes()).digest() == old.digest()
 
 
 def test_loading_a_corrupt_model_is_a_calibration_error(tmp_path):
