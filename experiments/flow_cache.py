@@ -31,6 +31,7 @@ from inspection.vision.goodset import feature_extractors, prepare_image
 
 PIXEL_STEP = 4
 SHORT = int(os.environ.get("SHORT_SIDE", "224"))
+PAD = int(os.environ.get("PAD", "0"))  # px, a multiple of 8
 
 
 def main() -> None:
@@ -43,7 +44,13 @@ def main() -> None:
     for i, (p, folder, fold) in enumerate(items):
         image = read_image(p)
         t0 = time.perf_counter()
-        feats = extract(prepare_image(image, SHORT, "percentile"))
+        prep = prepare_image(image, SHORT, "percentile")
+        if PAD:  # reflect the borders so edge patches see mirrored surface, not the CNN's zero padding
+            prep = cv2.copyMakeBorder(prep, PAD, PAD, PAD, PAD, cv2.BORDER_REFLECT_101)
+        feats = extract(prep)
+        if PAD:
+            c = PAD // 8
+            feats = feats[c:-c, c:-c]
         ms = (time.perf_counter() - t0) * 1e3
         mask = read_image(p.with_suffix(".png")) > 127
         np.savez(out / "feats" / f"{i}.npz", feats=feats.astype(np.float16),

@@ -119,7 +119,7 @@ def evaluate(name: str, fold: int, items: list[dict], test: list[int], cal: list
 # ---------------------------------------------------------------- memory bank (the product's model)
 def bank_maps(fit: list[int], cal: list[int], test: list[int], data: dict, max_patches: int) -> tuple[dict, dict]:
     rng = data["_rng"]
-    feats = [data[i]["feats"].reshape(-1, 232) for i in fit]
+    feats = [data[i]["feats"].reshape(-1, data[i]["feats"].shape[-1]) for i in fit]
     t0 = time.perf_counter()
     mean, comp = fit_projection(np.concatenate(feats), 64, seed=0)
     pool = np.concatenate(feats)
@@ -132,7 +132,8 @@ def bank_maps(fit: list[int], cal: list[int], test: list[int], data: dict, max_p
     for i in list(test) + list(cal):
         f = data[i]["feats"]
         t1 = time.perf_counter()
-        maps[i] = nearest_distances((f.reshape(-1, 232) - mean) @ comp, bank).reshape(f.shape[:2])
+        raw = f.reshape(-1, f.shape[-1])
+        maps[i] = nearest_distances((raw - mean) @ comp, bank).reshape(f.shape[:2])
         ms.append((time.perf_counter() - t1) * 1e3)
     return maps, {"teach_s": teach_s, "ms_model": float(np.median(ms))}
 

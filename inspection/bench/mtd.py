@@ -45,6 +45,7 @@ class MtdConfig:
     folds: int = 5  # >= 2: k-fold calibration; 0: a held-out share
     frr: float = 0.01
     threshold_rule: str = "empirical"  # see goodset.threshold_for
+    scales: tuple[tuple[int, int], ...] | None = None  # see goodset.teach
     seed: int = 0
     threads: int = 1
     pixel_step: int = 4  # pixel AUROC on every n-th pixel of each row/column
@@ -79,7 +80,7 @@ def run(cfg: MtdConfig, extract: FeatureFn, *, extractor: str, info: dict[str, o
     model = teach([read_image(p) for p in train_files], extract, extractor=extractor,
                   short_side=cfg.short_side, bank_size=cfg.bank_size, dims=cfg.dims, top_k=cfg.top_k,
                   calibration_share=cfg.calibration_share, folds=cfg.folds, frr=cfg.frr, seed=cfg.seed,
-                  threshold_rule=cfg.threshold_rule,
+                  threshold_rule=cfg.threshold_rule, scales=cfg.scales,
                   progress=cfg.progress)
     teach_s = time.perf_counter() - t0
     model.save(cfg.out / "goodset_model.npz")

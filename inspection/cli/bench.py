@@ -140,6 +140,9 @@ def add_parser(sub: Any) -> None:
                    help="how held-out good scores give the threshold: empirical (their quantile, "
                    "default) or robust (a normal fit by median and upper MAD; an experiment: on MTD it "
                    "rejected 7.5%% of good tiles at a 1%% target)")
+    m.add_argument("--features", choices=("joint", "per-block"), default="joint",
+                   help="one memory bank of all feature channels (joint, default) or one per tapped "
+                   "block, 7 and 10, their distances added in units of their held-out spread (per-block)")
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--threads", type=int, default=1, help="ONNX Runtime/OpenCV threads (default 1)")
     m.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
@@ -183,6 +186,9 @@ def add_parser(sub: Any) -> None:
                     help="how held-out good scores give the threshold: empirical (their quantile, "
                    "default) or robust (a normal fit by median and upper MAD; an experiment: on MTD it "
                    "rejected 7.5%% of good tiles at a 1%% target)")
+    kf.add_argument("--features", choices=("joint", "per-block"), default="joint",
+                    help="one memory bank of all feature channels (joint, default) or one per tapped "
+                    "block, 7 and 10, their distances added in units of their held-out spread (per-block)")
     kf.add_argument("--seed", type=int, default=0)
     kf.add_argument("--threads", type=int, default=1)
     kf.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
@@ -382,7 +388,7 @@ def _calibration(args: argparse.Namespace) -> int:
 
 def _mtd(args: argparse.Namespace) -> int:
     from inspection.bench import mtd
-    from inspection.vision.goodset import feature_extractors
+    from inspection.vision.goodset import FEATURE_LAYOUTS, feature_extractors
 
     extract = feature_extractors.create(args.extractor, threads=args.threads, device=args.device,
                                         precision=args.precision)
@@ -390,6 +396,7 @@ def _mtd(args: argparse.Namespace) -> int:
                         short_side=args.short_side, bank_size=args.bank_size, dims=args.dims,
                         top_k=args.top_k, calibration_share=args.calibration_share, folds=args.folds,
                         frr=args.frr, threshold_rule=args.threshold_rule,
+                        scales=FEATURE_LAYOUTS[args.features],
                         seed=args.seed, threads=args.threads, progress=not args.quiet)
     info = {"providers": list(getattr(extract, "providers", ())), "precision": args.precision}
     summary = mtd.run(cfg, extract, extractor=getattr(extract, "name", args.extractor), info=info)
@@ -401,7 +408,7 @@ def _mtd(args: argparse.Namespace) -> int:
 
 def _mtd_kfold(args: argparse.Namespace) -> int:
     from inspection.bench import mtd_kfold
-    from inspection.vision.goodset import feature_extractors
+    from inspection.vision.goodset import FEATURE_LAYOUTS, feature_extractors
 
     extract = feature_extractors.create(args.extractor, threads=args.threads, device=args.device,
                                         precision=args.precision)
@@ -409,7 +416,8 @@ def _mtd_kfold(args: argparse.Namespace) -> int:
         "short_side": args.short_side, "bank_size": args.bank_size, "dims": args.dims,
         "top_k": args.top_k, "folds": args.calibration_folds, "frr": args.frr, "seed": args.seed,
         "calibration_share": args.calibration_share,
-        "max_patches": args.max_patches, "threshold_rule": args.threshold_rule}
+        "max_patches": args.max_patches, "threshold_rule": args.threshold_rule,
+        "scales": FEATURE_LAYOUTS[args.features]}
     cfg = mtd_kfold.KFoldConfig(
         args.data, args.out, good_folder=args.good_folder, folds=args.folds, val_fold=args.val_fold,
         val_source=args.val_source or None,

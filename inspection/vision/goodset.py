@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from statistics import NormalDist
+from typing import Any
 
 import cv2
 import numpy as np
@@ -157,12 +158,46 @@ def auroc(scores: Sequence[float] | np.ndarray, labels: Sequence[int] | np.ndarr
 NearestFn = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
+#: per-block banks of the effnet-lite0 extractor: its blocks 7 (channels 40-119) and 10 (120-231),
+#: block 4 (0-39) left out (chosen on the MTD validation fold, see docs/benchmarks.md, round 4)
+LITE0_BLOCKS = ((40, 120), (120, 232))
+#: what ``features`` names in teaching: all channels in one bank, or one bank per tapped block
+FEATURE_LAYOUTS = {"joint": None, "per-block": LITE0_BLOCKS}
+
+
+@dataclass(frozen=True)
+class ScaleBank:
+    """The bank of one slice of the feature channels (one tapped block of the extractor), and the
+    mean and spread of its image scores on held-out good images, which put the slices' distances
+    on one scale before they are added."""
+
+    lo: int
+    hi: int
+    mean: np.ndarray  # (hi - lo,) float32
+    components: np.ndarray  # (hi - lo, D) float32
+    bank: np.ndarray  # (M, D) float32, projected
+    mu: float = 0.0
+    sd: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.lo < self.hi) or self.components.shape != (self.hi - self.lo, self.bank.shape[1]) \
+                or self.mean.shape != (self.hi - self.lo,):
+            raise CalibrationError(f"feature slice {self.lo}:{self.hi}: projection {self.components.shape} "
+                                   f"does not fit mean {self.mean.shape} and bank {self.bank.shape}")
+        if not (math.isfinite(self.mu) and math.isfinite(self.sd) and self.sd > 0):
+            raise CalibrationError(f"feature slice {self.lo}:{self.hi}: bad score scale {self.mu}, {self.sd}")
+        object.__setattr__(self, "_bank_sq", np.einsum("ij,ij->i", self.bank, self.bank))
+
+
 @dataclass(frozen=True)
 class GoodSetModel:
     """A taught good-set model: memory bank, threshold, and how images are prepared and scored.
 
     Patch features are centred and projected (``mean``, ``components``: PCA) before the
-    nearest-neighbour search in the ``bank`` (already projected)."""
+    nearest-neighbour search in the ``bank`` (already projected). With ``scales``, every slice of
+    the channels (a tapped block) has its own projection and bank instead; a patch's anomaly is the
+    sum of its slices' distances, each in units of its held-out good images' score spread
+    ((d - mu) / sd), and ``bank``, ``mean``, ``components`` are the first slice's."""
 
     bank: np.ndarray  # (M, D) float32, projected
     mean: np.ndarray  # (C,) float32
@@ -176,16 +211,24 @@ class GoodSetModel:
     top_k: int = 1  # the image score is the mean of the k largest patch anomalies
     map_sigma: float = MAP_SIGMA  # blur of the localisation map, in patches (see heat_map)
     threshold_rule: str = "empirical"  # how the threshold came from calibration_scores (threshold_for)
+    scales: tuple[ScaleBank, ...] = ()  # per-slice banks (empty: one bank of all channels)
+    feature_channels: int = 0  # the extractor's channel count (with scales; else mean's length)
 
     def __post_init__(self) -> None:
         if self.components.shape != (self.mean.shape[0], self.bank.shape[1]):
             raise CalibrationError(f"projection {self.components.shape} does not fit mean "
                                    f"{self.mean.shape} and bank {self.bank.shape}")
+        if self.scales:
+            if any(sc.hi > self.feature_channels for sc in self.scales):
+                raise CalibrationError(f"feature slices {[(sc.lo, sc.hi) for sc in self.scales]} do not fit "
+                                       f"{self.feature_channels} channels")
+            if self.scales[0].bank is not self.bank and not np.array_equal(self.scales[0].bank, self.bank):
+                raise CalibrationError("with scales, the model's bank is the first slice's")
         object.__setattr__(self, "_bank_sq", np.einsum("ij,ij->i", self.bank, self.bank))
 
     @property
     def channels(self) -> int:
-        return int(self.mean.shape[0])
+        return int(self.feature_channels) if self.scales else int(self.mean.shape[0])
 
     def anomaly_map(self, image: np.ndarray, extract: FeatureFn) -> np.ndarray:
         """Per-patch anomaly (h, w) of a grey uint8 image."""
@@ -194,9 +237,12 @@ class GoodSetModel:
         if c != self.channels:
             raise CalibrationError(f"features have {c} channels, the model {self.channels}: taught "
                                    f"with another extractor ({self.extractor})")
-        d = _distances(feats.reshape(-1, c), self.mean, self.components, self.bank, extract,
-                       self._bank_sq)  # type: ignore[attr-defined]
-        return d.reshape(h, w)
+        raw = feats.reshape(-1, c)
+        if not self.scales:
+            d = _distances(raw, self.mean, self.components, self.bank, extract,
+                           self._bank_sq)  # type: ignore[attr-defined]
+            return d.reshape(h, w)
+        return _combined(raw, self.scales, extract).reshape(h, w)
 
     def image_score(self, amap: np.ndarray) -> float:
         """Mean of the ``top_k`` largest patch anomalies (k=1: the maximum). Several patches rather
@@ -214,21 +260,30 @@ class GoodSetModel:
             # only then: models taught before the rule existed keep their digests, which recipe
             # bundles and versions check when they load
             meta["threshold_rule"] = self.threshold_rule
+        if self.scales:  # likewise
+            meta["scales"] = [[sc.lo, sc.hi, sc.mu, sc.sd] for sc in self.scales]
+            meta["feature_channels"] = self.feature_channels
         return meta
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        out = {"bank": self.bank, "mean": self.mean, "components": self.components,
+               "calibration_scores": self.calibration_scores}
+        for k, sc in enumerate(self.scales[1:], 1):
+            out.update({f"bank_{k}": sc.bank, f"mean_{k}": sc.mean, f"components_{k}": sc.components})
+        return out
 
     def to_bytes(self) -> bytes:
         """The model as an ``.npz`` archive (what :meth:`save` writes and a recipe bundle holds)."""
         buf = io.BytesIO()
-        np.savez_compressed(buf, bank=self.bank, mean=self.mean, components=self.components,
-                            calibration_scores=self.calibration_scores,
-                            meta=np.array(json.dumps(self.meta())))
+        arrays: dict[str, Any] = dict(self._arrays(), meta=np.array(json.dumps(self.meta())))
+        np.savez_compressed(buf, **arrays)
         return buf.getvalue()
 
     def digest(self) -> str:
         """SHA-256 of the model's arrays and settings (not of the archive's bytes, which carry
         timestamps): equal models have equal digests."""
         h = hashlib.sha256(json.dumps(self.meta(), sort_keys=True).encode())
-        for a in (self.bank, self.mean, self.components, self.calibration_scores):
+        for a in self._arrays().values():  # the joint model's: bank, mean, components, scores
             arr = np.ascontiguousarray(a)
             h.update(repr((arr.dtype.str, arr.shape)).encode())
             h.update(arr.tobytes())
@@ -255,12 +310,21 @@ class GoodSetModel:
                 if meta.get("format") != FORMAT:
                     raise CalibrationError(f"{source}: not a good-set model of format {FORMAT!r} "
                                            f"({meta.get('format')!r})")
-                return cls(z["bank"].astype(np.float32), z["mean"].astype(np.float32),
-                           z["components"].astype(np.float32), float(meta["threshold"]),
+                bank = z["bank"].astype(np.float32)
+                mean = z["mean"].astype(np.float32)
+                components = z["components"].astype(np.float32)
+                scales: list[ScaleBank] = []
+                for k, (lo, hi, mu, sd) in enumerate(meta.get("scales", [])):
+                    arrays = (mean, components, bank) if k == 0 else (
+                        z[f"mean_{k}"].astype(np.float32), z[f"components_{k}"].astype(np.float32),
+                        z[f"bank_{k}"].astype(np.float32))
+                    scales.append(ScaleBank(int(lo), int(hi), *arrays, mu=float(mu), sd=float(sd)))
+                return cls(bank, mean, components, float(meta["threshold"]),
                            float(meta["frr"]), int(meta["short_side"]), str(meta["extractor"]),
                            z["calibration_scores"], str(meta["contrast"]), int(meta["top_k"]),
                            float(meta.get("map_sigma", MAP_SIGMA)),
-                           str(meta.get("threshold_rule", "empirical")))
+                           str(meta.get("threshold_rule", "empirical")), tuple(scales),
+                           int(meta.get("feature_channels", 0)))
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise CalibrationError(f"cannot read {source}: {exc}") from exc
 
@@ -283,10 +347,34 @@ def _distances(raw: np.ndarray, mean: np.ndarray, components: np.ndarray, bank: 
     return nearest_distances((raw - mean) @ components, bank, bank_sq)
 
 
+def _slice_distances(raw: np.ndarray, sc: ScaleBank, extract: FeatureFn) -> np.ndarray:
+    return _distances(np.ascontiguousarray(raw[:, sc.lo:sc.hi]), sc.mean, sc.components, sc.bank, extract,
+                      sc._bank_sq)  # type: ignore[attr-defined]
+
+
+def _combined(raw: np.ndarray, scales: Sequence[ScaleBank], extract: FeatureFn) -> np.ndarray:
+    """Sum over the slices of (distance - mu) / sd: one anomaly per patch row of ``raw``."""
+    return _sum_scaled([_slice_distances(raw, sc, extract) for sc in scales], scales)
+
+
+def _sum_scaled(distances: Sequence[np.ndarray], scales: Sequence[ScaleBank]) -> np.ndarray:
+    total = np.zeros(distances[0].shape, np.float32)
+    for d, sc in zip(distances, scales, strict=True):
+        total += (d - np.float32(sc.mu)) / np.float32(sc.sd)
+    return total
+
+
+def _top_k_mean(d: np.ndarray, top_k: int) -> float:
+    flat = d.ravel()
+    k = min(max(1, top_k), flat.size)
+    return float(np.partition(flat, flat.size - k)[flat.size - k:].mean())
+
+
 def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, short_side: int = 224,
           bank_size: int = 5000, dims: int = 64, frr: float = 0.01, calibration_share: float = 0.1,
           folds: int = 0, seed: int = 0, max_patches: int = 1_000_000, contrast: str = "percentile",
-          top_k: int = 50, threshold_rule: str = "empirical", progress: bool = False) -> GoodSetModel:
+          top_k: int = 50, threshold_rule: str = "empirical",
+          scales: Sequence[tuple[int, int]] | None = None, progress: bool = False) -> GoodSetModel:
     """Teach from good images: PCA to ``dims`` and a coreset bank of ``bank_size`` patches; the
     threshold from scores of good images the bank did not see, at false-reject rate ``frr``.
 
@@ -295,7 +383,9 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
     a calibration score); otherwise a seeded ``calibration_share`` of the images is held out of the
     bank and scored. The threshold comes from those scores by ``threshold_rule``
     (:func:`threshold_for`). The coreset is chosen among at most ``max_patches`` patches (a seeded
-    random sample). ``progress`` prints progress bars to stderr."""
+    random sample). ``scales``: channel slices (lo, hi), e.g. :data:`LITE0_BLOCKS`, each with its
+    own projection and bank (see :class:`GoodSetModel`); None: one bank of all channels.
+    ``progress`` prints progress bars to stderr."""
     n = len(images)
     if n < 2:
         raise CalibrationError(f"need at least 2 good images to teach, got {n}")
@@ -316,42 +406,60 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
         f = extract(prepare_image(images[int(i)], short_side, contrast))
         feats.append(np.ascontiguousarray(f.reshape(-1, f.shape[-1]), np.float32))
         bar.update()
-    mean, components = fit_projection(np.concatenate(feats), dims, seed=seed)
+    channels = feats[0].shape[1]
+    slices = [(0, channels)] if scales is None else [(int(lo), int(hi)) for lo, hi in scales]
+    if not slices or any(not (0 <= lo < hi <= channels) for lo, hi in slices):
+        raise CalibrationError(f"feature slices {slices} do not fit the extractor's {channels} channels")
+    every = np.concatenate(feats)
+    proj = [fit_projection(np.ascontiguousarray(every[:, lo:hi]), min(dims, hi - lo), seed=seed)
+            for lo, hi in slices]
+    del every
 
-    def bank_of(members: Sequence[int], label: str) -> np.ndarray:
+    def banks_of(members: Sequence[int], label: str) -> list[ScaleBank]:
         pool = np.concatenate([feats[k] for k in members])
         if pool.shape[0] > max_patches:
             pool = pool[rng.choice(pool.shape[0], max_patches, replace=False)]
-        pool = (pool - mean) @ components
-        b = Progress(min(bank_size, pool.shape[0]), label, enabled=progress)
-        return np.ascontiguousarray(pool[coreset(pool, bank_size, seed=seed, on_step=b.update)])
+        out = []
+        for (lo, hi), (mean, comp) in zip(slices, proj, strict=True):
+            sub = (pool[:, lo:hi] - mean) @ comp
+            tag = label if len(slices) == 1 else f"{label}, channels {lo}-{hi - 1}"
+            b = Progress(min(bank_size, sub.shape[0]), tag, enabled=progress)
+            out.append(ScaleBank(lo, hi, mean, comp,
+                                 np.ascontiguousarray(sub[coreset(sub, bank_size, seed=seed, on_step=b.update)])))
+        return out
 
-    def score(raw: np.ndarray, bank: np.ndarray) -> float:
-        d = _distances(raw, mean, components, bank, extract)
-        k = min(max(1, top_k), d.size)
-        return float(np.partition(d, d.size - k)[d.size - k:].mean())
+    def distances(raw: np.ndarray, banks: Sequence[ScaleBank]) -> list[np.ndarray]:
+        return [_slice_distances(raw, sc, extract) for sc in banks]
 
-    cal: list[float] = []
+    held: list[list[np.ndarray]] = []  # per held-out image, per slice: patch distances
     if folds >= 2:
         fold_of = np.arange(len(fit_idx)) % folds
         for fold in range(folds):
-            fold_bank = bank_of([k for k in range(len(fit_idx)) if fold_of[k] != fold],
-                                f"teach: coreset, fold {fold + 1}/{folds}")
-            cal.extend(score(feats[k], fold_bank) for k in range(len(fit_idx)) if fold_of[k] == fold)
-    bank = bank_of(range(len(fit_idx)), "teach: coreset")
-    model = GoodSetModel(bank, mean, components, math.inf, frr, short_side, extractor, np.zeros(0),
-                         contrast, top_k)
+            fold_banks = banks_of([k for k in range(len(fit_idx)) if fold_of[k] != fold],
+                                  f"teach: coreset, fold {fold + 1}/{folds}")
+            held.extend(distances(feats[k], fold_banks) for k in range(len(fit_idx)) if fold_of[k] == fold)
+    final = banks_of(range(len(fit_idx)), "teach: coreset")
     if folds < 2:
         bar = Progress(len(cal_idx), "teach: calibration", enabled=progress)
         for i in cal_idx:
-            cal.append(model.image_score(model.anomaly_map(images[int(i)], extract)))
+            f = extract(prepare_image(images[int(i)], short_side, contrast))
+            held.append(distances(f.reshape(-1, f.shape[-1]), final))
             bar.update()
-    cal_scores = np.array(cal, np.float64)
+    if scales is not None:  # each slice's distances in units of its held-out image scores' spread
+        for k, sc in enumerate(final):
+            s = np.array([_top_k_mean(h[k], top_k) for h in held])
+            sd = float(s.std()) if s.size > 1 else 0.0
+            final[k] = replace(sc, mu=float(s.mean()), sd=sd if sd > 1e-6 * max(1.0, abs(float(s.mean()))) else 1.0)
+    cal_scores = np.array([_top_k_mean(_sum_scaled(h, final), top_k) for h in held], np.float64)
     if cal_scores.size * frr < 1.0:
         logger.warning("only %d calibration score(s): the threshold at a %.1f%% false-reject rate is "
                        "their largest; the real false-reject rate may differ widely (more good images, "
                        "or k-fold calibration, give more scores)", cal_scores.size, 100 * frr)
-    logger.info("taught from %d good images (bank %d x %d), threshold from %d calibration scores",
-                len(fit_idx), bank.shape[0], bank.shape[1], cal_scores.size)
-    return replace(model, threshold=threshold_for(cal_scores, frr, threshold_rule),
-                   calibration_scores=cal_scores, threshold_rule=threshold_rule)
+    first = final[0]
+    logger.info("taught from %d good images (%d bank(s) %d x %d), threshold from %d calibration scores",
+                len(fit_idx), len(final), first.bank.shape[0], first.bank.shape[1], cal_scores.size)
+    return GoodSetModel(first.bank, first.mean, first.components,
+                        threshold_for(cal_scores, frr, threshold_rule), frr, short_side, extractor,
+                        cal_scores, contrast, top_k, threshold_rule=threshold_rule,
+                        scales=tuple(final) if scales is not None else (),
+                        feature_channels=channels if scales is not None else 0)
