@@ -91,7 +91,9 @@ def versions(recipe_id: RecipePath, ctx: Ctx, user: OperatorUser) -> list[dict[s
     """Every golden reference the recipe had, newest first; ``current`` marks the one in use."""
     kept = ctx.station.golden_versions(recipe_id)
     cur = _current(ctx, recipe_id)
-    return [{**v.to_dict(), "current": v.version == cur} for v in kept]
+    # never taught on the station ("recipe": the recipe file's reference): its own reference is current
+    return [{**v.to_dict(), "current": v.version == cur or (cur == "recipe" and v.taught_by == "recipe")}
+            for v in kept]
 
 
 @router.get("/{recipe_id}/golden/versions/{version}/image", response_class=Response,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from goodset_support import goodset_recipe
+from goodset_support import goodset_recipe, write_tiles
 
 from hmi.auth.roles import Role
 from hmi.auth.users import UserStore
@@ -73,7 +73,27 @@ def running_station(root: Path, *, camera: str = "replay", parts: int = 12) -> I
     reference, planted = generate_parts(folder, count=parts, defect_share=0.3, seed=11, shape=SHAPE)
     recipe = banded_recipe(reference)
     catalog = MemoryCatalog([recipe, dataclasses.replace(goodset_recipe(), number=2)])
-    config = station_config(root, folder, camera)
+    with _started(root, station_config(root, folder, camera), catalog, recipe, planted) as rs:
+        yield rs
+
+
+@contextmanager
+def running_goodset_station(root: Path, defects: list[bool]) -> Iterator[Running]:
+    """The same with the good-set tile recipe (number 1, :func:`goodset_recipe`) active and the replay
+    camera serving textured tiles, one per entry of ``defects`` (a smooth spot where it says True).
+    The test lets the station create the test extractor (:func:`goodset_support.use_block_features`)."""
+    folder = root / "camera"
+    write_tiles(folder, defects)
+    recipe = dataclasses.replace(goodset_recipe(0), number=1)
+    with _started(root, station_config(root, folder), MemoryCatalog([recipe]), recipe, list(defects)) as rs:
+        yield rs
+
+
+@contextmanager
+def _started(root: Path, config: StationConfig, catalog: MemoryCatalog, recipe: Recipe,
+             planted: list[bool]) -> Iterator[Running]:
+    """The station started on ``config``, the PLC simulator connected with recipe 1 selected and the
+    trigger enabled, and the users erik (engineer) and olga (operator)."""
     station = Station(config, catalog).start()
     sim = PlcSimulator("127.0.0.1", station.modbus_port, poll_s=0.002, timeout_s=10.0).connect()
     users = UserStore(root / "users.db")

@@ -14,14 +14,10 @@ import cv2
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from goodset_support import goodset_recipe, texture_tile, use_block_features, write_tiles
-from station_support import PASSWORD, station_config, wait_teach_job
+from goodset_support import texture_tile, use_block_features
+from station_support import PASSWORD, running_goodset_station, wait_teach_job
 
 from hmi.app import create_app
-from hmi.auth.roles import Role
-from hmi.auth.users import UserStore
-from inspection.plc.contract import StationState
-from inspection.recipe.catalog import MemoryCatalog
 from inspection.recipe.definition import Recipe
 from inspection.station.runtime import Station
 from plugins.plc.simulator import PlcSimulator
@@ -54,25 +50,11 @@ class Line:
 @pytest.fixture
 def line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Line]:
     use_block_features(monkeypatch)
-    recipe = dataclasses.replace(goodset_recipe(0), number=1)
-    folder = tmp_path / "camera"
-    write_tiles(folder, DEFECTS)
-    station = Station(station_config(tmp_path, folder), MemoryCatalog([recipe])).start()
-    sim = PlcSimulator("127.0.0.1", station.modbus_port, poll_s=0.002, timeout_s=10.0).connect()
-    users = UserStore(tmp_path / "users.db")
-    users.create("erik", Role.ENGINEER, PASSWORD)
-    try:
-        sim.wait(lambda v: v.state == StationState.READY, "recipe prepared", 20.0)
-        sim.recipe_no = 1
-        sim.enable(True)
-        with TestClient(create_app(station, station.store, users, announce=lambda _t: None)) as c:
-            r = c.post("/api/auth/login", json={"username": "erik", "password": PASSWORD})
-            c.cookies.clear()
-            yield Line(station, sim, c, {"Authorization": f"Bearer {r.json()['token']}"}, recipe)
-    finally:
-        sim.close()
-        station.stop()
-        users.close()
+    with running_goodset_station(tmp_path, DEFECTS) as rs, \
+            TestClient(create_app(rs.station, rs.station.store, rs.users, announce=lambda _t: None)) as c:
+        r = c.post("/api/auth/login", json={"username": "erik", "password": PASSWORD})
+        c.cookies.clear()
+        yield Line(rs.station, rs.sim, c, {"Authorization": f"Bearer {r.json()['token']}"}, rs.recipe)
 
 
 def _wait_job(line: Line, timeout: float = 120.0) -> dict:

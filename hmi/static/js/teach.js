@@ -159,7 +159,14 @@ function showJob(job) {
   $("#teach-parts-cancel").disabled = !job.running;
   const res = $("#teach-parts-result");
   res.className = job.phase === "done" ? "wrap ok" : job.phase === "failed" ? "wrap ng" : "wrap";
-  res.textContent = job.running ? "" : job.message;
+  res.textContent = job.running ? "" : job.message + modelText(job.result);
+}
+
+// what a good-set job taught beyond its message: the model's threshold on the image score, calibrated
+// on held-out scores of the taught parts
+function modelText(result) {
+  if (!result || result.detector !== "goodset") return "";
+  return ` · image-score threshold ${Number(result.threshold).toPrecision(4)} from ${result.calibration_scores} held-out scores`;
 }
 
 async function pollJob(first = false) {

@@ -1,0 +1,132 @@
+"""Re-teaching a good-set recipe from N good parts in headless Chromium (Debian's package, driven by
+Playwright) against the HMI on a real uvicorn server in front of a running station: the file-replay
+camera serving textured tiles, the Modbus server with the PLC simulator as the PLC, the real store,
+the block-statistics test extractor. The engineer sees the refusals (one part is no good-set model;
+too few good parts in a selection), then teaches from the next good parts of the line while the page
+shows the job's progress, and the new version with its model. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser_support import open_page, sign_in
+from goodset_support import use_block_features
+from station_support import PASSWORD, Running, running_goodset_station
+from tests_support import ARTIFACTS
+
+from hmi.app import create_app
+from hmi.server import HmiServer
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+# the camera's tiles (True: a smooth spot, judged NG): the first ten become stored parts before the
+# teach view opens, the next ones are the line's parts while the job collects
+STORED = [False, True, False, False, True, False, False, False, True, False]
+LINE = [False, True, False, False, True, False, False]
+N = 5
+
+
+@pytest.fixture
+def served_goodset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Running, HmiServer]]:
+    use_block_features(monkeypatch)
+    with running_goodset_station(tmp_path, STORED + LINE) as rs:
+        server = HmiServer(create_app(rs.station, rs.station.store, rs.users, announce=lambda _t: None)).start()
+        try:
+            yield rs, server
+        finally:
+            server.stop()
+
+
+def _get(page: Any, path: str) -> Any:
+    """``GET path`` with the page's session (the API as the signed-in engineer)."""
+    got = page.evaluate("async (p) => { const r = await fetch(p); return [r.status, await r.json()]; }", path)
+    assert got[0] == 200, got
+    return got[1]
+
+
+def test_engineer_reteaches_a_goodset_recipe_from_good_parts_of_the_line(browser, served_goodset) -> None:
+    rs, server = served_goodset
+    rid = rs.station.status().active_recipe
+    rs.run(len(STORED))
+    assert rs.station.store.flush(10.0)
+    page = open_page(browser, (1280, 1000))
+    console: list[str] = []
+    page.on("console", lambda m: console.append(f"{m.text} {m.location.get('url')}") if m.type == "error" else None)
+    sign_in(page, server.url, "erik", PASSWORD)
+    before = next(r for r in _get(page, "/api/recipes") if r["recipe_id"] == rid)
+    old_digest = rs.recipe.goodset.digest()  # type: ignore[union-attr]
+    stored = _get(page, "/api/results?limit=50")["items"]
+    ok = [p["result_id"] for p in stored if p["verdict"] == "pass"]
+    ng = [p["result_id"] for p in stored if p["verdict"] != "pass"]
+    assert len(ng) == STORED.count(True) and len(ok) == STORED.count(False), stored
+
+    page.click('#nav a[data-page="recipes"]')
+    page.click(f'#recipe-cards .card[data-recipe="{rid}"] button.teach-open')
+    page.wait_for_selector("#teach-parts")
+    # the recipe's own reference and model, in use until a teach: the current version
+    page.wait_for_selector("#teach-versions tbody tr.current >> text=the recipe's own reference · with good-set model")
+    # one part is no good-set model: refused with the way to teach it instead, nothing changes
+    page.wait_for_selector("#teach-go:enabled")
+    page.click("#teach-go")
+    page.wait_for_selector("#toast.bad >> text=judges parts with a good-set model")
+    assert "Teach from N good parts" in page.text_content("#toast")
+    # a selection with fewer good parts than a good-set model needs: refused on the page, with why
+    page.select_option("#teach-source", "selection")
+    page.fill("#teach-ids", " ".join(ng + ok[: N - 1]))
+    page.click("#teach-parts-go")
+    page.wait_for_selector("#teach-parts-result >> text=usable good part(s)")
+    refused = page.text_content("#teach-parts-result")
+    assert f"{N - 1} usable good part(s)" in refused and f"{N} needed" in refused and f"{len(ng)} NG" in refused
+    assert page.is_enabled("#teach-parts-go") and page.get_attribute("#teach-parts", "data-phase") is None
+    assert rs.station.recipes_slot.current.loaded.recipe.goodset.digest() == old_digest  # type: ignore[union-attr]
+
+    # the next N good parts of the line: the page follows the job while the parts come
+    page.select_option("#teach-source", "line")
+    page.fill("#teach-n", str(N))
+    page.click("#teach-parts-go")
+    page.wait_for_selector('#teach-parts[data-phase="collecting"]')
+    page.wait_for_selector(f"#teach-progress-text >> text=collecting · 0 / {N} parts")
+    assert page.is_disabled("#teach-parts-go") and page.is_enabled("#teach-parts-cancel")
+    rs.run(2)  # a good part, then an NG one: counted, with the reason
+    page.wait_for_selector(f"#teach-progress-text >> text=collecting · 1 / {N} parts · refused 1 (1 NG)")
+    assert page.eval_on_selector("#teach-progress", "e => e.value") == pytest.approx(1 / N)
+    page.locator("#teach-parts").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "hmi-teach-goodset-progress-1280x1000.png"))
+    rs.run(len(LINE) - 2)
+    page.wait_for_selector('#teach-parts[data-phase="done"]', timeout=120_000)
+    job = _get(page, "/api/teach/job")["job"]
+    res = job["result"]
+    assert job["phase"] == "done" and job["collected"] == N and job["refused_by_reason"] == {"NG": 2}, job
+    assert res["detector"] == "goodset" and res["parts_used"] == N and res["previous_model_digest"] == old_digest
+    # the result as the page shows it: the new version, its good-set model and its threshold
+    assert page.text_content("#teach-progress-text").startswith(f"done · {N} / {N} parts")
+    assert page.eval_on_selector("#teach-progress", "e => e.value") == 1
+    shown = page.text_content("#teach-parts-result")
+    assert f"new golden {res['version']} with its good-set model, taught from {N} of {N} parts" in shown
+    assert f"threshold {float(res['threshold']):.4g} from {N} held-out scores" in shown
+    page.wait_for_selector(f"#toast.good >> text=good-set model taught from {N} parts (version {res['version']})")
+    current = page.locator("#teach-versions tbody tr.current")
+    current.locator(f"text={res['version']}").wait_for()
+    assert "with good-set model" in current.text_content() and f"{N} parts:" in current.text_content()
+    page.screenshot(path=str(ARTIFACTS / "hmi-teach-goodset-done-1280x1000.png"))
+
+    # through the API: the recipe's current version is the new one, kept with a good-set model
+    after = next(r for r in _get(page, "/api/recipes") if r["recipe_id"] == rid)
+    assert after["golden"]["version"] == res["version"] != before["golden"]["version"]
+    top = _get(page, f"/api/recipes/{rid}/golden/versions")[0]
+    assert top["version"] == res["version"] and top["current"] and top["goodset_model"] is True
+    assert top["variation_model"] is False and all(i in top["source"] for i in job["result_ids"])
+    assert [v["current"] for v in _get(page, f"/api/recipes/{rid}/golden/versions")[1:]] == [False]
+    # and the station judges with it: still the good-set detector, with the taught model
+    cur = rs.station.recipes_slot.current
+    assert cur is not None and cur.loaded.recipe.detector == "goodset"
+    assert cur.loaded.recipe.goodset.digest() == res["model_digest"] != old_digest  # type: ignore[union-attr]
+    # no script error, and the browser's only console errors are the answers the page was meant to get
+    assert page.errors == []
+    failed = "Failed to load resource: the server responded with a status of"
+    assert console == [f"{failed} 401 (Unauthorized) {server.url}/api/auth/me",  # before signing in
+                       f"{failed} 409 (Conflict) {server.url}/api/recipes/{rid}/teach",
+                       f"{failed} 409 (Conflict) {server.url}/api/recipes/{rid}/teach/parts"]
