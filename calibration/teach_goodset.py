@@ -52,6 +52,8 @@ class GoodSetTeachParams:
     max_patches: int = 200_000  # the coreset's pool (a seeded sample): its size sets the teach time
     min_parts: int = 5
     align_parts: bool = True  # False: the parts are already in one frame (e.g. cropped tiles)
+    # channel slices with a bank each (inspection.vision.goodset.FEATURE_LAYOUTS); None: one bank
+    scales: tuple[tuple[int, int], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,7 @@ def teach_goodset(images: list[tuple[str, np.ndarray | InspectionError]], params
     model = teach(stack, extract, extractor=extractor, short_side=params.short_side,
                   bank_size=params.bank_size, dims=params.dims, frr=params.target_frr,
                   folds=params.folds, max_patches=params.max_patches, top_k=params.top_k,
-                  contrast=params.contrast, progress=progress)
+                  contrast=params.contrast, scales=params.scales, progress=progress)
     timings["model"] = time.perf_counter() - t0 - timings["align"]
     for name in names:
         reports[name] = PartReport(name, "good", "taught")

@@ -234,7 +234,8 @@ def teach_goodset_from(job: TeachPartsJob, station: StationPort) -> None:
         name=r.name, number=r.number, align=r.align, detect=r.detect, roi=r.roi, ignore=r.ignore,
         mm_per_px=r.mm_per_px, target_frr=old.frr, folds=min(5, len(job.parts)), short_side=old.short_side,
         bank_size=int(old.bank.shape[0]), dims=int(old.bank.shape[1]), top_k=old.top_k,
-        contrast=old.contrast, min_parts=MIN_GOODSET_PARTS, align_parts=aligns)
+        contrast=old.contrast, min_parts=MIN_GOODSET_PARTS, align_parts=aligns,
+        scales=tuple((sc.lo, sc.hi) for sc in old.scales) or None)
     name = old.extractor.partition("@")[0]
     extract = feature_extractors.create(name, threads=1, device="cpu")
     extractor = str(getattr(extract, "name", name))

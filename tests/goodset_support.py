@@ -42,12 +42,14 @@ def with_defect(tile: np.ndarray, center: tuple[int, int] = (60, 30), radius: in
     return out
 
 
-def goodset_recipe(seed: int = 0, *, parts: int = 12) -> Recipe:
-    """A good-set tile recipe taught without alignment (motion 'none') from ``parts`` tiles."""
+def goodset_recipe(seed: int = 0, *, parts: int = 12,
+                   scales: tuple[tuple[int, int], ...] | None = None) -> Recipe:
+    """A good-set tile recipe taught without alignment (motion 'none') from ``parts`` tiles;
+    ``scales``: one bank per channel slice of the test extractor (mean, spread: (0, 1), (1, 2))."""
     rng = np.random.default_rng(seed)
     tiles = [(f"t{i}.png", texture_tile(rng)) for i in range(parts)]
     params = GoodSetTeachParams(name="tiles", short_side=96, bank_size=200, dims=2, top_k=3, folds=2,
-                                align_parts=False, target_frr=0.0)
+                                align_parts=False, target_frr=0.0, scales=scales)
     return teach_goodset(tiles, params, BlockFeatures(), extractor=BlockFeatures.name).recipe
 
 

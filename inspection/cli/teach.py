@@ -99,6 +99,10 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--max-patches", type=int, default=200_000,
                    help="the coreset is chosen among this many patches (a seeded sample; default "
                    "200,000): teach time grows with it")
+    g.add_argument("--features", choices=("joint", "per-block"), default="joint",
+                   help="one memory bank of all the extractor's channels (joint, default) or one per "
+                   "tapped block (per-block: blocks 7 and 10 of effnet-lite0, their distances added in "
+                   "units of their held-out spread; teaching takes about twice as long)")
     g.add_argument("--extractor", default="effnet-lite0", help="patch feature extractor")
     g.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32")
     lv = p.add_argument_group("live camera (--live DRIVER)")
@@ -259,7 +263,7 @@ def _teach_goodset(args: argparse.Namespace) -> int:
     from inspection.errors import ConfigError
     from inspection.imageio import read_image
     from inspection.recipe.params import DetectParams
-    from inspection.vision.goodset import feature_extractors
+    from inspection.vision.goodset import FEATURE_LAYOUTS, feature_extractors
 
     if args.out.exists() and not args.overwrite:
         raise ConfigError(f"{args.out} already exists (use --overwrite to replace it)", field="out")
@@ -274,7 +278,8 @@ def _teach_goodset(args: argparse.Namespace) -> int:
         name=args.name or args.out.name, number=args.number, detect=detect, roi=args.roi,
         ignore=read_image(args.ignore) if args.ignore else None, mm_per_px=args.mm_per_px,
         target_frr=frr, folds=args.folds, short_side=args.short_side, bank_size=args.bank_size,
-        top_k=args.top_k, max_patches=args.max_patches, align_parts=not args.no_align)
+        top_k=args.top_k, max_patches=args.max_patches, align_parts=not args.no_align,
+        scales=FEATURE_LAYOUTS[args.features])
     extract = feature_extractors.create(args.extractor, threads=args.threads, device="cpu",
                                         precision=args.precision)
     images = _images(args)

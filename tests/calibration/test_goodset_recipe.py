@@ -35,14 +35,15 @@ def _part(rng: np.random.Generator, shift: tuple[int, int] = (0, 0)) -> np.ndarr
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def _model(rng: np.random.Generator) -> GoodSetModel:
+def _model(rng: np.random.Generator, scales: tuple[tuple[int, int], ...] | None = None) -> GoodSetModel:
     return teach([_part(rng) for _ in range(8)], block_features, extractor="blocks@1", short_side=96,
-                 bank_size=60, dims=2, top_k=3, folds=2)
+                 bank_size=60, dims=2, top_k=3, folds=2, scales=scales)
 
 
-def test_bundle_carries_the_goodset_model(tmp_path):
+@pytest.mark.parametrize("scales", [None, ((0, 1), (1, 2))], ids=["joint", "per-block"])
+def test_bundle_carries_the_goodset_model(tmp_path, scales):
     rng = np.random.default_rng(0)
-    model = _model(rng)
+    model = _model(rng, scales)
     recipe = Recipe("tile", _part(rng), detector="goodset", goodset=model)
     manifest = write_bundle(recipe, tmp_path / "r")
     assert "models/goodset.npz" in manifest["files"]
@@ -52,6 +53,10 @@ def test_bundle_carries_the_goodset_model(tmp_path):
     assert back.detector == "goodset" and back.goodset is not None
     assert back.goodset.digest() == model.digest()
     np.testing.assert_array_equal(back.goodset.bank, model.bank)
+    assert [(sc.lo, sc.hi, sc.mu, sc.sd) for sc in back.goodset.scales] == \
+        [(sc.lo, sc.hi, sc.mu, sc.sd) for sc in model.scales]
+    for a, b in zip(back.goodset.scales, model.scales, strict=True):
+        np.testing.assert_array_equal(a.bank, b.bank)
     assert back.content_hash() == recipe.content_hash()
     # another model, same everything else: another recipe hash (results name what judged them)
     other = Recipe("tile", recipe.reference, detector="goodset", goodset=_model(np.random.default_rng(5)))

@@ -152,3 +152,29 @@ def test_teach_a_goodset_recipe_from_the_next_parts_of_the_line(line: Line) -> N
     assert job["collected"] == 5 and job["refused_by_reason"].get("NG", 0) >= 1
     assert job["result"]["model_digest"] != old_digest
     assert line.active().loaded.recipe.goodset.digest() == job["result"]["model_digest"]
+
+
+def test_a_per_block_goodset_recipe_is_taught_again_per_block(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A recipe whose model has one bank per feature slice: the station judges with it (every
+    planted spot rejected), and teaching from N good parts keeps that layout."""
+    use_block_features(monkeypatch)
+    with running_goodset_station(tmp_path, DEFECTS, scales=((0, 1), (1, 2))) as rs, \
+            TestClient(create_app(rs.station, rs.station.store, rs.users, announce=lambda _t: None)) as c:
+        token = c.post("/api/auth/login", json={"username": "erik", "password": PASSWORD}).json()["token"]
+        c.cookies.clear()
+        line = Line(rs.station, rs.sim, c, {"Authorization": f"Bearer {token}"}, rs.recipe)
+        assert [(sc.lo, sc.hi) for sc in line.recipe.goodset.scales] == [(0, 1), (1, 2)]
+        assert line.active().detector.model.scales == line.recipe.goodset.scales  # type: ignore[attr-defined]
+        line.run(len(DEFECTS))
+        rejected = [p.verdict != "pass" for p in reversed(line.station.recent_parts(len(DEFECTS)))]
+        assert all(r for r, d in zip(rejected, DEFECTS, strict=True) if d), rejected  # every planted spot
+        assert line.station.store.flush(10.0)
+        rid = line.station.status().active_recipe
+        r = c.post(f"/api/recipes/{rid}/teach/parts", headers=line.eng, json={"source": "stored", "count": 6})
+        assert r.status_code == 202, r.text
+        job = _wait_job(line)
+        assert job["phase"] == "done", job
+        new = line.active().loaded.recipe.goodset
+        assert new.digest() == job["result"]["model_digest"] != line.recipe.goodset.digest()
+        assert [(sc.lo, sc.hi) for sc in new.scales] == [(0, 1), (1, 2)] and new.feature_channels == 2

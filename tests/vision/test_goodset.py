@@ -15,6 +15,7 @@ from inspection.errors import CalibrationError
 from inspection.vision.goodset import (
     GoodSetModel,
     auroc,
+    prepare_image,
     resize_short,
     teach,
     threshold_at_frr,
@@ -318,3 +319,50 @@ def test_kfold_calibration_scores_every_good_image_with_a_bank_that_did_not_see_
     assert model.image_score(model.anomaly_map(goods[5], block_features)) < model.threshold
     with pytest.raises(CalibrationError, match="4-fold"):
         teach(goods[:3], block_features, extractor="blocks", folds=4)
+
+
+def test_per_block_banks_add_their_distances_in_units_of_their_held_out_spread(tmp_path):
+    rng = np.random.default_rng(21)
+    goods = [texture(rng) for _ in range(24)]
+    kw = dict(extractor="blocks", short_side=96, bank_size=200, seed=1, top_k=3, folds=3)
+    joint = teach(goods, block_features, **kw)
+    model = teach(goods, block_features, scales=((0, 1), (1, 2)), **kw)
+    assert joint.scales == () and model.scales and [(sc.lo, sc.hi) for sc in model.scales] == [(0, 1), (1, 2)]
+    assert model.channels == 2 and model.feature_channels == 2
+    assert model.bank is model.scales[0].bank
+    # each slice's distances are put in units of its held-out images' score spread: the held-out
+    # good images' per-slice scores have mean 0 and spread 1 by construction
+    assert all(sc.sd > 0 for sc in model.scales)
+    assert model.calibration_scores.size == 24
+    assert model.threshold == pytest.approx(threshold_at_frr(model.calibration_scores, model.frr))
+    # the map is the sum of the slices' scaled distances
+    feats = block_features(prepare_image(goods[0], 96, model.contrast)).reshape(-1, 2)
+    want = sum((nearest_distances((feats[:, sc.lo:sc.hi] - sc.mean) @ sc.components, sc.bank) - sc.mu) / sc.sd
+               for sc in model.scales)
+    np.testing.assert_allclose(model.anomaly_map(goods[0], block_features).ravel(), want, rtol=1e-4, atol=1e-4)
+    # a defect still stands out above the threshold, where it is
+    bad = texture(rng)
+    cv2.circle(bad, (60, 40), 6, 20, -1)
+    amap = model.anomaly_map(bad, block_features)
+    peak = np.unravel_index(np.argmax(amap), amap.shape)
+    assert abs(peak[0] - 40 // 8) <= 1 and abs(peak[1] - 60 // 8) <= 1
+    assert model.image_score(amap) > model.threshold
+    assert model.image_score(model.anomaly_map(texture(rng), block_features)) < model.image_score(amap)
+    # saved and read back: same settings, arrays, digest and maps; the digest differs from the joint model's
+    path = tmp_path / "m.npz"
+    model.save(path)
+    again = GoodSetModel.load(path)
+    assert again.digest() == model.digest() != joint.digest()
+    assert [(sc.lo, sc.hi, sc.mu, sc.sd) for sc in again.scales] == [(sc.lo, sc.hi, sc.mu, sc.sd) for sc in model.scales]
+    np.testing.assert_array_equal(again.anomaly_map(bad, block_features), amap)
+    # features of another extractor (3 channels) are refused, as for a joint model
+    with pytest.raises(CalibrationError):
+        model.anomaly_map(bad, lambda im: np.zeros((im.shape[0] // 8, im.shape[1] // 8, 3), np.float32))
+
+
+@pytest.mark.parametrize("scales", [((0, 3),), ((1, 1),), ((-1, 1),), ()])
+def test_teach_refuses_feature_slices_that_do_not_fit(scales):
+    rng = np.random.default_rng(2)
+    with pytest.raises(CalibrationError):
+        teach([texture(rng, (48, 64)) for _ in range(4)], block_features, extractor="b", short_side=48,
+              bank_size=20, scales=scales)
