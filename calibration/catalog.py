@@ -39,7 +39,8 @@ class BundleCatalog:
                 continue
             paths[number] = sub
             entries[number] = RecipeEntry(sub.name, number, str(m.get("name", sub.name)),
-                                          str(m.get("content_hash", ""))[:12])
+                                          str(m.get("content_hash", ""))[:12],
+                                          str(m.get("detector", "classical")))
         self._paths, self._entries = paths, entries
 
     def entries(self) -> list[RecipeEntry]:

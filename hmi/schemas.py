@@ -163,6 +163,7 @@ class RecipeOut(BaseModel):
     active: bool
     golden: GoldenOut | None
     thresholds: dict[str, float]
+    detector: str  # "goodset": taught from N good parts only
 
 
 class ThresholdSpecOut(BaseModel):

@@ -27,6 +27,7 @@ class RecipeEntry:
     number: int
     name: str
     model_hash: str = ""
+    detector: str = "classical"  # the detector the recipe file names ("goodset": taught from N good parts)
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class MemoryCatalog:
             raise RecipeError("recipe numbers must be unique", key="recipe_duplicate")
         self._recipes = {r.number: r for r in recipes}
         self._entries = {r.number: RecipeEntry(_slug(r.name, r.number), r.number, r.name,
-                                               r.content_hash()[:12]) for r in recipes}
+                                               r.content_hash()[:12], r.detector) for r in recipes}
         self._preprocess = preprocess
 
     def entries(self) -> list[RecipeEntry]:

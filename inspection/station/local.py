@@ -478,7 +478,7 @@ class LocalStation:
     def _info(self, rid: str) -> RecipeInfo:
         r = self._recipes[rid]
         return RecipeInfo(r.recipe_id, r.number, r.name, r.model_hash, self._golden.get(rid),
-                          dict(self._thresholds[rid]), rid == self._active)
+                          dict(self._thresholds[rid]), rid == self._active, r.detector)
 
     def _emit_status(self) -> None:
         self.broadcaster.emit("status", lambda: self.status().to_dict())

@@ -162,10 +162,12 @@ class RecipeInfo:
     golden: GoldenInfo | None = None
     thresholds: Mapping[str, float] = field(default_factory=dict)
     active: bool = False
+    #: the detector the recipe names ("goodset": taught from N good parts, never from one part)
+    detector: str = "classical"
 
     def to_dict(self) -> dict[str, object]:
         return {"recipe_id": self.recipe_id, "number": self.number, "name": self.name,
-                "model_hash": self.model_hash, "active": self.active,
+                "model_hash": self.model_hash, "active": self.active, "detector": self.detector,
                 "golden": None if self.golden is None else self.golden.to_dict(),
                 "thresholds": dict(self.thresholds)}
 

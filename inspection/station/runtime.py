@@ -102,7 +102,7 @@ class Station(LocalStation):
         store = ResultStore(store_config(config), on_commit=self.journal.committed).start()
         try:
             self._recover_journal(store, config.station.id)
-            super().__init__(store, recipes=[RecipeDef(e.recipe_id, e.number, e.name, e.model_hash)
+            super().__init__(store, recipes=[RecipeDef(e.recipe_id, e.number, e.name, e.model_hash, e.detector)
                                              for e in entries],
                              data_dir=config.station.data_dir / "station", station_id=config.station.id,
                              specs=DEFAULT_THRESHOLD_SPECS, simulation=simulation, armed=True,
@@ -578,11 +578,15 @@ class Station(LocalStation):
         return img
 
     def _info(self, rid: str) -> RecipeInfo:
+        """The recipe's info; for the recipe the station judges with (prepared), its model hash as
+        the results carry it (taught golden and model, thresholds) and its detector, else the
+        recipe file's."""
         info = super()._info(rid)
-        if info.golden is None:
-            slot = getattr(self, "recipes_slot", None)
-            active = None if slot is None else slot.current
-            if active is not None and active.recipe_id == rid:
+        slot = getattr(self, "recipes_slot", None)
+        active = None if slot is None else slot.current
+        if active is not None and active.recipe_id == rid:
+            info = dataclasses.replace(info, model_hash=active.model_hash, detector=active.loaded.recipe.detector)
+            if info.golden is None:
                 h, w = active.loaded.recipe.reference.shape[:2]
                 info = dataclasses.replace(info, golden=GoldenInfo("recipe", 0, "recipe file", (int(h), int(w))))
         return info

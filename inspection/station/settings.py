@@ -38,6 +38,7 @@ class RecipeDef:
     number: int
     name: str
     model_hash: str = ""
+    detector: str = "classical"
 
     def __post_init__(self) -> None:
         if not self.recipe_id or not self.recipe_id.replace("-", "").replace("_", "").isalnum():

@@ -122,8 +122,13 @@ def test_teach_view_refuses_an_ng_part_then_rolls_back(browser, served):
     assert first is not None
     page = _login(browser, server.url, "erik")
     page.click('#nav a[data-page="recipes"]')
-    page.click('#recipe-cards .card[data-recipe="pcb-a"] button.teach-open')
+    # an ordinary recipe (not good-set) offers both single-image teaches: upload and this part
+    card = '#recipe-cards .card[data-recipe="pcb-a"]'
+    page.wait_for_selector(f"{card} button.teach-upload:text('Upload golden image')")
+    assert page.locator(f"{card} .teach-note").count() == 0
+    page.click(f"{card} button.teach-open")
     page.wait_for_selector("#teach-view #teach-compare img#teach-diff")
+    assert page.locator("#teach-single-note").count() == 0
     page.wait_for_function("() => document.querySelector('#teach-diff').naturalWidth > 0")
     assert page.locator("#teach-refused").is_visible()
     assert "NG_DEFECT" in page.text_content("#teach-refusals")

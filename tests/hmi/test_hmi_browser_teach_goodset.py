@@ -3,7 +3,9 @@ Playwright) against the HMI on a real uvicorn server in front of a running stati
 camera serving textured tiles, the Modbus server with the PLC simulator as the PLC, the real store,
 the block-statistics test extractor. The engineer sees the refusals (one part is no good-set model;
 too few good parts in a selection), then teaches from the next good parts of the line while the page
-shows the job's progress, and the new version with its model. Screenshots go to test-artifacts/."""
+shows the job's progress, and the new version with its model (the recipe card shows the model hash
+the station judges with). Single-part and upload teach are not offered for a good-set recipe (the
+station still refuses them through the API). Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
@@ -47,6 +49,25 @@ def _get(page: Any, path: str) -> Any:
     return got[1]
 
 
+def _post(page: Any, path: str, body: Any) -> tuple[int, Any]:
+    """``POST path`` with a JSON body and the page's session: (status, answer)."""
+    return tuple(page.evaluate(
+        "async ([p, b]) => { const r = await fetch(p, {method: 'POST', headers: {'Content-Type': 'application/json'}, "
+        "body: JSON.stringify(b)}); return [r.status, await r.json()]; }", [path, body]))
+
+
+def _card_model(page: Any, rid: str, expected: str) -> str:
+    """The recipe card's "Model" line, once it reads ``expected`` (the cards are reloaded after a
+    teach or a rollback)."""
+    js = ("([rid, want]) => { const c = document.querySelector(`#recipe-cards .card[data-recipe=\"${rid}\"]`);"
+          " const dt = c && [...c.querySelectorAll('dt')].find((d) => d.textContent === 'Model');"
+          " return dt ? dt.nextElementSibling.textContent === want : false; }")
+    page.wait_for_function(js, arg=[rid, expected])
+    return str(page.eval_on_selector(f'#recipe-cards .card[data-recipe="{rid}"]',
+                                     "c => [...c.querySelectorAll('dt')].find((d) => d.textContent === 'Model')"
+                                     ".nextElementSibling.textContent"))
+
+
 def test_engineer_reteaches_a_goodset_recipe_from_good_parts_of_the_line(browser, served_goodset) -> None:
     rs, server = served_goodset
     rid = rs.station.status().active_recipe
@@ -58,21 +79,36 @@ def test_engineer_reteaches_a_goodset_recipe_from_good_parts_of_the_line(browser
     sign_in(page, server.url, "erik", PASSWORD)
     before = next(r for r in _get(page, "/api/recipes") if r["recipe_id"] == rid)
     old_digest = rs.recipe.goodset.digest()  # type: ignore[union-attr]
+    old_hash = rs.station.recipes_slot.current.model_hash  # type: ignore[union-attr]
+    assert before["detector"] == "goodset" and before["model_hash"] == old_hash, before
     stored = _get(page, "/api/results?limit=50")["items"]
     ok = [p["result_id"] for p in stored if p["verdict"] == "pass"]
     ng = [p["result_id"] for p in stored if p["verdict"] != "pass"]
     assert len(ng) == STORED.count(True) and len(ok) == STORED.count(False), stored
 
     page.click('#nav a[data-page="recipes"]')
-    page.click(f'#recipe-cards .card[data-recipe="{rid}"] button.teach-open')
+    card = f'#recipe-cards .card[data-recipe="{rid}"]'
+    # the card: the model hash the station judges with; a good-set recipe is not taught from an
+    # uploaded image, so the card says how it is taught instead of offering the upload
+    assert _card_model(page, rid, old_hash) == old_hash
+    assert "taught from N good parts" in page.text_content(f"{card} .teach-note")
+    assert page.locator(f"{card} button.teach-upload").count() == 0
+    assert page.locator(f"{card} button >> text=Upload golden image").count() == 0
+    page.click(f"{card} button.teach-open")
     page.wait_for_selector("#teach-parts")
     # the recipe's own reference and model, in use until a teach: the current version
     page.wait_for_selector("#teach-versions tbody tr.current >> text=the recipe's own reference · with good-set model")
-    # one part is no good-set model: refused with the way to teach it instead, nothing changes
-    page.wait_for_selector("#teach-go:enabled")
-    page.click("#teach-go")
-    page.wait_for_selector("#toast.bad >> text=judges parts with a good-set model")
-    assert "Teach from N good parts" in page.text_content("#toast")
+    # one part is no good-set model: the view does not offer "Teach this part" and says why, while
+    # "Teach from N good parts" is there
+    page.wait_for_selector("#teach-single-note >> text=taught from N good parts")
+    assert page.locator("#teach-go").count() == 0 and page.locator("#teach-view >> text=Teach this part").count() == 0
+    assert not page.is_visible("#teach-refused")
+    assert page.is_enabled("#teach-parts-go")
+    page.screenshot(path=str(ARTIFACTS / "hmi-teach-goodset-view-1280x1000.png"))
+    # the station still refuses one part and an uploaded image, with the way to teach it instead
+    status, answer = _post(page, f"/api/recipes/{rid}/teach", {"result_id": ok[0]})
+    assert status == 409 and answer["key"] == "teach_unsupported", answer
+    assert "Teach from N good parts" in answer["detail"]
     # a selection with fewer good parts than a good-set model needs: refused on the page, with why
     page.select_option("#teach-source", "selection")
     page.fill("#teach-ids", " ".join(ng + ok[: N - 1]))
@@ -112,10 +148,14 @@ def test_engineer_reteaches_a_goodset_recipe_from_good_parts_of_the_line(browser
     current.locator(f"text={res['version']}").wait_for()
     assert "with good-set model" in current.text_content() and f"{N} parts:" in current.text_content()
     page.screenshot(path=str(ARTIFACTS / "hmi-teach-goodset-done-1280x1000.png"))
+    # the card follows: the new model hash, the one the station judges with now
+    new_hash = rs.station.recipes_slot.current.model_hash  # type: ignore[union-attr]
+    assert new_hash != old_hash and _card_model(page, rid, new_hash) == new_hash
 
     # through the API: the recipe's current version is the new one, kept with a good-set model
     after = next(r for r in _get(page, "/api/recipes") if r["recipe_id"] == rid)
     assert after["golden"]["version"] == res["version"] != before["golden"]["version"]
+    assert after["model_hash"] == new_hash
     top = _get(page, f"/api/recipes/{rid}/golden/versions")[0]
     assert top["version"] == res["version"] and top["current"] and top["goodset_model"] is True
     assert top["variation_model"] is False and all(i in top["source"] for i in job["result_ids"])
@@ -124,6 +164,11 @@ def test_engineer_reteaches_a_goodset_recipe_from_good_parts_of_the_line(browser
     cur = rs.station.recipes_slot.current
     assert cur is not None and cur.loaded.recipe.detector == "goodset"
     assert cur.loaded.recipe.goodset.digest() == res["model_digest"] != old_digest  # type: ignore[union-attr]
+    # a rollback to the recipe's own model from the versions table: the card shows its hash again
+    page.click("#teach-versions button.rollback")
+    page.wait_for_selector("#toast.good >> text=rolled back")
+    assert _card_model(page, rid, old_hash) == old_hash
+    assert rs.station.recipes_slot.current.model_hash == old_hash  # type: ignore[union-attr]
     # no script error, and the browser's only console errors are the answers the page was meant to get
     assert page.errors == []
     failed = "Failed to load resource: the server responded with a status of"

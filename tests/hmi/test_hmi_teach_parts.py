@@ -59,6 +59,18 @@ def _wait_job(line: Line, timeout: float = 120.0) -> dict:
     return wait_teach_job(line.client, line.eng, timeout)
 
 
+def _shown(line: Line) -> dict[str, dict]:
+    """The recipes as ``GET /api/recipes`` shows them (the recipe cards), by recipe id."""
+    return {r["recipe_id"]: r for r in line.client.get("/api/recipes", headers=line.eng).json()}
+
+
+def _judged_with(line: Line) -> str:
+    """The model hash of the recipe the station judges the next part with."""
+    cur = line.station.recipes_slot.current
+    assert cur is not None
+    return cur.model_hash
+
+
 def test_a_threshold_change_keeps_the_variation_model(line: Line) -> None:
     dark, bright = line.band
     assert np.array_equal(line.active().spread_dark, dark)
@@ -68,6 +80,8 @@ def test_a_threshold_change_keeps_the_variation_model(line: Line) -> None:
     assert rec.detect.min_area_px == 30
     assert rec.spread_dark is not None and np.array_equal(rec.spread_dark, dark)
     assert np.array_equal(rec.spread_bright, bright)
+    # the recipe's model hash as shown follows the change (the results carry the new one)
+    assert _shown(line)[_recipe_id(line)]["model_hash"] == _judged_with(line)
 
 
 def test_teach_from_stored_good_parts_keeps_the_model_and_rollback_restores_both(line: Line) -> None:
@@ -76,6 +90,8 @@ def test_teach_from_stored_good_parts_keeps_the_model_and_rollback_restores_both
     line.station.store.flush(10.0)
     before = line.client.get(f"/api/recipes/{rid}/golden/versions", headers=line.eng).json()
     old_ref = line.active().reference.copy()
+    old_hash = _judged_with(line)
+    assert _shown(line)[rid]["model_hash"] == old_hash and _shown(line)[rid]["detector"] == "classical"
     assert line.client.post(f"/api/recipes/{rid}/teach/parts", headers=line.op, json={}).status_code == 403
     good = sum(not p for p in line.planted)
     # more good parts than stored: refused with a clear key, nothing changes
@@ -103,8 +119,11 @@ def test_teach_from_stored_good_parts_keeps_the_model_and_rollback_restores_both
     assert rec.spread_dark is not None and rec.spread_bright is not None
     assert not np.array_equal(rec.spread_dark, line.band[0])
     taught_band = (rec.spread_dark.copy(), rec.spread_bright.copy())
-    # the line keeps judging parts with it
+    # the line keeps judging parts with it, and the HMI shows the hash its results carry
     line.run(2)
+    new_hash = _judged_with(line)
+    assert new_hash != old_hash and _shown(line)[rid]["model_hash"] == new_hash
+    assert [p.part.model_hash for p in line.station.recent_parts(2)] == [new_hash] * 2
     audit = [a for a in line.station.store.audit_log(limit=20) if a.action == "teach_golden"]
     assert audit and audit[0].user == "erik" and "6 parts:" in audit[0].detail and "variation model" in audit[0].detail
     # rollback to the recipe's own reference restores its own band too
@@ -115,11 +134,13 @@ def test_teach_from_stored_good_parts_keeps_the_model_and_rollback_restores_both
     rec = line.active()
     assert np.array_equal(rec.reference, old_ref)
     assert np.array_equal(rec.spread_dark, line.band[0]) and np.array_equal(rec.spread_bright, line.band[1])
+    assert _judged_with(line) == old_hash == _shown(line)[rid]["model_hash"]
     # and forward again to the taught one: its band comes back with it
     r = line.client.post(f"/api/recipes/{rid}/golden/rollback", headers=line.eng, json={"version": version})
     assert r.status_code == 200, r.text
     rec = line.active()
     assert np.array_equal(rec.spread_dark, taught_band[0]) and np.array_equal(rec.spread_bright, taught_band[1])
+    assert _judged_with(line) == new_hash == _shown(line)[rid]["model_hash"]
 
 
 def test_selection_skips_refused_parts_and_needs_enough(line: Line) -> None:
@@ -173,6 +194,13 @@ def test_good_set_recipe_takes_only_its_own_parts_and_unknown_recipe_is_refused(
     # a good-set recipe is taught from parts too (tests/hmi/test_hmi_teach_parts_goodset.py), but only
     # from its own: the stored parts here are all the other recipe's
     gs = next(r["recipe_id"] for r in line.client.get("/api/recipes", headers=line.eng).json() if r["number"] == 2)
+    # the recipe list names each recipe's detector (the teach view offers single-part teach by it);
+    # a recipe the station does not judge with shows its recipe file's hash
+    shown = _shown(line)
+    entries = {e.recipe_id: e for e in line.station.recipes_slot.catalog.entries()}
+    assert shown[gs]["detector"] == "goodset" and not shown[gs]["active"]
+    assert shown[gs]["model_hash"] == entries[gs].model_hash
+    assert shown[_recipe_id(line)]["detector"] == "classical"
     line.run(12)
     line.station.store.flush(10.0)
     r = line.client.post(f"/api/recipes/{gs}/teach/parts", headers=line.eng, json={})

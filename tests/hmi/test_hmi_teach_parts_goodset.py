@@ -61,6 +61,11 @@ def _wait_job(line: Line, timeout: float = 120.0) -> dict:
     return wait_teach_job(line.client, line.eng, timeout)
 
 
+def _shown(line: Line, rid: str) -> dict:
+    """The recipe as ``GET /api/recipes`` shows it (the recipe card's model hash and detector)."""
+    return next(r for r in line.client.get("/api/recipes", headers=line.eng).json() if r["recipe_id"] == rid)
+
+
 def test_teach_a_goodset_recipe_from_stored_good_parts_and_roll_back(line: Line) -> None:
     rid = line.station.status().active_recipe
     line.run(len(DEFECTS))
@@ -72,6 +77,9 @@ def test_teach_a_goodset_recipe_from_stored_good_parts_and_roll_back(line: Line)
     old = line.active()
     old_digest, old_hash = old.loaded.recipe.goodset.digest(), old.model_hash
     assert old_digest == line.recipe.goodset.digest()
+    # the recipe as the HMI shows it: a good-set recipe, with the model hash its results carry
+    shown = _shown(line, rid)
+    assert shown["detector"] == "goodset" and shown["model_hash"] == old_hash, shown
 
     # too few: a selection with fewer good parts than good-set teaching needs (5), and more stored
     # good parts asked for than there are: refused, nothing changes
@@ -115,6 +123,9 @@ def test_teach_a_goodset_recipe_from_stored_good_parts_and_roll_back(line: Line)
     # its verdicts: the next parts are judged by the new model (their results carry its recipe hash)
     line.run(2)
     assert [p.part.model_hash for p in line.station.recent_parts(2)] == [cur.model_hash] * 2
+    # and the HMI shows that hash for the recipe, not the recipe file's
+    new_hash = cur.model_hash
+    assert _shown(line, rid)["model_hash"] == new_hash
 
     versions = line.client.get(f"/api/recipes/{rid}/golden/versions", headers=line.eng).json()
     top = versions[0]
@@ -135,10 +146,12 @@ def test_teach_a_goodset_recipe_from_stored_good_parts_and_roll_back(line: Line)
     assert cur.detector.model.digest() == old_digest  # type: ignore[attr-defined]
     assert np.array_equal(cur.loaded.recipe.reference, line.recipe.reference)
     assert cur.model_hash == old_hash
+    assert _shown(line, rid)["model_hash"] == old_hash
     # and forward again: the taught model comes back with its version
     r = line.client.post(f"/api/recipes/{rid}/golden/rollback", headers=line.eng, json={"version": res["version"]})
     assert r.status_code == 200, r.text
     assert line.active().loaded.recipe.goodset.digest() == res["model_digest"]
+    assert line.active().model_hash == new_hash == _shown(line, rid)["model_hash"]
 
 
 def test_teach_a_goodset_recipe_from_the_next_parts_of_the_line(line: Line) -> None:

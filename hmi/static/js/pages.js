@@ -1,7 +1,7 @@
 // Station, recipes (golden references), thresholds, users and audit pages.
 import { api } from "./api.js";
 import { $, clear, el, fmtMs, fmtTime, toast } from "./dom.js";
-import { openTeach } from "./teach.js";
+import { GOODSET_NOTE, openTeach, singlePartTeach } from "./teach.js";
 
 const can = (user, role) => ({ operator: 1, engineer: 2, admin: 3 })[user.role] >= ({ operator: 1, engineer: 2, admin: 3 })[role];
 
@@ -81,7 +81,8 @@ export async function loadRecipes(user) {
           onclick: () => act(() => api("/api/recipes/active", { method: "POST", body: { recipe_id: r.recipe_id } }), `Recipe ${r.name} active`).then(() => loadRecipes(user)) },
           "Make active"),
         el("button", { class: "teach-open", onclick: () => openTeach(r, user) }, "Teach / versions…"),
-        el("button", { onclick: () => file.click() }, "Upload golden image"), file));
+        singlePartTeach(r) ? [el("button", { class: "teach-upload", onclick: () => file.click() }, "Upload golden image"), file]
+          : el("span", { class: "muted teach-note", text: GOODSET_NOTE })));
     }
     cards.append(card);
   }

@@ -8,6 +8,11 @@ const T = { recipe: null, resultId: null, onDone: () => {}, jobTimer: null, user
 
 const enc = encodeURIComponent;
 
+// a good-set recipe judges with a model taught from N good parts: one part or an uploaded image
+// cannot teach it (the station refuses), so the page does not offer those
+export const GOODSET_NOTE = "A good-set recipe is taught from N good parts, not from one part or an uploaded image.";
+export const singlePartTeach = (recipe) => recipe.detector !== "goodset";
+
 function figure(caption, img) {
   return el("figure", { class: "teach-fig" }, el("figcaption", { text: caption }), img);
 }
@@ -22,7 +27,7 @@ async function renderCandidate() {
     c = await api(`/api/recipes/${enc(r.recipe_id)}/teach/candidate${q}`);
   } catch (e) {
     box.append(el("p", { class: "muted", text: e.message }));
-    $("#teach-go").disabled = true;
+    if ($("#teach-go")) $("#teach-go").disabled = true;
     return;
   }
   T.resultId = c.result_id;
@@ -45,12 +50,14 @@ async function renderCandidate() {
     el("dt", { text: "Alignment score" }), el("dd", { text: c.alignment_score === null || c.alignment_score === undefined ? "—"
       : `${Number(c.alignment_score).toFixed(3)} (minimum ${c.align_min_score ?? "—"})` }),
     el("dt", { text: "Differs from golden" }), el("dd", { text: d ? `${d.changed_pct.toFixed(2)} % of pixels (shift ${d.shift_px[0]}, ${d.shift_px[1]} px)` : "—" }));
+  const go = $("#teach-go");
+  if (!go) return;  // a good-set recipe: no single-part teach
   const ref = clear($("#teach-refusals"));
   for (const why of c.refusals) ref.append(el("li", { text: why }));
   $("#teach-refused").classList.toggle("hidden", c.refusals.length === 0);
   $("#teach-override").value = "";
-  $("#teach-go").disabled = !c.has_image;
-  $("#teach-go").textContent = c.refusals.length ? "Teach anyway (with reason)" : "Teach this part";
+  go.disabled = !c.has_image;
+  go.textContent = c.refusals.length ? "Teach anyway (with reason)" : "Teach this part";
 }
 
 async function renderRecent() {
@@ -202,7 +209,9 @@ export async function openTeach(recipe, user, resultId = null) {
       el("b", { text: "This part is refused as a golden reference:" }), el("ul", { id: "teach-refusals" }),
       el("label", {}, "Reason to teach it anyway (kept in the audit log)",
         el("input", { id: "teach-override", maxlength: 400, placeholder: "e.g. new board revision B" }))),
-    el("div", { class: "actions" }, el("button", { class: "primary big", id: "teach-go", onclick: () => teach(user) }, "Teach this part")),
+    singlePartTeach(recipe)
+      ? el("div", { class: "actions" }, el("button", { class: "primary big", id: "teach-go", onclick: () => teach(user) }, "Teach this part"))
+      : el("p", { class: "muted", id: "teach-single-note", text: `${GOODSET_NOTE} Use "Teach from N good parts" below.` }),
     partsSection(),
     el("h3", { text: "Golden versions" }),
     el("div", { class: "table-wrap" }, el("table", { id: "teach-versions" },
