@@ -46,7 +46,7 @@ def main() -> None:
     ap.add_argument("--name", default="exposure")
     args = ap.parse_args()
     cv2.setNumThreads(1)
-    fold, items, fit, cal, test, _ = fx.load_fold(None)
+    _fold, items, fit, cal, test, _ = fx.load_fold(None)
     extract = feature_extractors.create("effnet-lite0", threads=1, device="cpu", precision="fp32")
     img = {i: read_image(DATA / items[i]["path"]) for i in set(fit) | set(cal) | set(test)}
 
