@@ -36,7 +36,9 @@ def candidate(recipe_id: RecipePath, ctx: Ctx, user: EngineerUser,
               result_id: Annotated[ResultId | None, Query(description="default: the last part")] = None,
               ) -> dict[str, Any]:
     """What teaching this part would do: the part, why it would be refused (empty: it may be
-    taught), the current golden, and how much the part differs from it."""
+    taught), the current golden, and how much the part differs from it. ``heat_map``: what the
+    part's result keeps of its heat map (a good-set result's: kind, the judging model's threshold,
+    the map's peak; see ``GET /api/parts/{id}/heatmap``), null when it has none or no image kept."""
     part = candidate_part(ctx, result_id)
     min_score = min_align_score(ctx, recipe_id)
     why = refusals(part, min_score)
@@ -55,7 +57,8 @@ def candidate(recipe_id: RecipePath, ctx: Ctx, user: EngineerUser,
             "decided_ns": part.get("decided_ns"), "verdict": part.get("verdict"),
             "code_name": part.get("code_name"), "alignment_score": al.get("score"),
             "align_min_score": min_score, "refusals": why, "allowed": not why and has_image,
-            "has_image": has_image, "golden_version": _current(ctx, recipe_id), "difference": diff}
+            "has_image": has_image, "golden_version": _current(ctx, recipe_id), "difference": diff,
+            "heat_map": part.get("heat_map") if has_image else None}
 
 
 @router.get("/{recipe_id}/teach/diff", response_class=Response, responses={**JPEG, 404: {}})

@@ -130,6 +130,12 @@ def test_teach_view_refuses_an_ng_part_then_rolls_back(browser, served):
     page.wait_for_selector("#teach-view #teach-compare img#teach-diff")
     assert page.locator("#teach-single-note").count() == 0
     page.wait_for_function("() => document.querySelector('#teach-diff').naturalWidth > 0")
+    # an ordinary recipe keeps the pixel difference from the golden (no good-set heat map)
+    captions = page.locator("#teach-compare figcaption").all_text_contents()
+    assert captions[2] == "Difference (bright: differs)", captions
+    assert page.locator("#teach-heat, #teach-heat-none, #teach-anomaly").count() == 0
+    page.wait_for_selector("#teach-info dt:text-is('Differs from golden')")
+    assert "% of pixels (shift" in page.text_content("#teach-info")
     assert page.locator("#teach-refused").is_visible()
     assert "NG_DEFECT" in page.text_content("#teach-refusals")
     page.screenshot(path=str(ARTIFACTS / "hmi-teach-refused-1280x800.png"))

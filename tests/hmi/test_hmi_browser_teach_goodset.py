@@ -5,7 +5,9 @@ the block-statistics test extractor. The engineer sees the refusals (one part is
 too few good parts in a selection), then teaches from the next good parts of the line while the page
 shows the job's progress, and the new version with its model (the recipe card shows the model hash
 the station judges with). Single-part and upload teach are not offered for a good-set recipe (the
-station still refuses them through the API). Screenshots go to test-artifacts/."""
+station still refuses them through the API), and the view shows the part's anomaly heat map and its
+peak against the model's threshold instead of a pixel difference from the golden (meaningless on
+textured tiles). Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
@@ -68,6 +70,24 @@ def _card_model(page: Any, rid: str, expected: str) -> str:
                                      ".nextElementSibling.textContent"))
 
 
+def _shows_heat_map(page: Any, part: dict[str, Any]) -> None:
+    """The teach view's third panel is ``part``'s anomaly heat map (loaded), its details the map's
+    peak against the model's threshold, and nothing of a pixel difference from the golden."""
+    rid = part["result_id"]
+    page.wait_for_selector(f'#teach-compare img#teach-heat[src^="/api/parts/{rid}/heatmap"]')
+    page.wait_for_function("() => { const i = document.querySelector('#teach-heat'); return i && i.complete && i.naturalWidth > 0; }")
+    captions = page.locator("#teach-compare figcaption").all_text_contents()
+    assert captions[2] == "Anomaly heat map (good-set model)", captions
+    assert not any("Difference" in c for c in captions), captions
+    assert page.locator("#teach-diff").count() == 0
+    info = page.text_content("#teach-info")
+    assert "Differs from golden" not in info and "% of pixels" not in info, info
+    assert part["part_id_str"] in info
+    peak, threshold = float(part["heat_map"]["peak"]), float(part["heat_map"]["threshold"])
+    shown = page.text_content("#teach-anomaly")
+    assert shown.startswith(f"{peak / threshold:.2f} × threshold (peak {peak:.4g}, threshold {threshold:.4g}"), shown
+
+
 def test_engineer_reteaches_a_goodset_recipe_from_good_parts_of_the_line(browser, served_goodset) -> None:
     rs, server = served_goodset
     rid = rs.station.status().active_recipe
@@ -104,7 +124,31 @@ def test_engineer_reteaches_a_goodset_recipe_from_good_parts_of_the_line(browser
     assert page.locator("#teach-go").count() == 0 and page.locator("#teach-view >> text=Teach this part").count() == 0
     assert not page.is_visible("#teach-refused")
     assert page.is_enabled("#teach-parts-go")
+    # no pixel golden comparison for a good-set recipe: the candidate's anomaly heat map (the picture
+    # review shows) instead of the difference, and its peak against the model's threshold instead of
+    # "Differs from golden"
+    last = stored[0]  # newest first: the candidate the view opens with
+    assert last["verdict"] == "pass" and last["heat_map"] is not None, last
+    _shows_heat_map(page, last)
+    page.locator("#teach-compare").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "hmi-teach-goodset-heatmap-1280x1000.png"))
+    page.locator("#teach-view").scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "hmi-teach-goodset-view-1280x1000.png"))
+    # another part from the strip, an NG one: its own heat map and peak
+    bad = next(p for p in stored if p["verdict"] != "pass")
+    page.click(f'#teach-recent .teach-pick.ng[title^="{bad["part_id_str"]} "]')
+    _shows_heat_map(page, bad)
+    # a part whose heat map cannot be had (404): a short note, no broken image
+    gone = next(p for p in stored[1:] if p["verdict"] == "pass")
+    heat_url = f"{server.url}/api/parts/{gone['result_id']}/heatmap?width=800"
+    page.route(heat_url, lambda route: route.fulfill(status=404, content_type="application/json",
+                                                     body='{"detail": "no heat map"}'))
+    page.click(f'#teach-recent .teach-pick.ok[title^="{gone["part_id_str"]} "]')
+    page.wait_for_selector("#teach-compare #teach-heat-none >> text=no anomaly heat map stored for this part")
+    assert page.locator("#teach-compare img#teach-heat").count() == 0
+    page.unroute(heat_url)
+    page.click(f'#teach-recent .teach-pick.ok[title^="{last["part_id_str"]} "]')
+    _shows_heat_map(page, last)
     # the station still refuses one part and an uploaded image, with the way to teach it instead
     status, answer = _post(page, f"/api/recipes/{rid}/teach", {"result_id": ok[0]})
     assert status == 409 and answer["key"] == "teach_unsupported", answer
@@ -173,5 +217,6 @@ def test_engineer_reteaches_a_goodset_recipe_from_good_parts_of_the_line(browser
     assert page.errors == []
     failed = "Failed to load resource: the server responded with a status of"
     assert console == [f"{failed} 401 (Unauthorized) {server.url}/api/auth/me",  # before signing in
+                       f"{failed} 404 (Not Found) {heat_url}",  # the heat map answered 404 above
                        f"{failed} 409 (Conflict) {server.url}/api/recipes/{rid}/teach",
                        f"{failed} 409 (Conflict) {server.url}/api/recipes/{rid}/teach/parts"]

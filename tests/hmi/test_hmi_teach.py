@@ -97,6 +97,7 @@ def test_teach_view_candidate_and_difference(env, client, roles):
     client.post("/api/recipes/pcb-a/teach", headers=eng, json={"result_id": good.result_id})
     c = client.get(f"/api/recipes/pcb-a/teach/candidate?result_id={good.result_id}", headers=eng).json()
     assert c["allowed"] is True and c["refusals"] == [] and c["difference"]["changed_pct"] == 0.0
+    assert c["heat_map"] is None  # a golden-based result keeps no heat map
     c = client.get(f"/api/recipes/pcb-a/teach/candidate?result_id={bad.result_id}", headers=eng).json()
     assert c["allowed"] is False and c["verdict"] == "reject" and c["difference"]["changed_pct"] > 0.0
     r = client.get(f"/api/recipes/pcb-a/teach/diff?result_id={bad.result_id}", headers=eng)

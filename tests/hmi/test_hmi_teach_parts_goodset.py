@@ -80,6 +80,12 @@ def test_teach_a_goodset_recipe_from_stored_good_parts_and_roll_back(line: Line)
     # the recipe as the HMI shows it: a good-set recipe, with the model hash its results carry
     shown = _shown(line, rid)
     assert shown["detector"] == "goodset" and shown["model_hash"] == old_hash, shown
+    # the teach view's candidate carries the part's stored heat map (what the view shows in place of
+    # a pixel difference): the judging model's threshold and the map's peak, as the result keeps them
+    for p in (rows[0], next(p for p in rows if p["verdict"] != "pass")):
+        c = line.client.get(f"/api/recipes/{rid}/teach/candidate?result_id={p['result_id']}", headers=line.eng).json()
+        assert c["heat_map"] == p["heat_map"] and c["heat_map"]["kind"] == "anomaly", (c, p)
+        assert c["heat_map"]["threshold"] == pytest.approx(line.recipe.goodset.threshold, rel=1e-5)
 
     # too few: a selection with fewer good parts than good-set teaching needs (5), and more stored
     # good parts asked for than there are: refused, nothing changes

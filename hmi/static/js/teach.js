@@ -1,6 +1,7 @@
-// Teach view (engineer): a candidate part beside the current golden with the difference, the checks
-// that refuse an NG / not aligned / low-score part (override with a reason), and the golden versions
-// with one-click rollback (both audited on the station).
+// Teach view (engineer): a candidate part beside the current golden with the difference (for a
+// good-set recipe: the part's anomaly heat map), the checks that refuse an NG / not aligned /
+// low-score part (override with a reason), and the golden versions with one-click rollback (both
+// audited on the station).
 import { api } from "./api.js";
 import { $, clear, el, fmtTime, toast } from "./dom.js";
 
@@ -15,6 +16,30 @@ export const singlePartTeach = (recipe) => recipe.detector !== "goodset";
 
 function figure(caption, img) {
   return el("figure", { class: "teach-fig" }, el("figcaption", { text: caption }), img);
+}
+
+// a good-set recipe has no pixel golden comparison: the part's anomaly heat map (the picture review
+// shows) stands in for the difference, or a note when the part has none (or it cannot be loaded)
+export const HEAT_TITLE = "Anomaly heat map (good-set model)";
+export const NO_HEAT = "no anomaly heat map stored for this part";
+
+function heatPanel(c) {
+  const note = () => el("div", { class: "golden empty", id: "teach-heat-none", text: NO_HEAT });
+  if (!c.heat_map) return figure(HEAT_TITLE, note());
+  const img = el("img", { id: "teach-heat", src: `/api/parts/${c.result_id}/heatmap?width=800`,
+    alt: "heat map: where the part deviates from the good parts (red and outlined: above the model's threshold)" });
+  img.addEventListener("error", () => img.replaceWith(note()), { once: true });
+  return figure(HEAT_TITLE, img);
+}
+
+// the map's peak against the threshold of the model that judged the part (what the result keeps;
+// the verdict's image score itself is not stored): nothing without a heat map
+function anomalyLine(c) {
+  const h = c.heat_map;
+  if (!h || !(h.threshold > 0)) return [];
+  const p = Number(h.peak), t = Number(h.threshold), g4 = (x) => String(Number(x.toPrecision(4)));
+  return [el("dt", { text: "Anomaly peak" }),
+    el("dd", { id: "teach-anomaly", text: `${(p / t).toFixed(2)} × threshold (peak ${g4(p)}, threshold ${g4(t)} of the model that judged it)` })];
 }
 
 async function renderCandidate() {
@@ -32,6 +57,7 @@ async function renderCandidate() {
   }
   T.resultId = c.result_id;
   const v = r.golden ? r.golden.version : "none";
+  const goodset = !singlePartTeach(r);
   box.append(
     figure("Current golden", r.golden
       ? el("img", { id: "teach-golden", src: `/api/recipes/${enc(r.recipe_id)}/golden?width=800&v=${v}`, alt: "current golden" })
@@ -39,7 +65,7 @@ async function renderCandidate() {
     figure(`Candidate · ${c.part_id_str || c.result_id}`,
       c.has_image ? el("img", { id: "teach-candidate", src: `/api/parts/${c.result_id}/image?width=800`, alt: "candidate" })
         : el("div", { class: "golden empty", text: "no image kept for this part" })),
-    figure("Difference (bright: differs)", c.difference
+    goodset ? heatPanel(c) : figure("Difference (bright: differs)", c.difference
       ? el("img", { id: "teach-diff", src: `/api/recipes/${enc(r.recipe_id)}/teach/diff?result_id=${c.result_id}&v=${v}`, alt: "difference" })
       : el("div", { class: "golden empty", text: r.golden ? "—" : "nothing to compare with" })));
   const d = c.difference;
@@ -49,7 +75,8 @@ async function renderCandidate() {
     el("dt", { text: "Result" }), el("dd", { class: c.verdict === "pass" ? "ok" : "ng", text: (c.code_name || "").replaceAll("_", " ") }),
     el("dt", { text: "Alignment score" }), el("dd", { text: c.alignment_score === null || c.alignment_score === undefined ? "—"
       : `${Number(c.alignment_score).toFixed(3)} (minimum ${c.align_min_score ?? "—"})` }),
-    el("dt", { text: "Differs from golden" }), el("dd", { text: d ? `${d.changed_pct.toFixed(2)} % of pixels (shift ${d.shift_px[0]}, ${d.shift_px[1]} px)` : "—" }));
+    ...(goodset ? anomalyLine(c) : [el("dt", { text: "Differs from golden" }),
+      el("dd", { text: d ? `${d.changed_pct.toFixed(2)} % of pixels (shift ${d.shift_px[0]}, ${d.shift_px[1]} px)` : "—" })]));
   const go = $("#teach-go");
   if (!go) return;  // a good-set recipe: no single-part teach
   const ref = clear($("#teach-refusals"));
