@@ -2,7 +2,7 @@
 """Per-tile scoring time of a joint and a per-block good-set model, interleaved in one run (one
 thread for ONNX Runtime, OpenCV and BLAS): both taught from the same seeded sample of good tiles.
 
-usage: .venv/bin/python experiments/goodset_speed.py /work/shared/datasets/mtd OUT.json [N_TEACH N_SCORE]
+usage: .venv/bin/python experiments/goodset_speed.py /work/shared/datasets/mtd OUT.json [N_TEACH N_SCORE [PRECISION]]
 """
 
 from __future__ import annotations
@@ -28,13 +28,14 @@ def main() -> None:
     data, out = Path(sys.argv[1]), Path(sys.argv[2])
     n_teach = int(sys.argv[3]) if len(sys.argv) > 3 else 200
     n_score = int(sys.argv[4]) if len(sys.argv) > 4 else 40
+    precision = sys.argv[5] if len(sys.argv) > 5 else "fp32"
     cv2.setNumThreads(1)
     files = sorted((data / "MT_Free").glob("*.jpg"))
     rng = np.random.default_rng(0)
     pick = rng.permutation(len(files))
     teach_files = [files[int(i)] for i in pick[:n_teach]]
     score_files = [files[int(i)] for i in pick[n_teach:n_teach + n_score]]
-    extract = feature_extractors.create("effnet-lite0", threads=1, device="cpu", precision="fp32")
+    extract = feature_extractors.create("effnet-lite0", threads=1, device="cpu", precision=precision)
     name = str(getattr(extract, "name", "effnet-lite0"))
     images = [read_image(p) for p in teach_files]
     models = {}
@@ -55,6 +56,7 @@ def main() -> None:
            for k, v in ms.items()}
     res["ratio_per_block_to_joint"] = float(np.median(np.array(ms["per-block"]) / np.array(ms["joint"])))
     res["load_average"] = os.getloadavg()
+    res["precision"] = precision  # type: ignore[assignment]
     print(json.dumps(res, indent=2))
     out.write_text(json.dumps(res, indent=2))
 
