@@ -48,3 +48,7 @@ def test_nearest_graph_equals_numpy(tmp_path):
     bank = rng.normal(size=(40, 5)).astype(np.float32) * 3
     got = nearest(f, mean, comp, bank)
     np.testing.assert_allclose(got, nearest_distances((f - mean) @ comp, bank), rtol=1e-4, atol=1e-4)
+    # the shipped graph (plugins/detectors/models/nearest_patch.onnx) is the exported one
+    shipped = OnnxNearest()
+    assert shipped.model.metadata["version"] == "1.1.0"
+    np.testing.assert_array_equal(shipped(f, mean, comp, bank), got)
