@@ -27,13 +27,16 @@ class HeatMap:
     """``levels``: uint8 (h, w), reference frame scaled to ``MAX_SIDE``; value v means
     ``v / THRESHOLD_LEVEL * threshold`` in the detector's units. ``kind``: "anomaly" (a good-set
     model's distance to the good parts) or "change" (a deviation from a golden). ``peak``: the
-    map's largest value in the detector's units (before the 8-bit clip)."""
+    map's largest value in the detector's units (before the 8-bit clip). ``score``: the number the
+    verdict compared with ``threshold`` when it is not the map's peak (a good-set model's image
+    score, the mean of its most anomalous patches), None otherwise."""
 
     levels: np.ndarray
     kind: str
     threshold: float
     peak: float
     ref_shape: tuple[int, int]  # the reference (part) size the map covers, (h, w)
+    score: float | None = None
 
     def __post_init__(self) -> None:
         if self.levels.dtype != np.uint8 or self.levels.ndim != 2 or min(self.levels.shape) < 1:
@@ -43,12 +46,15 @@ class HeatMap:
             raise ValueError(f"heat map kind must be one of {KINDS}, got {self.kind!r}")
         if not (self.threshold > 0 and np.isfinite(self.threshold)):
             raise ValueError(f"heat map threshold must be a positive number, got {self.threshold}")
+        if self.score is not None and not np.isfinite(self.score):
+            raise ValueError(f"heat map score must be a finite number, got {self.score}")
 
     @classmethod
     def from_values(cls, values: np.ndarray, *, threshold: float, kind: str,
-                    ref_shape: tuple[int, int], max_side: int = MAX_SIDE) -> HeatMap:
+                    ref_shape: tuple[int, int], max_side: int = MAX_SIDE,
+                    score: float | None = None) -> HeatMap:
         """Quantise a float map (any size covering ``ref_shape``; detector units) to at most
-        ``max_side`` px; area-averaged when it is larger."""
+        ``max_side`` px; area-averaged when it is larger. ``score``: see the class."""
         v: np.ndarray = np.nan_to_num(np.asarray(values, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
         peak = max(0.0, float(v.max())) if v.size else 0.0
         h, w = ref_shape
@@ -58,12 +64,16 @@ class HeatMap:
             larger = v.shape[0] * v.shape[1] > size[0] * size[1]
             v = cv2.resize(v, size, interpolation=cv2.INTER_AREA if larger else cv2.INTER_LINEAR)
         levels = np.clip(np.rint(v * (THRESHOLD_LEVEL / threshold)), 0, 255).astype(np.uint8)
-        return cls(levels, kind, float(threshold), peak, (int(h), int(w)))
+        return cls(levels, kind, float(threshold), peak, (int(h), int(w)),
+                   None if score is None else float(score))
 
     def meta(self) -> dict[str, object]:
         """What the store keeps beside the map's file and the HMI shows."""
-        return {"kind": self.kind, "threshold": round(self.threshold, 6), "peak": round(self.peak, 6),
-                "threshold_level": THRESHOLD_LEVEL}
+        meta: dict[str, object] = {"kind": self.kind, "threshold": round(self.threshold, 6),
+                                   "peak": round(self.peak, 6), "threshold_level": THRESHOLD_LEVEL}
+        if self.score is not None:
+            meta["score"] = round(self.score, 6)
+        return meta
 
 
 def levels_in_image(heat: HeatMap, alignment: Alignment | None, image_shape: tuple[int, int],

@@ -81,7 +81,7 @@ class GoodSetDetector:
                            interpolation=cv2.INTER_AREA)
         amap = np.where(cover >= 0.5, amap, 0.0).astype(np.float32)
         score = self.model.image_score(amap)
-        heat = self._heat_map(amap, cover, aligned.shape[:2])
+        heat = self._heat_map(amap, cover, aligned.shape[:2], score)
         if score <= self.model.threshold:
             return [], heat
         conf = self.confidence(score)
@@ -109,10 +109,12 @@ class GoodSetDetector:
                                length_mm=None if mm is None else max(w, h) * mm))
         return out, heat
 
-    def _heat_map(self, amap: np.ndarray, cover: np.ndarray, shape: tuple[int, int]) -> HeatMap:
+    def _heat_map(self, amap: np.ndarray, cover: np.ndarray, shape: tuple[int, int],
+                  score: float) -> HeatMap:
         """The map the findings are cut from (:func:`pixel_map`, its blur scaled along) at most
         ``MAX_SIDE`` px, zero where less than half a patch is inspected (``cover``, at the map's
-        size): well under a millisecond, whatever the image size."""
+        size): well under a millisecond, whatever the image size. It keeps the image ``score`` the
+        verdict compared with the threshold."""
         h, w = shape
         s = min(1.0, MAX_SIDE / max(h, w))
         small = (max(1, round(h * s)), max(1, round(w * s)))
@@ -120,4 +122,4 @@ class GoodSetDetector:
         inside = cv2.resize(cover, (small[1], small[0]), interpolation=cv2.INTER_LINEAR) >= 0.5
         values[~inside] = 0.0
         return HeatMap.from_values(values, threshold=max(self.model.threshold, 1e-6), kind="anomaly",
-                                   ref_shape=(h, w))
+                                   ref_shape=(h, w), score=score)

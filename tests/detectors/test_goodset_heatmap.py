@@ -43,6 +43,17 @@ def test_tiles_are_inspected_as_acquired_and_the_map_points_at_the_defect(recipe
     top = bad.reported[0]
     assert top.box[0] <= xs.mean() <= top.box[2] and top.box[1] <= ys.mean() <= top.box[3]
     assert bad.to_dict()["heat_map"]["kind"] == "anomaly"  # type: ignore[index]
+    # the map keeps the image score the verdict compared with the threshold (not the map's peak)
+    model = recipe.goodset
+    for result, image_ok in ((good, True), (bad, False)):
+        assert result.heat_map is not None and result.heat_map.score is not None
+        assert (result.heat_map.score <= model.threshold) is image_ok  # type: ignore[union-attr]
+    tile = texture_tile(np.random.default_rng(9))
+    again = inspect(prepared, tile, detector=det)
+    assert again.heat_map is not None
+    assert again.heat_map.score == pytest.approx(model.image_score(model.anomaly_map(tile, det.extract)),  # type: ignore[union-attr]
+                                                 rel=1e-5)
+    assert bad.to_dict()["heat_map"]["score"] == pytest.approx(bad.heat_map.score, abs=1e-6)  # type: ignore[index]
 
 
 def test_tiles_of_another_size_are_not_inspected(recipe, monkeypatch):

@@ -37,7 +37,13 @@ def test_review_shows_the_heat_map_of_a_goodset_reject(browser, served, monkeypa
     assert page.text_content("#review-show-diff") == "Heat map"
     assert "selected" in (page.get_attribute("#review-show-diff", "class") or "")
     assert page.is_visible("#review-left-legend")
-    assert "× threshold" in page.text_content("#review-info")
+    info = page.text_content("#review-info")
+    assert bad.heat_map is not None and bad.heat_map.score is not None
+    # the verdict's image score and the map's peak, each against the threshold
+    m = bad.heat_map.meta()  # what the store keeps and the page reads
+    t = float(m["threshold"])  # type: ignore[arg-type]
+    want = f"score {float(m['score']) / t:.2f} × threshold · peak {float(m['peak']) / t:.2f} × threshold"  # type: ignore[arg-type]
+    assert want in info, info
     assert page.locator("#review-svg polygon.reported").count() >= 1  # the outline beside it
     # the picture is the heat map of this part: red where the smooth spot is (60, 30 of 160 x 120)
     red = page.evaluate("""() => { const i = document.querySelector('#review-golden');

@@ -84,8 +84,12 @@ def _shows_heat_map(page: Any, part: dict[str, Any]) -> None:
     assert "Differs from golden" not in info and "% of pixels" not in info, info
     assert part["part_id_str"] in info
     peak, threshold = float(part["heat_map"]["peak"]), float(part["heat_map"]["threshold"])
+    score = float(part["heat_map"]["score"])  # the verdict's image score, kept with the map
+    assert (score > threshold) == (part["verdict"] != "pass"), part
     shown = page.text_content("#teach-anomaly")
-    assert shown.startswith(f"{peak / threshold:.2f} × threshold (peak {peak:.4g}, threshold {threshold:.4g}"), shown
+    assert shown.startswith(f"{score / threshold:.2f} × threshold (score {score:.4g}, threshold "
+                            f"{threshold:.4g} of the model that judged it; map peak {peak:.4g}"), shown
+    assert "Anomaly score" in info
 
 
 def test_engineer_reteaches_a_goodset_recipe_from_good_parts_of_the_line(browser, served_goodset) -> None:

@@ -29,6 +29,12 @@ def test_levels_are_relative_to_the_threshold_and_reduced():
         HeatMap(np.zeros((4, 4), np.uint8), "anomaly", 0.0, 0.0, (4, 4))
     with pytest.raises(ValueError):
         HeatMap(np.zeros((4, 4), np.uint8), "other", 1.0, 0.0, (4, 4))
+    # the score the verdict compared, when it is not the peak: kept and stored beside the map
+    assert "score" not in hm.meta()
+    scored = HeatMap.from_values(values, threshold=0.5, kind="anomaly", ref_shape=(1, 6), score=0.75)
+    assert scored.score == 0.75 and scored.meta()["score"] == 0.75 and scored.peak == hm.peak
+    with pytest.raises(ValueError):
+        HeatMap.from_values(values, threshold=0.5, kind="anomaly", ref_shape=(1, 6), score=float("nan"))
 
 
 def test_the_map_follows_the_part_into_the_acquired_image():

@@ -42,7 +42,9 @@ function detail(r, tr) {
   ]);
   if (r.heat_map) {  // a good-set result: its stored anomaly map over the part
     $("#history-info").append(el("dt", { text: "Heat map" }), el("dd", {},
-      `peak ${(r.heat_map.peak / r.heat_map.threshold).toFixed(2)} × threshold · `,
+      (r.heat_map.score !== undefined && r.heat_map.score !== null
+        ? `score ${(r.heat_map.score / r.heat_map.threshold).toFixed(2)} × threshold · ` : "")
+      + `peak ${(r.heat_map.peak / r.heat_map.threshold).toFixed(2)} × threshold · `,
       el("a", { href: `/api/parts/${r.result_id}/heatmap?width=1600`, target: "_blank", rel: "noopener", text: "open" })));
   }
 }

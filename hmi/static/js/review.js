@@ -53,7 +53,7 @@ function select(item) {
     ["Defects", (item.findings || []).filter((f) => f.score >= 0.5)
       .map((f) => `${f.class_name} ${f.score.toFixed(2)}`).join(", ") || "—"],
     ["Cycle", `${fmtMs(item.cycle_ms)} ms`],
-    ...(item.heat_map ? [["Anomaly", `peak ${(item.heat_map.peak / item.heat_map.threshold).toFixed(2)} × threshold`]] : []),
+    ...(item.heat_map ? [["Anomaly", anomalyText(item.heat_map)]] : []),
   ]);
   $("#override-reason").value = "";
   $("#override-text").value = "";
@@ -218,4 +218,12 @@ export function initReview(onCount) {
     loadReview();
   });
   document.addEventListener("keydown", onKey);
+}
+
+// a good-set result: its image score (what the verdict compared) and the map's peak, each against
+// the threshold; results stored before the score was kept show the peak only
+function anomalyText(h) {
+  const peak = `peak ${(h.peak / h.threshold).toFixed(2)} × threshold`;
+  return h.score !== undefined && h.score !== null
+    ? `score ${(h.score / h.threshold).toFixed(2)} × threshold · ${peak}` : peak;
 }

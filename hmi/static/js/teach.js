@@ -32,12 +32,17 @@ function heatPanel(c) {
   return figure(HEAT_TITLE, img);
 }
 
-// the map's peak against the threshold of the model that judged the part (what the result keeps;
-// the verdict's image score itself is not stored): nothing without a heat map
+// the verdict's image score against the threshold of the model that judged the part (results
+// stored before the score was kept: the map's peak instead): nothing without a heat map
 function anomalyLine(c) {
   const h = c.heat_map;
   if (!h || !(h.threshold > 0)) return [];
   const p = Number(h.peak), t = Number(h.threshold), g4 = (x) => String(Number(x.toPrecision(4)));
+  if (h.score !== undefined && h.score !== null) {
+    const s = Number(h.score);
+    return [el("dt", { text: "Anomaly score" }),
+      el("dd", { id: "teach-anomaly", text: `${(s / t).toFixed(2)} × threshold (score ${g4(s)}, threshold ${g4(t)} of the model that judged it; map peak ${g4(p)})` })];
+  }
   return [el("dt", { text: "Anomaly peak" }),
     el("dd", { id: "teach-anomaly", text: `${(p / t).toFixed(2)} × threshold (peak ${g4(p)}, threshold ${g4(t)} of the model that judged it)` })];
 }
