@@ -56,12 +56,20 @@ class GoodSetTeachParams:
     scales: tuple[tuple[int, int], ...] | None = None
 
 
+#: how many of the taught parts with the highest held-out scores the teach report names
+UNUSUAL_PARTS = 5
+
+
 @dataclass(frozen=True)
 class GoodSetTeachResult:
     recipe: Recipe
     model: GoodSetModel
     parts: tuple[PartReport, ...]
     timings: dict[str, float]
+    # the taught parts that looked least like the others (name, held-out score), highest first: a
+    # "good" part with a flaw among them sets the threshold (the 1% quantile of a few hundred scores
+    # is their few highest); an engineer should look at them and teach again without the bad ones
+    unusual: tuple[tuple[str, float], ...] = ()
 
     @property
     def used(self) -> int:
@@ -97,10 +105,12 @@ def teach_goodset(images: list[tuple[str, np.ndarray | InspectionError]], params
         stack = [i for _, i in usable]
     reference = np.median(np.stack(stack), axis=0).round().astype(np.uint8)
     timings["align"] = time.perf_counter() - t0
+    held: list[tuple[int, float]] = []
     model = teach(stack, extract, extractor=extractor, short_side=params.short_side,
                   bank_size=params.bank_size, dims=params.dims, frr=params.target_frr,
                   folds=params.folds, max_patches=params.max_patches, top_k=params.top_k,
-                  contrast=params.contrast, scales=params.scales, progress=progress)
+                  contrast=params.contrast, scales=params.scales, progress=progress, held_out=held)
+    unusual = tuple((names[i], score) for i, score in sorted(held, key=lambda t: -t[1])[:UNUSUAL_PARTS])
     timings["model"] = time.perf_counter() - t0 - timings["align"]
     for name in names:
         reports[name] = PartReport(name, "good", "taught")
@@ -110,7 +120,7 @@ def teach_goodset(images: list[tuple[str, np.ndarray | InspectionError]], params
                     mm_per_px=params.mm_per_px, goodset=model)
     timings["total"] = time.perf_counter() - t0
     parts = tuple(reports[n] for n, _ in images if n in reports)
-    return GoodSetTeachResult(recipe, model, parts, timings)
+    return GoodSetTeachResult(recipe, model, parts, timings, unusual)
 
 
 def thresholds_data(result: GoodSetTeachResult) -> dict[str, object]:
@@ -121,6 +131,8 @@ def thresholds_data(result: GoodSetTeachResult) -> dict[str, object]:
             "calibration_false_reject_rate": float((m.calibration_scores > m.threshold).mean())
             if m.calibration_scores.size else None,
             "extractor": m.extractor, "parts_used": result.used,
+            "most_unusual_parts": [{"name": n, "score": round(v, 6), "above_threshold": v > m.threshold}
+                                   for n, v in result.unusual],
             "parts_set_aside": [{"name": p.name, "status": p.status, "reason": p.reason}
                                 for p in result.parts if p.status != "good"],
             "timings_s": result.timings}

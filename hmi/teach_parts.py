@@ -255,7 +255,10 @@ def teach_goodset_from(job: TeachPartsJob, station: StationPort) -> None:
     job.result = {"version": info.version, "parts_used": len(used), "set_aside": aside, "detector": "goodset",
                   "threshold": round(float(model.threshold), 6), "model_digest": model.digest(),
                   "previous_model_digest": old.digest(), "extractor": extractor,
-                  "calibration_scores": int(model.calibration_scores.size), "shape": list(info.shape)}
+                  "calibration_scores": int(model.calibration_scores.size), "shape": list(info.shape),
+                  # the taught parts least like the others: one with a flaw raises the threshold
+                  "most_unusual_parts": [{"result_id": n, "score": round(v, 6),
+                                          "above_threshold": v > model.threshold} for n, v in taught.unusual]}
 
 
 class TeachJobs:

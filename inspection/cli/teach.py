@@ -298,6 +298,11 @@ def _teach_goodset(args: argparse.Namespace) -> int:
     print(f"threshold {result.model.threshold:.4f} at a {frr:.1%} target false-reject rate "
           f"({result.model.calibration_scores.size} held-out good scores); "
           f"taught in {result.timings['total']:.1f} s")
+    if result.unusual:
+        print("the taught parts least like the others (check they are good; one with a flaw raises the "
+              "threshold: teach again without it):")
+        for name, score in result.unusual:
+            print(f"  {name}: held-out score {score:.4f} ({score / result.model.threshold:.2f} x threshold)")
     print(f"wrote {args.out} (content hash {manifest['content_hash'][:16]}...)")
     if args.json:
         args.json.write_text(json.dumps({"recipe": str(args.out), "content_hash": manifest["content_hash"],

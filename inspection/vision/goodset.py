@@ -374,7 +374,8 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
           bank_size: int = 5000, dims: int = 64, frr: float = 0.01, calibration_share: float = 0.1,
           folds: int = 0, seed: int = 0, max_patches: int = 1_000_000, contrast: str = "percentile",
           top_k: int = 50, threshold_rule: str = "empirical",
-          scales: Sequence[tuple[int, int]] | None = None, progress: bool = False) -> GoodSetModel:
+          scales: Sequence[tuple[int, int]] | None = None, progress: bool = False,
+          held_out: list[tuple[int, float]] | None = None) -> GoodSetModel:
     """Teach from good images: PCA to ``dims`` and a coreset bank of ``bank_size`` patches; the
     threshold from scores of good images the bank did not see, at false-reject rate ``frr``.
 
@@ -385,7 +386,8 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
     (:func:`threshold_for`). The coreset is chosen among at most ``max_patches`` patches (a seeded
     random sample). ``scales``: channel slices (lo, hi), e.g. :data:`LITE0_BLOCKS`, each with its
     own projection and bank (see :class:`GoodSetModel`); None: one bank of all channels.
-    ``progress`` prints progress bars to stderr."""
+    ``progress`` prints progress bars to stderr. ``held_out``, when given, receives (index in
+    ``images``, calibration score) of every held-out image, in the order of ``calibration_scores``."""
     n = len(images)
     if n < 2:
         raise CalibrationError(f"need at least 2 good images to teach, got {n}")
@@ -432,18 +434,23 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
         return [_slice_distances(raw, sc, extract) for sc in banks]
 
     held: list[list[np.ndarray]] = []  # per held-out image, per slice: patch distances
+    held_index: list[int] = []  # the held-out images' indices in ``images``
     if folds >= 2:
         fold_of = np.arange(len(fit_idx)) % folds
         for fold in range(folds):
             fold_banks = banks_of([k for k in range(len(fit_idx)) if fold_of[k] != fold],
                                   f"teach: coreset, fold {fold + 1}/{folds}")
-            held.extend(distances(feats[k], fold_banks) for k in range(len(fit_idx)) if fold_of[k] == fold)
+            for k in range(len(fit_idx)):
+                if fold_of[k] == fold:
+                    held.append(distances(feats[k], fold_banks))
+                    held_index.append(int(fit_idx[k]))
     final = banks_of(range(len(fit_idx)), "teach: coreset")
     if folds < 2:
         bar = Progress(len(cal_idx), "teach: calibration", enabled=progress)
         for i in cal_idx:
             f = extract(prepare_image(images[int(i)], short_side, contrast))
             held.append(distances(f.reshape(-1, f.shape[-1]), final))
+            held_index.append(int(i))
             bar.update()
     if scales is not None:  # each slice's distances in units of its held-out image scores' spread
         for k, sc in enumerate(final):
@@ -451,6 +458,8 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
             sd = float(s.std()) if s.size > 1 else 0.0
             final[k] = replace(sc, mu=float(s.mean()), sd=sd if sd > 1e-6 * max(1.0, abs(float(s.mean()))) else 1.0)
     cal_scores = np.array([_top_k_mean(_sum_scaled(h, final), top_k) for h in held], np.float64)
+    if held_out is not None:
+        held_out.extend(zip(held_index, (float(v) for v in cal_scores), strict=True))
     if cal_scores.size * frr < 1.0:
         logger.warning("only %d calibration score(s): the threshold at a %.1f%% false-reject rate is "
                        "their largest; the real false-reject rate may differ widely (more good images, "

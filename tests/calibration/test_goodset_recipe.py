@@ -143,6 +143,10 @@ def test_cli_teaches_a_goodset_recipe_from_the_live_camera(tmp_path, monkeypatch
     bundle = load_bundle(tmp_path / "recipe")
     assert bundle.recipe.detector == "goodset" and bundle.recipe.goodset is not None
     assert bundle.thresholds is not None and bundle.thresholds["parts_used"] == 7
+    odd = bundle.thresholds["most_unusual_parts"]
+    assert 1 <= len(odd) <= 5 and all(o["name"].startswith("p") for o in odd)
+    assert [o["score"] for o in odd] == sorted((o["score"] for o in odd), reverse=True)
+    assert "least like the others" in out.out and f"  {odd[0]['name']}: held-out score" in out.out
 
 
 def test_teach_goodset_without_alignment_scales_tiles_of_other_sizes():
@@ -174,3 +178,33 @@ def test_tiles_taught_without_alignment_are_not_aligned_at_the_station(tmp_path)
                                                       align=AlignParams(motion="none")),
                       block_features, extractor="blocks@1")
     assert err.value.key == "recipe_bad"
+
+
+def test_the_teach_report_names_a_flawed_good_part_first():
+    """A "good" part with a flaw among those taught is the one least like the others: the report
+    names it first (it also raises the threshold, which is why an engineer should see it)."""
+    rng = np.random.default_rng(6)
+    parts: list[tuple[str, np.ndarray]] = [(f"t{i}.png", _part(rng)) for i in range(9)]
+    flawed = _part(rng)
+    cv2.circle(flawed, (40, 90), 9, 245, -1)  # a bright blob on the plain face
+    parts.insert(4, ("flawed.png", flawed))
+    result = teach_goodset(parts, GoodSetTeachParams(short_side=96, bank_size=60, dims=2, top_k=3, folds=5,
+                                                     align_parts=False),
+                           block_features, extractor="blocks@1")
+    names = [n for n, _ in result.unusual]
+    assert names[0] == "flawed.png" and len(names) == 5 and len(set(names)) == 5
+    scores = [v for _, v in result.unusual]
+    assert scores == sorted(scores, reverse=True) and scores[0] == max(result.model.calibration_scores)
+
+
+def test_teach_reports_every_held_out_image_with_its_score():
+    rng = np.random.default_rng(7)
+    images = [_part(rng) for _ in range(8)]
+    for folds, share in ((4, 0.1), (0, 0.25)):
+        held: list[tuple[int, float]] = []
+        model = teach(images, block_features, extractor="b", short_side=96, bank_size=40, dims=2, top_k=3,
+                      folds=folds, calibration_share=share, held_out=held)
+        assert [v for _, v in held] == list(model.calibration_scores)
+        idx = [i for i, _ in held]
+        assert len(set(idx)) == len(idx) and set(idx) <= set(range(8))
+        assert len(idx) == (8 if folds else 2)

@@ -191,6 +191,8 @@ def test_engineer_reteaches_a_goodset_recipe_from_good_parts_of_the_line(browser
     shown = page.text_content("#teach-parts-result")
     assert f"new golden {res['version']} with its good-set model, taught from {N} of {N} parts" in shown
     assert f"threshold {float(res['threshold']):.4g} from {N} held-out scores" in shown
+    odd = res["most_unusual_parts"][0]  # named for the engineer to check
+    assert f"least like the others (check they are good): {odd['result_id'][:8]} " in shown, shown
     page.wait_for_selector(f"#toast.good >> text=good-set model taught from {N} parts (version {res['version']})")
     current = page.locator("#teach-versions tbody tr.current")
     current.locator(f"text={res['version']}").wait_for()

@@ -114,6 +114,10 @@ def test_teach_a_goodset_recipe_from_stored_good_parts_and_roll_back(line: Line)
     res = job["result"]
     assert res["detector"] == "goodset" and res["parts_used"] == 6 and res["set_aside"] == []
     assert res["previous_model_digest"] == old_digest and res["model_digest"] != old_digest
+    # the taught parts least like the others, for the engineer to check, highest score first
+    odd = res["most_unusual_parts"]
+    assert 1 <= len(odd) <= 5 and {o["result_id"] for o in odd} <= set(job["result_ids"])
+    assert [o["score"] for o in odd] == sorted((o["score"] for o in odd), reverse=True)
 
     # the station runs the new model now, with the recipe's own model settings
     cur = line.active()

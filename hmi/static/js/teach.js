@@ -205,7 +205,10 @@ function showJob(job) {
 // on held-out scores of the taught parts
 function modelText(result) {
   if (!result || result.detector !== "goodset") return "";
-  return ` · image-score threshold ${Number(result.threshold).toPrecision(4)} from ${result.calibration_scores} held-out scores`;
+  const odd = (result.most_unusual_parts || []).slice(0, 3)
+    .map((p) => `${p.result_id.slice(0, 8)} (${(p.score / result.threshold).toFixed(2)} × threshold)`);
+  return ` · image-score threshold ${Number(result.threshold).toPrecision(4)} from ${result.calibration_scores} held-out scores`
+    + (odd.length ? ` · least like the others (check they are good): ${odd.join(", ")}` : "");
 }
 
 async function pollJob(first = false) {
