@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
 from inspection.findings import DefectClass, Finding, Polarity
 from inspection.result import InspectionResult, ResultCode
+from inspection.store import ResultQuery
 from inspection.vision.geometry import Alignment, rigid_matrix
 
 cv2.setNumThreads(1)
@@ -68,3 +71,18 @@ def make_result(seed: int = 0, *, defective: bool = True, size: tuple[int, int] 
 
 # Screenshots and other files the tests leave for people to look at (gitignored).
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+def wait_stored(station: Any, total: int, timeout: float = 10.0) -> None:
+    """Until the station's store holds ``total`` results. The station stores a result after the PLC
+    has seen it (the journal makes it durable first), so a store flush right after the last
+    handshake can come before that part was handed to the store."""
+    deadline = time.monotonic() + timeout
+    while True:
+        station.store.flush(timeout)
+        have = len(station.store.query(ResultQuery(limit=total)))
+        if have >= total:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{have} of {total} results stored after {timeout:.0f} s")
+        time.sleep(0.02)

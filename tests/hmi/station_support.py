@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 from goodset_support import goodset_recipe, write_tiles
+from tests_support import wait_stored
 
 from hmi.auth.roles import Role
 from hmi.auth.users import UserStore
@@ -62,9 +63,12 @@ class Running:
     seq: int = 0
 
     def run(self, n: int) -> None:
+        """``n`` parts through the PLC handshake, then until the store holds every result so far."""
         for _ in range(n):
             self.seq += 1
             assert self.sim.run_part(self.seq, part_id=self.seq, part_id_str=f"SN{self.seq:04d}").ok
+        wait_stored(self.station, self.seq)
+
 
 
 @contextmanager

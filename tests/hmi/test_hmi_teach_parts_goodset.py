@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from goodset_support import texture_tile, use_block_features
 from station_support import PASSWORD, running_goodset_station, wait_teach_job
+from tests_support import wait_stored
 
 from hmi.app import create_app
 from inspection.recipe.definition import Recipe
@@ -40,6 +41,7 @@ class Line:
         for _ in range(n):
             self.seq += 1
             assert self.sim.run_part(self.seq, part_id=self.seq, part_id_str=f"SN{self.seq:04d}").ok
+        wait_stored(self.station, self.seq)
 
     def active(self):
         cur = self.station.recipes_slot.current

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from goodset_support import goodset_recipe, use_block_features, write_tiles
+from tests_support import wait_stored
 
 from inspection.camera.settings import CameraSettings
 from inspection.cli import main
@@ -44,7 +45,7 @@ def test_a_goodset_station_replays_its_own_verdicts(tmp_path: Path, monkeypatch:
             sim.enable(True)
             reports = [sim.run_part(k + 1, part_id=k + 1) for k in range(len(DEFECTS))]
         assert [r.passed for r in reports] == [not d for d in DEFECTS], [r.result_code for r in reports]
-        assert station.store.flush(10.0)
+        wait_stored(station, len(DEFECTS))  # stored after the PLC saw them: wait for the last one
         lc = station.lifecycle
         (kept,) = lc.versions.hashes()
         assert kept == recipe.content_hash() and (lc.versions.root / kept / GOODSET_FILE).is_file()
