@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,19 +45,27 @@ def running_demo(root: Path, *, rate: float, threads_1: bool = False,
         if m:
             url = m.group(1)
     up_s = time.monotonic() - t0
+    # keep reading what the demo prints while the test runs: a pipe nobody reads fills up (64 kB)
+    # and every thread of the demo that logs then blocks on its write
+    rest: list[str] = []
+    reader = threading.Thread(target=lambda: rest.extend(iter(proc.stdout.readline, "")), daemon=True)
+    reader.start()
     try:
         assert url is not None, "".join(lines)
         yield url, up_s
     finally:
         proc.send_signal(signal.SIGINT)
         try:
-            out, _ = proc.communicate(timeout=30)
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-            out, _ = proc.communicate()
+            proc.wait()
+        reader.join(timeout=10)
+        proc.stdout.close()
+        out = "".join(rest)
         assert proc.returncode == 0, "".join(lines) + out
         if no_problems:
-            assert "'problems': 0" in out, out
+            assert "'problems': 0" in out, out[-5000:]
 
 
 def open_page(browser: Any, size: tuple[int, int] = (1280, 800), **options: Any) -> Any:
