@@ -136,14 +136,7 @@ def add_parser(sub: Any) -> None:
                    "from the other folds, the final bank from all (k+1 coresets); 0: hold out "
                    "--calibration-share of GOOD_DIR instead")
     m.add_argument("--frr", type=float, default=0.01, help="target false-reject rate of the threshold")
-    m.add_argument("--threshold-rule", choices=("empirical", "robust"), default="empirical",
-                   help="how held-out good scores give the threshold: empirical (their quantile, "
-                   "default) or robust (a normal fit by median and upper MAD; an experiment: on MTD it "
-                   "rejected 7.5%% of good tiles at a 1%% target)")
-    m.add_argument("--features", choices=("joint", "per-block"), default="joint",
-                   help="one memory bank of all feature channels (joint, default) or one per tapped "
-                   "block, 7 and 10, their distances added in units of their held-out spread (per-block; "
-                    "same AUROC as joint on the reported folds, 1.5x slower)")
+    _goodset_model_args(m)
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--threads", type=int, default=1, help="ONNX Runtime/OpenCV threads (default 1)")
     m.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
@@ -183,14 +176,7 @@ def add_parser(sub: Any) -> None:
     kf.add_argument("--max-patches", type=int, default=1_000_000,
                     help="coreset chosen among at most this many patches (default 1,000,000)")
     kf.add_argument("--frr", type=float, default=0.01)
-    kf.add_argument("--threshold-rule", choices=("empirical", "robust"), default="empirical",
-                    help="how held-out good scores give the threshold: empirical (their quantile, "
-                   "default) or robust (a normal fit by median and upper MAD; an experiment: on MTD it "
-                   "rejected 7.5%% of good tiles at a 1%% target)")
-    kf.add_argument("--features", choices=("joint", "per-block"), default="joint",
-                    help="one memory bank of all feature channels (joint, default) or one per tapped "
-                    "block, 7 and 10, their distances added in units of their held-out spread (per-block; "
-                    "same AUROC as joint on the reported folds, 1.5x slower)")
+    _goodset_model_args(kf)
     kf.add_argument("--seed", type=int, default=0)
     kf.add_argument("--threads", type=int, default=1)
     kf.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
@@ -213,6 +199,18 @@ def add_parser(sub: Any) -> None:
     sp.add_argument("--seed", type=int, default=0)
     sp.set_defaults(func=_mtd_split)
 
+
+
+def _goodset_model_args(p: argparse.ArgumentParser) -> None:
+    """The good-set model's options the MTD benches share (see inspection.vision.goodset)."""
+    p.add_argument("--threshold-rule", choices=("empirical", "robust"), default="empirical",
+                   help="how held-out good scores give the threshold: empirical (their quantile, "
+                   "default) or robust (a normal fit by median and upper MAD; an experiment: on MTD it "
+                   "rejected 7.5%% of good tiles at a 1%% target)")
+    p.add_argument("--features", choices=("joint", "per-block"), default="joint",
+                   help="one memory bank of all feature channels (joint, default) or one per tapped "
+                   "block, 7 and 10, their distances added in units of their held-out spread (per-block; "
+                   "same AUROC as joint on the reported folds, 1.5x slower)")
 
 def make_detector(name: str | None, *, threads: int = 1, device: str = "auto",
                   precision: str = "fp32", model: Path | None = None, typing: str | None = None,
