@@ -15,13 +15,11 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from goodset_support import texture_tile, use_block_features
-from station_support import PASSWORD, running_goodset_station, wait_teach_job
-from tests_support import wait_stored
+from station_support import PASSWORD, Running, running_goodset_station, wait_teach_job
 
 from hmi.app import create_app
 from inspection.recipe.definition import Recipe
 from inspection.station.runtime import Station
-from plugins.plc.simulator import PlcSimulator
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -30,18 +28,20 @@ DEFECTS = [False, True, False, False, True, False, False, False, True, False]
 
 @dataclasses.dataclass
 class Line:
-    station: Station
-    sim: PlcSimulator
+    running: Running  # the station, its simulated PLC, its parts (station_support)
     client: TestClient
     eng: dict[str, str]
-    recipe: Recipe
-    seq: int = 0
+
+    @property
+    def station(self) -> Station:
+        return self.running.station
+
+    @property
+    def recipe(self) -> Recipe:
+        return self.running.recipe
 
     def run(self, n: int) -> None:
-        for _ in range(n):
-            self.seq += 1
-            assert self.sim.run_part(self.seq, part_id=self.seq, part_id_str=f"SN{self.seq:04d}").ok
-        wait_stored(self.station, self.seq)
+        self.running.run(n)
 
     def active(self):
         cur = self.station.recipes_slot.current
@@ -56,7 +56,7 @@ def line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Line]:
             TestClient(create_app(rs.station, rs.station.store, rs.users, announce=lambda _t: None)) as c:
         r = c.post("/api/auth/login", json={"username": "erik", "password": PASSWORD})
         c.cookies.clear()
-        yield Line(rs.station, rs.sim, c, {"Authorization": f"Bearer {r.json()['token']}"}, rs.recipe)
+        yield Line(rs, c, {"Authorization": f"Bearer {r.json()['token']}"})
 
 
 def _wait_job(line: Line, timeout: float = 120.0) -> dict:
@@ -188,7 +188,7 @@ def test_a_per_block_goodset_recipe_is_taught_again_per_block(tmp_path: Path,
             TestClient(create_app(rs.station, rs.station.store, rs.users, announce=lambda _t: None)) as c:
         token = c.post("/api/auth/login", json={"username": "erik", "password": PASSWORD}).json()["token"]
         c.cookies.clear()
-        line = Line(rs.station, rs.sim, c, {"Authorization": f"Bearer {token}"}, rs.recipe)
+        line = Line(rs, c, {"Authorization": f"Bearer {token}"})
         assert [(sc.lo, sc.hi) for sc in line.recipe.goodset.scales] == [(0, 1), (1, 2)]
         assert line.active().detector.model.scales == line.recipe.goodset.scales  # type: ignore[attr-defined]
         line.run(len(DEFECTS))
