@@ -28,6 +28,7 @@ from torch import nn
 
 from inspection.bench.mtd_kfold import KFoldConfig, _dataset
 from inspection.imageio import read_image
+from inspection.train import effnet
 from inspection.train.effnet import MBConv, PatchFeatures
 from inspection.vision.goodset import prepare_image
 
@@ -55,21 +56,14 @@ def trunk_from_state(state: dict[str, torch.Tensor]) -> tuple[nn.Module, list[in
         cin, last_cout = cout, cout
     ends.append(n - 1)
 
-    class Trunk(nn.Module):
+    class Trunk(effnet.Trunk):
+        """Lite0's trunk (stem and forward pass) with this model's blocks."""
+
         def __init__(self) -> None:
-            super().__init__()
+            nn.Module.__init__(self)
             self._conv_stem = nn.Conv2d(3, 32, 3, 2, 1, bias=False)
             self._bn0 = nn.BatchNorm2d(32, eps=1e-3)
             self._blocks = nn.ModuleList(MBConv(ci, co, e, k, s) for ci, co, e, k, s in specs)
-
-        def forward(self, x: torch.Tensor, taps: tuple[int, ...]) -> list[torch.Tensor]:
-            x = torch.nn.functional.relu6(self._bn0(self._conv_stem(x)))
-            out = []
-            for i, block in enumerate(self._blocks):
-                x = block(x)
-                if i in taps:
-                    out.append(x)
-            return out
 
     t = Trunk()
     own = t.state_dict()
