@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -86,3 +88,33 @@ def wait_stored(station: Any, total: int, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"{have} of {total} results stored after {timeout:.0f} s")
         time.sleep(0.02)
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        lo, hi = (int(v) for v in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+        return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def free_port() -> int:
+    """A free loopback port below the kernel's ephemeral range. A server that is stopped and started
+    again on the same port (a broker or database outage) must not have a port the kernel can hand out
+    as a client's source port meanwhile: a client reconnecting to a port in that range while nothing
+    listens can connect to itself (source port == destination port) and then holds the port, so the
+    restarted server cannot bind it (seen once in CI: the restarted Mosquitto never listened)."""
+    lo, _ = _ephemeral_range()
+    rng = random.Random()
+    if lo > 12000:
+        for _ in range(200):
+            port = rng.randrange(10000, lo - 1)
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

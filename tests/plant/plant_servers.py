@@ -15,17 +15,18 @@ import time
 from pathlib import Path
 
 import pytest
+from tests_support import free_port
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, timeout: float = 10.0) -> None:
+def wait_port(port: int, timeout: float = 10.0, proc: subprocess.Popen[bytes] | None = None,
+              log: Path | None = None) -> None:
+    """Wait until something accepts on the port; if ``proc`` (the server) exits first, say so with the
+    end of its log instead of waiting out the timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-2000:] if log is not None and log.exists() else ""
+            raise RuntimeError(f"the server for 127.0.0.1:{port} exited with {proc.returncode}:\n{tail}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return
@@ -67,7 +68,7 @@ class Mosquitto:
         log = open(self.folder / "mosquitto.log", "ab")  # noqa: SIM115 (closed with the process)
         self.proc = subprocess.Popen([self.exe, "-c", str(self.conf)], stdout=log, stderr=log)
         log.close()
-        wait_port(self.port)
+        wait_port(self.port, proc=self.proc, log=self.folder / "mosquitto.log")
         return self
 
     def stop(self) -> None:

@@ -5,12 +5,12 @@ layout of docs/plc.md (contract register N = the big-endian WORD at byte 2*N).""
 from __future__ import annotations
 
 import ctypes
-import socket
 from collections.abc import Iterator
 
 import pytest
 import snap7
 from plc_timing import FAST
+from tests_support import free_port
 
 from inspection.plc.bridge import plc_bridges
 from inspection.plc.contract import STN_BLOCK_START, Cmd, ErrorCode, StnReg
@@ -22,12 +22,6 @@ from plugins.plc.simulator import PlcSimulator
 DB = 100
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class S7Plc:
     """snap7's server with DB100 (the PLC's memory)."""
 
@@ -35,7 +29,7 @@ class S7Plc:
         self.buffer = (ctypes.c_uint8 * DB_SIZE)()
         self.server = snap7.server.Server(log=False)
         self.server.register_area(snap7.type.SrvArea.DB, DB, self.buffer)
-        self.port = _free_port()
+        self.port = free_port()
 
     def __enter__(self) -> S7Plc:
         self.server.start(tcp_port=self.port)
