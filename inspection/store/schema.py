@@ -80,9 +80,21 @@ CREATE TABLE IF NOT EXISTS meta (
 
 def private_file(path: Path) -> None:
     """Create ``path`` readable by its owner only (0600), or tighten an existing one; SQLite gives
-    its -wal and -shm files the database file's permissions."""
-    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
-    os.close(fd)
+    its -wal and -shm files the database file's permissions.
+
+    An existing file is never opened here: closing any descriptor of a file releases every POSIX
+    lock this process holds on it, SQLite's included. A process whose connection had silently lost
+    its shared lock lets the next other process that closes a connection (a reader, a CLI) believe
+    it was the last one: that process checkpoints and deletes the WAL, and this process's later
+    commits go to the deleted WAL, seen by no one and lost (reviews and audit entries in the
+    lifecycle-demo test). Only a file that does not exist yet is created (O_EXCL: no connection
+    can hold it)."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        os.close(fd)
     os.chmod(path, 0o600)
 
 

@@ -188,3 +188,38 @@ def test_closed_store_and_bad_config(tmp_path, part_factory):
         StoreConfig(tmp_path, queue_max=0)
     with pytest.raises(ConfigError):
         StoreConfig(tmp_path, synchronous="OFF")  # type: ignore[arg-type]
+
+
+def _other_process_reads(db, sql: str) -> object:
+    """``sql`` through a connection of another process, closed at its end (a reader, a CLI)."""
+    import subprocess
+    import sys
+
+    code = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+            "print(c.execute(sys.argv[2]).fetchone()[0]); c.close()")
+    out = subprocess.run([sys.executable, "-c", code, str(db), sql], capture_output=True, text=True,
+                         check=True, timeout=30)
+    return int(out.stdout)
+
+
+def test_writes_stay_visible_after_another_process_closes_its_connection(tmp_path, part_factory):
+    """The store opens the database more than once in its process (its own connection, the writer's,
+    the audit's). Another process that opens and closes a connection must not be able to take the
+    station for gone: before the fix, opening a second connection closed a plain descriptor of the
+    file, which released SQLite's locks; the other process's close then checkpointed and deleted the
+    WAL and every later commit of the station went to the deleted WAL (lost: reviews and audit
+    entries answered with 200 were missing from the file)."""
+    with ResultStore(StoreConfig(tmp_path / "data")) as store:
+        records = _submit(store, part_factory, 4)
+        db = store.config.db_path
+        assert _other_process_reads(db, "SELECT COUNT(*) FROM results") == 4
+        rej = next(r for r, _ in records if r.verdict == "reject")
+        store.review(rej.result_id, decision=ReviewStatus.CONFIRMED, user="olga")
+        aid = store.audit(user="ann", action="set_thresholds", target="recipe:a", old=1, new=2)
+        _submit(store, part_factory, 2, start=4)
+        # what the file holds for everyone else, not only what the station's own connection sees
+        assert _other_process_reads(db, "SELECT COUNT(*) FROM results WHERE review_status = 'confirmed'") == 1
+        assert _other_process_reads(db, "SELECT MAX(id) FROM audit") == aid
+        assert _other_process_reads(db, "SELECT COUNT(*) FROM results") == 6
+        assert db.with_name(db.name + "-wal").exists()  # the station's WAL was not taken from it
+    assert oct(db.stat().st_mode & 0o777) == oct(0o600)
