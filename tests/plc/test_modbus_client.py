@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 from plc_timing import FAST
 
-from inspection.plc.contract import Cmd, ErrorCode, StnReg
+from inspection.plc.contract import Cmd, ErrorCode, StationState, StnReg
 from inspection.plc.job import ScriptedJob
 from inspection.plc.station import PlcStation
 from plugins.plc.modbus import create_bridge
@@ -79,5 +80,9 @@ def test_invalid_command_block_in_the_plc_is_not_applied(plc_memory):
         assert station.wait_for(lambda im: im.error_code == ErrorCode.MALFORMED_WRITE, 3)
         assert not station.machine.enabled
         plc.write(0, [int(Cmd.TRIGGER_ENABLE)])
-        assert station.wait_for(lambda im: bool(station.machine.enabled), 3)
-        assert plc.read(StnReg.STATE, 1) == [6]
+        assert station.wait_for(lambda im: bool(station.machine.enabled) and im.state is StationState.READY, 3)
+        # the bridge copies the station's registers into the PLC every poll: READY arrives there too
+        deadline = time.monotonic() + 3.0
+        while plc.read(StnReg.STATE, 1) != [int(StationState.READY)] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert plc.read(StnReg.STATE, 1) == [int(StationState.READY)]

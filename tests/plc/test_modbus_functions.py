@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from pymodbus.client import ModbusTcpClient
 
+from inspection.plc.contract import StationState
+
 
 @pytest.mark.parametrize("call", [
     lambda c: c.diag_read_diagnostic_register(device_id=1),
@@ -16,6 +18,8 @@ from pymodbus.client import ModbusTcpClient
 ], ids=["fc08-diag-register", "fc08-restart", "fc08-listen-only", "fc11-report-id", "fc2b-device-info"])
 def test_unlisted_function_codes_get_illegal_function(loopback, call):
     ls = loopback()
+    # the registers compared below are those of the READY station, not of one still starting
+    assert ls.station.wait_for(lambda im: im.state is StationState.READY, 5.0)
     client = ModbusTcpClient("127.0.0.1", port=ls.port, timeout=2, retries=0)
     assert client.connect()
     try:
