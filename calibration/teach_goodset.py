@@ -9,8 +9,9 @@
    texture to the median of other textures fails: every part would be rejected as not aligned).
 3. The golden reference is the median of the aligned parts.
 4. The good-set model (:func:`inspection.vision.goodset.teach`) from the aligned parts: memory
-   bank of good patch features and the threshold at the target false-reject rate from held-out
-   scores (k-fold calibration).
+   bank of good patch features, the image-level term (pooled features of the nearest taught
+   parts) and the threshold at the target false-reject rate from held-out scores (k-fold
+   calibration).
 5. The recipe names the detector "goodset" and carries the model (bundles store and hash it).
 """
 
@@ -28,7 +29,7 @@ from calibration.teach import read_good_parts
 from inspection.errors import InspectionError, RecipeError
 from inspection.recipe.definition import Recipe
 from inspection.recipe.params import AlignParams, DetectParams
-from inspection.vision.goodset import FeatureFn, GoodSetModel, teach
+from inspection.vision.goodset import TILE_KNN, FeatureFn, GoodSetModel, teach
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,8 @@ class GoodSetTeachParams:
     align_parts: bool = True  # False: the parts are already in one frame (e.g. cropped tiles)
     # channel slices with a bank each (inspection.vision.goodset.FEATURE_LAYOUTS); None: one bank
     scales: tuple[tuple[int, int], ...] | None = None
+    # the image-level term of the score over this many nearest taught parts (0: the patches' alone)
+    tile_knn: int = TILE_KNN
 
 
 #: how many of the taught parts with the highest held-out scores the teach report names
@@ -109,7 +112,8 @@ def teach_goodset(images: list[tuple[str, np.ndarray | InspectionError]], params
     model = teach(stack, extract, extractor=extractor, short_side=params.short_side,
                   bank_size=params.bank_size, dims=params.dims, frr=params.target_frr,
                   folds=params.folds, max_patches=params.max_patches, top_k=params.top_k,
-                  contrast=params.contrast, scales=params.scales, progress=progress, held_out=held)
+                  contrast=params.contrast, scales=params.scales, progress=progress, held_out=held,
+                  tile_knn=params.tile_knn)
     unusual = tuple((names[i], score) for i, score in sorted(held, key=lambda t: -t[1])[:UNUSUAL_PARTS])
     timings["model"] = time.perf_counter() - t0 - timings["align"]
     for name in names:

@@ -26,7 +26,7 @@ from inspection.bench.mtd_kfold import SOURCE_PATTERN, source_of
 from inspection.errors import ConfigError
 from inspection.imageio import read_image
 from inspection.progress import Progress
-from inspection.vision.goodset import FeatureFn, GoodSetModel, auroc, teach
+from inspection.vision.goodset import TILE_KNN, FeatureFn, GoodSetModel, auroc, teach
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ class MtdConfig:
     frr: float = 0.01
     threshold_rule: str = "empirical"  # see goodset.threshold_for
     scales: tuple[tuple[int, int], ...] | None = None  # see goodset.teach
+    tile_knn: int = TILE_KNN  # see goodset.teach (0: the patches' score alone)
     seed: int = 0
     threads: int = 1
     pixel_step: int = 4  # pixel AUROC on every n-th pixel of each row/column
@@ -80,7 +81,7 @@ def run(cfg: MtdConfig, extract: FeatureFn, *, extractor: str, info: dict[str, o
     model = teach([read_image(p) for p in train_files], extract, extractor=extractor,
                   short_side=cfg.short_side, bank_size=cfg.bank_size, dims=cfg.dims, top_k=cfg.top_k,
                   calibration_share=cfg.calibration_share, folds=cfg.folds, frr=cfg.frr, seed=cfg.seed,
-                  threshold_rule=cfg.threshold_rule, scales=cfg.scales,
+                  threshold_rule=cfg.threshold_rule, scales=cfg.scales, tile_knn=cfg.tile_knn,
                   progress=cfg.progress)
     teach_s = time.perf_counter() - t0
     model.save(cfg.out / "goodset_model.npz")
@@ -93,8 +94,7 @@ def run(cfg: MtdConfig, extract: FeatureFn, *, extractor: str, info: dict[str, o
     for path in test_files:
         image = read_image(path)
         t1 = time.perf_counter()
-        amap = model.anomaly_map(image, extract)
-        score = model.image_score(amap)
+        amap, score = model.score(image, extract)
         ms.append((time.perf_counter() - t1) * 1e3)
         rel = path.relative_to(cfg.test).as_posix()
         rows.append((rel, score))

@@ -144,8 +144,7 @@ def run(cfg: KFoldConfig, extract: FeatureFn, *, extractor: str,
         for p, folder in test:
             image = read_image(p)
             t1 = time.perf_counter()
-            amap = model.anomaly_map(image, extract)
-            score = model.image_score(amap)
+            amap, score = model.score(image, extract)
             ms.append((time.perf_counter() - t1) * 1e3)
             scores.append(score)
             rows.append({"path": f"{folder}/{p.name}", "fold": fold, "score": score,

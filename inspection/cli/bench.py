@@ -203,6 +203,8 @@ def add_parser(sub: Any) -> None:
 
 def _goodset_model_args(p: argparse.ArgumentParser) -> None:
     """The good-set model's options the MTD benches share (see inspection.vision.goodset)."""
+    from inspection.vision.goodset import TILE_KNN
+
     p.add_argument("--threshold-rule", choices=("empirical", "robust"), default="empirical",
                    help="how held-out good scores give the threshold: empirical (their quantile, "
                    "default) or robust (a normal fit by median and upper MAD; an experiment: on MTD it "
@@ -211,6 +213,9 @@ def _goodset_model_args(p: argparse.ArgumentParser) -> None:
                    help="one memory bank of all feature channels (joint, default) or one per tapped "
                    "block, 7 and 10, their distances added in units of their held-out spread (per-block; "
                    "same AUROC as joint on the reported folds, 1.5x slower)")
+    p.add_argument("--tile-knn", type=int, default=TILE_KNN, metavar="K",
+                   help=f"image-level term of the score over the K nearest taught tiles (default {TILE_KNN}, "
+                   "as inspection teach; 0: the patches' score alone)")
 
 def make_detector(name: str | None, *, threads: int = 1, device: str = "auto",
                   precision: str = "fp32", model: Path | None = None, typing: str | None = None,
@@ -396,7 +401,7 @@ def _mtd(args: argparse.Namespace) -> int:
                         short_side=args.short_side, bank_size=args.bank_size, dims=args.dims,
                         top_k=args.top_k, calibration_share=args.calibration_share, folds=args.folds,
                         frr=args.frr, threshold_rule=args.threshold_rule,
-                        scales=FEATURE_LAYOUTS[args.features],
+                        scales=FEATURE_LAYOUTS[args.features], tile_knn=args.tile_knn,
                         seed=args.seed, threads=args.threads, progress=not args.quiet)
     info = {"providers": list(getattr(extract, "providers", ())), "precision": args.precision}
     summary = mtd.run(cfg, extract, extractor=getattr(extract, "name", args.extractor), info=info)
@@ -417,7 +422,7 @@ def _mtd_kfold(args: argparse.Namespace) -> int:
         "top_k": args.top_k, "folds": args.calibration_folds, "frr": args.frr, "seed": args.seed,
         "calibration_share": args.calibration_share,
         "max_patches": args.max_patches, "threshold_rule": args.threshold_rule,
-        "scales": FEATURE_LAYOUTS[args.features]}
+        "scales": FEATURE_LAYOUTS[args.features], "tile_knn": args.tile_knn}
     cfg = mtd_kfold.KFoldConfig(
         args.data, args.out, good_folder=args.good_folder, folds=args.folds, val_fold=args.val_fold,
         val_source=args.val_source or None,

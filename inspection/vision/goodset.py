@@ -3,9 +3,11 @@
 A patch-feature extractor (a pretrained CNN, run by a plugin) turns an image into a grid of feature
 vectors. Teaching keeps a memory bank of good patch features, subsampled by greedy k-center
 selection (a coreset: every good patch stays close to some bank entry). A patch's anomaly is its
-distance to the nearest bank entry; the image score is the largest patch anomaly. The threshold is
-set from good parts only: a held-out share of the good images is scored and the threshold put where
-the chosen false-reject rate of them would be rejected.
+distance to the nearest bank entry; the image score is the mean of the largest patch anomalies,
+optionally plus an image-level term (:class:`TileBank`: how far the image's pooled features are
+from those of the nearest taught images). The threshold is set from good parts only: a held-out
+share of the good images is scored and the threshold put where the chosen false-reject rate of them
+would be rejected.
 
 Pure numpy; the feature extractor is passed in as a callable.
 """
@@ -189,6 +191,77 @@ class ScaleBank:
         object.__setattr__(self, "_bank_sq", np.einsum("ij,ij->i", self.bank, self.bank))
 
 
+#: taught images nearest to a part that its image-level term averages over (0: no image-level term)
+TILE_KNN = 3
+#: the image-level term in units of the patch score's held-out spread per unit of its own spread
+TILE_WEIGHT = 1.0
+
+
+def tile_channels_for(channels: int) -> tuple[int, int]:
+    """The channels the image-level descriptor pools: effnet-lite0's last tapped block (block 10,
+    chosen on the MTD validation fold, docs/benchmarks.md round 5), else all channels."""
+    return LITE0_BLOCKS[-1] if channels == LITE0_BLOCKS[-1][1] else (0, channels)
+
+
+def tile_descriptor(feats: np.ndarray, lo: int, hi: int, cover: np.ndarray | None = None) -> np.ndarray:
+    """Mean and standard deviation of channels ``lo:hi`` over an image's patches (features (h, w,
+    C) or rows (N, C)); with ``cover`` (h, w), only patches at least half inspected."""
+    rows = feats.reshape(-1, feats.shape[-1])[:, lo:hi].astype(np.float64)
+    if cover is not None:
+        keep = np.asarray(cover).ravel() >= 0.5
+        if keep.any():
+            rows = rows[keep]
+    return np.concatenate([rows.mean(0), rows.std(0)]).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class TileBank:
+    """The image-level part of a model's score: the standardised descriptors
+    (:func:`tile_descriptor`) of the taught images. A part's term is ``scale`` x (the mean
+    distance to its ``k`` nearest taught images - ``mu``), ``mu`` being that distance's mean on
+    held-out good images and ``scale`` putting it in patch-score units (:data:`TILE_WEIGHT` x the
+    held-out patch scores' spread / the held-out distances' spread). A defect that changes a
+    part's overall texture a little everywhere raises few single patches; its pooled features
+    move."""
+
+    lo: int
+    hi: int
+    k: int
+    center: np.ndarray  # (G,) float32
+    spread: np.ndarray  # (G,) float32, > 0
+    tiles: np.ndarray  # (N, G) float32, standardised
+    mu: float = 0.0
+    scale: float = 0.0
+
+    def __post_init__(self) -> None:
+        g = 2 * (self.hi - self.lo)
+        if not (0 <= self.lo < self.hi) or self.k < 1 or self.tiles.ndim != 2 or self.tiles.shape[1] != g \
+                or self.tiles.shape[0] < 1 or self.center.shape != (g,) or self.spread.shape != (g,):
+            raise CalibrationError(f"image-level bank: channels {self.lo}:{self.hi}, k {self.k}, "
+                                   f"descriptors {self.tiles.shape}, centre {self.center.shape} do not fit")
+        if not (np.all(self.spread > 0) and math.isfinite(self.mu) and math.isfinite(self.scale)
+                and self.scale >= 0):
+            raise CalibrationError("image-level bank: bad spread or scale")
+
+    @classmethod
+    def of(cls, descriptors: Sequence[np.ndarray], lo: int, hi: int, k: int) -> TileBank:
+        d = np.stack(descriptors).astype(np.float64)
+        center = d.mean(0)
+        sd = d.std(0)
+        spread = np.maximum(sd, 1e-3 * float(sd.mean()) + 1e-9)
+        return cls(lo, hi, k, center.astype(np.float32), spread.astype(np.float32),
+                   ((d - center) / spread).astype(np.float32))
+
+    def distance(self, descriptor: np.ndarray) -> float:
+        z = (descriptor.astype(np.float32) - self.center) / self.spread
+        d = np.sqrt(((self.tiles - z) ** 2).sum(1))
+        k = min(self.k, d.size)
+        return float(np.partition(d, k - 1)[:k].mean())
+
+    def term(self, feats: np.ndarray, cover: np.ndarray | None = None) -> float:
+        return self.scale * (self.distance(tile_descriptor(feats, self.lo, self.hi, cover)) - self.mu)
+
+
 @dataclass(frozen=True)
 class GoodSetModel:
     """A taught good-set model: memory bank, threshold, and how images are prepared and scored.
@@ -197,7 +270,9 @@ class GoodSetModel:
     nearest-neighbour search in the ``bank`` (already projected). With ``scales``, every slice of
     the channels (a tapped block) has its own projection and bank instead; a patch's anomaly is the
     sum of its slices' distances, each in units of its held-out good images' score spread
-    ((d - mu) / sd), and ``bank``, ``mean``, ``components`` are the first slice's."""
+    ((d - mu) / sd), and ``bank``, ``mean``, ``components`` are the first slice's. With ``tile``,
+    a part's score (:meth:`part_score`, what the threshold is compared with) adds an image-level
+    term in the patch score's units (:class:`TileBank`); the anomaly map is the patches' alone."""
 
     bank: np.ndarray  # (M, D) float32, projected
     mean: np.ndarray  # (C,) float32
@@ -213,6 +288,7 @@ class GoodSetModel:
     threshold_rule: str = "empirical"  # how the threshold came from calibration_scores (threshold_for)
     scales: tuple[ScaleBank, ...] = ()  # per-slice banks (empty: one bank of all channels)
     feature_channels: int = 0  # the extractor's channel count (with scales; else mean's length)
+    tile: TileBank | None = None  # the image-level term of the score (None: the patches' alone)
 
     def __post_init__(self) -> None:
         if self.components.shape != (self.mean.shape[0], self.bank.shape[1]):
@@ -224,19 +300,27 @@ class GoodSetModel:
                                        f"{self.feature_channels} channels")
             if self.scales[0].bank is not self.bank and not np.array_equal(self.scales[0].bank, self.bank):
                 raise CalibrationError("with scales, the model's bank is the first slice's")
+        if self.tile is not None and self.tile.hi > self.channels:
+            raise CalibrationError(f"image-level channels {self.tile.lo}:{self.tile.hi} do not fit "
+                                   f"{self.channels} channels")
         object.__setattr__(self, "_bank_sq", np.einsum("ij,ij->i", self.bank, self.bank))
 
     @property
     def channels(self) -> int:
         return int(self.feature_channels) if self.scales else int(self.mean.shape[0])
 
-    def anomaly_map(self, image: np.ndarray, extract: FeatureFn) -> np.ndarray:
-        """Per-patch anomaly (h, w) of a grey uint8 image."""
+    def features(self, image: np.ndarray, extract: FeatureFn) -> np.ndarray:
+        """The patch features (h, w, C) of a grey uint8 image, prepared as taught."""
         feats = extract(prepare_image(image, self.short_side, self.contrast))
-        h, w, c = feats.shape
+        c = feats.shape[-1]
         if c != self.channels:
             raise CalibrationError(f"features have {c} channels, the model {self.channels}: taught "
                                    f"with another extractor ({self.extractor})")
+        return feats
+
+    def patch_map(self, feats: np.ndarray, extract: FeatureFn) -> np.ndarray:
+        """Per-patch anomaly (h, w) of an image's features (:meth:`features`)."""
+        h, w, c = feats.shape
         raw = feats.reshape(-1, c)
         if not self.scales:
             d = _distances(raw, self.mean, self.components, self.bank, extract,
@@ -244,12 +328,29 @@ class GoodSetModel:
             return d.reshape(h, w)
         return _combined(raw, self.scales, extract).reshape(h, w)
 
+    def anomaly_map(self, image: np.ndarray, extract: FeatureFn) -> np.ndarray:
+        """Per-patch anomaly (h, w) of a grey uint8 image."""
+        return self.patch_map(self.features(image, extract), extract)
+
     def image_score(self, amap: np.ndarray) -> float:
         """Mean of the ``top_k`` largest patch anomalies (k=1: the maximum). Several patches rather
-        than one make the score less sensitive to a single odd patch of a good part."""
+        than one make the score less sensitive to a single odd patch of a good part. The patches'
+        part of :meth:`part_score` (all of it for a model without ``tile``)."""
         flat = amap.ravel()
         k = min(max(1, self.top_k), flat.size)
         return float(np.partition(flat, flat.size - k)[flat.size - k:].mean())
+
+    def part_score(self, amap: np.ndarray, feats: np.ndarray, cover: np.ndarray | None = None) -> float:
+        """The score the threshold is compared with: :meth:`image_score` of the (masked) map, plus
+        the image-level term of the features (patches with ``cover`` >= 0.5 only, when given)."""
+        score = self.image_score(amap)
+        return score if self.tile is None else score + self.tile.term(feats, cover)
+
+    def score(self, image: np.ndarray, extract: FeatureFn) -> tuple[np.ndarray, float]:
+        """The anomaly map and the part's score of a grey uint8 image (the whole image inspected)."""
+        feats = self.features(image, extract)
+        amap = self.patch_map(feats, extract)
+        return amap, self.part_score(amap, feats)
 
     def meta(self) -> dict[str, object]:
         meta: dict[str, object] = {
@@ -263,6 +364,8 @@ class GoodSetModel:
         if self.scales:  # likewise
             meta["scales"] = [[sc.lo, sc.hi, sc.mu, sc.sd] for sc in self.scales]
             meta["feature_channels"] = self.feature_channels
+        if self.tile is not None:  # likewise
+            meta["tile"] = [self.tile.lo, self.tile.hi, self.tile.k, self.tile.mu, self.tile.scale]
         return meta
 
     def _arrays(self) -> dict[str, np.ndarray]:
@@ -270,6 +373,9 @@ class GoodSetModel:
                "calibration_scores": self.calibration_scores}
         for k, sc in enumerate(self.scales[1:], 1):
             out.update({f"bank_{k}": sc.bank, f"mean_{k}": sc.mean, f"components_{k}": sc.components})
+        if self.tile is not None:
+            out.update({"tile_center": self.tile.center, "tile_spread": self.tile.spread,
+                        "tile_bank": self.tile.tiles})
         return out
 
     def to_bytes(self) -> bytes:
@@ -319,13 +425,19 @@ class GoodSetModel:
                         z[f"mean_{k}"].astype(np.float32), z[f"components_{k}"].astype(np.float32),
                         z[f"bank_{k}"].astype(np.float32))
                     scales.append(ScaleBank(int(lo), int(hi), *arrays, mu=float(mu), sd=float(sd)))
+                tile = None
+                if "tile" in meta:
+                    lo, hi, k, mu, scale = meta["tile"]
+                    tile = TileBank(int(lo), int(hi), int(k), z["tile_center"].astype(np.float32),
+                                    z["tile_spread"].astype(np.float32), z["tile_bank"].astype(np.float32),
+                                    mu=float(mu), scale=float(scale))
                 return cls(bank, mean, components, float(meta["threshold"]),
                            float(meta["frr"]), int(meta["short_side"]), str(meta["extractor"]),
                            z["calibration_scores"], str(meta["contrast"]), int(meta["top_k"]),
                            float(meta.get("map_sigma", MAP_SIGMA)),
                            str(meta.get("threshold_rule", "empirical")), tuple(scales),
-                           int(meta.get("feature_channels", 0)))
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+                           int(meta.get("feature_channels", 0)), tile)
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
             raise CalibrationError(f"cannot read {source}: {exc}") from exc
 
     @classmethod
@@ -375,7 +487,7 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
           folds: int = 0, seed: int = 0, max_patches: int = 1_000_000, contrast: str = "percentile",
           top_k: int = 50, threshold_rule: str = "empirical",
           scales: Sequence[tuple[int, int]] | None = None, progress: bool = False,
-          held_out: list[tuple[int, float]] | None = None) -> GoodSetModel:
+          held_out: list[tuple[int, float]] | None = None, tile_knn: int = 0) -> GoodSetModel:
     """Teach from good images: PCA to ``dims`` and a coreset bank of ``bank_size`` patches; the
     threshold from scores of good images the bank did not see, at false-reject rate ``frr``.
 
@@ -387,7 +499,10 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
     random sample). ``scales``: channel slices (lo, hi), e.g. :data:`LITE0_BLOCKS`, each with its
     own projection and bank (see :class:`GoodSetModel`); None: one bank of all channels.
     ``progress`` prints progress bars to stderr. ``held_out``, when given, receives (index in
-    ``images``, calibration score) of every held-out image, in the order of ``calibration_scores``."""
+    ``images``, calibration score) of every held-out image, in the order of ``calibration_scores``.
+    ``tile_knn`` >= 1 adds the image-level term (:class:`TileBank`, over that many nearest taught
+    images; channels :func:`tile_channels_for`), scaled by the held-out scores as the patch
+    banks are calibrated; the patch banks are the same with or without it."""
     n = len(images)
     if n < 2:
         raise CalibrationError(f"need at least 2 good images to teach, got {n}")
@@ -395,6 +510,8 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
         raise CalibrationError(f"threshold rule must be one of {THRESHOLD_RULES}, got {threshold_rule!r}")
     if folds >= 2 and n < folds:
         raise CalibrationError(f"{folds}-fold calibration needs at least {folds} good images, got {n}")
+    if tile_knn < 0:
+        raise CalibrationError(f"tile_knn must be 0 (off) or more, got {tile_knn}")
     rng = np.random.default_rng(seed)
     order = rng.permutation(n)
     if folds >= 2:
@@ -412,6 +529,8 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
     slices = [(0, channels)] if scales is None else [(int(lo), int(hi)) for lo, hi in scales]
     if not slices or any(not (0 <= lo < hi <= channels) for lo, hi in slices):
         raise CalibrationError(f"feature slices {slices} do not fit the extractor's {channels} channels")
+    tile_lo, tile_hi = tile_channels_for(channels)
+    descriptors = [tile_descriptor(f, tile_lo, tile_hi) for f in feats] if tile_knn else []
     every = np.concatenate(feats)
     proj = [fit_projection(np.ascontiguousarray(every[:, lo:hi]), min(dims, hi - lo), seed=seed)
             for lo, hi in slices]
@@ -435,22 +554,30 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
 
     held: list[list[np.ndarray]] = []  # per held-out image, per slice: patch distances
     held_index: list[int] = []  # the held-out images' indices in ``images``
+    held_tile: list[float] = []  # per held-out image: its image-level distance (with tile_knn)
     if folds >= 2:
         fold_of = np.arange(len(fit_idx)) % folds
         for fold in range(folds):
-            fold_banks = banks_of([k for k in range(len(fit_idx)) if fold_of[k] != fold],
-                                  f"teach: coreset, fold {fold + 1}/{folds}")
+            members = [k for k in range(len(fit_idx)) if fold_of[k] != fold]
+            fold_banks = banks_of(members, f"teach: coreset, fold {fold + 1}/{folds}")
+            fold_tiles = TileBank.of([descriptors[k] for k in members], tile_lo, tile_hi, tile_knn) \
+                if tile_knn else None
             for k in range(len(fit_idx)):
                 if fold_of[k] == fold:
                     held.append(distances(feats[k], fold_banks))
                     held_index.append(int(fit_idx[k]))
+                    if fold_tiles is not None:
+                        held_tile.append(fold_tiles.distance(descriptors[k]))
     final = banks_of(range(len(fit_idx)), "teach: coreset")
+    tiles = TileBank.of(descriptors, tile_lo, tile_hi, tile_knn) if tile_knn else None
     if folds < 2:
         bar = Progress(len(cal_idx), "teach: calibration", enabled=progress)
         for i in cal_idx:
             f = extract(prepare_image(images[int(i)], short_side, contrast))
             held.append(distances(f.reshape(-1, f.shape[-1]), final))
             held_index.append(int(i))
+            if tiles is not None:
+                held_tile.append(tiles.distance(tile_descriptor(f, tile_lo, tile_hi)))
             bar.update()
     if scales is not None:  # each slice's distances in units of its held-out image scores' spread
         for k, sc in enumerate(final):
@@ -458,6 +585,12 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
             sd = float(s.std()) if s.size > 1 else 0.0
             final[k] = replace(sc, mu=float(s.mean()), sd=sd if sd > 1e-6 * max(1.0, abs(float(s.mean()))) else 1.0)
     cal_scores = np.array([_top_k_mean(_sum_scaled(h, final), top_k) for h in held], np.float64)
+    if tiles is not None:  # the image-level term in patch-score units, 0 at its held-out mean
+        t = np.array(held_tile, np.float64)
+        t_sd, p_sd = (float(t.std()), float(cal_scores.std())) if t.size > 1 else (0.0, 0.0)
+        scale = TILE_WEIGHT * p_sd / t_sd if t_sd > 1e-9 and p_sd > 0 else 0.0
+        tiles = replace(tiles, mu=float(t.mean()), scale=scale)
+        cal_scores = cal_scores + scale * (t - float(t.mean()))
     if held_out is not None:
         held_out.extend(zip(held_index, (float(v) for v in cal_scores), strict=True))
     if cal_scores.size * frr < 1.0:
@@ -471,4 +604,4 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
                         threshold_for(cal_scores, frr, threshold_rule), frr, short_side, extractor,
                         cal_scores, contrast, top_k, threshold_rule=threshold_rule,
                         scales=tuple(final) if scales is not None else (),
-                        feature_channels=channels if scales is not None else 0)
+                        feature_channels=channels if scales is not None else 0, tile=tiles)

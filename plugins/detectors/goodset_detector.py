@@ -2,7 +2,8 @@
 
 Wraps a taught :class:`~inspection.vision.goodset.GoodSetModel` (``inspection bench mtd`` writes one as
 ``goodset_model.npz``; :func:`inspection.vision.goodset.teach` makes one from any set of good images) and
-the feature extractor it was taught with. A part whose image score exceeds the model's threshold
+the feature extractor it was taught with. A part whose score (:meth:`GoodSetModel.part_score`: the
+patches' image score, plus the model's image-level term when it has one) exceeds the model's threshold
 gets one finding per connected area of the anomaly map above the threshold (at least the most
 anomalous one), all with the part's confidence: a logistic of the score's distance to the threshold
 in units of the spread of the good parts' scores, so that a score at the threshold is 0.5. A part at
@@ -72,15 +73,16 @@ class GoodSetDetector:
                         valid: np.ndarray) -> tuple[list[Finding], HeatMap]:
         """The findings and the anomaly map (what the findings were cut from, at reduced size)."""
         try:
-            amap = self.model.anomaly_map(aligned, self.extract)
+            feats = self.model.features(aligned, self.extract)
         except CalibrationError as exc:
             raise DetectorError(str(exc), key="model_mismatch") from exc
+        amap = self.model.patch_map(feats, self.extract)
         # only what is inspected counts: the part's valid pixels inside the ROI, minus ignore masks
         seen = (valid > 0) & (prepared.change_model.inspect > 0)
         cover = cv2.resize(seen.astype(np.float32), (amap.shape[1], amap.shape[0]),
                            interpolation=cv2.INTER_AREA)
         amap = np.where(cover >= 0.5, amap, 0.0).astype(np.float32)
-        score = self.model.image_score(amap)
+        score = self.model.part_score(amap, feats, cover)
         heat = self._heat_map(amap, cover, aligned.shape[:2], score)
         if score <= self.model.threshold:
             return [], heat

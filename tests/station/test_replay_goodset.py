@@ -160,8 +160,7 @@ def _scores(recipe: Recipe, images: list[np.ndarray]) -> list[float]:
     from inspection.station.recipes import make_detector
 
     det = make_detector(recipe)
-    return [recipe.goodset.image_score(recipe.goodset.anomaly_map(img, det.extract))  # type: ignore[attr-defined]
-            for img in images]
+    return [recipe.goodset.score(img, det.extract)[1] for img in images]  # type: ignore[union-attr]
 
 
 def test_whatif_anomaly_threshold_changes_verdicts_as_expected(stored: Stored, recipe: Recipe, monkeypatch) -> None:

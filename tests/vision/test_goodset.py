@@ -366,3 +366,54 @@ def test_teach_refuses_feature_slices_that_do_not_fit(scales):
     with pytest.raises(CalibrationError):
         teach([texture(rng, (48, 64)) for _ in range(4)], block_features, extractor="b", short_side=48,
               bank_size=20, scales=scales)
+
+
+def test_the_image_level_term_raises_a_part_whose_texture_changed_everywhere(tmp_path):
+    """The image-level term (pooled features of the nearest taught images) adds to the patches'
+    score in their units; it is 0 on average over the held-out good images, so the patch banks and
+    the mean calibration score stay those of the model without it."""
+    rng = np.random.default_rng(31)
+    goods = [texture(rng) for _ in range(30)]
+    kw = dict(extractor="blocks", short_side=96, bank_size=200, seed=3, top_k=3, folds=3)
+    plain = teach(goods, block_features, **kw)
+    model = teach(goods, block_features, tile_knn=3, **kw)
+    assert plain.tile is None and model.tile is not None
+    assert (model.tile.lo, model.tile.hi, model.tile.k) == (0, 2, 3)  # not effnet-lite0: every channel
+    assert model.tile.tiles.shape == (30, 4) and model.tile.scale > 0
+    np.testing.assert_array_equal(model.bank, plain.bank)  # the same patch bank
+    assert model.calibration_scores.mean() == pytest.approx(plain.calibration_scores.mean(), rel=1e-9)
+    assert model.threshold == pytest.approx(threshold_at_frr(model.calibration_scores, model.frr))
+    # a part whose surface grain is a little coarser everywhere (the contrast stretch takes out a mere
+    # change of its spread): few patches stand out, its pooled features do; a fresh good part's
+    # term is small
+    fresh = texture(rng)
+    rough = np.clip(cv2.GaussianBlur(rng.normal(120, 8, (96, 128)), (5, 5), 0), 0, 255).astype(np.uint8)
+    terms = {}
+    for name, img in (("fresh", fresh), ("rough", rough)):
+        amap, score = model.score(img, block_features)
+        terms[name] = score - model.image_score(amap)
+        feats = model.features(img, block_features)
+        assert model.part_score(model.patch_map(feats, block_features), feats) == pytest.approx(score)
+    assert terms["rough"] > 3 * max(abs(terms["fresh"]), 1e-6)
+    # the patches alone pass the coarser part; with the image-level term it is rejected
+    assert plain.score(rough, block_features)[1] <= plain.threshold
+    assert model.score(rough, block_features)[1] > model.threshold
+    assert model.score(fresh, block_features)[1] <= model.threshold
+    # only the inspected patches are pooled: half the rough part covered by a good one's surface
+    half = fresh.copy()
+    half[:, 64:] = rough[:, 64:]
+    feats = model.features(half, block_features)
+    amap = model.patch_map(feats, block_features)
+    cover = np.zeros(amap.shape, np.float32)
+    cover[:, : amap.shape[1] // 2] = 1.0
+    assert model.part_score(amap, feats, cover) - model.image_score(amap) < model.part_score(amap, feats) - model.image_score(amap)
+    # saved and read back; a model without the term keeps the settings (and digest) it had before
+    path = tmp_path / "m.npz"
+    model.save(path)
+    again = GoodSetModel.load(path)
+    assert again.digest() == model.digest() != plain.digest()
+    assert again.score(rough, block_features)[1] == pytest.approx(model.score(rough, block_features)[1])
+    assert "tile" in model.meta() and "tile" not in plain.meta()
+    assert GoodSetModel.from_bytes(plain.to_bytes()).tile is None
+    with pytest.raises(CalibrationError):
+        teach(goods, block_features, tile_knn=-1, **kw)
