@@ -27,7 +27,7 @@ from calibration.part_report import PartReport
 from calibration.part_set import align_set
 from calibration.teach import read_good_parts
 from inspection.errors import InspectionError, RecipeError
-from inspection.recipe.definition import Recipe
+from inspection.recipe.definition import Recipe, inspect_mask
 from inspection.recipe.params import AlignParams, DetectParams
 from inspection.vision.goodset import TILE_KNN, FeatureFn, GoodSetModel, teach
 
@@ -109,11 +109,14 @@ def teach_goodset(images: list[tuple[str, np.ndarray | InspectionError]], params
     reference = np.median(np.stack(stack), axis=0).round().astype(np.uint8)
     timings["align"] = time.perf_counter() - t0
     held: list[tuple[int, float]] = []
+    # the area the station will inspect (ROI without ignore masks): the image-level descriptors of
+    # taught parts pool the same patches as those of inspected ones
+    inspect = inspect_mask(Recipe(params.name, reference, roi=params.roi, ignore=params.ignore))
     model = teach(stack, extract, extractor=extractor, short_side=params.short_side,
                   bank_size=params.bank_size, dims=params.dims, frr=params.target_frr,
                   folds=params.folds, max_patches=params.max_patches, top_k=params.top_k,
                   contrast=params.contrast, scales=params.scales, progress=progress, held_out=held,
-                  tile_knn=params.tile_knn)
+                  tile_knn=params.tile_knn, inspect=inspect)
     unusual = tuple((names[i], score) for i, score in sorted(held, key=lambda t: -t[1])[:UNUSUAL_PARTS])
     timings["model"] = time.perf_counter() - t0 - timings["align"]
     for name in names:

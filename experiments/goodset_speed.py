@@ -1,8 +1,12 @@
 # ruff: noqa: E402  (thread counts set before numpy is imported)
-"""Per-tile scoring time of a joint and a per-block good-set model, interleaved in one run (one
-thread for ONNX Runtime, OpenCV and BLAS): both taught from the same seeded sample of good tiles.
+"""Per-tile scoring time of good-set model variants, interleaved in one run (one thread for ONNX
+Runtime, OpenCV and BLAS), all taught from the same seeded sample of good tiles. Variants: joint
+(one bank, the patches' score), per-block (a bank per tapped block), joint+tile (one bank and the
+image-level term, as inspection teach makes it since round 5). The first variant is the baseline
+of the ratios.
 
-usage: .venv/bin/python experiments/goodset_speed.py /work/shared/datasets/mtd OUT.json [N_TEACH N_SCORE [PRECISION]]
+usage: .venv/bin/python experiments/goodset_speed.py DATA OUT.json [N_TEACH N_SCORE [PRECISION [VARIANTS]]]
+       VARIANTS: comma-separated, default joint,per-block
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import cv2
 import numpy as np
 
 from inspection.imageio import read_image
-from inspection.vision.goodset import LITE0_BLOCKS, feature_extractors, teach
+from inspection.vision.goodset import LITE0_BLOCKS, TILE_KNN, feature_extractors, teach
 
 
 def main() -> None:
@@ -29,6 +33,9 @@ def main() -> None:
     n_teach = int(sys.argv[3]) if len(sys.argv) > 3 else 200
     n_score = int(sys.argv[4]) if len(sys.argv) > 4 else 40
     precision = sys.argv[5] if len(sys.argv) > 5 else "fp32"
+    variants = (sys.argv[6] if len(sys.argv) > 6 else "joint,per-block").split(",")
+    settings = {"joint": {"scales": None, "tile_knn": 0}, "per-block": {"scales": LITE0_BLOCKS, "tile_knn": 0},
+                "joint+tile": {"scales": None, "tile_knn": TILE_KNN}}
     cv2.setNumThreads(1)
     files = sorted((data / "MT_Free").glob("*.jpg"))
     rng = np.random.default_rng(0)
@@ -39,10 +46,10 @@ def main() -> None:
     name = str(getattr(extract, "name", "effnet-lite0"))
     images = [read_image(p) for p in teach_files]
     models = {}
-    for label, scales in (("joint", None), ("per-block", LITE0_BLOCKS)):
+    for label in variants:
         t0 = time.perf_counter()
         models[label] = teach(images, extract, extractor=name, calibration_share=0.2, top_k=50,
-                              max_patches=200_000, scales=scales)
+                              max_patches=200_000, **settings[label])  # type: ignore[arg-type]
         print(f"{label}: taught in {time.perf_counter() - t0:.1f} s", flush=True)
     tiles = [read_image(p) for p in score_files]
     ms: dict[str, list[float]] = {k: [] for k in models}
@@ -50,11 +57,13 @@ def main() -> None:
         for img in tiles:
             for label, m in (list(models.items()) if rep % 2 == 0 else list(models.items())[::-1]):
                 t0 = time.perf_counter()
-                m.image_score(m.anomaly_map(img, extract))
+                m.score(img, extract)
                 ms[label].append((time.perf_counter() - t0) * 1e3)
     res = {k: {"median_ms": float(np.median(v)), "p95_ms": float(np.percentile(v, 95)), "n": len(v)}
            for k, v in ms.items()}
-    res["ratio_per_block_to_joint"] = float(np.median(np.array(ms["per-block"]) / np.array(ms["joint"])))
+    base = variants[0]
+    for label in variants[1:]:
+        res[f"ratio_{label}_to_{base}"] = float(np.median(np.array(ms[label]) / np.array(ms[base])))
     res["load_average"] = os.getloadavg()
     res["precision"] = precision  # type: ignore[assignment]
     print(json.dumps(res, indent=2))

@@ -476,6 +476,15 @@ def _sum_scaled(distances: Sequence[np.ndarray], scales: Sequence[ScaleBank]) ->
     return total
 
 
+def _cover(inspect: np.ndarray | None, map_shape: tuple[int, int]) -> np.ndarray | None:
+    """The inspected share of each patch of a feature map (h, w) covering the whole image, from a
+    mask at image resolution (> 0 inspected), as the good-set detector computes it; None: all."""
+    if inspect is None:
+        return None
+    return cv2.resize((np.asarray(inspect) > 0).astype(np.float32), (int(map_shape[1]), int(map_shape[0])),
+                      interpolation=cv2.INTER_AREA)
+
+
 def _top_k_mean(d: np.ndarray, top_k: int) -> float:
     flat = d.ravel()
     k = min(max(1, top_k), flat.size)
@@ -487,7 +496,8 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
           folds: int = 0, seed: int = 0, max_patches: int = 1_000_000, contrast: str = "percentile",
           top_k: int = 50, threshold_rule: str = "empirical",
           scales: Sequence[tuple[int, int]] | None = None, progress: bool = False,
-          held_out: list[tuple[int, float]] | None = None, tile_knn: int = 0) -> GoodSetModel:
+          held_out: list[tuple[int, float]] | None = None, tile_knn: int = 0,
+          inspect: np.ndarray | None = None) -> GoodSetModel:
     """Teach from good images: PCA to ``dims`` and a coreset bank of ``bank_size`` patches; the
     threshold from scores of good images the bank did not see, at false-reject rate ``frr``.
 
@@ -502,7 +512,10 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
     ``images``, calibration score) of every held-out image, in the order of ``calibration_scores``.
     ``tile_knn`` >= 1 adds the image-level term (:class:`TileBank`, over that many nearest taught
     images; channels :func:`tile_channels_for`), scaled by the held-out scores as the patch
-    banks are calibrated; the patch banks are the same with or without it."""
+    banks are calibrated; the patch banks are the same with or without it. ``inspect`` (a mask
+    at image resolution, > 0 inspected: the recipe's ROI without its ignore masks) limits the
+    image-level descriptors to the patches the station pools at inspection (half inspected or
+    more), so that taught and inspected parts are described alike."""
     n = len(images)
     if n < 2:
         raise CalibrationError(f"need at least 2 good images to teach, got {n}")
@@ -520,17 +533,20 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
         n_cal = min(n - 1, max(1, round(n * calibration_share)))
         cal_idx, fit_idx = order[:n_cal], order[n_cal:]
     feats = []
+    map_shapes: list[tuple[int, int]] = []
     bar = Progress(len(fit_idx), "teach: features", enabled=progress)
     for i in fit_idx:
         f = extract(prepare_image(images[int(i)], short_side, contrast))
         feats.append(np.ascontiguousarray(f.reshape(-1, f.shape[-1]), np.float32))
+        map_shapes.append((int(f.shape[0]), int(f.shape[1])))
         bar.update()
     channels = feats[0].shape[1]
     slices = [(0, channels)] if scales is None else [(int(lo), int(hi)) for lo, hi in scales]
     if not slices or any(not (0 <= lo < hi <= channels) for lo, hi in slices):
         raise CalibrationError(f"feature slices {slices} do not fit the extractor's {channels} channels")
     tile_lo, tile_hi = tile_channels_for(channels)
-    descriptors = [tile_descriptor(f, tile_lo, tile_hi) for f in feats] if tile_knn else []
+    descriptors = [tile_descriptor(f, tile_lo, tile_hi, _cover(inspect, shape))
+                   for f, shape in zip(feats, map_shapes, strict=True)] if tile_knn else []
     every = np.concatenate(feats)
     proj = [fit_projection(np.ascontiguousarray(every[:, lo:hi]), min(dims, hi - lo), seed=seed)
             for lo, hi in slices]
@@ -577,7 +593,7 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
             held.append(distances(f.reshape(-1, f.shape[-1]), final))
             held_index.append(int(i))
             if tiles is not None:
-                held_tile.append(tiles.distance(tile_descriptor(f, tile_lo, tile_hi)))
+                held_tile.append(tiles.distance(tile_descriptor(f, tile_lo, tile_hi, _cover(inspect, f.shape[:2]))))
             bar.update()
     if scales is not None:  # each slice's distances in units of its held-out image scores' spread
         for k, sc in enumerate(final):

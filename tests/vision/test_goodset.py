@@ -417,3 +417,36 @@ def test_the_image_level_term_raises_a_part_whose_texture_changed_everywhere(tmp
     assert GoodSetModel.from_bytes(plain.to_bytes()).tile is None
     with pytest.raises(CalibrationError):
         teach(goods, block_features, tile_knn=-1, **kw)
+
+
+def test_the_image_level_term_describes_taught_parts_by_the_inspected_area_only():
+    """With the recipe's inspected area (``inspect``), taught parts are described by the patches the
+    station pools when it inspects (half inspected or more): what lies outside the ROI, different on
+    every part, moves neither the taught descriptors nor an inspected part's term."""
+    rng = np.random.default_rng(41)
+
+    def part(outside: int) -> np.ndarray:
+        img = texture(rng)
+        img[:, 64:] = np.clip(texture(rng)[:, 64:].astype(int) + outside, 0, 255).astype(np.uint8)
+        return img
+
+    goods = [part(int(rng.integers(-60, 60))) for _ in range(24)]
+    mask = np.zeros((96, 128), np.uint8)
+    mask[:, :64] = 255  # the ROI: the left half
+    kw = dict(extractor="blocks", short_side=96, bank_size=200, seed=3, top_k=3, folds=3, tile_knn=3)
+    model = teach(goods, block_features, inspect=mask, **kw)
+    unmasked = teach(goods, block_features, **kw)
+    odd = part(120)  # a good inside the ROI, far off outside it
+    terms = {}
+    for name, m in (("masked", model), ("unmasked", unmasked)):
+        feats = m.features(odd, block_features)
+        amap = m.patch_map(feats, block_features)
+        cover = cv2.resize((mask > 0).astype(np.float32), (amap.shape[1], amap.shape[0]),
+                           interpolation=cv2.INTER_AREA)
+        amap = np.where(cover >= 0.5, amap, 0.0)  # as the detector masks it
+        terms[name] = m.part_score(amap, feats, cover) - m.image_score(amap)
+        assert m.tile is not None
+    assert model.tile.scale > 0
+    # taught on the ROI, the odd outside does not count; taught on whole parts, the pooled ROI looks
+    # unlike every taught description (which mixed in the varying outside)
+    assert abs(terms["masked"]) < abs(terms["unmasked"])
