@@ -247,6 +247,7 @@ class TileBank:
         if not (np.all(self.spread > 0) and math.isfinite(self.mu) and math.isfinite(self.scale)
                 and self.scale >= 0):
             raise CalibrationError("image-level bank: bad spread or scale")
+        object.__setattr__(self, "_tiles_sq", np.einsum("ij,ij->i", self.tiles, self.tiles))
 
     @classmethod
     def of(cls, descriptors: Sequence[np.ndarray], lo: int, hi: int, k: int) -> TileBank:
@@ -259,7 +260,8 @@ class TileBank:
 
     def distance(self, descriptor: np.ndarray) -> float:
         z = (descriptor.astype(np.float32) - self.center) / self.spread
-        d = np.sqrt(((self.tiles - z) ** 2).sum(1))
+        # |t - z|^2 = |t|^2 - 2 t.z + |z|^2: one matrix-vector product (BLAS)
+        d = np.sqrt(np.maximum(self._tiles_sq - 2.0 * (self.tiles @ z) + float(z @ z), 0.0))  # type: ignore[attr-defined]
         k = min(self.k, d.size)
         return float(np.partition(d, k - 1)[:k].mean())
 
