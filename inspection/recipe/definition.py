@@ -168,11 +168,17 @@ def _spread(recipe: Recipe) -> tuple[np.ndarray | None, np.ndarray | None]:
     return recipe.spread_dark, recipe.spread_bright
 
 
+def model_hash(recipe: Recipe) -> str:
+    """What results judged with ``recipe`` carry as its model hash (the prepared recipe's id):
+    its name and the start of its content hash."""
+    return f"{recipe.name}@{recipe.content_hash()[:12]}"
+
+
 def prepare(recipe: Recipe) -> PreparedRecipe:
     """Precompute a recipe (pyramids, tolerance bands); raises RecipeError when it cannot be used.
     Each variant reference is prepared too (same ROI, ignore mask and tuning; the variation model
     belongs to the main golden and is not used for variants)."""
-    main = _prepare_one(recipe, f"{recipe.name}@{recipe.content_hash()[:12]}", "golden")
+    main = _prepare_one(recipe, model_hash(recipe), "golden")
     if not recipe.variants:
         return main
     variants = tuple(

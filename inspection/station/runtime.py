@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +35,7 @@ from inspection.plc.job import RecipeOutcome
 from inspection.plc.record import ResultRecord, TriggerRequest
 from inspection.plc.station import PlcStation
 from inspection.recipe.catalog import RecipeCatalog, RecipeEntry
-from inspection.recipe.definition import Recipe
+from inspection.recipe.definition import Recipe, model_hash
 from inspection.record import PartInfo, PartRecord, new_result_id
 from inspection.result import InspectionResult, ResultCode
 from inspection.station.alarms import AlarmConfig
@@ -145,6 +146,7 @@ class Station(LocalStation):
         self._by_number = {e.number: e for e in entries}
         saved = load_settings(self._settings_path).get("thresholds", {})
         self._overrides: dict[str, dict[str, float]] = {rid: dict(v) for rid, v in saved.items()}
+        self._known_hash: dict[str, str] = {}  # recipe id -> the model hash its results carry (see _info)
         self.recipes_slot = RecipeSlot(catalog)
         self.camera = camera if camera is not None else create_camera(config.camera)
         self._exposure_cb: Callable[[], None] | None = None
@@ -381,22 +383,14 @@ class Station(LocalStation):
                                  f"no recipe number {recipe_no}; known: {sorted(self._by_number)}")
         try:
             loaded = self.recipes_slot.catalog.load(recipe_no)
-            # only a golden taught here replaces the recipe file's (with its variation model, when
-            # taught from good parts); the recipe's own reference keeps its own band
-            golden = LocalStation.golden_image(self, entry.recipe_id)
-            active = self.recipes_slot.build(loaded, thresholds=self._overrides.get(entry.recipe_id),
-                                             golden=golden,
-                                             variation=None if golden is None else self.golden_variation(
-                                                 entry.recipe_id),
-                                             variants=self.lifecycle.variants(entry.recipe_id),
-                                             goodset=None if golden is None else self.golden_goodset(
-                                                 entry.recipe_id))
+            active = self.recipes_slot.build(loaded, **self._local_state(entry.recipe_id))
         except InspectionError as exc:
             logger.error("recipe %d cannot be prepared: %s", recipe_no, exc)
             return RecipeOutcome(False, ErrorCode.RECIPE_PREPARE_FAILED, str(exc))
         self.lifecycle.keep(active.loaded.recipe)
         self.recipes_slot.stage(active)
         with self._lock:
+            self._known_hash[entry.recipe_id] = active.model_hash
             own = recipe_thresholds(active.loaded.recipe)
             self._thresholds[entry.recipe_id] = own
             changed = self._active != entry.recipe_id
@@ -412,7 +406,18 @@ class Station(LocalStation):
         """Rebuild the active recipe after a threshold change or a new golden (between cycles)."""
         entry = self._recipe(recipe_id)
         if recipe_id != self._active:
-            return  # used when that recipe is selected next
+            # used when that recipe is selected next; until then the recipe list shows the model
+            # hash its results will carry (not the recipe file's)
+            try:
+                recipe = compose(self.recipes_slot.catalog.load(entry.number).recipe, **self._local_state(recipe_id))
+            except InspectionError as exc:
+                logger.warning("recipe %s: its new model hash is not known until it is selected: %s", recipe_id, exc)
+                with self._lock:
+                    self._known_hash.pop(recipe_id, None)
+                return
+            with self._lock:
+                self._known_hash[recipe_id] = model_hash(recipe)
+            return
         outcome = self._prepare_recipe(entry.number)
         if not outcome.ok:
             raise StationError(outcome.message, key="recipe_prepare_failed")
@@ -539,16 +544,24 @@ class Station(LocalStation):
         self._restage(recipe_id)
         return info
 
+    def _local_state(self, recipe_id: str) -> dict[str, Any]:
+        """What this station adds to the recipe file's recipe (:func:`compose`'s arguments): the
+        engineers' thresholds; a golden taught here, which alone replaces the file's (with its
+        variation model or good-set model; the recipe's own reference keeps its own band); the
+        taught variant references."""
+        golden = LocalStation.golden_image(self, recipe_id)
+        return {"thresholds": self._overrides.get(recipe_id), "golden": golden,
+                "variation": None if golden is None else self.golden_variation(recipe_id),
+                "variants": self.lifecycle.variants(recipe_id),
+                "goodset": None if golden is None else self.golden_goodset(recipe_id)}
+
     def teach_recipe(self, recipe_id: str) -> Recipe:
         """The recipe as the station runs it (taught golden with its variation model or good-set
         model, thresholds): what teaching from good parts starts from (its alignment, detection
         parameters, ROI; a good-set recipe's model settings)."""
         entry = self._recipe(recipe_id)
         loaded = self.recipes_slot.catalog.load(entry.number)
-        golden = LocalStation.golden_image(self, recipe_id)
-        return compose(loaded.recipe, thresholds=self._overrides.get(recipe_id), golden=golden,
-                       variation=None if golden is None else self.golden_variation(recipe_id),
-                       goodset=None if golden is None else self.golden_goodset(recipe_id))
+        return compose(loaded.recipe, **{**self._local_state(recipe_id), "variants": ()})
 
     def _own_variation(self, recipe_id: str) -> tuple[np.ndarray, np.ndarray] | None:
         """The recipe file's own variation model (kept with its reference's version)."""
@@ -589,6 +602,9 @@ class Station(LocalStation):
             if info.golden is None:
                 h, w = active.loaded.recipe.reference.shape[:2]
                 info = dataclasses.replace(info, golden=GoldenInfo("recipe", 0, "recipe file", (int(h), int(w))))
+        elif rid in getattr(self, "_known_hash", {}):
+            # prepared earlier in this run, or re-taught / re-tuned since: the hash its results will carry
+            info = dataclasses.replace(info, model_hash=self._known_hash[rid])
         return info
 
     def rollback_golden(self, recipe_id: str, version: str, *, user: str) -> GoldenInfo:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from goodset_support import use_block_features
 from station_support import PASSWORD, running_station, wait_teach_job
 
 from hmi.app import create_app
@@ -224,3 +225,26 @@ def test_a_station_without_recipe_models_refuses_teach_from_parts(client, roles)
     r = client.post("/api/recipes/pcb-a/teach/parts", headers=roles["engineer"], json={})
     assert r.status_code == 409 and r.json()["key"] == "teach_unsupported"
     assert client.get("/api/teach/job", headers=roles["engineer"]).json() == {"job": None}
+
+
+def test_a_recipe_not_in_use_shows_the_model_hash_its_results_will_carry(line: Line, monkeypatch) -> None:
+    """Re-tuned (or re-taught) while another recipe is in use, a recipe's card shows the hash its
+    results will carry once selected, not its recipe file's; the recipe left when another is selected
+    keeps showing the hash it judged with."""
+    use_block_features(monkeypatch)  # the good-set recipe's test extractor, to prepare it
+    gs = next(r["recipe_id"] for r in line.client.get("/api/recipes", headers=line.eng).json() if r["number"] == 2)
+    first = _recipe_id(line)
+    entries = {e.recipe_id: e for e in line.station.recipes_slot.catalog.entries()}
+    assert _shown(line)[gs]["model_hash"] == entries[gs].model_hash  # nothing local yet: the file's
+    first_hash = _judged_with(line)
+    r = line.client.put("/api/settings/thresholds", headers=line.eng,
+                        json={"recipe_id": gs, "values": {"min_area_px": 31}})
+    assert r.status_code == 200, r.text
+    expected = _shown(line)[gs]["model_hash"]
+    assert expected != entries[gs].model_hash and expected.startswith(f"{entries[gs].name}@")
+    assert _judged_with(line) == first_hash  # the recipe in use is untouched
+    r = line.client.post("/api/recipes/active", headers=line.eng, json={"recipe_id": gs})
+    assert r.status_code == 200, r.text
+    assert _judged_with(line) == expected == _shown(line)[gs]["model_hash"]
+    assert line.active().detect.min_area_px == 31
+    assert _shown(line)[first]["model_hash"] == first_hash
