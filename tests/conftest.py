@@ -31,7 +31,7 @@ def no_thread_leak() -> Iterator[None]:
     yield
     leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()
               and t.name in ("store-writer", "hmi-server", "demo-feed", "station-publish", "plc-worker",
-                             "plc-supervisor", "plc-recipes", "plc-line", "config-watcher")]
+                             "plc-supervisor", "plc-recipes", "plc-line", "config-watcher", "recipe-hashes")]
     for t in leaked:
         t.join(5.0)
     still = [t.name for t in leaked if t.is_alive()]

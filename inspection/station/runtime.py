@@ -147,6 +147,8 @@ class Station(LocalStation):
         saved = load_settings(self._settings_path).get("thresholds", {})
         self._overrides: dict[str, dict[str, float]] = {rid: dict(v) for rid, v in saved.items()}
         self._known_hash: dict[str, str] = {}  # recipe id -> the model hash its results carry (see _info)
+        self._stopping = threading.Event()
+        self._hash_thread: threading.Thread | None = None
         self.recipes_slot = RecipeSlot(catalog)
         self.camera = camera if camera is not None else create_camera(config.camera)
         self._exposure_cb: Callable[[], None] | None = None
@@ -199,11 +201,18 @@ class Station(LocalStation):
             self.bridge = plc_bridges.create(p.bridge, self.plc, mode=p.mode, **options)
             self.bridge.start()
         self.integrations = Integrations(self.config, self.store, status=self.plant_status, station=self).start()
+        self._stopping.clear()
+        self._hash_thread = threading.Thread(target=self._learn_local_hashes, name="recipe-hashes", daemon=True)
+        self._hash_thread.start()
         self.started = True
         self._emit_status()
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
+        if self._hash_thread is not None:
+            self._hash_thread.join(10.0)
+            self._hash_thread = None
         self.lifecycle.close()
         if self.bridge is not None:
             self.bridge.stop()
@@ -408,15 +417,7 @@ class Station(LocalStation):
         if recipe_id != self._active:
             # used when that recipe is selected next; until then the recipe list shows the model
             # hash its results will carry (not the recipe file's)
-            try:
-                recipe = compose(self.recipes_slot.catalog.load(entry.number).recipe, **self._local_state(recipe_id))
-            except InspectionError as exc:
-                logger.warning("recipe %s: its new model hash is not known until it is selected: %s", recipe_id, exc)
-                with self._lock:
-                    self._known_hash.pop(recipe_id, None)
-                return
-            with self._lock:
-                self._known_hash[recipe_id] = model_hash(recipe)
+            self._learn_hash(recipe_id, replace=True)
             return
         outcome = self._prepare_recipe(entry.number)
         if not outcome.ok:
@@ -543,6 +544,36 @@ class Station(LocalStation):
                                     variation=variation, goodset=goodset)
         self._restage(recipe_id)
         return info
+
+    def _learn_hash(self, recipe_id: str, *, replace: bool) -> None:
+        """Note the model hash a recipe's results will carry (its recipe file composed with this
+        station's local state), for the recipe list. ``replace`` False: only if none is known yet
+        (the start-up pass must not overwrite a newer one noted by a teach meanwhile)."""
+        entry = self._recipe(recipe_id)
+        try:
+            recipe = compose(self.recipes_slot.catalog.load(entry.number).recipe, **self._local_state(recipe_id))
+        except InspectionError as exc:
+            logger.warning("recipe %s: the model hash its results will carry is not known until it is "
+                           "selected: %s", recipe_id, exc)
+            if replace:
+                with self._lock:
+                    self._known_hash.pop(recipe_id, None)
+            return
+        with self._lock:
+            if replace:
+                self._known_hash[recipe_id] = model_hash(recipe)
+            else:
+                self._known_hash.setdefault(recipe_id, model_hash(recipe))
+
+    def _learn_local_hashes(self) -> None:
+        """At start (its own thread, off the PLC's path): the hashes of the recipes this station has
+        taught or tuned in earlier runs, so the recipe list shows them before they are selected."""
+        for rid in list(self._recipes):
+            if self._stopping.is_set():
+                return
+            local = rid in self._overrides or rid in self._golden or bool(self.lifecycle.variants(rid))
+            if local and rid not in self._known_hash:
+                self._learn_hash(rid, replace=False)
 
     def _local_state(self, recipe_id: str) -> dict[str, Any]:
         """What this station adds to the recipe file's recipe (:func:`compose`'s arguments): the

@@ -248,3 +248,23 @@ def test_a_recipe_not_in_use_shows_the_model_hash_its_results_will_carry(line: L
     assert _judged_with(line) == expected == _shown(line)[gs]["model_hash"]
     assert line.active().detect.min_area_px == 31
     assert _shown(line)[first]["model_hash"] == first_hash
+
+
+def test_a_station_restarted_shows_the_hashes_of_recipes_tuned_in_an_earlier_run(tmp_path: Path, monkeypatch) -> None:
+    """A recipe tuned (or taught) in an earlier run and not selected since: after a restart the recipe
+    list shows the hash its results will carry (learnt off the PLC's path at start), not its file's."""
+    use_block_features(monkeypatch)
+    with running_station(tmp_path) as rs:
+        gs = next(r.recipe_id for r in rs.station.recipes() if r.number == 2)
+        rs.station.set_thresholds({"min_area_px": 33}, user="erik", recipe_id=gs)
+        expected = next(r.model_hash for r in rs.station.recipes() if r.recipe_id == gs)
+        file_hash = next(e.model_hash for e in rs.station.recipes_slot.catalog.entries() if e.recipe_id == gs)
+        assert expected != file_hash
+    with running_station(tmp_path) as rs:
+        station = rs.station
+        assert station._hash_thread is not None
+        station._hash_thread.join(30.0)
+        assert next(r.model_hash for r in station.recipes() if r.recipe_id == gs) == expected
+        station.select_recipe(gs, user="erik")
+        cur = station.recipes_slot.current
+        assert cur is not None and cur.recipe_id == gs and cur.model_hash == expected
