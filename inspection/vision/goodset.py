@@ -483,11 +483,10 @@ def _sum_scaled(distances: Sequence[np.ndarray], scales: Sequence[ScaleBank]) ->
     return total
 
 
-def _cover(inspect: np.ndarray | None, map_shape: tuple[int, int]) -> np.ndarray | None:
+def patch_cover(inspect: np.ndarray, map_shape: tuple[int, int]) -> np.ndarray:
     """The inspected share of each patch of a feature map (h, w) covering the whole image, from a
-    mask at image resolution (> 0 inspected), as the good-set detector computes it; None: all."""
-    if inspect is None:
-        return None
+    mask at image resolution (> 0 inspected). Teaching and the good-set detector both use it, so
+    taught and inspected parts pool the same patches."""
     return cv2.resize((np.asarray(inspect) > 0).astype(np.float32), (int(map_shape[1]), int(map_shape[0])),
                       interpolation=cv2.INTER_AREA)
 
@@ -552,7 +551,7 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
     if not slices or any(not (0 <= lo < hi <= channels) for lo, hi in slices):
         raise CalibrationError(f"feature slices {slices} do not fit the extractor's {channels} channels")
     tile_lo, tile_hi = tile_channels_for(channels)
-    descriptors = [tile_descriptor(f, tile_lo, tile_hi, _cover(inspect, shape))
+    descriptors = [tile_descriptor(f, tile_lo, tile_hi, None if inspect is None else patch_cover(inspect, shape))
                    for f, shape in zip(feats, map_shapes, strict=True)] if tile_knn else []
     every = np.concatenate(feats)
     proj = [fit_projection(np.ascontiguousarray(every[:, lo:hi]), min(dims, hi - lo), seed=seed)
@@ -600,7 +599,8 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
             held.append(distances(f.reshape(-1, f.shape[-1]), final))
             held_index.append(int(i))
             if tiles is not None:
-                held_tile.append(tiles.distance(tile_descriptor(f, tile_lo, tile_hi, _cover(inspect, f.shape[:2]))))
+                cover = None if inspect is None else patch_cover(inspect, f.shape[:2])
+                held_tile.append(tiles.distance(tile_descriptor(f, tile_lo, tile_hi, cover)))
             bar.update()
     if scales is not None:  # each slice's distances in units of its held-out image scores' spread
         for k, sc in enumerate(final):

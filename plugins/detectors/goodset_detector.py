@@ -25,7 +25,7 @@ import numpy as np
 from inspection.errors import CalibrationError, DetectorError
 from inspection.findings import DefectClass, Finding, Polarity
 from inspection.recipe.definition import PreparedRecipe
-from inspection.vision.goodset import GoodSetModel, feature_extractors, pixel_map
+from inspection.vision.goodset import GoodSetModel, feature_extractors, patch_cover, pixel_map
 from inspection.vision.heatmap import MAX_SIDE, HeatMap
 
 logger = logging.getLogger(__name__)
@@ -79,8 +79,7 @@ class GoodSetDetector:
         amap = self.model.patch_map(feats, self.extract)
         # only what is inspected counts: the part's valid pixels inside the ROI, minus ignore masks
         seen = (valid > 0) & (prepared.change_model.inspect > 0)
-        cover = cv2.resize(seen.astype(np.float32), (amap.shape[1], amap.shape[0]),
-                           interpolation=cv2.INTER_AREA)
+        cover = patch_cover(seen, amap.shape[:2])
         amap = np.where(cover >= 0.5, amap, 0.0).astype(np.float32)
         score = self.model.part_score(amap, feats, cover)
         heat = self._heat_map(amap, cover, aligned.shape[:2], score)
