@@ -23,6 +23,12 @@ FORMAT = "inspection.patch-features/1"
 NEAREST_FORMAT = "inspection.nearest-distance/1"
 NEAREST = "nearest_patch.onnx"
 MODELS = Path(__file__).resolve().parent / "models"
+#: patch rows per call of the nearest-neighbour graph: its (rows x bank) distance matrix then stays
+#: in the processor's cache instead of going through memory (1,100 x 5,000: 22 MB); 1,100 patches
+#: against 5,000 bank rows, one thread: 10-12 ms in one call, 8-9 ms in chunks of 256-512
+#: (docs/benchmarks.md, round 6). Rows are independent: the same distances up to float rounding
+#: (the matrix kernel blocks rows differently; about 1e-6 relative).
+NEAREST_CHUNK = 256
 PRECISIONS = {"fp32": "effnet_lite0_patch.onnx", "fp16": "effnet_lite0_patch_fp16.onnx",
               "int8": "effnet_lite0_patch_int8.onnx"}
 
@@ -68,14 +74,18 @@ class OnnxNearest:
     each centred, projected feature row to its nearest bank row; ONNX Runtime on the CPU with an
     explicit thread count (numpy's BLAS would pick its own)."""
 
-    def __init__(self, model: str | Path | None = None, *, threads: int = 1) -> None:
+    def __init__(self, model: str | Path | None = None, *, threads: int = 1, chunk: int = NEAREST_CHUNK) -> None:
         path = Path(model) if model is not None else MODELS / NEAREST
         self.model = load_model(path, threads=threads, device="cpu", expect_format=NEAREST_FORMAT)
+        self.chunk = int(chunk)  # rows per call (<= 0: all in one call)
 
     def __call__(self, features: np.ndarray, mean: np.ndarray, components: np.ndarray,
                  bank: np.ndarray) -> np.ndarray:
-        (d,) = self.model.run({"features": np.ascontiguousarray(features, np.float32),
-                               "mean": mean.astype(np.float32, copy=False),
-                               "components": components.astype(np.float32, copy=False),
-                               "bank": bank.astype(np.float32, copy=False)})[:1]
-        return np.asarray(d)
+        rows = np.ascontiguousarray(features, np.float32)
+        fixed = {"mean": mean.astype(np.float32, copy=False),
+                 "components": components.astype(np.float32, copy=False),
+                 "bank": bank.astype(np.float32, copy=False)}
+        step = self.chunk if self.chunk > 0 else max(1, rows.shape[0])
+        parts = [np.asarray(self.model.run({"features": rows[i:i + step], **fixed})[0])
+                 for i in range(0, max(1, rows.shape[0]), step)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)

@@ -52,3 +52,22 @@ def test_nearest_graph_equals_numpy(tmp_path):
     shipped = OnnxNearest()
     assert shipped.model.metadata["version"] == "1.1.0"
     np.testing.assert_array_equal(shipped(f, mean, comp, bank), got)
+
+
+@pytest.mark.parametrize("rows", [0, 1, 255, 256, 700])
+def test_nearest_search_in_chunks_gives_the_distances_of_one_call(rows):
+    """The station searches the bank in chunks of rows (the distance matrix then stays in the
+    processor's cache); chunks of any size, the last one short, give the distances of one call."""
+    rng = np.random.default_rng(rows)
+    f = rng.normal(size=(rows, 12)).astype(np.float32)
+    mean = rng.normal(size=12).astype(np.float32)
+    comp = rng.normal(size=(12, 5)).astype(np.float32)
+    bank = rng.normal(size=(300, 5)).astype(np.float32) * 3
+    whole = OnnxNearest(chunk=0)(f, mean, comp, bank)
+    assert whole.shape == (rows,)
+    for chunk in (1, 100, 256):
+        got = OnnxNearest(chunk=chunk)(f, mean, comp, bank)
+        assert got.shape == (rows,)
+        np.testing.assert_allclose(got, whole, rtol=1e-5, atol=1e-5)  # float rounding only
+    if rows:
+        np.testing.assert_allclose(whole, nearest_distances((f - mean) @ comp, bank), rtol=1e-4, atol=1e-4)
