@@ -29,7 +29,7 @@ from calibration.teach import read_good_parts
 from inspection.errors import InspectionError, RecipeError
 from inspection.recipe.definition import Recipe, inspect_mask
 from inspection.recipe.params import AlignParams, DetectParams
-from inspection.vision.goodset import TILE_KNN, FeatureFn, GoodSetModel, teach
+from inspection.vision.goodset import TILE_KNN, TILE_PRIOR, TILE_PRIOR_KNN, FeatureFn, GoodSetModel, teach
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +57,9 @@ class GoodSetTeachParams:
     scales: tuple[tuple[int, int], ...] | None = None
     # the image-level term of the score over this many nearest taught parts (0: the patches' alone)
     tile_knn: int = TILE_KNN
+    # share of the nearest taught parts' own held-out scores taken off a part's (0: none)
+    tile_prior: float = TILE_PRIOR
+    tile_prior_knn: int = TILE_PRIOR_KNN
 
 
 #: how many of the taught parts with the highest held-out scores the teach report names
@@ -116,7 +119,8 @@ def teach_goodset(images: list[tuple[str, np.ndarray | InspectionError]], params
                   bank_size=params.bank_size, dims=params.dims, frr=params.target_frr,
                   folds=params.folds, max_patches=params.max_patches, top_k=params.top_k,
                   contrast=params.contrast, scales=params.scales, progress=progress, held_out=held,
-                  tile_knn=params.tile_knn, inspect=inspect)
+                  tile_knn=params.tile_knn, inspect=inspect, tile_prior=params.tile_prior,
+                  tile_prior_knn=params.tile_prior_knn)
     unusual = tuple((names[i], score) for i, score in sorted(held, key=lambda t: -t[1])[:UNUSUAL_PARTS])
     timings["model"] = time.perf_counter() - t0 - timings["align"]
     for name in names:

@@ -2,7 +2,10 @@
 """Per-tile scoring time of good-set model variants, interleaved in one run (one thread for ONNX
 Runtime, OpenCV and BLAS), all taught from the same seeded sample of good tiles. Variants: joint
 (one bank, the patches' score), per-block (a bank per tapped block), joint+tile (one bank and the
-image-level term, as inspection teach makes it since round 5). The first variant is the baseline
+image-level term, as inspection teach made it in round 5), product (joint+tile with the prior of
+the nearest taught tiles' scores and 5-fold calibration, as inspection teach makes it since round
+6). A variant named with "@whole" runs the same model with the nearest-neighbour search in one call
+per tile instead of chunks of rows (patch_features.NEAREST_CHUNK). The first variant is the baseline
 of the ratios.
 
 usage: .venv/bin/python experiments/goodset_speed.py DATA OUT.json [N_TEACH N_SCORE [PRECISION [VARIANTS]]]
@@ -25,7 +28,7 @@ import cv2
 import numpy as np
 
 from inspection.imageio import read_image
-from inspection.vision.goodset import LITE0_BLOCKS, TILE_KNN, feature_extractors, teach
+from inspection.vision.goodset import LITE0_BLOCKS, TILE_KNN, TILE_PRIOR, feature_extractors, teach
 
 
 def main() -> None:
@@ -35,7 +38,8 @@ def main() -> None:
     precision = sys.argv[5] if len(sys.argv) > 5 else "fp32"
     variants = (sys.argv[6] if len(sys.argv) > 6 else "joint,per-block").split(",")
     settings = {"joint": {"scales": None, "tile_knn": 0}, "per-block": {"scales": LITE0_BLOCKS, "tile_knn": 0},
-                "joint+tile": {"scales": None, "tile_knn": TILE_KNN}}
+                "joint+tile": {"scales": None, "tile_knn": TILE_KNN},
+                "product": {"scales": None, "tile_knn": TILE_KNN, "tile_prior": TILE_PRIOR, "folds": 5}}
     cv2.setNumThreads(1)
     files = sorted((data / "MT_Free").glob("*.jpg"))
     rng = np.random.default_rng(0)
@@ -43,21 +47,30 @@ def main() -> None:
     teach_files = [files[int(i)] for i in pick[:n_teach]]
     score_files = [files[int(i)] for i in pick[n_teach:n_teach + n_score]]
     extract = feature_extractors.create("effnet-lite0", threads=1, device="cpu", precision=precision)
+    whole = feature_extractors.create("effnet-lite0", threads=1, device="cpu", precision=precision)
+    whole.nearest.chunk = 0  # type: ignore[attr-defined]
     name = str(getattr(extract, "name", "effnet-lite0"))
     images = [read_image(p) for p in teach_files]
     models = {}
     for label in variants:
+        base_label = label.split("@")[0]
+        if base_label in models:
+            models[label] = models[base_label]
+            continue
         t0 = time.perf_counter()
-        models[label] = teach(images, extract, extractor=name, calibration_share=0.2, top_k=50,
-                              max_patches=200_000, **settings[label])  # type: ignore[arg-type]
+        kw = {"calibration_share": 0.2} | settings[base_label]
+        models[label] = teach(images, extract, extractor=name, top_k=50, max_patches=200_000,
+                              **kw)  # type: ignore[arg-type]
+        models[base_label] = models[label]
         print(f"{label}: taught in {time.perf_counter() - t0:.1f} s", flush=True)
+    models = {k: models[k] for k in variants}
     tiles = [read_image(p) for p in score_files]
     ms: dict[str, list[float]] = {k: [] for k in models}
     for rep in range(2):
         for img in tiles:
             for label, m in (list(models.items()) if rep % 2 == 0 else list(models.items())[::-1]):
                 t0 = time.perf_counter()
-                m.score(img, extract)
+                m.score(img, whole if label.endswith("@whole") else extract)
                 ms[label].append((time.perf_counter() - t0) * 1e3)
     res = {k: {"median_ms": float(np.median(v)), "p95_ms": float(np.percentile(v, 95)), "n": len(v)}
            for k, v in ms.items()}

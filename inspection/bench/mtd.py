@@ -26,7 +26,7 @@ from inspection.bench.mtd_kfold import SOURCE_PATTERN, source_of
 from inspection.errors import ConfigError
 from inspection.imageio import read_image
 from inspection.progress import Progress
-from inspection.vision.goodset import TILE_KNN, FeatureFn, GoodSetModel, auroc, teach
+from inspection.vision.goodset import TILE_KNN, TILE_PRIOR, TILE_PRIOR_KNN, FeatureFn, GoodSetModel, auroc, teach
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,8 @@ class MtdConfig:
     threshold_rule: str = "empirical"  # see goodset.threshold_for
     scales: tuple[tuple[int, int], ...] | None = None  # see goodset.teach
     tile_knn: int = TILE_KNN  # see goodset.teach (0: the patches' score alone)
+    tile_prior: float = TILE_PRIOR  # see goodset.teach (0: none)
+    tile_prior_knn: int = TILE_PRIOR_KNN
     seed: int = 0
     threads: int = 1
     pixel_step: int = 4  # pixel AUROC on every n-th pixel of each row/column
@@ -82,6 +84,7 @@ def run(cfg: MtdConfig, extract: FeatureFn, *, extractor: str, info: dict[str, o
                   short_side=cfg.short_side, bank_size=cfg.bank_size, dims=cfg.dims, top_k=cfg.top_k,
                   calibration_share=cfg.calibration_share, folds=cfg.folds, frr=cfg.frr, seed=cfg.seed,
                   threshold_rule=cfg.threshold_rule, scales=cfg.scales, tile_knn=cfg.tile_knn,
+                  tile_prior=cfg.tile_prior, tile_prior_knn=cfg.tile_prior_knn,
                   progress=cfg.progress)
     teach_s = time.perf_counter() - t0
     model.save(cfg.out / "goodset_model.npz")

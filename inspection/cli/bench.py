@@ -203,7 +203,7 @@ def add_parser(sub: Any) -> None:
 
 def _goodset_model_args(p: argparse.ArgumentParser) -> None:
     """The good-set model's options the MTD benches share (see inspection.vision.goodset)."""
-    from inspection.vision.goodset import TILE_KNN
+    from inspection.vision.goodset import TILE_KNN, TILE_PRIOR, TILE_PRIOR_KNN
 
     p.add_argument("--threshold-rule", choices=("empirical", "robust"), default="empirical",
                    help="how held-out good scores give the threshold: empirical (their quantile, "
@@ -216,6 +216,11 @@ def _goodset_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tile-knn", type=int, default=TILE_KNN, metavar="K",
                    help=f"image-level term of the score over the K nearest taught tiles (default {TILE_KNN}, "
                    "as inspection teach; 0: the patches' score alone)")
+    p.add_argument("--tile-prior", type=float, default=TILE_PRIOR, metavar="W",
+                   help=f"share of the K nearest taught tiles' own held-out scores taken off a tile's "
+                   f"(default {TILE_PRIOR}, as inspection teach; needs k-fold calibration; 0: none)")
+    p.add_argument("--tile-prior-knn", type=int, default=TILE_PRIOR_KNN, metavar="N",
+                   help=f"the prior over the N nearest taught tiles (default {TILE_PRIOR_KNN})")
 
 def make_detector(name: str | None, *, threads: int = 1, device: str = "auto",
                   precision: str = "fp32", model: Path | None = None, typing: str | None = None,
@@ -402,6 +407,7 @@ def _mtd(args: argparse.Namespace) -> int:
                         top_k=args.top_k, calibration_share=args.calibration_share, folds=args.folds,
                         frr=args.frr, threshold_rule=args.threshold_rule,
                         scales=FEATURE_LAYOUTS[args.features], tile_knn=args.tile_knn,
+                        tile_prior=args.tile_prior, tile_prior_knn=args.tile_prior_knn,
                         seed=args.seed, threads=args.threads, progress=not args.quiet)
     info = {"providers": list(getattr(extract, "providers", ())), "precision": args.precision}
     summary = mtd.run(cfg, extract, extractor=getattr(extract, "name", args.extractor), info=info)
@@ -422,7 +428,8 @@ def _mtd_kfold(args: argparse.Namespace) -> int:
         "top_k": args.top_k, "folds": args.calibration_folds, "frr": args.frr, "seed": args.seed,
         "calibration_share": args.calibration_share,
         "max_patches": args.max_patches, "threshold_rule": args.threshold_rule,
-        "scales": FEATURE_LAYOUTS[args.features], "tile_knn": args.tile_knn}
+        "scales": FEATURE_LAYOUTS[args.features], "tile_knn": args.tile_knn,
+        "tile_prior": args.tile_prior, "tile_prior_knn": args.tile_prior_knn}
     cfg = mtd_kfold.KFoldConfig(
         args.data, args.out, good_folder=args.good_folder, folds=args.folds, val_fold=args.val_fold,
         val_source=args.val_source or None,

@@ -195,6 +195,12 @@ class ScaleBank:
 TILE_KNN = 3
 #: the image-level term in units of the patch score's held-out spread per unit of its own spread
 TILE_WEIGHT = 1.0
+#: share of the nearest taught images' own held-out scores (above their mean) taken off a part's
+#: score: parts that look like the taught images that score high when good are judged against
+#: those (chosen on the MTD validation fold, docs/benchmarks.md round 6)
+TILE_PRIOR = 0.5
+#: how many nearest taught images the prior averages over
+TILE_PRIOR_KNN = 3
 
 
 def tile_channels_for(channels: int) -> tuple[int, int]:
@@ -227,7 +233,10 @@ class TileBank:
     held-out good images and ``scale`` putting it in patch-score units (:data:`TILE_WEIGHT` x the
     held-out patch scores' spread / the held-out distances' spread). A defect that changes a
     part's overall texture a little everywhere raises few single patches; its pooled features
-    move."""
+    move. With ``prior`` (per taught image: its held-out part score minus their mean, times
+    :data:`TILE_PRIOR`), the term also takes off the mean prior of the ``k`` nearest taught images:
+    good parts of a kind that scores high (a brighter, rougher or more worn look) are judged
+    against their own kind rather than against the smoothest taught parts."""
 
     lo: int
     hi: int
@@ -237,6 +246,8 @@ class TileBank:
     tiles: np.ndarray  # (N, G) float32, standardised
     mu: float = 0.0
     scale: float = 0.0
+    prior: np.ndarray | None = None  # (N,) float32, see the class's text; None: no prior
+    prior_k: int = 0  # the prior's nearest taught images (0: k)
 
     def __post_init__(self) -> None:
         g = 2 * (self.hi - self.lo)
@@ -247,6 +258,10 @@ class TileBank:
         if not (np.all(self.spread > 0) and math.isfinite(self.mu) and math.isfinite(self.scale)
                 and self.scale >= 0):
             raise CalibrationError("image-level bank: bad spread or scale")
+        if self.prior is not None and (self.prior.shape != (self.tiles.shape[0],) or self.prior_k < 0
+                                       or not np.all(np.isfinite(self.prior))):
+            raise CalibrationError(f"image-level bank: prior {self.prior.shape} does not fit "
+                                   f"{self.tiles.shape[0]} taught images")
         object.__setattr__(self, "_tiles_sq", np.einsum("ij,ij->i", self.tiles, self.tiles))
 
     @classmethod
@@ -258,15 +273,32 @@ class TileBank:
         return cls(lo, hi, k, center.astype(np.float32), spread.astype(np.float32),
                    ((d - center) / spread).astype(np.float32))
 
-    def distance(self, descriptor: np.ndarray) -> float:
+    def nearest(self, descriptor: np.ndarray, *, exclude: int | None = None,
+                k: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """(indices, distances) of the ``k`` (default: the bank's) taught images nearest to a
+        descriptor (``exclude``: a taught image's own row, left out)."""
         z = (descriptor.astype(np.float32) - self.center) / self.spread
         # |t - z|^2 = |t|^2 - 2 t.z + |z|^2: one matrix-vector product (BLAS)
         d = np.sqrt(np.maximum(self._tiles_sq - 2.0 * (self.tiles @ z) + float(z @ z), 0.0))  # type: ignore[attr-defined]
-        k = min(self.k, d.size)
-        return float(np.partition(d, k - 1)[:k].mean())
+        if exclude is not None:
+            d[exclude] = np.inf
+        k = min(k or self.k, d.size - (exclude is not None))
+        if k < 1:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        idx = np.argpartition(d, k - 1)[:k]
+        return idx[np.argsort(d[idx], kind="stable")], np.sort(d[idx])
+
+    def distance(self, descriptor: np.ndarray) -> float:
+        return float(self.nearest(descriptor)[1].mean())
+
+    @property
+    def prior_knn(self) -> int:
+        return self.prior_k or self.k
 
     def term(self, feats: np.ndarray, cover: np.ndarray | None = None) -> float:
-        return self.scale * (self.distance(tile_descriptor(feats, self.lo, self.hi, cover)) - self.mu)
+        idx, d = self.nearest(tile_descriptor(feats, self.lo, self.hi, cover), k=max(self.k, self.prior_knn))
+        term = self.scale * (float(d[: self.k].mean()) - self.mu)
+        return term if self.prior is None else term - float(self.prior[idx[: self.prior_knn]].mean())
 
 
 @dataclass(frozen=True)
@@ -372,7 +404,10 @@ class GoodSetModel:
             meta["scales"] = [[sc.lo, sc.hi, sc.mu, sc.sd] for sc in self.scales]
             meta["feature_channels"] = self.feature_channels
         if self.tile is not None:  # likewise
-            meta["tile"] = [self.tile.lo, self.tile.hi, self.tile.k, self.tile.mu, self.tile.scale]
+            tile: list[float] = [self.tile.lo, self.tile.hi, self.tile.k, self.tile.mu, self.tile.scale]
+            if self.tile.prior is not None:  # a sixth entry (the prior's k): versions that cannot apply
+                tile.append(self.tile.prior_knn)  # it refuse the model instead of scoring without it
+            meta["tile"] = tile
         return meta
 
     def _arrays(self) -> dict[str, np.ndarray]:
@@ -383,6 +418,8 @@ class GoodSetModel:
         if self.tile is not None:
             out.update({"tile_center": self.tile.center, "tile_spread": self.tile.spread,
                         "tile_bank": self.tile.tiles})
+            if self.tile.prior is not None:  # only then: models without it keep their digests
+                out["tile_prior"] = self.tile.prior
         return out
 
     def to_bytes(self) -> bytes:
@@ -434,10 +471,15 @@ class GoodSetModel:
                     scales.append(ScaleBank(int(lo), int(hi), *arrays, mu=float(mu), sd=float(sd)))
                 tile = None
                 if "tile" in meta:
-                    lo, hi, k, mu, scale = meta["tile"]
+                    lo, hi, k, mu, scale = meta["tile"][:5]
+                    if len(meta["tile"]) > 6 or (len(meta["tile"]) == 6) != ("tile_prior" in z.files):
+                        raise CalibrationError(f"{source}: image-level settings {meta['tile']} do not fit "
+                                               "its arrays (a newer version's model?)")
                     tile = TileBank(int(lo), int(hi), int(k), z["tile_center"].astype(np.float32),
                                     z["tile_spread"].astype(np.float32), z["tile_bank"].astype(np.float32),
-                                    mu=float(mu), scale=float(scale))
+                                    mu=float(mu), scale=float(scale),
+                                    prior=z["tile_prior"].astype(np.float32) if "tile_prior" in z.files
+                                    else None, prior_k=int(meta["tile"][5]) if len(meta["tile"]) == 6 else 0)
                 return cls(bank, mean, components, float(meta["threshold"]),
                            float(meta["frr"]), int(meta["short_side"]), str(meta["extractor"]),
                            z["calibration_scores"], str(meta["contrast"]), int(meta["top_k"]),
@@ -503,7 +545,8 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
           top_k: int = 50, threshold_rule: str = "empirical",
           scales: Sequence[tuple[int, int]] | None = None, progress: bool = False,
           held_out: list[tuple[int, float]] | None = None, tile_knn: int = 0,
-          inspect: np.ndarray | None = None) -> GoodSetModel:
+          inspect: np.ndarray | None = None, tile_prior: float = 0.0,
+          tile_prior_knn: int = TILE_PRIOR_KNN) -> GoodSetModel:
     """Teach from good images: PCA to ``dims`` and a coreset bank of ``bank_size`` patches; the
     threshold from scores of good images the bank did not see, at false-reject rate ``frr``.
 
@@ -521,7 +564,11 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
     banks are calibrated; the patch banks are the same with or without it. ``inspect`` (a mask
     at image resolution, > 0 inspected: the recipe's ROI without its ignore masks) limits the
     image-level descriptors to the patches the station pools at inspection (half inspected or
-    more), so that taught and inspected parts are described alike."""
+    more), so that taught and inspected parts are described alike. ``tile_prior`` > 0 (with the
+    image-level term and k-fold calibration only, else not used): that share of the nearest taught
+    images' held-out scores (above their mean) is taken off a part's score (:class:`TileBank`); the
+    calibration scores are adjusted alike, each image's from its nearest other taught images;
+    ``tile_prior_knn``: how many nearest taught images."""
     n = len(images)
     if n < 2:
         raise CalibrationError(f"need at least 2 good images to teach, got {n}")
@@ -531,6 +578,10 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
         raise CalibrationError(f"{folds}-fold calibration needs at least {folds} good images, got {n}")
     if tile_knn < 0:
         raise CalibrationError(f"tile_knn must be 0 (off) or more, got {tile_knn}")
+    if not (math.isfinite(tile_prior) and 0 <= tile_prior <= 1):
+        raise CalibrationError(f"tile_prior must be within 0 (off) .. 1, got {tile_prior}")
+    if tile_prior_knn < 1:
+        raise CalibrationError(f"tile_prior_knn must be 1 or more, got {tile_prior_knn}")
     rng = np.random.default_rng(seed)
     order = rng.permutation(n)
     if folds >= 2:
@@ -614,6 +665,18 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
         scale = TILE_WEIGHT * p_sd / t_sd if t_sd > 1e-9 and p_sd > 0 else 0.0
         tiles = replace(tiles, mu=float(t.mean()), scale=scale)
         cal_scores = cal_scores + scale * (t - float(t.mean()))
+        if tile_prior > 0 and folds >= 2:  # every taught image has a held-out score: the prior
+            row_of = {int(i): r for r, i in enumerate(fit_idx)}
+            rows = np.array([row_of[i] for i in held_index])
+            own = np.empty(len(fit_idx), np.float64)
+            own[rows] = cal_scores
+            prior = (tile_prior * (own - own.mean())).astype(np.float32)
+            tiles = replace(tiles, prior=prior, prior_k=tile_prior_knn)
+            cal_scores = cal_scores - np.array(
+                [float(prior[tiles.nearest(descriptors[r], exclude=int(r), k=tile_prior_knn)[0]].mean())
+                 for r in rows])
+        elif tile_prior > 0:
+            logger.info("the image-level prior needs k-fold calibration (folds >= 2): not used")
     if held_out is not None:
         held_out.extend(zip(held_index, (float(v) for v in cal_scores), strict=True))
     if cal_scores.size * frr < 1.0:

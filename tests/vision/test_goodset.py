@@ -21,6 +21,7 @@ from inspection.vision.goodset import (
     threshold_at_frr,
     threshold_for,
     threshold_robust,
+    tile_descriptor,
 )
 from inspection.vision.memory_bank import coreset, fit_projection, nearest_distances
 
@@ -417,6 +418,80 @@ def test_the_image_level_term_raises_a_part_whose_texture_changed_everywhere(tmp
     assert GoodSetModel.from_bytes(plain.to_bytes()).tile is None
     with pytest.raises(CalibrationError):
         teach(goods, block_features, tile_knn=-1, **kw)
+
+
+def striped(rng: np.random.Generator, amplitude: float = 6.0) -> np.ndarray:
+    """Another kind of good part: the texture with machining grooves of random pitch and phase."""
+    x = np.arange(128)
+    grooves = amplitude * np.sin(2 * np.pi * x / rng.uniform(9, 15) + rng.uniform(0, 2 * np.pi))
+    return np.clip(texture(rng).astype(np.float32) + grooves[None, :], 0, 255).astype(np.uint8)
+
+
+def test_the_prior_judges_a_kind_of_good_part_that_scores_high_against_its_own_kind(tmp_path):
+    """With ``tile_prior``, half of the nearest taught parts' own held-out scores (above their mean)
+    comes off a part's score: grooved good parts, whose held-out scores run high, no longer set
+    the threshold for smooth ones, so a defect on a smooth part stands further above it."""
+    rng = np.random.default_rng(2)
+    goods = [texture(rng) for _ in range(24)] + [striped(rng) for _ in range(8)]
+    kw = dict(extractor="blocks", short_side=96, bank_size=200, seed=3, top_k=3, folds=4, tile_knn=3)
+    held_plain: list[tuple[int, float]] = []
+    held: list[tuple[int, float]] = []
+    plain = teach(goods, block_features, held_out=held_plain, **kw)
+    model = teach(goods, block_features, tile_prior=0.5, tile_prior_knn=5, held_out=held, **kw)
+    assert plain.tile is not None and plain.tile.prior is None
+    assert model.tile is not None and model.tile.prior is not None
+    np.testing.assert_array_equal(model.bank, plain.bank)  # the same banks and image-level terms
+    np.testing.assert_array_equal(model.tile.tiles, plain.tile.tiles)
+    # the prior: half of every taught part's held-out score above their mean
+    own = dict(held_plain)
+    scores = np.array([own[i] for i in range(len(goods))])
+    np.testing.assert_allclose(np.sort(model.tile.prior), np.sort(0.5 * (scores - scores.mean())), atol=1e-5)
+    # each calibration score loses the mean prior of its 5 nearest other taught parts
+    tile = model.tile
+    for i, score in held:
+        d = tile_descriptor(model.features(goods[i], block_features), tile.lo, tile.hi)
+        row = int(np.argmin(np.abs(tile.tiles - (d - tile.center) / tile.spread).sum(1)))
+        idx, _ = tile.nearest(d, exclude=row, k=tile.prior_knn)
+        assert row not in idx and len(idx) == 5
+        assert score == pytest.approx(own[i] - float(tile.prior[idx].mean()), abs=1e-6)
+    assert model.threshold == pytest.approx(threshold_at_frr(model.calibration_scores, model.frr))
+    # the grooved kind held the highest scores; with the prior the threshold is lower, new grooved
+    # parts score lower, new smooth ones a little higher, and a small defect on a smooth part stands
+    # further above the threshold
+    assert max(own, key=own.get) >= 24
+    assert model.threshold < plain.threshold
+    grooved = [striped(rng) for _ in range(10)]
+    smooth = [texture(rng) for _ in range(10)]
+    delta = {name: np.mean([model.score(im, block_features)[1] - plain.score(im, block_features)[1] for im in ims])
+             for name, ims in (("grooved", grooved), ("smooth", smooth))}
+    assert delta["grooved"] < 0 < delta["smooth"]
+    bad = texture(rng)
+    cv2.circle(bad, (60, 40), 3, 80, -1)
+    assert model.score(bad, block_features)[1] - model.threshold > plain.score(bad, block_features)[1] - plain.threshold
+    # saved and read back: same scores; the prior shows in the settings and the digest
+    path = tmp_path / "m.npz"
+    model.save(path)
+    again = GoodSetModel.load(path)
+    assert again.digest() == model.digest() != plain.digest()
+    np.testing.assert_array_equal(again.tile.prior, model.tile.prior)
+    assert again.score(bad, block_features)[1] == pytest.approx(model.score(bad, block_features)[1])
+    assert model.meta()["tile"][5] == 5 and len(plain.meta()["tile"]) == 5
+    # settings and arrays that do not fit are refused, not scored without the prior
+    with np.load(io.BytesIO(model.to_bytes())) as z:
+        arrays = {k: z[k] for k in z.files}
+    for drop, meta in (("tile_prior", model.meta()), (None, plain.meta())):
+        broken = {k: v for k, v in arrays.items() if k != drop} | {"meta": np.array(json.dumps(meta))}
+        buf = io.BytesIO()
+        np.savez(buf, **broken)
+        with pytest.raises(CalibrationError):
+            GoodSetModel.from_bytes(buf.getvalue())
+    # without k-fold calibration there are no held-out scores of the taught parts: no prior
+    assert teach(goods, block_features, **(kw | {"folds": 0}), tile_prior=0.5).tile.prior is None
+    for bad_share in (-0.1, 1.5, float("nan")):
+        with pytest.raises(CalibrationError):
+            teach(goods, block_features, tile_prior=bad_share, **kw)
+    with pytest.raises(CalibrationError):
+        teach(goods, block_features, tile_prior=0.5, tile_prior_knn=0, **kw)
 
 
 def test_the_image_level_term_describes_taught_parts_by_the_inspected_area_only():
