@@ -19,6 +19,7 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
 
 import sys
+from typing import NamedTuple
 
 import numpy as np
 from flow_exp import CACHE, GOOD, load_fold, top_k
@@ -26,9 +27,23 @@ from flow_exp import CACHE, GOOD, load_fold, top_k
 from inspection.vision.goodset import auroc, threshold_at_frr
 
 
-def main() -> None:
-    fold, items, fit, cal, test, data = load_fold(int(sys.argv[1]) if len(sys.argv) > 1 else None)
-    z = np.load(CACHE / f"maps_bank_fold{fold}.npz")
+class Fold(NamedTuple):
+    """A fold's cached data and its tiles' image-level descriptors (standardised by the fit tiles)."""
+
+    fold: int
+    items: list[dict]
+    fit: list[int]
+    cal: list[int]
+    test: list[int]
+    data: dict
+    cal_z: np.ndarray  # held-out good tiles' descriptors
+    test_z: np.ndarray
+    cal_dist: np.ndarray  # their image-level distances (mean to the 3 nearest fit tiles)
+    test_dist: np.ndarray
+
+
+def load_terms(fold_arg: int | None) -> Fold:
+    fold, items, fit, cal, test, data = load_fold(fold_arg)
 
     def desc(i: int) -> np.ndarray:
         rows = data[i]["feats"].reshape(-1, 232)[:, 120:232]  # block 10, as the product's term
@@ -43,9 +58,15 @@ def main() -> None:
     def tile_dist(x: np.ndarray) -> np.ndarray:  # mean distance to the 3 nearest fit tiles
         return np.sort(np.sqrt(((x[:, None, :] - fz[None]) ** 2).sum(-1)), 1)[:, :3].mean(1)
 
+    return Fold(fold, items, fit, cal, test, data, cz, tz, tile_dist(cz), tile_dist(tz))
+
+
+def main() -> None:
+    f = load_terms(int(sys.argv[1]) if len(sys.argv) > 1 else None)
+    fold, items, cal, test, cz, tz, ct, tt = f.fold, f.items, f.cal, f.test, f.cal_z, f.test_z, f.cal_dist, f.test_dist
+    z = np.load(CACHE / f"maps_bank_fold{fold}.npz")
     cs = np.array([top_k(z[str(i)]) for i in cal])
     ts = np.array([top_k(z[str(i)]) for i in test])
-    ct, tt = tile_dist(cz), tile_dist(tz)
     good = np.array([items[i]["folder"] == GOOD for i in test])
     base_s = (ts - cs.mean()) / cs.std() + (tt - ct.mean()) / ct.std()
     base_c = (cs - cs.mean()) / cs.std() + (ct - ct.mean()) / ct.std()

@@ -17,30 +17,17 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import sys
 
 import numpy as np
-from flow_exp import CACHE, heat, load_fold, top_k
+from flow_exp import CACHE, heat, top_k
+from prior_exp import load_terms
 
 from inspection.vision.goodset import auroc
 
 
 def main() -> None:
-    fold, _items, fit, cal, test, data = load_fold(int(sys.argv[1]) if len(sys.argv) > 1 else None)
+    f = load_terms(int(sys.argv[1]) if len(sys.argv) > 1 else None)
+    fold, cal, test, data, cz, tz, ct, tt = f.fold, f.cal, f.test, f.data, f.cal_z, f.test_z, f.cal_dist, f.test_dist
     z = np.load(CACHE / f"maps_bank_fold{fold}.npz")
-
-    def desc(i: int) -> np.ndarray:
-        rows = data[i]["feats"].reshape(-1, 232)[:, 120:232]
-        return np.concatenate([rows.mean(0), rows.std(0)])
-
-    fits = np.stack([desc(i) for i in fit])
-    mu, sd = fits.mean(0), fits.std(0) + 1e-6
-    fz = (fits - mu) / sd
-    cz = (np.stack([desc(i) for i in cal]) - mu) / sd
-    tz = (np.stack([desc(i) for i in test]) - mu) / sd
-
-    def tile_dist(x: np.ndarray) -> np.ndarray:
-        return np.sort(np.sqrt(((x[:, None, :] - fz[None]) ** 2).sum(-1)), 1)[:, :3].mean(1)
-
     cs = np.array([top_k(z[str(i)]) for i in cal])
-    ct, tt = tile_dist(cz), tile_dist(tz)
     base_c = (cs - cs.mean()) / cs.std() + (ct - ct.mean()) / ct.std()
     nearest = np.argsort(np.sqrt(((tz[:, None] - cz[None]) ** 2).sum(-1)), 1)[:, :3]
     prior = 0.5 * base_c[nearest].mean(1) * cs.std()  # in the patch distance's units
