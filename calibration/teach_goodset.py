@@ -29,7 +29,7 @@ from calibration.teach import read_good_parts
 from inspection.errors import InspectionError, RecipeError
 from inspection.recipe.definition import Recipe, inspect_mask
 from inspection.recipe.params import AlignParams, DetectParams
-from inspection.vision.goodset import TILE_KNN, TILE_PRIOR, TILE_PRIOR_KNN, FeatureFn, GoodSetModel, teach
+from inspection.vision.goodset import HIGHLIGHTS, TILE_KNN, TILE_PRIOR, TILE_PRIOR_KNN, FeatureFn, GoodSetModel, teach
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,8 @@ class GoodSetTeachParams:
     # share of the nearest taught parts' own held-out scores taken off a part's (0: none)
     tile_prior: float = TILE_PRIOR
     tile_prior_knn: int = TILE_PRIOR_KNN
+    # every part also taught over-lit, up to this share of its pixels saturated (0: off)
+    highlights: float = HIGHLIGHTS
 
 
 #: how many of the taught parts with the highest held-out scores the teach report names
@@ -120,7 +122,7 @@ def teach_goodset(images: list[tuple[str, np.ndarray | InspectionError]], params
                   folds=params.folds, max_patches=params.max_patches, top_k=params.top_k,
                   contrast=params.contrast, scales=params.scales, progress=progress, held_out=held,
                   tile_knn=params.tile_knn, inspect=inspect, tile_prior=params.tile_prior,
-                  tile_prior_knn=params.tile_prior_knn)
+                  tile_prior_knn=params.tile_prior_knn, highlights=params.highlights)
     unusual = tuple((names[i], score) for i, score in sorted(held, key=lambda t: -t[1])[:UNUSUAL_PARTS])
     timings["model"] = time.perf_counter() - t0 - timings["align"]
     for name in names:

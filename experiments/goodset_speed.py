@@ -3,10 +3,10 @@
 Runtime, OpenCV and BLAS), all taught from the same seeded sample of good tiles. Variants: joint
 (one bank, the patches' score), per-block (a bank per tapped block), joint+tile (one bank and the
 image-level term, as inspection teach made it in round 5), product (joint+tile with the prior of
-the nearest taught tiles' scores and 5-fold calibration, as inspection teach makes it since round
-6). A variant named with "@whole" runs the same model with the nearest-neighbour search in one call
-per tile instead of chunks of rows (patch_features.NEAREST_CHUNK). The first variant is the baseline
-of the ratios.
+the nearest taught tiles' scores, over-lit copies and 5-fold calibration, as inspection teach makes
+it since round 6; "prior": the same without the over-lit copies). A variant named with "@whole"
+runs the same model with the nearest-neighbour search in one call per tile instead of chunks of rows
+(patch_features.NEAREST_CHUNK). The first variant is the baseline of the ratios.
 
 usage: .venv/bin/python experiments/goodset_speed.py DATA OUT.json [N_TEACH N_SCORE [PRECISION [VARIANTS]]]
        VARIANTS: comma-separated, default joint,per-block
@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from inspection.imageio import read_image
-from inspection.vision.goodset import LITE0_BLOCKS, TILE_KNN, TILE_PRIOR, feature_extractors, teach
+from inspection.vision.goodset import HIGHLIGHTS, LITE0_BLOCKS, TILE_KNN, TILE_PRIOR, feature_extractors, teach
 
 
 def main() -> None:
@@ -39,7 +39,9 @@ def main() -> None:
     variants = (sys.argv[6] if len(sys.argv) > 6 else "joint,per-block").split(",")
     settings = {"joint": {"scales": None, "tile_knn": 0}, "per-block": {"scales": LITE0_BLOCKS, "tile_knn": 0},
                 "joint+tile": {"scales": None, "tile_knn": TILE_KNN},
-                "product": {"scales": None, "tile_knn": TILE_KNN, "tile_prior": TILE_PRIOR, "folds": 5}}
+                "prior": {"scales": None, "tile_knn": TILE_KNN, "tile_prior": TILE_PRIOR, "folds": 5},
+                "product": {"scales": None, "tile_knn": TILE_KNN, "tile_prior": TILE_PRIOR, "folds": 5,
+                            "highlights": HIGHLIGHTS}}
     cv2.setNumThreads(1)
     files = sorted((data / "MT_Free").glob("*.jpg"))
     rng = np.random.default_rng(0)

@@ -26,7 +26,16 @@ from inspection.bench.mtd_kfold import SOURCE_PATTERN, source_of
 from inspection.errors import ConfigError
 from inspection.imageio import read_image
 from inspection.progress import Progress
-from inspection.vision.goodset import TILE_KNN, TILE_PRIOR, TILE_PRIOR_KNN, FeatureFn, GoodSetModel, auroc, teach
+from inspection.vision.goodset import (
+    HIGHLIGHTS,
+    TILE_KNN,
+    TILE_PRIOR,
+    TILE_PRIOR_KNN,
+    FeatureFn,
+    GoodSetModel,
+    auroc,
+    teach,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +58,7 @@ class MtdConfig:
     tile_knn: int = TILE_KNN  # see goodset.teach (0: the patches' score alone)
     tile_prior: float = TILE_PRIOR  # see goodset.teach (0: none)
     tile_prior_knn: int = TILE_PRIOR_KNN
+    highlights: float = HIGHLIGHTS  # see goodset.teach (0: off)
     seed: int = 0
     threads: int = 1
     pixel_step: int = 4  # pixel AUROC on every n-th pixel of each row/column
@@ -85,6 +95,7 @@ def run(cfg: MtdConfig, extract: FeatureFn, *, extractor: str, info: dict[str, o
                   calibration_share=cfg.calibration_share, folds=cfg.folds, frr=cfg.frr, seed=cfg.seed,
                   threshold_rule=cfg.threshold_rule, scales=cfg.scales, tile_knn=cfg.tile_knn,
                   tile_prior=cfg.tile_prior, tile_prior_knn=cfg.tile_prior_knn,
+                  highlights=cfg.highlights,
                   progress=cfg.progress)
     teach_s = time.perf_counter() - t0
     model.save(cfg.out / "goodset_model.npz")

@@ -203,7 +203,7 @@ def add_parser(sub: Any) -> None:
 
 def _goodset_model_args(p: argparse.ArgumentParser) -> None:
     """The good-set model's options the MTD benches share (see inspection.vision.goodset)."""
-    from inspection.vision.goodset import TILE_KNN, TILE_PRIOR, TILE_PRIOR_KNN
+    from inspection.vision.goodset import HIGHLIGHTS, TILE_KNN, TILE_PRIOR, TILE_PRIOR_KNN
 
     p.add_argument("--threshold-rule", choices=("empirical", "robust"), default="empirical",
                    help="how held-out good scores give the threshold: empirical (their quantile, "
@@ -221,6 +221,9 @@ def _goodset_model_args(p: argparse.ArgumentParser) -> None:
                    f"(default {TILE_PRIOR}, as inspection teach; needs k-fold calibration; 0: none)")
     p.add_argument("--tile-prior-knn", type=int, default=TILE_PRIOR_KNN, metavar="N",
                    help=f"the prior over the N nearest taught tiles (default {TILE_PRIOR_KNN})")
+    p.add_argument("--highlights", type=float, default=HIGHLIGHTS, metavar="SHARE",
+                   help=f"also teach every good tile over-lit, up to SHARE of its pixels saturated "
+                   f"(default {HIGHLIGHTS}, as inspection teach; 0: off)")
 
 def make_detector(name: str | None, *, threads: int = 1, device: str = "auto",
                   precision: str = "fp32", model: Path | None = None, typing: str | None = None,
@@ -408,6 +411,7 @@ def _mtd(args: argparse.Namespace) -> int:
                         frr=args.frr, threshold_rule=args.threshold_rule,
                         scales=FEATURE_LAYOUTS[args.features], tile_knn=args.tile_knn,
                         tile_prior=args.tile_prior, tile_prior_knn=args.tile_prior_knn,
+                        highlights=args.highlights,
                         seed=args.seed, threads=args.threads, progress=not args.quiet)
     info = {"providers": list(getattr(extract, "providers", ())), "precision": args.precision}
     summary = mtd.run(cfg, extract, extractor=getattr(extract, "name", args.extractor), info=info)
@@ -429,7 +433,8 @@ def _mtd_kfold(args: argparse.Namespace) -> int:
         "calibration_share": args.calibration_share,
         "max_patches": args.max_patches, "threshold_rule": args.threshold_rule,
         "scales": FEATURE_LAYOUTS[args.features], "tile_knn": args.tile_knn,
-        "tile_prior": args.tile_prior, "tile_prior_knn": args.tile_prior_knn}
+        "tile_prior": args.tile_prior, "tile_prior_knn": args.tile_prior_knn,
+        "highlights": args.highlights}
     cfg = mtd_kfold.KFoldConfig(
         args.data, args.out, good_folder=args.good_folder, folds=args.folds, val_fold=args.val_fold,
         val_source=args.val_source or None,

@@ -86,8 +86,8 @@ def add_parser(sub: Any) -> None:
         default="classical",
         help="'classical': golden reference and tolerance band; 'goodset': a good-set model (patch "
         "features of good parts, memory bank, and an image-level term: a part's pooled features "
-        "against its nearest taught parts', less half of how high those scored when held out) the "
-        "recipe carries (default classical)",
+        "against its nearest taught parts', less half of how high those scored when held out; every "
+        "part is also taught over-lit) the recipe carries (default classical)",
     )
     g = p.add_argument_group("good-set detector (--detector goodset)")
     g.add_argument("--no-align", action="store_true",

@@ -78,6 +78,21 @@ def prepare_image(image: np.ndarray, short_side: int, contrast: str) -> np.ndarr
     return resize_short(normalise_contrast(image, contrast), short_side)
 
 
+def brighten_to_clip(image: np.ndarray, share: float) -> np.ndarray:
+    """The image brightened (a gain, grey levels clipped at 255) until about ``share`` of its pixels
+    saturate: what a part looks like when the light is too strong for the exposure (flat white
+    highlights where the texture was)."""
+    if share <= 0:
+        return image
+    level = float(np.percentile(image, 100.0 * (1.0 - min(share, 1.0))))
+    gain = 255.0 / max(level, 1.0)
+    if gain <= 1.0:
+        return image
+    # floor: only the grey levels at or above ``level`` reach 255
+    lut = np.clip(np.floor(np.arange(256, dtype=np.float32) * gain), 0, 255).astype(np.uint8)
+    return cv2.LUT(image, lut)
+
+
 def pixel_map(amap: np.ndarray, shape: tuple[int, int], *, sigma: float = 4.0) -> np.ndarray:
     """The patch anomaly map at image resolution (h, w): bilinear upsampling, then a Gaussian blur
     of ``sigma`` image pixels (as PatchCore does) so that the map follows defect shapes smoothly."""
@@ -201,6 +216,11 @@ TILE_WEIGHT = 1.0
 TILE_PRIOR = 0.5
 #: how many nearest taught images the prior averages over
 TILE_PRIOR_KNN = 3
+#: every taught image also enters the patch pool over-lit, up to this share of its pixels saturated
+#: (a seeded share from HIGHLIGHT_MIN): clipped highlights of a good part are then not anomalies
+#: (chosen on the MTD validation fold, exp1 relit; docs/benchmarks.md round 6)
+HIGHLIGHTS = 0.3
+HIGHLIGHT_MIN = 0.02
 
 
 def tile_channels_for(channels: int) -> tuple[int, int]:
@@ -546,7 +566,7 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
           scales: Sequence[tuple[int, int]] | None = None, progress: bool = False,
           held_out: list[tuple[int, float]] | None = None, tile_knn: int = 0,
           inspect: np.ndarray | None = None, tile_prior: float = 0.0,
-          tile_prior_knn: int = TILE_PRIOR_KNN) -> GoodSetModel:
+          tile_prior_knn: int = TILE_PRIOR_KNN, highlights: float = 0.0) -> GoodSetModel:
     """Teach from good images: PCA to ``dims`` and a coreset bank of ``bank_size`` patches; the
     threshold from scores of good images the bank did not see, at false-reject rate ``frr``.
 
@@ -568,7 +588,10 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
     image-level term and k-fold calibration only, else not used): that share of the nearest taught
     images' held-out scores (above their mean) is taken off a part's score (:class:`TileBank`); the
     calibration scores are adjusted alike, each image's from its nearest other taught images;
-    ``tile_prior_knn``: how many nearest taught images."""
+    ``tile_prior_knn``: how many nearest taught images. ``highlights`` > 0: every taught image also
+    enters the patch pool over-lit (:func:`brighten_to_clip`, a seeded share of its pixels from
+    :data:`HIGHLIGHT_MIN` to ``highlights`` saturated; never in a bank that scores the image itself
+    for calibration); the image-level descriptors stay the images' own."""
     n = len(images)
     if n < 2:
         raise CalibrationError(f"need at least 2 good images to teach, got {n}")
@@ -582,6 +605,8 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
         raise CalibrationError(f"tile_prior must be within 0 (off) .. 1, got {tile_prior}")
     if tile_prior_knn < 1:
         raise CalibrationError(f"tile_prior_knn must be 1 or more, got {tile_prior_knn}")
+    if not (math.isfinite(highlights) and 0 <= highlights < 1):
+        raise CalibrationError(f"highlights must be a share of pixels within 0 (off) .. 1, got {highlights}")
     rng = np.random.default_rng(seed)
     order = rng.permutation(n)
     if folds >= 2:
@@ -597,6 +622,14 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
         feats.append(np.ascontiguousarray(f.reshape(-1, f.shape[-1]), np.float32))
         map_shapes.append((int(f.shape[0]), int(f.shape[1])))
         bar.update()
+    extra: list[np.ndarray] = []  # per fit image: its over-lit copy's patches (``highlights``)
+    if highlights > 0:
+        shares = np.random.default_rng([seed, 1]).uniform(min(HIGHLIGHT_MIN, highlights), highlights, len(fit_idx))
+        bar = Progress(len(fit_idx), "teach: over-lit copies", enabled=progress)
+        for i, share in zip(fit_idx, shares, strict=True):
+            f = extract(prepare_image(brighten_to_clip(images[int(i)], float(share)), short_side, contrast))
+            extra.append(np.ascontiguousarray(f.reshape(-1, f.shape[-1]), np.float32))
+            bar.update()
     channels = feats[0].shape[1]
     slices = [(0, channels)] if scales is None else [(int(lo), int(hi)) for lo, hi in scales]
     if not slices or any(not (0 <= lo < hi <= channels) for lo, hi in slices):
@@ -610,7 +643,7 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
     del every
 
     def banks_of(members: Sequence[int], label: str) -> list[ScaleBank]:
-        pool = np.concatenate([feats[k] for k in members])
+        pool = np.concatenate([feats[k] for k in members] + [extra[k] for k in members if extra])
         if pool.shape[0] > max_patches:
             pool = pool[rng.choice(pool.shape[0], max_patches, replace=False)]
         out = []

@@ -15,6 +15,7 @@ from inspection.errors import CalibrationError
 from inspection.vision.goodset import (
     GoodSetModel,
     auroc,
+    brighten_to_clip,
     prepare_image,
     resize_short,
     teach,
@@ -492,6 +493,46 @@ def test_the_prior_judges_a_kind_of_good_part_that_scores_high_against_its_own_k
             teach(goods, block_features, tile_prior=bad_share, **kw)
     with pytest.raises(CalibrationError):
         teach(goods, block_features, tile_prior=0.5, tile_prior_knn=0, **kw)
+
+
+def test_brighten_to_clip_saturates_about_that_share_of_the_pixels():
+    rng = np.random.default_rng(5)
+    img = rng.integers(0, 200, (96, 128)).astype(np.uint8)  # grey levels spread: shares can be met
+    for share in (0.02, 0.1, 0.3):
+        lit = brighten_to_clip(img, share)
+        assert lit.dtype == np.uint8 and lit.shape == img.shape
+        assert abs(float((lit == 255).mean()) - share) < 0.02
+        assert np.all(np.diff(lit.ravel()[np.argsort(img.ravel(), kind="stable")].astype(int)) >= 0)  # order kept
+    np.testing.assert_array_equal(brighten_to_clip(img, 0.0), img)
+    white = np.full((8, 8), 255, np.uint8)
+    np.testing.assert_array_equal(brighten_to_clip(white, 0.2), white)  # nothing to brighten
+
+
+def test_teaching_parts_also_over_lit_keeps_an_over_lit_good_part_good():
+    """With ``highlights``, every taught part also enters the patch pool over-lit: a good part whose
+    light clips (flat white patches where the texture was) is no longer far from every taught patch,
+    while a real defect still stands out."""
+    rng = np.random.default_rng(9)
+    goods = [texture(rng) for _ in range(24)]
+    # the patch bank is what the copies change (the image-level descriptors stay the parts' own:
+    # with these two-channel block features the pooled statistics of a clipped part stay far off)
+    kw = dict(extractor="blocks", short_side=96, bank_size=300, seed=3, top_k=3, folds=3)
+    plain = teach(goods, block_features, **kw)
+    model = teach(goods, block_features, highlights=0.3, **kw)
+    with_term = teach(goods, block_features, highlights=0.3, tile_knn=3, **kw)
+    np.testing.assert_array_equal(with_term.tile.tiles, teach(goods, block_features, tile_knn=3, **kw).tile.tiles)
+    over_lit = [brighten_to_clip(texture(rng), float(share)) for share in (0.05, 0.1, 0.15, 0.2)]
+    ratio = {name: [m.score(im, block_features)[1] / m.threshold for im in over_lit]
+             for name, m in (("plain", plain), ("model", model))}
+    assert max(ratio["plain"]) > 1.0  # taught as the parts were, clipped light looks like a defect
+    assert max(ratio["model"]) <= 1.0 and np.mean(ratio["model"]) < np.mean(ratio["plain"])
+    bad = texture(rng)
+    cv2.circle(bad, (60, 40), 6, 20, -1)
+    assert model.score(bad, block_features)[1] > model.threshold
+    assert model.score(texture(rng), block_features)[1] <= model.threshold
+    for bad_share in (-0.1, 1.0, float("nan")):
+        with pytest.raises(CalibrationError):
+            teach(goods, block_features, highlights=bad_share, **kw)
 
 
 def test_the_image_level_term_describes_taught_parts_by_the_inspected_area_only():
