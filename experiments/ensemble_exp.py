@@ -21,9 +21,9 @@ import sys
 import numpy as np
 from aug_exp import bank
 from flow_exp import GOOD, top_k
-from prior_exp import load_terms
+from prior_exp import load_terms, result_row
 
-from inspection.vision.goodset import auroc, threshold_at_frr
+from inspection.vision.goodset import threshold_at_frr
 from inspection.vision.memory_bank import nearest_distances
 
 
@@ -67,10 +67,7 @@ def main() -> None:
                 c, s = c - 0.5 * c[nc].mean(1), s - 0.5 * c[nt].mean(1)
                 # (the prior uses the unadjusted held-out scores, as in prior_exp.py)
                 thr = threshold_at_frr(c, 0.01)
-                row = {"fold": fold, "seed": seed, "banks": name, "score": score_name,
-                       "image_auroc": round(auroc(s, ~good), 4),
-                       "defective_rejected": int((s[~good] > thr).sum()), "defective": int((~good).sum()),
-                       "good_rejected": int((s[good] > thr).sum()), "good": int(good.sum())}
+                row = result_row(s, good, thr, fold=fold, seed=seed, banks=name, score=score_name)
                 print(json.dumps(row), flush=True)
 
 

@@ -29,10 +29,10 @@ import cv2
 import numpy as np
 from aug_exp import bank
 from flow_exp import CACHE, GOOD, top_k
-from prior_exp import load_terms
+from prior_exp import load_terms, result_row
 
 from inspection.imageio import read_image
-from inspection.vision.goodset import auroc, feature_extractors, prepare_image, threshold_at_frr
+from inspection.vision.goodset import feature_extractors, prepare_image, threshold_at_frr
 from inspection.vision.memory_bank import nearest_distances
 
 cv2.setNumThreads(1)
@@ -100,10 +100,7 @@ def main() -> None:
                 nt = np.argsort(np.sqrt(((tz[:, None] - cz[None]) ** 2).sum(-1)), 1)[:, :3]
                 ts = np.array([score_map(feats[i]) for i in test])
                 s = (ts - cs.mean()) / cs.std() + (tt - ct.mean()) / ct.std() - 0.5 * c[nt].mean(1)
-                row = {"fold": fold, "seed": seed, "bank": variant, "test": condition,
-                       "image_auroc": round(auroc(s, ~good), 4),
-                       "defective_rejected": int((s[~good] > thr).sum()), "defective": int((~good).sum()),
-                       "good_rejected": int((s[good] > thr).sum()), "good": int(good.sum())}
+                row = result_row(s, good, thr, fold=fold, seed=seed, bank=variant, test=condition)
                 print(json.dumps(row), flush=True)
 
 

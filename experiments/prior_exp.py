@@ -42,6 +42,13 @@ class Fold(NamedTuple):
     test_dist: np.ndarray
 
 
+def result_row(s: np.ndarray, good: np.ndarray, thr: float, **labels: object) -> dict:
+    """One result line: the labels, image AUROC, and the tiles rejected above ``thr``."""
+    return labels | {"image_auroc": round(auroc(s, ~good), 4),
+                     "defective_rejected": int((s[~good] > thr).sum()), "defective": int((~good).sum()),
+                     "good_rejected": int((s[good] > thr).sum()), "good": int(good.sum())}
+
+
 def load_terms(fold_arg: int | None) -> Fold:
     fold, items, fit, cal, test, data = load_fold(fold_arg)
 
