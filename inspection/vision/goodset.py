@@ -254,7 +254,7 @@ class TileBank:
     held-out patch scores' spread / the held-out distances' spread). A defect that changes a
     part's overall texture a little everywhere raises few single patches; its pooled features
     move. With ``prior`` (per taught image: its held-out part score minus their mean, times
-    :data:`TILE_PRIOR`), the term also takes off the mean prior of the ``k`` nearest taught images:
+    :data:`TILE_PRIOR`), the term also takes off the mean prior of the ``prior_knn`` nearest taught images:
     good parts of a kind that scores high (a brighter, rougher or more worn look) are judged
     against their own kind rather than against the smoothest taught parts."""
 
