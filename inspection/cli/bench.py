@@ -217,8 +217,9 @@ def _goodset_model_args(p: argparse.ArgumentParser) -> None:
                    help=f"image-level term of the score over the K nearest taught tiles (default {TILE_KNN}, "
                    "as inspection teach; 0: the patches' score alone)")
     p.add_argument("--tile-prior", type=float, default=TILE_PRIOR, metavar="W",
-                   help=f"share of the K nearest taught tiles' own held-out scores taken off a tile's "
-                   f"(default {TILE_PRIOR}, as inspection teach; needs k-fold calibration; 0: none)")
+                   help=f"share of the nearest taught tiles' own held-out scores (--tile-prior-knn of "
+                   f"them) taken off a tile's (default {TILE_PRIOR}, as inspection teach; needs k-fold "
+                   "calibration; 0: none)")
     p.add_argument("--tile-prior-knn", type=int, default=TILE_PRIOR_KNN, metavar="N",
                    help=f"the prior over the N nearest taught tiles (default {TILE_PRIOR_KNN})")
     p.add_argument("--highlights", type=float, default=HIGHLIGHTS, metavar="SHARE",
