@@ -129,8 +129,9 @@ def run(cfg: KFoldConfig, extract: FeatureFn, *, extractor: str,
         if cfg.max_train and len(train) > cfg.max_train:
             train = [train[int(i)] for i in sorted(rng.choice(len(train), cfg.max_train, replace=False))]
         t0 = time.perf_counter()
+        held_out: list[tuple[int, float]] = []
         model = teach([read_image(p) for p in train], extract, extractor=extractor,
-                      progress=cfg.progress, **cfg.teach_args)  # type: ignore[arg-type]
+                      progress=cfg.progress, held_out=held_out, **cfg.teach_args)  # type: ignore[arg-type]
         teach_s = time.perf_counter() - t0
         # the other threshold rule on the same held-out scores: both rules' rates from one run
         alt_rule = "empirical" if model.threshold_rule == "robust" else "robust"
@@ -169,6 +170,10 @@ def run(cfg: KFoldConfig, extract: FeatureFn, *, extractor: str,
                    "alt": {"rule": alt_rule, "threshold": alt,
                            "good_rejected": int((np.array(scores)[good] > alt).sum()),
                            "defective_rejected": int((np.array(scores)[~good] > alt).sum())}})
+        # the held-out good scores the threshold came from, so that other threshold rules can be
+        # judged on the same run (docs/benchmarks.md, round 7)
+        fs["calibration_scores"] = [round(float(v), 6) for v in model.calibration_scores]
+        fs["calibration_tiles"] = [train[i].name for i, _ in held_out]
         fs.update({"train_images": len(train), "teach_seconds": teach_s,
                    "ms_per_image": {"median": float(np.median(ms)), "p95": float(np.percentile(ms, 95))},
                    "sources": sorted({source_of(p.name, cfg.pattern) for p, _ in test})})
