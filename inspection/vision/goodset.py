@@ -661,21 +661,22 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
     held: list[list[np.ndarray]] = []  # per held-out image, per slice: patch distances
     held_index: list[int] = []  # the held-out images' indices in ``images``
     held_tile: list[float] = []  # per held-out image: its image-level distance (with tile_knn)
+    tiles = TileBank.of(descriptors, tile_lo, tile_hi, tile_knn) if tile_knn else None
     if folds >= 2:
         fold_of = np.arange(len(fit_idx)) % folds
         for fold in range(folds):
             members = [k for k in range(len(fit_idx)) if fold_of[k] != fold]
             fold_banks = banks_of(members, f"teach: coreset, fold {fold + 1}/{folds}")
-            fold_tiles = TileBank.of([descriptors[k] for k in members], tile_lo, tile_hi, tile_knn) \
-                if tile_knn else None
             for k in range(len(fit_idx)):
                 if fold_of[k] == fold:
                     held.append(distances(feats[k], fold_banks))
                     held_index.append(int(fit_idx[k]))
-                    if fold_tiles is not None:
-                        held_tile.append(fold_tiles.distance(descriptors[k]))
+                    if tiles is not None:
+                        # leave-one-out among all taught images, as an inspected part meets them
+                        # all: a fold's (k-1)/k of them are farther apart, and the term's held-out
+                        # mean would then sit above what inspected good parts score
+                        held_tile.append(float(tiles.nearest(descriptors[k], exclude=k)[1].mean()))
     final = banks_of(range(len(fit_idx)), "teach: coreset")
-    tiles = TileBank.of(descriptors, tile_lo, tile_hi, tile_knn) if tile_knn else None
     if folds < 2:
         bar = Progress(len(cal_idx), "teach: calibration", enabled=progress)
         for i in cal_idx:

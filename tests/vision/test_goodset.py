@@ -385,6 +385,13 @@ def test_the_image_level_term_raises_a_part_whose_texture_changed_everywhere(tmp
     np.testing.assert_array_equal(model.bank, plain.bank)  # the same patch bank
     assert model.calibration_scores.mean() == pytest.approx(plain.calibration_scores.mean(), rel=1e-9)
     assert model.threshold == pytest.approx(threshold_at_frr(model.calibration_scores, model.frr))
+    # the term's held-out level: every taught part's mean distance to its 3 nearest *other* taught
+    # parts (leave-one-out among all of them, as an inspected part meets them all, not the
+    # (k-1)/k of a calibration fold, which lie farther apart)
+    t = model.tile.tiles.astype(np.float64)
+    d = np.sqrt(((t[:, None] - t[None]) ** 2).sum(-1))
+    np.fill_diagonal(d, np.inf)
+    assert model.tile.mu == pytest.approx(float(np.sort(d, 1)[:, :3].mean()), rel=1e-5)
     # a part whose surface grain is a little coarser everywhere (the contrast stretch takes out a mere
     # change of its spread): few patches stand out, its pooled features do; a fresh good part's
     # term is small
