@@ -582,7 +582,9 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
     ``images``, calibration score) of every held-out image, in the order of ``calibration_scores``.
     ``tile_knn`` >= 1 adds the image-level term (:class:`TileBank`, over that many nearest taught
     images; channels :func:`tile_channels_for`), scaled by the held-out scores as the patch
-    banks are calibrated; the patch banks are the same with or without it. ``inspect`` (a mask
+    banks are calibrated; with k-fold calibration its held-out distances are leave-one-out among
+    all taught images (each to its nearest *other* taught images); the patch banks are the same
+    with or without it. ``inspect`` (a mask
     at image resolution, > 0 inspected: the recipe's ROI without its ignore masks) limits the
     image-level descriptors to the patches the station pools at inspection (half inspected or
     more), so that taught and inspected parts are described alike. ``tile_prior`` > 0 (with the
