@@ -250,13 +250,13 @@ class TileBank:
     """The image-level part of a model's score: the standardised descriptors
     (:func:`tile_descriptor`) of the taught images. A part's term is ``scale`` x (the mean
     distance to its ``k`` nearest taught images - ``mu``), ``mu`` being that distance's mean over
-    the taught images, each left out of the bank in turn (leave-one-out), and ``scale`` putting
-    it in patch-score units (:data:`TILE_WEIGHT` x the held-out patch scores' spread / the
-    leave-one-out distances' spread). A defect that changes a
-    part's overall texture a little everywhere raises few single patches; its pooled features
-    move. With ``prior`` (per taught image: its held-out part score minus their mean, times
-    :data:`TILE_PRIOR`), the term also takes off the mean prior of the ``prior_knn`` nearest taught images:
-    good parts of a kind that scores high (a brighter, rougher or more worn look) are judged
+    held-out good images (with k-fold calibration: every taught image, left out of the bank in
+    turn) and ``scale`` putting it in patch-score units (:data:`TILE_WEIGHT` x the held-out patch
+    scores' spread / the held-out distances' spread). A defect that changes a part's overall
+    texture a little everywhere raises few single patches; its pooled features move. With
+    ``prior`` (per taught image: its held-out part score minus their mean, times
+    :data:`TILE_PRIOR`), the term also takes off the mean prior of the ``prior_knn`` nearest
+    taught images: good parts of a kind that scores high (a brighter, rougher or more worn look) are judged
     against their own kind rather than against the smoothest taught parts."""
 
     lo: int
