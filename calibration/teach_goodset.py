@@ -29,7 +29,17 @@ from calibration.teach import read_good_parts
 from inspection.errors import InspectionError, RecipeError
 from inspection.recipe.definition import Recipe, inspect_mask
 from inspection.recipe.params import AlignParams, DetectParams
-from inspection.vision.goodset import HIGHLIGHTS, TILE_KNN, TILE_PRIOR, TILE_PRIOR_KNN, FeatureFn, GoodSetModel, teach
+from inspection.vision.goodset import (
+    BANK_KNN,
+    HIGHLIGHTS,
+    TILE_KNN,
+    TILE_PRIOR,
+    TILE_PRIOR_KNN,
+    TILE_ROWS,
+    FeatureFn,
+    GoodSetModel,
+    teach,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +72,10 @@ class GoodSetTeachParams:
     tile_prior_knn: int = TILE_PRIOR_KNN
     # every part also taught over-lit, up to this share of its pixels saturated (0: off)
     highlights: float = HIGHLIGHTS
+    # local bank: a part's patches against those of its bank_knn nearest taught parts, tile_rows kept
+    # per part (0: one coreset bank of bank_size from all taught patches)
+    bank_knn: int = BANK_KNN
+    tile_rows: int = TILE_ROWS
 
 
 #: how many of the taught parts with the highest held-out scores the teach report names
@@ -122,7 +136,9 @@ def teach_goodset(images: list[tuple[str, np.ndarray | InspectionError]], params
                   folds=params.folds, max_patches=params.max_patches, top_k=params.top_k,
                   contrast=params.contrast, scales=params.scales, progress=progress, held_out=held,
                   tile_knn=params.tile_knn, inspect=inspect, tile_prior=params.tile_prior,
-                  tile_prior_knn=params.tile_prior_knn, highlights=params.highlights)
+                  tile_prior_knn=params.tile_prior_knn, highlights=params.highlights,
+                  # per-block banks are coreset banks of all taught patches: no local bank with them
+                  bank_knn=params.bank_knn if params.scales is None else 0, tile_rows=params.tile_rows)
     unusual = tuple((names[i], score) for i, score in sorted(held, key=lambda t: -t[1])[:UNUSUAL_PARTS])
     timings["model"] = time.perf_counter() - t0 - timings["align"]
     for name in names:

@@ -3,8 +3,10 @@
 Runtime, OpenCV and BLAS), all taught from the same seeded sample of good tiles. Variants: joint
 (one bank, the patches' score), per-block (a bank per tapped block), joint+tile (one bank and the
 image-level term, as inspection teach made it in round 5), product (joint+tile with the prior of
-the nearest taught tiles' scores, over-lit copies and 5-fold calibration, as inspection teach makes
-it since round 6; "prior": the same without the over-lit copies). A variant named with "@whole"
+the nearest taught tiles' scores, over-lit copies and 5-fold calibration, as inspection teach made
+it in rounds 6-7; "prior": the same without the over-lit copies; "local": the product with a local
+bank, each tile against the rows of its 10 nearest taught tiles, as inspection teach makes it since
+round 8). A variant named with "@whole"
 runs the same model with the nearest-neighbour search in one call per tile instead of chunks of rows
 (patch_features.NEAREST_CHUNK). The first variant is the baseline of the ratios.
 
@@ -28,7 +30,16 @@ import cv2
 import numpy as np
 
 from inspection.imageio import read_image
-from inspection.vision.goodset import HIGHLIGHTS, LITE0_BLOCKS, TILE_KNN, TILE_PRIOR, feature_extractors, teach
+from inspection.vision.goodset import (
+    BANK_KNN,
+    HIGHLIGHTS,
+    LITE0_BLOCKS,
+    TILE_KNN,
+    TILE_PRIOR,
+    TILE_ROWS,
+    feature_extractors,
+    teach,
+)
 
 
 def main() -> None:
@@ -41,7 +52,9 @@ def main() -> None:
                 "joint+tile": {"scales": None, "tile_knn": TILE_KNN},
                 "prior": {"scales": None, "tile_knn": TILE_KNN, "tile_prior": TILE_PRIOR, "folds": 5},
                 "product": {"scales": None, "tile_knn": TILE_KNN, "tile_prior": TILE_PRIOR, "folds": 5,
-                            "highlights": HIGHLIGHTS}}
+                            "highlights": HIGHLIGHTS},
+                "local": {"scales": None, "tile_knn": TILE_KNN, "tile_prior": TILE_PRIOR, "highlights": HIGHLIGHTS,
+                          "bank_knn": BANK_KNN, "tile_rows": TILE_ROWS}}
     cv2.setNumThreads(1)
     files = sorted((data / "MT_Free").glob("*.jpg"))
     rng = np.random.default_rng(0)

@@ -38,7 +38,7 @@ from inspection.vision.goodset import auroc, pixel_map, threshold_at_frr
 from inspection.vision.memory_bank import coreset, fit_projection, nearest_distances
 
 cv2.setNumThreads(1)
-RESULTS = Path(__file__).resolve().parent / "results" / "map.jsonl"
+RESULTS = Path(os.environ.get("MAP_RESULTS", str(Path(__file__).resolve().parent / "results" / "map.jsonl")))
 RINGS = 3  # rings 0..RINGS-1 from the side get their own offset; the rest are "inner"
 
 

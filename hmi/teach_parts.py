@@ -222,7 +222,7 @@ def teach_goodset_from(job: TeachPartsJob, station: StationPort) -> None:
     """Teach a good-set recipe's model from ``job.parts`` with the settings of its current model and
     install it, with the new golden reference, as a new golden version."""
     from calibration.teach_goodset import GoodSetTeachParams, teach_goodset
-    from inspection.vision.goodset import feature_extractors
+    from inspection.vision.goodset import TILE_ROWS, feature_extractors
 
     r = job.recipe
     old = r.goodset
@@ -235,7 +235,8 @@ def teach_goodset_from(job: TeachPartsJob, station: StationPort) -> None:
         mm_per_px=r.mm_per_px, target_frr=old.frr, folds=min(5, len(job.parts)), short_side=old.short_side,
         bank_size=int(old.bank.shape[0]), dims=int(old.bank.shape[1]), top_k=old.top_k,
         contrast=old.contrast, min_parts=MIN_GOODSET_PARTS, align_parts=aligns,
-        scales=tuple((sc.lo, sc.hi) for sc in old.scales) or None)
+        scales=tuple((sc.lo, sc.hi) for sc in old.scales) or None,
+        bank_knn=old.bank_knn, tile_rows=old.tile_rows or TILE_ROWS)
     name = old.extractor.partition("@")[0]
     extract = feature_extractors.create(name, threads=1, device="cpu")
     extractor = str(getattr(extract, "name", name))

@@ -27,10 +27,12 @@ from inspection.errors import ConfigError
 from inspection.imageio import read_image
 from inspection.progress import Progress
 from inspection.vision.goodset import (
+    BANK_KNN,
     HIGHLIGHTS,
     TILE_KNN,
     TILE_PRIOR,
     TILE_PRIOR_KNN,
+    TILE_ROWS,
     FeatureFn,
     GoodSetModel,
     auroc,
@@ -59,6 +61,8 @@ class MtdConfig:
     tile_prior: float = TILE_PRIOR  # see goodset.teach (0: none)
     tile_prior_knn: int = TILE_PRIOR_KNN
     highlights: float = HIGHLIGHTS  # see goodset.teach (0: off)
+    bank_knn: int = BANK_KNN  # see goodset.teach (0: one coreset bank of all taught patches)
+    tile_rows: int = TILE_ROWS
     seed: int = 0
     threads: int = 1
     pixel_step: int = 4  # pixel AUROC on every n-th pixel of each row/column
@@ -95,7 +99,7 @@ def run(cfg: MtdConfig, extract: FeatureFn, *, extractor: str, info: dict[str, o
                   calibration_share=cfg.calibration_share, folds=cfg.folds, frr=cfg.frr, seed=cfg.seed,
                   threshold_rule=cfg.threshold_rule, scales=cfg.scales, tile_knn=cfg.tile_knn,
                   tile_prior=cfg.tile_prior, tile_prior_knn=cfg.tile_prior_knn,
-                  highlights=cfg.highlights,
+                  highlights=cfg.highlights, bank_knn=cfg.bank_knn, tile_rows=cfg.tile_rows,
                   progress=cfg.progress)
     teach_s = time.perf_counter() - t0
     model.save(cfg.out / "goodset_model.npz")
@@ -158,7 +162,7 @@ def _summary(cfg: MtdConfig, model: GoodSetModel, rows: list[tuple[str, float]],
         "dims": int(model.bank.shape[1]), "top_k": model.top_k, "contrast": model.contrast,
         "calibration_images": int(model.calibration_scores.size), "seed": cfg.seed,
         "threads": cfg.threads, "threshold": model.threshold, "target_frr": cfg.frr,
-        "threshold_rule": model.threshold_rule,
+        "threshold_rule": model.threshold_rule, "bank_knn": model.bank_knn, "tile_rows": model.tile_rows,
         "image_auroc": auroc(scores, ~good) if good.any() and (~good).any() else None,
         "folders": per_folder, "teach_seconds": teach_s,
         "ms_per_image": {"median": float(np.median(ms)), "p95": float(np.percentile(ms, 95)),

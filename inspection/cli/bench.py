@@ -203,7 +203,7 @@ def add_parser(sub: Any) -> None:
 
 def _goodset_model_args(p: argparse.ArgumentParser) -> None:
     """The good-set model's options the MTD benches share (see inspection.vision.goodset)."""
-    from inspection.vision.goodset import HIGHLIGHTS, TILE_KNN, TILE_PRIOR, TILE_PRIOR_KNN
+    from inspection.vision.goodset import BANK_KNN, HIGHLIGHTS, TILE_KNN, TILE_PRIOR, TILE_PRIOR_KNN, TILE_ROWS
 
     p.add_argument("--threshold-rule", choices=("empirical", "robust"), default="empirical",
                    help="how held-out good scores give the threshold: empirical (their quantile, "
@@ -225,6 +225,13 @@ def _goodset_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--highlights", type=float, default=HIGHLIGHTS, metavar="SHARE",
                    help=f"also teach every good tile over-lit, up to SHARE of its pixels saturated "
                    f"(default {HIGHLIGHTS}, as inspection teach; 0: off)")
+    p.add_argument("--bank-knn", type=int, default=BANK_KNN, metavar="K",
+                   help=f"local bank: compare a tile's patches with those of its K nearest taught tiles "
+                   f"(default {BANK_KNN}, as inspection teach; leave-one-out calibration, so the "
+                   "calibration folds, bank size and patch pool are not used; 0: one coreset bank of "
+                   "all taught patches, as before round 8)")
+    p.add_argument("--tile-rows", type=int, default=TILE_ROWS, metavar="N",
+                   help=f"local bank: rows kept per taught tile (default {TILE_ROWS})")
 
 def make_detector(name: str | None, *, threads: int = 1, device: str = "auto",
                   precision: str = "fp32", model: Path | None = None, typing: str | None = None,
@@ -412,7 +419,8 @@ def _mtd(args: argparse.Namespace) -> int:
                         frr=args.frr, threshold_rule=args.threshold_rule,
                         scales=FEATURE_LAYOUTS[args.features], tile_knn=args.tile_knn,
                         tile_prior=args.tile_prior, tile_prior_knn=args.tile_prior_knn,
-                        highlights=args.highlights,
+                        highlights=args.highlights, tile_rows=args.tile_rows,
+                        bank_knn=0 if args.features == "per-block" else args.bank_knn,
                         seed=args.seed, threads=args.threads, progress=not args.quiet)
     info = {"providers": list(getattr(extract, "providers", ())), "precision": args.precision}
     summary = mtd.run(cfg, extract, extractor=getattr(extract, "name", args.extractor), info=info)
@@ -435,7 +443,8 @@ def _mtd_kfold(args: argparse.Namespace) -> int:
         "max_patches": args.max_patches, "threshold_rule": args.threshold_rule,
         "scales": FEATURE_LAYOUTS[args.features], "tile_knn": args.tile_knn,
         "tile_prior": args.tile_prior, "tile_prior_knn": args.tile_prior_knn,
-        "highlights": args.highlights}
+        "highlights": args.highlights, "tile_rows": args.tile_rows,
+        "bank_knn": 0 if args.features == "per-block" else args.bank_knn}
     cfg = mtd_kfold.KFoldConfig(
         args.data, args.out, good_folder=args.good_folder, folds=args.folds, val_fold=args.val_fold,
         val_source=args.val_source or None,

@@ -96,7 +96,16 @@ def add_parser(sub: Any) -> None:
                    "'none': the station inspects each part as acquired too (same frame, and the size the "
                    "recipe was taught at)")
     g.add_argument("--short-side", type=int, default=224, help="feature scale, px (default 224)")
-    g.add_argument("--bank-size", type=int, default=5000, help="memory bank size (default 5000)")
+    g.add_argument("--bank-size", type=int, default=5000,
+                   help="memory bank size with --bank-knn 0 (default 5000)")
+    g.add_argument("--bank-knn", type=int, default=None, metavar="K",
+                   help="local bank: compare a part's patches with those of its K nearest taught parts "
+                   "(by the image-level descriptor; default 10; calibration leave-one-out, so --folds, "
+                   "--bank-size and --max-patches are not used). 0: one coreset bank of all taught "
+                   "patches (the default before round 8 of docs/benchmarks.md; always with --features "
+                   "per-block)")
+    g.add_argument("--tile-rows", type=int, default=None, metavar="N",
+                   help="local bank: patches kept per taught part (a coreset; default 250)")
     g.add_argument("--top-k", type=int, default=50, help="image score: mean of the k worst patches")
     g.add_argument("--max-patches", type=int, default=200_000,
                    help="the coreset is chosen among this many patches (a seeded sample; default "
@@ -283,6 +292,12 @@ def _teach_goodset(args: argparse.Namespace) -> int:
         target_frr=frr, folds=args.folds, short_side=args.short_side, bank_size=args.bank_size,
         top_k=args.top_k, max_patches=args.max_patches, align_parts=not args.no_align,
         scales=FEATURE_LAYOUTS[args.features])
+    if params.scales is not None:  # per-block banks are global coreset banks
+        params = replace(params, bank_knn=0)
+    elif args.bank_knn is not None:
+        params = replace(params, bank_knn=args.bank_knn)
+    if args.tile_rows is not None:
+        params = replace(params, tile_rows=args.tile_rows)
     extract = feature_extractors.create(args.extractor, threads=args.threads, device="cpu",
                                         precision=args.precision)
     images = _images(args)

@@ -221,6 +221,12 @@ TILE_PRIOR_KNN = 3
 #: (chosen on the MTD validation fold, exp1 relit; docs/benchmarks.md round 6)
 HIGHLIGHTS = 0.3
 HIGHLIGHT_MIN = 0.02
+#: local bank: a part's patches are compared with the patches of the taught images nearest to it in
+#: the image-level descriptor (this many), not with one coreset of all taught patches (0: that
+#: global bank); chosen on the MTD validation fold (docs/benchmarks.md round 8)
+BANK_KNN = 10
+#: with a local bank: rows kept per taught image (a coreset of its patches and its over-lit copy's)
+TILE_ROWS = 250
 
 
 def tile_channels_for(channels: int) -> tuple[int, int]:
@@ -349,6 +355,11 @@ class GoodSetModel:
     scales: tuple[ScaleBank, ...] = ()  # per-slice banks (empty: one bank of all channels)
     feature_channels: int = 0  # the extractor's channel count (with scales; else mean's length)
     tile: TileBank | None = None  # the image-level term of the score (None: the patches' alone)
+    # local bank (bank_knn >= 1): ``bank`` holds every taught image's rows, image j's being
+    # bank[bank_offsets[j]:bank_offsets[j + 1]] (the order of tile.tiles); a part's patches are
+    # compared with the rows of its bank_knn nearest taught images only (see local_bank)
+    bank_offsets: np.ndarray | None = None  # (N + 1,) int64
+    bank_knn: int = 0
 
     def __post_init__(self) -> None:
         if self.components.shape != (self.mean.shape[0], self.bank.shape[1]):
@@ -363,6 +374,15 @@ class GoodSetModel:
         if self.tile is not None and self.tile.hi > self.channels:
             raise CalibrationError(f"image-level channels {self.tile.lo}:{self.tile.hi} do not fit "
                                    f"{self.channels} channels")
+        if self.bank_knn or self.bank_offsets is not None:
+            off = self.bank_offsets
+            if self.bank_knn < 1 or off is None or self.tile is None or self.scales:
+                raise CalibrationError("a local bank needs bank_knn >= 1, its offsets and the image-level "
+                                       "descriptors, and one bank of all channels")
+            if off.shape != (self.tile.tiles.shape[0] + 1,) or int(off[0]) != 0 \
+                    or int(off[-1]) != self.bank.shape[0] or np.any(np.diff(off) < 1):
+                raise CalibrationError(f"local bank: offsets {off.shape} do not fit {self.tile.tiles.shape[0]} "
+                                       f"taught images and {self.bank.shape[0]} rows")
         object.__setattr__(self, "_bank_sq", np.einsum("ij,ij->i", self.bank, self.bank))
 
     @property
@@ -378,14 +398,30 @@ class GoodSetModel:
                                    f"with another extractor ({self.extractor})")
         return feats
 
-    def patch_map(self, feats: np.ndarray, extract: FeatureFn) -> np.ndarray:
-        """Per-patch anomaly (h, w) of an image's features (:meth:`features`)."""
+    @property
+    def tile_rows(self) -> int:
+        """With a local bank: the most rows any taught image keeps (its coreset's size); else 0."""
+        return int(np.diff(self.bank_offsets).max()) if self.bank_offsets is not None else 0
+
+    def local_bank(self, feats: np.ndarray, cover: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, their squared norms): the bank an image's patches are compared with. With a local
+        bank, the rows of the ``bank_knn`` taught images nearest to the image (its image-level
+        descriptor, patches with ``cover`` >= 0.5 when given, as :meth:`part_score` pools them);
+        else the whole bank."""
+        sq = self._bank_sq  # type: ignore[attr-defined]
+        if not self.bank_knn or self.tile is None or self.bank_offsets is None:
+            return self.bank, sq
+        idx, _ = self.tile.nearest(tile_descriptor(feats, self.tile.lo, self.tile.hi, cover), k=self.bank_knn)
+        return _rows_of(self.bank, self.bank_offsets, idx), _rows_of(sq, self.bank_offsets, idx)
+
+    def patch_map(self, feats: np.ndarray, extract: FeatureFn, cover: np.ndarray | None = None) -> np.ndarray:
+        """Per-patch anomaly (h, w) of an image's features (:meth:`features`); ``cover``: the
+        inspected share of each patch (chooses a local bank's taught images, see :meth:`local_bank`)."""
         h, w, c = feats.shape
         raw = feats.reshape(-1, c)
         if not self.scales:
-            d = _distances(raw, self.mean, self.components, self.bank, extract,
-                           self._bank_sq)  # type: ignore[attr-defined]
-            return d.reshape(h, w)
+            bank, sq = self.local_bank(feats, cover)
+            return _distances(raw, self.mean, self.components, bank, extract, sq).reshape(h, w)
         return _combined(raw, self.scales, extract).reshape(h, w)
 
     def anomaly_map(self, image: np.ndarray, extract: FeatureFn) -> np.ndarray:
@@ -426,8 +462,11 @@ class GoodSetModel:
             meta["feature_channels"] = self.feature_channels
         if self.tile is not None:  # likewise
             tile: list[float] = [self.tile.lo, self.tile.hi, self.tile.k, self.tile.mu, self.tile.scale]
-            if self.tile.prior is not None:  # a sixth entry (the prior's k): versions that cannot apply
-                tile.append(self.tile.prior_knn)  # it refuse the model instead of scoring without it
+            if self.tile.prior is not None or self.bank_knn:  # a sixth entry (the prior's k; 0: none):
+                # versions that cannot apply it refuse the model instead of scoring without it
+                tile.append(self.tile.prior_knn if self.tile.prior is not None else 0)
+            if self.bank_knn:  # a seventh (the local bank's k): refused alike by versions before it
+                tile.append(self.bank_knn)
             meta["tile"] = tile
         return meta
 
@@ -441,6 +480,8 @@ class GoodSetModel:
                         "tile_bank": self.tile.tiles})
             if self.tile.prior is not None:  # only then: models without it keep their digests
                 out["tile_prior"] = self.tile.prior
+        if self.bank_offsets is not None:
+            out["bank_offsets"] = self.bank_offsets
         return out
 
     def to_bytes(self) -> bytes:
@@ -491,22 +532,28 @@ class GoodSetModel:
                         z[f"bank_{k}"].astype(np.float32))
                     scales.append(ScaleBank(int(lo), int(hi), *arrays, mu=float(mu), sd=float(sd)))
                 tile = None
+                bank_knn, offsets = 0, None
                 if "tile" in meta:
                     lo, hi, k, mu, scale = meta["tile"][:5]
-                    if len(meta["tile"]) > 6 or (len(meta["tile"]) == 6) != ("tile_prior" in z.files):
+                    n = len(meta["tile"])
+                    prior_k = int(meta["tile"][5]) if n >= 6 else 0
+                    if n > 7 or (prior_k > 0) != ("tile_prior" in z.files) \
+                            or (n == 7) != ("bank_offsets" in z.files) or (n == 6 and prior_k < 1):
                         raise CalibrationError(f"{source}: image-level settings {meta['tile']} do not fit "
                                                "its arrays (a newer version's model?)")
+                    if n == 7:
+                        bank_knn, offsets = int(meta["tile"][6]), z["bank_offsets"].astype(np.int64)
                     tile = TileBank(int(lo), int(hi), int(k), z["tile_center"].astype(np.float32),
                                     z["tile_spread"].astype(np.float32), z["tile_bank"].astype(np.float32),
                                     mu=float(mu), scale=float(scale),
                                     prior=z["tile_prior"].astype(np.float32) if "tile_prior" in z.files
-                                    else None, prior_k=int(meta["tile"][5]) if len(meta["tile"]) == 6 else 0)
+                                    else None, prior_k=prior_k)
                 return cls(bank, mean, components, float(meta["threshold"]),
                            float(meta["frr"]), int(meta["short_side"]), str(meta["extractor"]),
                            z["calibration_scores"], str(meta["contrast"]), int(meta["top_k"]),
                            float(meta.get("map_sigma", MAP_SIGMA)),
                            str(meta.get("threshold_rule", "empirical")), tuple(scales),
-                           int(meta.get("feature_channels", 0)), tile)
+                           int(meta.get("feature_channels", 0)), tile, offsets, bank_knn)
         except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
             raise CalibrationError(f"cannot read {source}: {exc}") from exc
 
@@ -518,6 +565,11 @@ class GoodSetModel:
         except OSError as exc:
             raise CalibrationError(f"cannot read good-set model {path}: {exc}") from exc
         return cls.from_bytes(data, source=f"good-set model {path}")
+
+
+def _rows_of(rows: np.ndarray, offsets: np.ndarray, images: Sequence[int] | np.ndarray) -> np.ndarray:
+    """The rows of the given taught images (``offsets``: image j's rows are rows[offsets[j]:offsets[j + 1]])."""
+    return np.concatenate([rows[int(offsets[j]):int(offsets[j + 1])] for j in images])
 
 
 def _distances(raw: np.ndarray, mean: np.ndarray, components: np.ndarray, bank: np.ndarray,
@@ -567,7 +619,8 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
           scales: Sequence[tuple[int, int]] | None = None, progress: bool = False,
           held_out: list[tuple[int, float]] | None = None, tile_knn: int = 0,
           inspect: np.ndarray | None = None, tile_prior: float = 0.0,
-          tile_prior_knn: int = TILE_PRIOR_KNN, highlights: float = 0.0) -> GoodSetModel:
+          tile_prior_knn: int = TILE_PRIOR_KNN, highlights: float = 0.0, bank_knn: int = 0,
+          tile_rows: int = TILE_ROWS) -> GoodSetModel:
     """Teach from good images: PCA to ``dims`` and a coreset bank of ``bank_size`` patches; the
     threshold from scores of good images the bank did not see, at false-reject rate ``frr``.
 
@@ -594,7 +647,15 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
     ``tile_prior_knn``: how many nearest taught images. ``highlights`` > 0: every taught image also
     enters the patch pool over-lit (:func:`brighten_to_clip`, a seeded share of its pixels from
     :data:`HIGHLIGHT_MIN` to ``highlights`` saturated; never in a bank that scores the image itself
-    for calibration); the image-level descriptors stay the images' own."""
+    for calibration); the image-level descriptors stay the images' own.
+
+    ``bank_knn`` >= 1 (needs ``tile_knn`` and one bank of all channels): a local bank instead of the
+    coreset of all taught patches. Every taught image keeps ``tile_rows`` rows (a coreset of its
+    projected patches and its over-lit copy's), and a part is compared with the rows of its
+    ``bank_knn`` nearest taught images (:meth:`GoodSetModel.local_bank`). Calibration is then
+    leave-one-out: every taught image is scored against its ``bank_knn`` nearest *other* taught
+    images, as an inspected part meets them (``folds``, ``calibration_share``, ``bank_size`` and
+    ``max_patches`` are not used; the prior applies as with k-fold calibration)."""
     n = len(images)
     if n < 2:
         raise CalibrationError(f"need at least 2 good images to teach, got {n}")
@@ -610,9 +671,14 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
         raise CalibrationError(f"tile_prior_knn must be 1 or more, got {tile_prior_knn}")
     if not (math.isfinite(highlights) and 0 <= highlights < 1):
         raise CalibrationError(f"highlights must be a share of pixels within 0 (off) .. 1, got {highlights}")
+    local = bank_knn >= 1
+    if bank_knn < 0 or (local and (tile_knn < 1 or scales is not None or tile_rows < 1)):
+        raise CalibrationError(f"a local bank (bank_knn {bank_knn}) needs the image-level descriptors "
+                               f"(tile_knn >= 1, got {tile_knn}), one bank of all channels and tile_rows >= 1 "
+                               f"(got {tile_rows})")
     rng = np.random.default_rng(seed)
     order = rng.permutation(n)
-    if folds >= 2:
+    if folds >= 2 or local:
         fit_idx, cal_idx = order, np.zeros(0, np.int64)
     else:
         n_cal = min(n - 1, max(1, round(n * calibration_share)))
@@ -665,7 +731,30 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
     held_index: list[int] = []  # the held-out images' indices in ``images``
     held_tile: list[float] = []  # per held-out image: its image-level distance (with tile_knn)
     tiles = TileBank.of(descriptors, tile_lo, tile_hi, tile_knn) if tile_knn else None
-    if folds >= 2:
+    offsets = None
+    if local and tiles is not None:
+        mean, comp = proj[0]
+        kept: list[np.ndarray] = []
+        bar = Progress(len(fit_idx), "teach: rows per part", enabled=progress)
+        for k in range(len(fit_idx)):
+            x = np.concatenate([feats[k], extra[k]]) if extra else feats[k]
+            x = np.ascontiguousarray((x - mean) @ comp, np.float32)
+            kept.append(np.ascontiguousarray(x[coreset(x, tile_rows, seed=seed + k)]) if x.shape[0] > tile_rows else x)
+            bar.update()
+        offsets = np.concatenate([[0], np.cumsum([r.shape[0] for r in kept])]).astype(np.int64)
+        final = [ScaleBank(0, channels, mean, comp, np.concatenate(kept))]
+        rows_sq = final[0]._bank_sq  # type: ignore[attr-defined]
+        bar = Progress(len(fit_idx), "teach: calibration (leave-one-out)", enabled=progress)
+        for k in range(len(fit_idx)):
+            # the part's bank_knn nearest *other* taught parts: what an inspected part meets, less itself
+            idx, d = tiles.nearest(descriptors[k], exclude=k, k=max(bank_knn, tile_knn))
+            near = idx[:bank_knn]
+            held.append([_distances(feats[k], mean, comp, _rows_of(final[0].bank, offsets, near), extract,
+                                    _rows_of(rows_sq, offsets, near))])
+            held_index.append(int(fit_idx[k]))
+            held_tile.append(float(d[:tile_knn].mean()))
+            bar.update()
+    elif folds >= 2:
         fold_of = np.arange(len(fit_idx)) % folds
         for fold in range(folds):
             members = [k for k in range(len(fit_idx)) if fold_of[k] != fold]
@@ -679,8 +768,9 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
                         # all: a fold's (k-1)/k of them are farther apart, and the term's held-out
                         # mean would then sit above what inspected good parts score
                         held_tile.append(float(tiles.nearest(descriptors[k], exclude=k)[1].mean()))
-    final = banks_of(range(len(fit_idx)), "teach: coreset")
-    if folds < 2:
+    if not local:
+        final = banks_of(range(len(fit_idx)), "teach: coreset")
+    if folds < 2 and not local:
         bar = Progress(len(cal_idx), "teach: calibration", enabled=progress)
         for i in cal_idx:
             f = extract(prepare_image(images[int(i)], short_side, contrast))
@@ -702,7 +792,7 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
         scale = TILE_WEIGHT * p_sd / t_sd if t_sd > 1e-9 and p_sd > 0 else 0.0
         tiles = replace(tiles, mu=float(t.mean()), scale=scale)
         cal_scores = cal_scores + scale * (t - float(t.mean()))
-        if tile_prior > 0 and folds >= 2:  # every taught image has a held-out score: the prior
+        if tile_prior > 0 and (folds >= 2 or local):  # every taught image has a held-out score: the prior
             row_of = {int(i): r for r, i in enumerate(fit_idx)}
             rows = np.array([row_of[i] for i in held_index])
             own = np.empty(len(fit_idx), np.float64)
@@ -727,4 +817,5 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
                         threshold_for(cal_scores, frr, threshold_rule), frr, short_side, extractor,
                         cal_scores, contrast, top_k, threshold_rule=threshold_rule,
                         scales=tuple(final) if scales is not None else (),
-                        feature_channels=channels if scales is not None else 0, tile=tiles)
+                        feature_channels=channels if scales is not None else 0, tile=tiles,
+                        bank_offsets=offsets, bank_knn=bank_knn if local else 0)

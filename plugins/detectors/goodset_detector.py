@@ -76,10 +76,10 @@ class GoodSetDetector:
             feats = self.model.features(aligned, self.extract)
         except CalibrationError as exc:
             raise DetectorError(str(exc), key="model_mismatch") from exc
-        amap = self.model.patch_map(feats, self.extract)
         # only what is inspected counts: the part's valid pixels inside the ROI, minus ignore masks
         seen = (valid > 0) & (prepared.change_model.inspect > 0)
-        cover = patch_cover(seen, amap.shape[:2])
+        cover = patch_cover(seen, feats.shape[:2])
+        amap = self.model.patch_map(feats, self.extract, cover)
         amap = np.where(cover >= 0.5, amap, 0.0).astype(np.float32)
         score = self.model.part_score(amap, feats, cover)
         heat = self._heat_map(amap, cover, aligned.shape[:2], score)

@@ -117,3 +117,35 @@ def test_station_builds_the_goodset_detector_from_the_recipe(taught):
     bad_img = _tile(rng)
     cv2.circle(bad_img, (100, 35), 7, 10, -1)
     assert inspect(prepared, bad_img, detector=det).code is ResultCode.NG_DEFECT
+
+
+def test_a_local_bank_model_judges_in_the_station(tmp_path):
+    """A model with a local bank (each part against the patches of its 4 nearest taught parts, chosen
+    by the image-level descriptor of the inspected area, as taught) in the station's pipeline: a good
+    part passes, a defect rejects with the map's peak on it."""
+    from inspection.vision.goodset import GoodSetModel
+
+    rng = np.random.default_rng(0)
+    extract = OnnxPatchFeatures(device="cpu")
+    roi = (8, 8, 144, 112)
+    inspected = np.zeros((128, 160), np.uint8)
+    inspected[roi[1]:roi[1] + roi[3], roi[0]:roi[0] + roi[2]] = 255
+    model = teach([_tile(rng) for _ in range(16)], extract, extractor=extract.name, short_side=128,
+                  top_k=3, frr=0.0, tile_knn=3, bank_knn=4, tile_rows=60, inspect=inspected)
+    assert model.bank_knn == 4 and model.bank.shape[0] == 16 * 60
+    path = tmp_path / "model.npz"
+    model.save(path)
+    det = detectors.create("goodset", path, device="cpu")
+    assert GoodSetModel.load(path).digest() == model.digest()
+    prepared = prepare(Recipe("tile", _tile(rng), roi=roi))
+    for _ in range(3):
+        good = inspect(prepared, _tile(rng), detector=det)
+        assert good.code is ResultCode.OK, good.message
+    bad_img = _tile(rng)
+    cv2.circle(bad_img, (100, 35), 7, 10, -1)
+    bad = inspect(prepared, bad_img, detector=det)
+    assert bad.code is ResultCode.NG_DEFECT, bad.message
+    hm = bad.heat_map
+    assert hm is not None
+    py, px = np.unravel_index(int(np.argmax(hm.levels)), hm.levels.shape)
+    assert np.hypot(px - 100, py - 35) < 12

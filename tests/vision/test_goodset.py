@@ -573,3 +573,80 @@ def test_the_image_level_term_describes_taught_parts_by_the_inspected_area_only(
     # taught on the ROI, the odd outside does not count; taught on whole parts, the pooled ROI looks
     # unlike every taught description (which mixed in the varying outside)
     assert abs(terms["masked"]) < abs(terms["unmasked"])
+
+
+def grooved_patch(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A smooth part with a 32 x 40 px area of machining grooves: normal on grooved parts, a
+    defect (a scratched area) on a smooth one."""
+    out = image.astype(np.float32)
+    x = np.arange(40)
+    out[30:62, 40:80] += 6.0 * np.sin(2 * np.pi * x / 12.0 + rng.uniform(0, 2 * np.pi))[None, :]
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def test_a_local_bank_judges_a_part_against_the_taught_parts_that_look_like_it(tmp_path):
+    """With ``bank_knn``, a part's patches are compared with the patches of its nearest taught parts
+    (image-level descriptor) only. Grooves are normal on grooved parts; one coreset of all taught
+    patches then also accepts a grooved area on a smooth part, the local bank of smooth parts does
+    not. Calibration is leave-one-out: every taught part scored against its nearest *other* parts."""
+    rng = np.random.default_rng(4)
+    goods = [texture(rng) for _ in range(20)] + [striped(rng) for _ in range(10)]
+    kw = dict(extractor="blocks", short_side=96, seed=3, top_k=3, tile_knn=3)
+    held: list[tuple[int, float]] = []
+    model = teach(goods, block_features, bank_knn=4, tile_rows=40, held_out=held, **kw)
+    whole = teach(goods, block_features, folds=3, bank_size=400, **kw)
+    assert model.bank_knn == 4 and whole.bank_knn == 0 and whole.bank_offsets is None
+    off = model.bank_offsets
+    assert off is not None and off.shape == (31,) and off[0] == 0 and off[-1] == model.bank.shape[0]
+    assert np.diff(off).max() == model.tile_rows == 40  # every part keeps a coreset of 40 rows
+    # calibration: each taught part against the rows of its 4 nearest other parts (its held-out
+    # score: the patches' top-3 plus the image-level term at its leave-one-out distance)
+    tile = model.tile
+    assert tile is not None and len(held) == 30 and tile.prior is None
+    for i, score in held:
+        feats = model.features(goods[i], block_features)
+        d = tile_descriptor(feats, tile.lo, tile.hi)
+        row = int(np.argmin(np.abs(tile.tiles - (d - tile.center) / tile.spread).sum(1)))
+        idx, dist = tile.nearest(d, exclude=row, k=4)
+        assert row not in idx
+        rows = np.concatenate([model.bank[off[j]:off[j + 1]] for j in idx])
+        patches = nearest_distances((feats.reshape(-1, 2) - model.mean) @ model.components, rows)
+        expect = np.sort(patches)[-3:].mean() + tile.scale * (dist[:3].mean() - tile.mu)
+        assert score == pytest.approx(expect, rel=1e-4)
+    assert model.threshold == pytest.approx(threshold_at_frr(model.calibration_scores, model.frr))
+    # an inspected part meets the rows of its 4 nearest taught parts, not the whole bank
+    fresh = texture(rng)
+    bank, sq = model.local_bank(model.features(fresh, block_features))
+    assert bank.shape[0] == 160 < model.bank.shape[0] and sq.shape == (160,)
+    # the grooved area on a smooth part: the local bank rejects it, the whole bank does not
+    scratched = [grooved_patch(texture(rng), rng) for _ in range(6)]
+    ratio = {name: [m.score(im, block_features)[1] / m.threshold for im in scratched]
+             for name, m in (("local", model), ("whole", whole))}
+    assert min(ratio["local"]) > 1.0
+    assert np.mean(ratio["local"]) > np.mean(ratio["whole"])
+    for m in (model, whole):  # new good parts of both kinds pass
+        assert all(m.score(im, block_features)[1] <= m.threshold for im in [texture(rng), striped(rng)])
+    # saved and read back: same digest and scores; the local bank's k is the settings' seventh entry
+    path = tmp_path / "m.npz"
+    model.save(path)
+    again = GoodSetModel.load(path)
+    assert again.digest() == model.digest() != whole.digest()
+    np.testing.assert_array_equal(again.bank_offsets, off)
+    assert again.score(scratched[0], block_features)[1] == pytest.approx(model.score(scratched[0], block_features)[1])
+    assert model.meta()["tile"][5:] == [0, 4] and len(whole.meta()["tile"]) == 5
+    # settings and arrays that do not fit are refused, not scored with the whole bank
+    with np.load(io.BytesIO(model.to_bytes())) as z:
+        arrays = {k: z[k] for k in z.files}
+    newer = dict(model.meta(), tile=[*model.meta()["tile"], 1])
+    for drop, meta in (("bank_offsets", model.meta()), (None, newer)):
+        broken = {k: v for k, v in arrays.items() if k != drop} | {"meta": np.array(json.dumps(meta))}
+        buf = io.BytesIO()
+        np.savez(buf, **broken)
+        with pytest.raises(CalibrationError):
+            GoodSetModel.from_bytes(buf.getvalue())
+    # a local bank needs the image-level descriptors and one bank of all channels
+    for bad in (dict(kw, tile_knn=0), dict(kw, scales=((0, 1), (1, 2))), dict(kw, tile_rows=0)):
+        with pytest.raises(CalibrationError):
+            teach(goods, block_features, bank_knn=4, **bad)
+    with pytest.raises(CalibrationError):
+        teach(goods, block_features, bank_knn=-1, **kw)
