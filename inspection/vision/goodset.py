@@ -1,9 +1,12 @@
-"""Good-set anomaly detection: learn "good" from good parts only (PatchCore-like).
+"""Good-set anomaly detection: learn "good" from good parts only (PatchCore-like, or SPADE-like with a
+local bank).
 
 A patch-feature extractor (a pretrained CNN, run by a plugin) turns an image into a grid of feature
 vectors. Teaching keeps a memory bank of good patch features, subsampled by greedy k-center
-selection (a coreset: every good patch stays close to some bank entry). A patch's anomaly is its
-distance to the nearest bank entry; the image score is the mean of the largest patch anomalies,
+selection (a coreset: every good patch stays close to some bank entry): one bank of all taught
+patches, or a local bank (a coreset per taught image, and a part compared with the rows of the taught
+images nearest to it in the image-level descriptor only). A patch's anomaly is its distance to the
+nearest bank entry; the image score is the mean of the largest patch anomalies,
 optionally plus an image-level term (:class:`TileBank`: how far the image's pooled features are
 from those of the nearest taught images). The threshold is set from good parts only: a held-out
 share of the good images is scored and the threshold put where the chosen false-reject rate of them
