@@ -47,6 +47,7 @@ def main() -> None:
     ap.add_argument("--copies", action="store_true", help="the taught tiles' over-lit copies join their tile")
     ap.add_argument("--prior", type=float, nargs="+", default=[0.5])
     ap.add_argument("--pixel", action="store_true")
+    ap.add_argument("--sigmas", type=float, nargs="+", default=[5.0], help="map blurs, patches (--pixel)")
     args = ap.parse_args()
     from flow_exp import load_fold
 
@@ -102,14 +103,14 @@ def main() -> None:
         c = (cs - cs.mean()) / cs.std() + (term_t - term_t.mean()) / term_t.std()
         q = (qs - cs.mean()) / cs.std() + (term_q - term_t.mean()) / term_t.std()
         pixel = {}
-        if args.pixel:
+        for sigma in args.sigmas if args.pixel else []:
             ps, pl = [], []
             for n, i in enumerate(test):
                 m = data[i]["mask"]
-                h = pixel_map(qmaps[n], data[i]["shape"], sigma=5.0 * data[i]["shape"][0] / qmaps[n].shape[0])
+                h = pixel_map(qmaps[n], data[i]["shape"], sigma=sigma * data[i]["shape"][0] / qmaps[n].shape[0])
                 ps.append(h[::4, ::4][: m.shape[0], : m.shape[1]].ravel())
                 pl.append(m.ravel() > 0)
-            pixel["pixel_s5"] = round(auroc(np.concatenate(ps), np.concatenate(pl)), 4)
+            pixel[f"pixel_s{sigma:g}"] = round(auroc(np.concatenate(ps), np.concatenate(pl)), 4)
         for a in args.prior:
             cal_adj = c - a * c[order_t[:, :3]].mean(1)
             thr = threshold_at_frr(cal_adj, 0.01)

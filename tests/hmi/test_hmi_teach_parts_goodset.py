@@ -179,46 +179,18 @@ def test_teach_a_goodset_recipe_from_the_next_parts_of_the_line(line: Line) -> N
     assert line.active().loaded.recipe.goodset.digest() == job["result"]["model_digest"]
 
 
-def test_a_per_block_goodset_recipe_is_taught_again_per_block(tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    """A recipe whose model has one bank per feature slice: the station judges with it (every
-    planted spot rejected), and teaching from N good parts keeps that layout."""
+def _judged_then_taught_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, check_old, **layout) -> object:
+    """Run the good-set station with a model of ``layout`` (running_goodset_station's scales /
+    bank_knn): ``check_old(recipe's model, detector's model)``, every planted spot rejected, then
+    teach from 6 stored good parts; returns the new model (its digest the job's, not the old one's)."""
     use_block_features(monkeypatch)
-    with running_goodset_station(tmp_path, DEFECTS, scales=((0, 1), (1, 2))) as rs, \
-            TestClient(create_app(rs.station, rs.station.store, rs.users, announce=lambda _t: None)) as c:
-        token = c.post("/api/auth/login", json={"username": "erik", "password": PASSWORD}).json()["token"]
-        c.cookies.clear()
-        line = Line(rs, c, {"Authorization": f"Bearer {token}"})
-        assert [(sc.lo, sc.hi) for sc in line.recipe.goodset.scales] == [(0, 1), (1, 2)]
-        assert line.active().detector.model.scales == line.recipe.goodset.scales  # type: ignore[attr-defined]
-        line.run(len(DEFECTS))
-        rejected = [p.verdict != "pass" for p in reversed(line.station.recent_parts(len(DEFECTS)))]
-        assert all(r for r, d in zip(rejected, DEFECTS, strict=True) if d), rejected  # every planted spot
-        assert line.station.store.flush(10.0)
-        rid = line.station.status().active_recipe
-        r = c.post(f"/api/recipes/{rid}/teach/parts", headers=line.eng, json={"source": "stored", "count": 6})
-        assert r.status_code == 202, r.text
-        job = _wait_job(line)
-        assert job["phase"] == "done", job
-        new = line.active().loaded.recipe.goodset
-        assert new.digest() == job["result"]["model_digest"] != line.recipe.goodset.digest()
-        assert [(sc.lo, sc.hi) for sc in new.scales] == [(0, 1), (1, 2)] and new.feature_channels == 2
-
-
-def test_a_local_bank_goodset_recipe_is_taught_again_with_a_local_bank(tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    """A recipe whose model judges each part against the patches of its nearest taught parts (a
-    local bank, the default of teaching): the station judges with it (every planted spot rejected),
-    and teaching from N good parts keeps the local bank, its k and the rows kept per part."""
-    use_block_features(monkeypatch)
-    with running_goodset_station(tmp_path, DEFECTS, bank_knn=4) as rs, \
+    with running_goodset_station(tmp_path, DEFECTS, **layout) as rs, \
             TestClient(create_app(rs.station, rs.station.store, rs.users, announce=lambda _t: None)) as c:
         token = c.post("/api/auth/login", json={"username": "erik", "password": PASSWORD}).json()["token"]
         c.cookies.clear()
         line = Line(rs, c, {"Authorization": f"Bearer {token}"})
         old = line.recipe.goodset
-        assert old.bank_knn == 4 and old.tile_rows == 60 and old.bank_offsets.shape == (13,)
-        assert line.active().detector.model.bank_knn == 4  # type: ignore[attr-defined]
+        check_old(old, line.active().detector.model)  # type: ignore[attr-defined]
         line.run(len(DEFECTS))
         rejected = [p.verdict != "pass" for p in reversed(line.station.recent_parts(len(DEFECTS)))]
         assert all(r for r, d in zip(rejected, DEFECTS, strict=True) if d), rejected  # every planted spot
@@ -230,4 +202,29 @@ def test_a_local_bank_goodset_recipe_is_taught_again_with_a_local_bank(tmp_path:
         assert job["phase"] == "done", job
         new = line.active().loaded.recipe.goodset
         assert new.digest() == job["result"]["model_digest"] != old.digest()
-        assert new.bank_knn == 4 and new.tile_rows == 60 and new.bank_offsets.shape == (7,)
+        return new
+
+
+def test_a_per_block_goodset_recipe_is_taught_again_per_block(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A recipe whose model has one bank per feature slice: the station judges with it (every
+    planted spot rejected), and teaching from N good parts keeps that layout."""
+    def check_old(old, running) -> None:
+        assert [(sc.lo, sc.hi) for sc in old.scales] == [(0, 1), (1, 2)]
+        assert running.scales == old.scales
+
+    new = _judged_then_taught_again(tmp_path, monkeypatch, check_old, scales=((0, 1), (1, 2)))
+    assert [(sc.lo, sc.hi) for sc in new.scales] == [(0, 1), (1, 2)] and new.feature_channels == 2
+
+
+def test_a_local_bank_goodset_recipe_is_taught_again_with_a_local_bank(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A recipe whose model judges each part against the patches of its nearest taught parts (a
+    local bank, the default of teaching): the station judges with it (every planted spot rejected),
+    and teaching from N good parts keeps the local bank, its k and the rows kept per part."""
+    def check_old(old, running) -> None:
+        assert old.bank_knn == 4 and old.tile_rows == 60 and old.bank_offsets.shape == (13,)
+        assert running.bank_knn == 4
+
+    new = _judged_then_taught_again(tmp_path, monkeypatch, check_old, bank_knn=4)
+    assert new.bank_knn == 4 and new.tile_rows == 60 and new.bank_offsets.shape == (7,)

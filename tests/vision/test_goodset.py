@@ -632,6 +632,9 @@ def test_a_local_bank_judges_a_part_against_the_taught_parts_that_look_like_it(t
     again = GoodSetModel.load(path)
     assert again.digest() == model.digest() != whole.digest()
     np.testing.assert_array_equal(again.bank_offsets, off)
+    with np.load(path) as z:  # every part's rows: stored as float16, read back as the same values
+        assert z["bank"].dtype == np.float16
+    np.testing.assert_array_equal(again.bank, model.bank)
     assert again.score(scratched[0], block_features)[1] == pytest.approx(model.score(scratched[0], block_features)[1])
     assert model.meta()["tile"][5:] == [0, 4] and len(whole.meta()["tile"]) == 5
     # settings and arrays that do not fit are refused, not scored with the whole bank
