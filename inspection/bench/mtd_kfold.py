@@ -288,6 +288,11 @@ def _pooled(cfg: KFoldConfig, val_fold: int, rows: list[dict[str, object]], fold
     return out
 
 
+def _pct(rate: float | None) -> str:
+    """A rate as a percentage; "-" where it has no tiles to count (e.g. a run of good tiles only)."""
+    return "-" if rate is None else f"{rate:.2%}"
+
+
 def format_table(summary: dict[str, object]) -> str:
     """Per fold one line, then the reported folds' means (+- spread) and pooled numbers."""
     lines = []
@@ -315,7 +320,7 @@ def format_table(summary: dict[str, object]) -> str:
             "mean of reported", "", f"{m['mean']:.4f}+-{m['std']:.3f}",
             *[f"{per_m[n]['mean']:.3f}+-{per_m[n]['std']:.3f}" if n in per_m else "-" for n in names],
             f"{rep['pixel_auroc_mean']['mean']:.3f}" if "pixel_auroc_mean" in rep else "-",
-            f"{rep['false_reject_rate']:.2%}", f"{rep['defect_detection_rate']:.2%}",
+            _pct(rep["false_reject_rate"]), _pct(rep["defect_detection_rate"]),
             f"{rep['ms_per_image_median']:.1f}", f"{rep['teach_seconds_mean']:.0f}"]))
         per_p = rep["per_defect_auroc_pooled"]
         lines.append(" | ".join([
@@ -325,13 +330,13 @@ def format_table(summary: dict[str, object]) -> str:
             "", "", "", ""]))
         det = rep["per_defect_detection_rate"]
         lines.append("rejected at the threshold (reported folds): good "
-                     f"{rep['false_reject_rate']:.2%} of {rep['good']}, defective "
-                     f"{rep['defect_detection_rate']:.2%} of {rep['defective']} ("
+                     f"{_pct(rep['false_reject_rate'])} of {rep['good']}, defective "
+                     f"{_pct(rep['defect_detection_rate'])} of {rep['defective']} ("
                      + ", ".join(f"{n.removeprefix('MT_')} {v:.0%}" for n, v in det.items()) + ")")
         other = rep.get("other_rule")
         if isinstance(other, dict) and other.get("rule"):
             det = other["per_defect_detection_rate"]
             lines.append(f"at the {other['rule']} rule's threshold instead: good "
-                         f"{other['false_reject_rate']:.2%}, defective {other['defect_detection_rate']:.2%} ("
+                         f"{_pct(other['false_reject_rate'])}, defective {_pct(other['defect_detection_rate'])} ("
                          + ", ".join(f"{n.removeprefix('MT_')} {v:.0%}" for n, v in det.items()) + ")")
     return "\n".join(lines)

@@ -124,3 +124,24 @@ def test_cli_runs_selected_folds(tmp_path, capsys, monkeypatch):
     pictures = sorted((tmp_path / "o/heatmaps").glob("*.png"))
     assert [p.name.split("_")[0] for p in pictures] == ["fold1", "fold2"]  # one per fold
     assert cv2.imread(str(pictures[0])).ndim == 3
+
+
+def test_cli_on_good_tiles_only_prints_the_false_rejects_and_no_detection_rate(tmp_path, capsys, monkeypatch):
+    """A tree of good tiles only (how a threshold is checked on runs the model never saw): the table
+    says how many good tiles each fold rejects and "-" where there is no defective tile to count."""
+    from inspection.cli import main
+    from inspection.vision import goodset
+
+    src = tmp_path / "mtd"
+    _write_tree(src, sources=3, bads=0)
+    monkeypatch.setattr(goodset.feature_extractors, "create", lambda *a, **k: block_features)
+    rc = main(["bench", "mtd-kfold", str(src), "--out", str(tmp_path / "o"), "--folds", "3",
+               "--val-source", "exp1", "--short-side", "96", "--dims", "2", "--top-k", "3",
+               "--bank-knn", "3", "--tile-rows", "20", "--quiet"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    summary = json.loads((tmp_path / "o/summary.json").read_text())
+    rep = summary["reported"]
+    assert rep["defect_detection_rate"] is None and rep["good"] == 10
+    assert f"good {rep['false_reject_rate']:.2%} of 10, defective - of 0" in out
+    assert all(f["defective"] == 0 and len(f["calibration_scores"]) == 10 for f in summary["per_fold"])
