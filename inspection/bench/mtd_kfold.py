@@ -3,7 +3,8 @@
 Tiles of the magnetic-tile set are crops of larger source images, and crops of one source look
 alike: a split that puts crops of one source on both sides flatters the model. This bench groups
 the tiles by source (:func:`source_of`: the file name's ``exp<k>`` prefix by default, one group per
-acquisition; a regular expression of the caller otherwise), deals the groups into ``folds`` folds
+acquisition; a regular expression of the caller otherwise; or, with ``group="tile"``, by physical
+tile, :func:`tile_groups`: MTD images every tile in several runs), deals the groups into ``folds`` folds
 (:func:`assign_folds`, largest group first into the smallest fold), and for every fold teaches a
 model from the good tiles of the *other* folds only and scores every tile (good and defective) of
 the fold. The fold that holds source ``val_source`` (MTD: ``exp1``; or fold number ``val_fold``)
@@ -37,6 +38,34 @@ from inspection.vision.goodset import FeatureFn, auroc, teach, threshold_for
 
 #: MTD names its tiles exp<k>_num_<n>: <k> is the acquisition (the source images of one run)
 SOURCE_PATTERN = r"^(exp\d+)_"
+#: ... and <n> places the crop: the same physical tile imaged in several runs (under another light)
+#: keeps nearly the same <n> (e.g. exp1_num_359448 ... exp6_num_359542). Sorted by <n>, a gap of at
+#: least this much starts another physical tile (the gaps between consecutive names: 74% under 100,
+#: 2% 100-200, 24% 200 or more)
+TILE_GAP = 150
+NUM_PATTERN = re.compile(r"_num_(\d+)$")
+GROUPINGS = ("run", "tile")
+
+
+def tile_groups(names: Sequence[str], gap: int = TILE_GAP) -> dict[str, str]:
+    """Every file name's physical-tile group (``tile<n>``, <n> the group's smallest number): the names
+    sorted by their ``_num_<n>``, a new group at every step of ``gap`` or more. Names without a
+    number are each their own group (their stem)."""
+    out: dict[str, str] = {}
+    numbered = []
+    for name in names:
+        m = NUM_PATTERN.search(Path(name).stem)
+        if m:
+            numbered.append((int(m.group(1)), name))
+        else:
+            out[name] = Path(name).stem
+    group, last = "", None
+    for n, name in sorted(numbered):
+        if last is None or n - last >= gap:
+            group = f"tile{n}"
+        out[name] = group
+        last = n
+    return out
 
 
 def source_of(name: str, pattern: str = SOURCE_PATTERN) -> str:
@@ -73,6 +102,9 @@ class KFoldConfig:
     val_source: str | None = "exp1"  # the validation fold is the one holding this source ...
     val_fold: int = 0  # ... or, when val_source is None, this fold
     pattern: str = SOURCE_PATTERN
+    # "run": groups by ``pattern`` (MTD: the acquisition run); "tile": by physical tile
+    # (:func:`tile_groups`: all runs' images of one tile in one fold)
+    group: str = "run"
     only: tuple[int, ...] = ()  # run only these folds (empty: all)
     max_train: int = 0  # teach from at most this many good tiles per fold (seeded sample); 0: all
     teach_args: dict[str, object] = field(default_factory=dict)  # passed to goodset.teach
@@ -93,10 +125,17 @@ def _dataset(cfg: KFoldConfig) -> tuple[list[tuple[Path, str, int]], int]:
     """(path, folder, fold) of every image, and the validation fold."""
     if not (cfg.data / cfg.good_folder).is_dir():
         raise ConfigError(f"{cfg.data / cfg.good_folder} is not a folder", field="DIR")
+    if cfg.group not in GROUPINGS:
+        raise ConfigError(f"group must be one of {GROUPINGS}, got {cfg.group!r}", field="group")
     files = sorted(p for p in cfg.data.glob("*/*.jpg"))
+    tiles = tile_groups([p.name for p in files]) if cfg.group == "tile" else {}
+
+    def group_of(p: Path) -> str:
+        return tiles[p.name] if tiles else source_of(p.name, cfg.pattern)
+
     counts: dict[str, int] = defaultdict(int)
     for p in files:
-        counts[source_of(p.name, cfg.pattern)] += 1
+        counts[group_of(p)] += 1
     fold_of = assign_folds(dict(counts), cfg.folds)
     if cfg.val_source is not None:
         if cfg.val_source not in fold_of:
@@ -107,7 +146,7 @@ def _dataset(cfg: KFoldConfig) -> tuple[list[tuple[Path, str, int]], int]:
         if not (0 <= cfg.val_fold < cfg.folds):
             raise ConfigError(f"validation fold must be in 0..{cfg.folds - 1}", field="val_fold")
         val = cfg.val_fold
-    return [(p, p.parent.name, fold_of[source_of(p.name, cfg.pattern)]) for p in files], val
+    return [(p, p.parent.name, fold_of[group_of(p)]) for p in files], val
 
 
 def run(cfg: KFoldConfig, extract: FeatureFn, *, extractor: str,
@@ -187,6 +226,7 @@ def run(cfg: KFoldConfig, extract: FeatureFn, *, extractor: str,
                      f"{r['threshold_alt']:.6f}\n")
     summary: dict[str, object] = {
         "data": str(cfg.data), "folds": cfg.folds, "val_fold": val_fold, "pattern": cfg.pattern,
+        "group": cfg.group,
         "extractor": extractor, "teach_args": cfg.teach_args, "max_train": cfg.max_train,
         "threads": cfg.threads, "per_fold": fold_summaries,
         "validation": next((f for f in fold_summaries if f["fold"] == val_fold), None),

@@ -154,9 +154,13 @@ def add_parser(sub: Any) -> None:
     kf.add_argument("--out", type=Path, required=True, metavar="OUT")
     kf.add_argument("--good-folder", default="MT_Free")
     kf.add_argument("--folds", type=int, default=6, help="folds (default 6: one per MTD acquisition)")
-    kf.add_argument("--val-source", default="exp1",
-                    help="the validation fold is the one holding this source (default exp1; '' to "
-                    "name a fold with --val-fold)")
+    kf.add_argument("--group", choices=("run", "tile"), default="run",
+                    help="what a fold keeps together: run (the file names' --pattern, MTD's acquisition "
+                    "run exp<k>; default) or tile (one physical tile: MTD images every tile in several "
+                    "runs under other light, with nearly the same _num_<n>; see mtd_kfold.tile_groups)")
+    kf.add_argument("--val-source", default=None,
+                    help="the validation fold is the one holding this source (default exp1 with --group "
+                    "run; '' to name a fold with --val-fold, as --group tile always does)")
     kf.add_argument("--val-fold", type=int, default=0, help="the validation fold when --val-source ''")
     kf.add_argument("--only", default="", help="comma-separated folds to run (default: all)")
     kf.add_argument("--pattern", default=None,
@@ -447,7 +451,8 @@ def _mtd_kfold(args: argparse.Namespace) -> int:
         "bank_knn": 0 if args.features == "per-block" else args.bank_knn}
     cfg = mtd_kfold.KFoldConfig(
         args.data, args.out, good_folder=args.good_folder, folds=args.folds, val_fold=args.val_fold,
-        val_source=args.val_source or None,
+        val_source=((args.val_source if args.val_source is not None else "exp1") or None) if args.group == "run"
+        else None, group=args.group,
         pattern=args.pattern or mtd_kfold.SOURCE_PATTERN,
         only=tuple(int(v) for v in args.only.split(",") if v.strip()), max_train=args.max_train,
         teach_args=teach_args, threads=args.threads, seed=args.seed, progress=not args.quiet,

@@ -145,3 +145,53 @@ def test_cli_on_good_tiles_only_prints_the_false_rejects_and_no_detection_rate(t
     assert rep["defect_detection_rate"] is None and rep["good"] == 10
     assert f"good {rep['false_reject_rate']:.2%} of 10, defective - of 0" in out
     assert all(f["defective"] == 0 and len(f["calibration_scores"]) == 10 for f in summary["per_fold"])
+
+
+def test_tile_groups_join_the_runs_of_one_physical_tile():
+    from inspection.bench.mtd_kfold import tile_groups
+
+    names = ["exp1_num_100.jpg", "exp2_num_120.jpg", "exp3_num_240.jpg", "exp1_num_1000.jpg",
+             "exp2_num_1040.jpg", "other.jpg"]
+    groups = tile_groups(names)
+    assert groups == {"exp1_num_100.jpg": "tile100", "exp2_num_120.jpg": "tile100", "exp3_num_240.jpg": "tile100",
+                      "exp1_num_1000.jpg": "tile1000", "exp2_num_1040.jpg": "tile1000", "other.jpg": "other"}
+    assert tile_groups(names, gap=100)["exp3_num_240.jpg"] == "tile240"  # 120 -> 240: a new tile
+
+
+def test_kfold_by_tile_keeps_every_run_of_a_physical_tile_in_one_fold(tmp_path, monkeypatch):
+    """MTD images each physical tile in several runs (other light) with nearly the same number: with
+    ``--group tile`` all of them land in one fold, so no fold is taught from another light of a tile
+    it scores; each fold then holds tiles of every run."""
+    from inspection.cli import main
+    from inspection.vision import goodset
+
+    rng = np.random.default_rng(1)
+    src = tmp_path / "mtd"
+    for folder in ("MT_Free", "MT_Blowhole"):
+        (src / folder).mkdir(parents=True)
+    for t in range(9):  # physical tiles: 7 good, 2 defective, each imaged in runs 1-3
+        folder = "MT_Free" if t < 7 else "MT_Blowhole"
+        for r in (1, 2, 3):
+            img = _tile(rng, 100, 120, 80 + 10 * r)
+            mask = np.zeros((100, 120), np.uint8)
+            if folder != "MT_Free":
+                cv2.circle(img, (60, 50), 8, 10, -1)
+                cv2.circle(mask, (60, 50), 8, 255, -1)
+            name = f"exp{r}_num_{1000 * (t + 1) + 7 * r}"
+            cv2.imwrite(str(src / folder / f"{name}.jpg"), img)
+            cv2.imwrite(str(src / folder / f"{name}.png"), mask)
+    monkeypatch.setattr(goodset.feature_extractors, "create", lambda *a, **k: block_features)
+    rc = main(["bench", "mtd-kfold", str(src), "--out", str(tmp_path / "o"), "--group", "tile", "--folds", "3",
+               "--short-side", "96", "--dims", "2", "--top-k", "3", "--bank-knn", "2", "--tile-rows", "20",
+               "--quiet"])
+    assert rc == 0
+    summary = json.loads((tmp_path / "o/summary.json").read_text())
+    assert summary["group"] == "tile" and summary["val_fold"] == 0
+    with (tmp_path / "o/scores.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    fold_of_tile: dict[int, set[str]] = {}
+    for r in rows:
+        num = int(Path(r["path"]).stem.split("_num_")[1])
+        fold_of_tile.setdefault(num // 1000, set()).add(r["fold"])
+    assert len(fold_of_tile) == 9 and all(len(f) == 1 for f in fold_of_tile.values())
+    assert all(f["sources"] == ["exp1", "exp2", "exp3"] for f in summary["per_fold"])
