@@ -105,6 +105,9 @@ class KFoldConfig:
     # "run": groups by ``pattern`` (MTD: the acquisition run); "tile": by physical tile
     # (:func:`tile_groups`: all runs' images of one tile in one fold)
     group: str = "run"
+    # with group "tile": the taught tiles' calibration keeps each physical tile's images together too
+    # (goodset.teach's ``groups``), as the folds do; False: every image calibrated alone
+    group_calibration: bool = True
     only: tuple[int, ...] = ()  # run only these folds (empty: all)
     max_train: int = 0  # teach from at most this many good tiles per fold (seeded sample); 0: all
     teach_args: dict[str, object] = field(default_factory=dict)  # passed to goodset.teach
@@ -157,6 +160,7 @@ def run(cfg: KFoldConfig, extract: FeatureFn, *, extractor: str,
     items, val_fold = _dataset(cfg)
     cfg.out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(cfg.seed)
+    tile_of = tile_groups([p.name for p, _, _ in items]) if cfg.group == "tile" and cfg.group_calibration else {}
     fold_summaries: list[dict[str, object]] = []
     rows: list[dict[str, object]] = []
     pix: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}
@@ -169,8 +173,9 @@ def run(cfg: KFoldConfig, extract: FeatureFn, *, extractor: str,
             train = [train[int(i)] for i in sorted(rng.choice(len(train), cfg.max_train, replace=False))]
         t0 = time.perf_counter()
         held_out: list[tuple[int, float]] = []
-        model = teach([read_image(p) for p in train], extract, extractor=extractor,
-                      progress=cfg.progress, held_out=held_out, **cfg.teach_args)  # type: ignore[arg-type]
+        groups = [tile_of[p.name] for p in train] if tile_of else None
+        model = teach([read_image(p) for p in train], extract, extractor=extractor, progress=cfg.progress,
+                      held_out=held_out, groups=groups, **cfg.teach_args)  # type: ignore[arg-type]
         teach_s = time.perf_counter() - t0
         # the other threshold rule on the same held-out scores: both rules' rates from one run
         alt_rule = "empirical" if model.threshold_rule == "robust" else "robust"
@@ -226,7 +231,7 @@ def run(cfg: KFoldConfig, extract: FeatureFn, *, extractor: str,
                      f"{r['threshold_alt']:.6f}\n")
     summary: dict[str, object] = {
         "data": str(cfg.data), "folds": cfg.folds, "val_fold": val_fold, "pattern": cfg.pattern,
-        "group": cfg.group,
+        "group": cfg.group, "group_calibration": bool(tile_of),
         "extractor": extractor, "teach_args": cfg.teach_args, "max_train": cfg.max_train,
         "threads": cfg.threads, "per_fold": fold_summaries,
         "validation": next((f for f in fold_summaries if f["fold"] == val_fold), None),

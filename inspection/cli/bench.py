@@ -158,6 +158,9 @@ def add_parser(sub: Any) -> None:
                     help="what a fold keeps together: run (the file names' --pattern, MTD's acquisition "
                     "run exp<k>; default) or tile (one physical tile: MTD images every tile in several "
                     "runs under other light, with nearly the same _num_<n>; see mtd_kfold.tile_groups)")
+    kf.add_argument("--no-group-calibration", action="store_true",
+                    help="with --group tile: calibrate every taught image alone (default: the taught "
+                    "tiles' calibration keeps each physical tile's images together, as the folds do)")
     kf.add_argument("--val-source", default=None,
                     help="the validation fold is the one holding this source (default exp1 with --group "
                     "run; '' to name a fold with --val-fold, as --group tile always does)")
@@ -452,7 +455,7 @@ def _mtd_kfold(args: argparse.Namespace) -> int:
     cfg = mtd_kfold.KFoldConfig(
         args.data, args.out, good_folder=args.good_folder, folds=args.folds, val_fold=args.val_fold,
         val_source=((args.val_source if args.val_source is not None else "exp1") or None) if args.group == "run"
-        else None, group=args.group,
+        else None, group=args.group, group_calibration=not args.no_group_calibration,
         pattern=args.pattern or mtd_kfold.SOURCE_PATTERN,
         only=tuple(int(v) for v in args.only.split(",") if v.strip()), max_train=args.max_train,
         teach_args=teach_args, threads=args.threads, seed=args.seed, progress=not args.quiet,

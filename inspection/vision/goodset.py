@@ -303,16 +303,20 @@ class TileBank:
         return cls(lo, hi, k, center.astype(np.float32), spread.astype(np.float32),
                    ((d - center) / spread).astype(np.float32))
 
-    def nearest(self, descriptor: np.ndarray, *, exclude: int | None = None,
+    def nearest(self, descriptor: np.ndarray, *, exclude: int | Sequence[int] | np.ndarray | None = None,
                 k: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """(indices, distances) of the ``k`` (default: the bank's) taught images nearest to a
-        descriptor (``exclude``: a taught image's own row, left out)."""
+        descriptor (``exclude``: a taught image's own row, or the rows of all images of its part,
+        left out)."""
         z = (descriptor.astype(np.float32) - self.center) / self.spread
         # |t - z|^2 = |t|^2 - 2 t.z + |z|^2: one matrix-vector product (BLAS)
         d = np.sqrt(np.maximum(self._tiles_sq - 2.0 * (self.tiles @ z) + float(z @ z), 0.0))  # type: ignore[attr-defined]
+        left_out = 0
         if exclude is not None:
-            d[exclude] = np.inf
-        k = min(k or self.k, d.size - (exclude is not None))
+            rows = np.unique(np.atleast_1d(np.asarray(exclude, np.int64)))
+            d[rows] = np.inf
+            left_out = rows.size
+        k = min(k or self.k, d.size - left_out)
         if k < 1:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         idx = np.argpartition(d, k - 1)[:k]
@@ -628,7 +632,7 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
           held_out: list[tuple[int, float]] | None = None, tile_knn: int = 0,
           inspect: np.ndarray | None = None, tile_prior: float = 0.0,
           tile_prior_knn: int = TILE_PRIOR_KNN, highlights: float = 0.0, bank_knn: int = 0,
-          tile_rows: int = TILE_ROWS) -> GoodSetModel:
+          tile_rows: int = TILE_ROWS, groups: Sequence[object] | None = None) -> GoodSetModel:
     """Teach from good images: PCA to ``dims`` and a coreset bank of ``bank_size`` patches; the
     threshold from scores of good images the bank did not see, at false-reject rate ``frr``.
 
@@ -663,7 +667,13 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
     ``bank_knn`` nearest taught images (:meth:`GoodSetModel.local_bank`). Calibration is then
     leave-one-out: every taught image is scored against its ``bank_knn`` nearest *other* taught
     images, as an inspected part meets them (``folds``, ``calibration_share``, ``bank_size`` and
-    ``max_patches`` are not used; the prior applies as with k-fold calibration)."""
+    ``max_patches`` are not used; the prior applies as with k-fold calibration).
+
+    ``groups`` (one label per image; k-fold or local calibration only): images of one physical part
+    (the same part imaged twice, or under other light) share a label. Calibration then keeps them
+    together: a k-fold calibration fold takes whole groups, and leave-one-out leaves out the whole
+    group, so no image is calibrated against another image of its own part (which would score it
+    lower than a new part, and set the threshold too low)."""
     n = len(images)
     if n < 2:
         raise CalibrationError(f"need at least 2 good images to teach, got {n}")
@@ -680,6 +690,9 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
     if not (math.isfinite(highlights) and 0 <= highlights < 1):
         raise CalibrationError(f"highlights must be a share of pixels within 0 (off) .. 1, got {highlights}")
     local = bank_knn >= 1
+    if groups is not None and (len(groups) != n or (folds < 2 and not local)):
+        raise CalibrationError(f"groups need one label per image ({len(groups)} for {n}) and k-fold or "
+                               "local calibration")
     if bank_knn < 0 or (local and (tile_knn < 1 or scales is not None or tile_rows < 1)):
         raise CalibrationError(f"a local bank (bank_knn {bank_knn}) needs the image-level descriptors "
                                f"(tile_knn >= 1, got {tile_knn}), one bank of all channels and tile_rows >= 1 "
@@ -691,6 +704,13 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
     else:
         n_cal = min(n - 1, max(1, round(n * calibration_share)))
         cal_idx, fit_idx = order[:n_cal], order[n_cal:]
+    # per fit image (fit order): the rows of all fit images of its part (``groups``; else itself)
+    label = [groups[int(i)] for i in fit_idx] if groups is not None else list(range(len(fit_idx)))
+    rows_of: dict[object, list[int]] = {}
+    for k, g in enumerate(label):
+        rows_of.setdefault(g, []).append(k)
+    same = [np.array(rows_of[g], np.int64) for g in label]
+    group_rank = {g: r for r, g in enumerate(rows_of)}  # in order of first appearance (seeded order)
     feats = []
     map_shapes: list[tuple[int, int]] = []
     bar = Progress(len(fit_idx), "teach: features", enabled=progress)
@@ -758,7 +778,7 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
         bar = Progress(len(fit_idx), "teach: calibration (leave-one-out)", enabled=progress)
         for k in range(len(fit_idx)):
             # the part's bank_knn nearest *other* taught parts: what an inspected part meets, less itself
-            idx, d = tiles.nearest(descriptors[k], exclude=k, k=max(bank_knn, tile_knn))
+            idx, d = tiles.nearest(descriptors[k], exclude=same[k], k=max(bank_knn, tile_knn))
             near = idx[:bank_knn]
             held.append([_distances(feats[k], mean, comp, _rows_of(final[0].bank, offsets, near), extract,
                                     _rows_of(rows_sq, offsets, near))])
@@ -766,7 +786,7 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
             held_tile.append(float(d[:tile_knn].mean()))
             bar.update()
     elif folds >= 2:
-        fold_of = np.arange(len(fit_idx)) % folds
+        fold_of = np.array([group_rank[g] % folds for g in label])  # whole parts per fold
         for fold in range(folds):
             members = [k for k in range(len(fit_idx)) if fold_of[k] != fold]
             fold_banks = banks_of(members, f"teach: coreset, fold {fold + 1}/{folds}")
@@ -778,7 +798,7 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
                         # leave-one-out among all taught images, as an inspected part meets them
                         # all: a fold's (k-1)/k of them are farther apart, and the term's held-out
                         # mean would then sit above what inspected good parts score
-                        held_tile.append(float(tiles.nearest(descriptors[k], exclude=k)[1].mean()))
+                        held_tile.append(float(tiles.nearest(descriptors[k], exclude=same[k])[1].mean()))
     if not local:
         final = banks_of(range(len(fit_idx)), "teach: coreset")
     if folds < 2 and not local:
@@ -811,7 +831,7 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
             prior = (tile_prior * (own - own.mean())).astype(np.float32)
             tiles = replace(tiles, prior=prior, prior_k=tile_prior_knn)
             cal_scores = cal_scores - np.array(
-                [float(prior[tiles.nearest(descriptors[r], exclude=int(r), k=tile_prior_knn)[0]].mean())
+                [float(prior[tiles.nearest(descriptors[r], exclude=same[r], k=tile_prior_knn)[0]].mean())
                  for r in rows])
         elif tile_prior > 0:
             logger.info("the image-level prior needs k-fold calibration (folds >= 2): not used")

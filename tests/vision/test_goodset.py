@@ -653,3 +653,32 @@ def test_a_local_bank_judges_a_part_against_the_taught_parts_that_look_like_it(t
             teach(goods, block_features, bank_knn=4, **bad)
     with pytest.raises(CalibrationError):
         teach(goods, block_features, bank_knn=-1, **kw)
+
+
+def test_calibration_by_part_keeps_the_images_of_one_part_together():
+    """Parts imaged twice (as MTD images every tile under several lights): calibrated image by image,
+    each image is scored against the other image of its own part (leave-one-out, or in another
+    k-fold fold) and the threshold comes out too low for new parts. With ``groups`` the images of a
+    part are left out together, and new parts are rejected near the target rate."""
+    rng = np.random.default_rng(6)
+
+    def shot(part: np.ndarray) -> np.ndarray:  # one image of a part: a little sensor noise
+        return np.clip(part.astype(np.float32) + rng.normal(0, 1.0, part.shape), 0, 255).astype(np.uint8)
+
+    parts = [texture(rng) for _ in range(15)]
+    images = [shot(p) for p in parts for _ in range(2)]
+    groups = [g for g in range(15) for _ in range(2)]
+    fresh = [shot(texture(rng)) for _ in range(40)]
+    base = dict(extractor="blocks", short_side=96, seed=3, top_k=3, tile_knn=3, frr=0.1)
+    for kw in (dict(bank_knn=4, tile_rows=40), dict(folds=3, bank_size=300)):
+        alone = teach(images, block_features, **base, **kw)
+        by_part = teach(images, block_features, groups=groups, **base, **kw)
+        rejected = {name: np.mean([m.score(im, block_features)[1] > m.threshold for im in fresh])
+                    for name, m in (("alone", alone), ("by part", by_part))}
+        assert by_part.threshold > alone.threshold
+        assert rejected["by part"] <= 0.1 < rejected["alone"]
+        np.testing.assert_array_equal(by_part.bank, alone.bank)  # the banks do not change
+    with pytest.raises(CalibrationError):
+        teach(images, block_features, groups=groups[:-1], **base, bank_knn=4)
+    with pytest.raises(CalibrationError):  # a held-out share has no calibration by part
+        teach(images, block_features, groups=groups, **base)
