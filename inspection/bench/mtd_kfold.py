@@ -1,7 +1,10 @@
 """``inspection bench mtd-kfold``: good-set mode, k-fold by source image, settings chosen on one fold.
 
 Tiles of the magnetic-tile set are crops of larger source images, and crops of one source look
-alike: a split that puts crops of one source on both sides flatters the model. This bench groups
+alike: a split that puts crops of one source on both sides flatters the model. MTD's runs ``exp<k>``
+are light settings: every physical tile is imaged in several runs (names with nearly the same
+``_num_<n>``), so only ``group="tile"`` keeps a tile's images out of the model that scores it
+(docs/benchmarks.md, round 8). This bench groups
 the tiles by source (:func:`source_of`: the file name's ``exp<k>`` prefix by default, one group per
 acquisition; a regular expression of the caller otherwise; or, with ``group="tile"``, by physical
 tile, :func:`tile_groups`: MTD images every tile in several runs), deals the groups into ``folds`` folds
