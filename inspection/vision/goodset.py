@@ -329,8 +329,12 @@ class TileBank:
     def prior_knn(self) -> int:
         return self.prior_k or self.k
 
-    def term(self, feats: np.ndarray, cover: np.ndarray | None = None) -> float:
-        idx, d = self.nearest(tile_descriptor(feats, self.lo, self.hi, cover), k=max(self.k, self.prior_knn))
+    def term(self, feats: np.ndarray, cover: np.ndarray | None = None,
+             near: tuple[np.ndarray, np.ndarray] | None = None) -> float:
+        """The part's term; ``near``: its nearest taught images already found (:meth:`nearest`, at
+        least max(k, prior_knn) of them), so that a local bank and the term share one search."""
+        idx, d = near if near is not None else self.nearest(tile_descriptor(feats, self.lo, self.hi, cover),
+                                                            k=max(self.k, self.prior_knn))
         term = self.scale * (float(d[: self.k].mean()) - self.mu)
         return term if self.prior is None else term - float(self.prior[idx[: self.prior_knn]].mean())
 
@@ -410,24 +414,39 @@ class GoodSetModel:
         """With a local bank: the most rows any taught image keeps (its coreset's size); else 0."""
         return int(np.diff(self.bank_offsets).max()) if self.bank_offsets is not None else 0
 
-    def local_bank(self, feats: np.ndarray, cover: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def neighbours(self, feats: np.ndarray, cover: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+        """(indices, distances) of the taught images nearest to an image in the image-level
+        descriptor (patches with ``cover`` >= 0.5 when given), as many as the term, the prior and a
+        local bank use; None without the image-level bank. Found once per part and handed to
+        :meth:`patch_map` and :meth:`part_score`."""
+        if self.tile is None:
+            return None
+        t = self.tile
+        return t.nearest(tile_descriptor(feats, t.lo, t.hi, cover), k=max(t.k, t.prior_knn, self.bank_knn))
+
+    def local_bank(self, feats: np.ndarray, cover: np.ndarray | None = None,
+                   near: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(rows, their squared norms): the bank an image's patches are compared with. With a local
-        bank, the rows of the ``bank_knn`` taught images nearest to the image (its image-level
-        descriptor, patches with ``cover`` >= 0.5 when given, as :meth:`part_score` pools them);
-        else the whole bank."""
+        bank, the rows of the ``bank_knn`` taught images nearest to the image (``near``, else
+        :meth:`neighbours`); else the whole bank."""
         sq = self._bank_sq  # type: ignore[attr-defined]
         if not self.bank_knn or self.tile is None or self.bank_offsets is None:
             return self.bank, sq
-        idx, _ = self.tile.nearest(tile_descriptor(feats, self.tile.lo, self.tile.hi, cover), k=self.bank_knn)
+        found = near if near is not None else self.neighbours(feats, cover)
+        if found is None:  # (not reached: a local bank has an image-level bank)
+            return self.bank, sq
+        idx = found[0][: self.bank_knn]
         return _rows_of(self.bank, self.bank_offsets, idx), _rows_of(sq, self.bank_offsets, idx)
 
-    def patch_map(self, feats: np.ndarray, extract: FeatureFn, cover: np.ndarray | None = None) -> np.ndarray:
+    def patch_map(self, feats: np.ndarray, extract: FeatureFn, cover: np.ndarray | None = None,
+                  near: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """Per-patch anomaly (h, w) of an image's features (:meth:`features`); ``cover``: the
-        inspected share of each patch (chooses a local bank's taught images, see :meth:`local_bank`)."""
+        inspected share of each patch, ``near``: :meth:`neighbours` (both choose a local bank's
+        taught images, see :meth:`local_bank`)."""
         h, w, c = feats.shape
         raw = feats.reshape(-1, c)
         if not self.scales:
-            bank, sq = self.local_bank(feats, cover)
+            bank, sq = self.local_bank(feats, cover, near)
             return _distances(raw, self.mean, self.components, bank, extract, sq).reshape(h, w)
         return _combined(raw, self.scales, extract).reshape(h, w)
 
@@ -443,17 +462,20 @@ class GoodSetModel:
         k = min(max(1, self.top_k), flat.size)
         return float(np.partition(flat, flat.size - k)[flat.size - k:].mean())
 
-    def part_score(self, amap: np.ndarray, feats: np.ndarray, cover: np.ndarray | None = None) -> float:
+    def part_score(self, amap: np.ndarray, feats: np.ndarray, cover: np.ndarray | None = None,
+                   near: tuple[np.ndarray, np.ndarray] | None = None) -> float:
         """The score the threshold is compared with: :meth:`image_score` of the (masked) map, plus
-        the image-level term of the features (patches with ``cover`` >= 0.5 only, when given)."""
+        the image-level term of the features (patches with ``cover`` >= 0.5 only, when given;
+        ``near``: :meth:`neighbours` of the same features and cover, found once)."""
         score = self.image_score(amap)
-        return score if self.tile is None else score + self.tile.term(feats, cover)
+        return score if self.tile is None else score + self.tile.term(feats, cover, near)
 
     def score(self, image: np.ndarray, extract: FeatureFn) -> tuple[np.ndarray, float]:
         """The anomaly map and the part's score of a grey uint8 image (the whole image inspected)."""
         feats = self.features(image, extract)
-        amap = self.patch_map(feats, extract)
-        return amap, self.part_score(amap, feats)
+        near = self.neighbours(feats)
+        amap = self.patch_map(feats, extract, near=near)
+        return amap, self.part_score(amap, feats, near=near)
 
     def meta(self) -> dict[str, object]:
         meta: dict[str, object] = {

@@ -79,9 +79,10 @@ class GoodSetDetector:
         # only what is inspected counts: the part's valid pixels inside the ROI, minus ignore masks
         seen = (valid > 0) & (prepared.change_model.inspect > 0)
         cover = patch_cover(seen, feats.shape[:2])
-        amap = self.model.patch_map(feats, self.extract, cover)
+        near = self.model.neighbours(feats, cover)  # one search for the local bank and the term
+        amap = self.model.patch_map(feats, self.extract, cover, near)
         amap = np.where(cover >= 0.5, amap, 0.0).astype(np.float32)
-        score = self.model.part_score(amap, feats, cover)
+        score = self.model.part_score(amap, feats, cover, near)
         heat = self._heat_map(amap, cover, aligned.shape[:2], score)
         if score <= self.model.threshold:
             return [], heat
