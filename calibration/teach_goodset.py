@@ -18,8 +18,10 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -76,6 +78,10 @@ class GoodSetTeachParams:
     # per part (0: one coreset bank of bank_size from all taught patches)
     bank_knn: int = BANK_KNN
     tile_rows: int = TILE_ROWS
+    # several images of one physical part (other lights, poses): a regular expression whose group 1
+    # in a part's name names the part, so calibration keeps its images together (goodset.teach's
+    # groups); None: every image its own part (a station teaching from the line images each part once)
+    part_pattern: str | None = None
 
 
 #: how many of the taught parts with the highest held-out scores the teach report names
@@ -98,6 +104,23 @@ class GoodSetTeachResult:
         return sum(p.status == "good" for p in self.parts)
 
 
+def part_groups(names: list[str], pattern: str) -> list[tuple[str, str]]:
+    """The physical part of every image name: group 1 of ``pattern`` searched in the name's stem (a
+    name it does not match is a part of its own). :class:`RecipeError` for a pattern that is not a
+    regular expression with a group."""
+    try:
+        rx = re.compile(pattern)
+    except re.error as exc:
+        raise RecipeError(f"part pattern {pattern!r} is not a regular expression: {exc}", key="recipe_bad") from exc
+    if rx.groups < 1:
+        raise RecipeError(f"part pattern {pattern!r} needs a group (...) that names the part", key="recipe_bad")
+    out = []
+    for name in names:
+        m = rx.search(Path(name).stem)
+        out.append(("part", m.group(1)) if m and m.group(1) else ("image", name))
+    return out
+
+
 def teach_goodset(images: list[tuple[str, np.ndarray | InspectionError]], params: GoodSetTeachParams,
                   extract: FeatureFn, *, extractor: str, progress: bool = False) -> GoodSetTeachResult:
     """Teach a good-set recipe from good parts (name, image or the error reading it). Raises
@@ -106,6 +129,8 @@ def teach_goodset(images: list[tuple[str, np.ndarray | InspectionError]], params
         raise RecipeError("the parts are aligned to each other for teaching (align_parts) but the recipe's "
                           "alignment motion is 'none' (the station would not align them): choose one",
                           key="recipe_bad")
+    if params.part_pattern:
+        part_groups([], params.part_pattern)  # a bad pattern is refused before any work
     t0 = time.perf_counter()
     reports: dict[str, PartReport] = {}
     usable = read_good_parts(images, reports, same_size=params.align_parts)
@@ -128,6 +153,7 @@ def teach_goodset(images: list[tuple[str, np.ndarray | InspectionError]], params
     reference = np.median(np.stack(stack), axis=0).round().astype(np.uint8)
     timings["align"] = time.perf_counter() - t0
     held: list[tuple[int, float]] = []
+    groups = part_groups(names, params.part_pattern) if params.part_pattern else None
     # the area the station will inspect (ROI without ignore masks): the image-level descriptors of
     # taught parts pool the same patches as those of inspected ones
     inspect = inspect_mask(Recipe(params.name, reference, roi=params.roi, ignore=params.ignore))
@@ -138,7 +164,8 @@ def teach_goodset(images: list[tuple[str, np.ndarray | InspectionError]], params
                   tile_knn=params.tile_knn, inspect=inspect, tile_prior=params.tile_prior,
                   tile_prior_knn=params.tile_prior_knn, highlights=params.highlights,
                   # per-block banks are coreset banks of all taught patches: no local bank with them
-                  bank_knn=params.bank_knn if params.scales is None else 0, tile_rows=params.tile_rows)
+                  bank_knn=params.bank_knn if params.scales is None else 0, tile_rows=params.tile_rows,
+                  groups=groups)
     unusual = tuple((names[i], score) for i, score in sorted(held, key=lambda t: -t[1])[:UNUSUAL_PARTS])
     timings["model"] = time.perf_counter() - t0 - timings["align"]
     for name in names:

@@ -104,6 +104,11 @@ def add_parser(sub: Any) -> None:
                    "--bank-size and --max-patches are not used). 0: one coreset bank of all taught "
                    "patches (the default before round 8 of docs/benchmarks.md; always with --features "
                    "per-block)")
+    g.add_argument("--part-pattern", default=None, metavar="REGEX",
+                   help="several images of one physical part (other lights or poses): group 1 of REGEX "
+                   "in a file name names the part, and calibration keeps its images together (else each "
+                   "image is calibrated against the others of its own part and the threshold comes out "
+                   "too low for new parts); e.g. '^(part\\d+)_'")
     g.add_argument("--tile-rows", type=int, default=None, metavar="N",
                    help="local bank: patches kept per taught part (a coreset; default 250)")
     g.add_argument("--top-k", type=int, default=50, help="image score: mean of the k worst patches")
@@ -298,6 +303,8 @@ def _teach_goodset(args: argparse.Namespace) -> int:
         params = replace(params, bank_knn=args.bank_knn)
     if args.tile_rows is not None:
         params = replace(params, tile_rows=args.tile_rows)
+    if args.part_pattern:
+        params = replace(params, part_pattern=args.part_pattern)
     extract = feature_extractors.create(args.extractor, threads=args.threads, device="cpu",
                                         precision=args.precision)
     images = _images(args)

@@ -4,6 +4,7 @@ good-set detector from it, and ``inspection teach --detector goodset`` teaches o
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -208,3 +209,36 @@ def test_teach_reports_every_held_out_image_with_its_score():
         idx = [i for i, _ in held]
         assert len(set(idx)) == len(idx) and set(idx) <= set(range(8))
         assert len(idx) == (8 if folds else 2)
+
+
+def test_several_images_of_one_part_are_calibrated_together_by_the_part_pattern():
+    """Every part imaged twice (as MTD images every tile under several lights): with ``part_pattern``
+    the part's images are left out together in calibration, so the threshold is not set by images
+    scored against their own part's other image; a bad pattern is refused before any work."""
+    from calibration.teach_goodset import part_groups
+
+    rng = np.random.default_rng(8)
+
+    def texture() -> np.ndarray:
+        img = rng.normal(120, 8, (96, 128))
+        return np.clip(cv2.GaussianBlur(img, (3, 3), 0), 0, 255).astype(np.uint8)
+
+    def shot(part: np.ndarray) -> np.ndarray:
+        return np.clip(part.astype(np.float32) + rng.normal(0, 1.0, part.shape), 0, 255).astype(np.uint8)
+
+    parts = [texture() for _ in range(15)]
+    images = [(f"p{i}_{side}.png", shot(p)) for i, p in enumerate(parts) for side in "ab"]
+    assert part_groups([n for n, _ in images[:3]], r"^(p\d+)_") == [("part", "p0"), ("part", "p0"), ("part", "p1")]
+    assert part_groups(["other.png"], r"^(p\d+)_") == [("image", "other.png")]
+    params = GoodSetTeachParams(name="twice", short_side=96, dims=2, top_k=3, align_parts=False, target_frr=0.1,
+                                bank_knn=4, tile_rows=40)
+    alone = teach_goodset(images, params, block_features, extractor="blocks@1").model
+    by_part = teach_goodset(images, replace(params, part_pattern=r"^(p\d+)_"), block_features,
+                            extractor="blocks@1").model
+    assert by_part.threshold > alone.threshold
+    fresh = [shot(texture()) for _ in range(40)]
+    rejected = [np.mean([m.score(im, block_features)[1] > m.threshold for im in fresh]) for m in (alone, by_part)]
+    assert rejected[1] < rejected[0]
+    for bad in ("(p", r"^p\d+_"):  # not a regular expression; no group naming the part
+        with pytest.raises(RecipeError):
+            teach_goodset(images, replace(params, part_pattern=bad), block_features, extractor="blocks@1")
