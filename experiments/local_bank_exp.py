@@ -39,6 +39,24 @@ from inspection.vision.memory_bank import coreset, fit_projection, nearest_dista
 RESULTS = Path(os.environ.get("LOCAL_RESULTS", str(Path(__file__).resolve().parent / "results" / "local_bank.jsonl")))
 
 
+def tile_rows(tiles: list[int], data: dict, mean: np.ndarray, comp: np.ndarray, *, copies: bool,
+              keep: int) -> list[np.ndarray]:
+    """Per tile: its projected patches (and its cached over-lit copy's with ``copies``), a coreset of
+    ``keep`` of them when ``keep`` > 0 (seeded by the tile's index)."""
+    rows = []
+    for i in tiles:
+        x = (data[i]["feats"].reshape(-1, 232) - mean) @ comp
+        if copies:
+            p = CACHE / "overlit" / f"{i}_copy.npy"
+            if not p.exists():
+                raise SystemExit(f"no over-lit copy cached for tile {i}: run scale_cache.py / highlight_exp.py")
+            x = np.concatenate([x, (np.load(p).astype(np.float32).reshape(-1, 232) - mean) @ comp])
+        if keep and x.shape[0] > keep:
+            x = x[coreset(x, keep, seed=i)]
+        rows.append(np.ascontiguousarray(x, dtype=np.float32))
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--fold", type=int, default=None)
@@ -53,15 +71,7 @@ def main() -> None:
     fit, cal, test, data = f.fit, f.cal, f.test, f.data
     mean, comp = fit_projection(np.concatenate([data[i]["feats"].reshape(-1, 232) for i in fit]), 64, seed=0)
     t0 = time.perf_counter()
-    rows: list[np.ndarray] = []
-    for i in fit:
-        x = (data[i]["feats"].reshape(-1, 232) - mean) @ comp
-        if args.copies:
-            c = np.load(CACHE / "overlit" / f"{i}_copy.npy").astype(np.float32).reshape(-1, 232)
-            x = np.concatenate([x, (c - mean) @ comp])
-        if args.tile_coreset and x.shape[0] > args.tile_coreset:
-            x = x[coreset(x, args.tile_coreset, seed=i)]
-        rows.append(np.ascontiguousarray(x, dtype=np.float32))
+    rows = tile_rows(fit, data, mean, comp, copies=args.copies, keep=args.tile_coreset)
     prep_s = time.perf_counter() - t0
     # image-level descriptors: the fit tiles' (standardised as load_terms does) for the neighbours
     def desc(i: int) -> np.ndarray:

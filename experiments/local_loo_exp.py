@@ -29,11 +29,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from flow_exp import CACHE, GOOD, top_k
+from flow_exp import GOOD, top_k
+from local_bank_exp import tile_rows
 from prior_exp import result_row
 
 from inspection.vision.goodset import auroc, pixel_map, threshold_at_frr
-from inspection.vision.memory_bank import coreset, fit_projection, nearest_distances
+from inspection.vision.memory_bank import fit_projection, nearest_distances
 
 RESULTS = Path(os.environ.get("LOCAL_RESULTS",
                               str(Path(__file__).resolve().parent / "results" / "local_bank.jsonl")))
@@ -54,21 +55,8 @@ def main() -> None:
     fold, items, fit, cal, test, data = load_fold(args.fold)
     taught = list(fit) + list(cal)
     mean, comp = fit_projection(np.concatenate([data[i]["feats"].reshape(-1, 232) for i in taught]), 64, seed=0)
-    overlit = CACHE / "overlit"
     t0 = time.perf_counter()
-    rows: list[np.ndarray] = []
-    for i in taught:
-        x = (data[i]["feats"].reshape(-1, 232) - mean) @ comp
-        if args.copies:
-            p = overlit / f"{i}_copy.npy"
-            if not p.exists():
-                raise SystemExit(f"no over-lit copy cached for tile {i}: run scale_cache.py / highlight_exp.py "
-                                 "for every taught tile")
-            c = np.load(p).astype(np.float32).reshape(-1, 232)
-            x = np.concatenate([x, (c - mean) @ comp])
-        if args.tile_coreset and x.shape[0] > args.tile_coreset:
-            x = x[coreset(x, args.tile_coreset, seed=i)]
-        rows.append(np.ascontiguousarray(x, dtype=np.float32))
+    rows = tile_rows(taught, data, mean, comp, copies=args.copies, keep=args.tile_coreset)
     prep_s = time.perf_counter() - t0
 
     def desc(i: int) -> np.ndarray:

@@ -297,9 +297,7 @@ def _teach_goodset(args: argparse.Namespace) -> int:
         target_frr=frr, folds=args.folds, short_side=args.short_side, bank_size=args.bank_size,
         top_k=args.top_k, max_patches=args.max_patches, align_parts=not args.no_align,
         scales=FEATURE_LAYOUTS[args.features])
-    if params.scales is not None:  # per-block banks are global coreset banks
-        params = replace(params, bank_knn=0)
-    elif args.bank_knn is not None:
+    if args.bank_knn is not None:  # (teach_goodset teaches per-block banks without a local bank)
         params = replace(params, bank_knn=args.bank_knn)
     if args.tile_rows is not None:
         params = replace(params, tile_rows=args.tile_rows)
