@@ -13,11 +13,23 @@ lacks a file its detector needs (``recipe_version_incomplete``, e.g. a good-set 
 versions carried the model) or that does not rebuild to the same hash is refused, never judged with
 another detector. A golden reference (or several), a good-set model and threshold overrides are
 part of the recipe, so re-teaching or tuning makes a new version; old ones stay.
+
+A good-set model is kept once however many versions carry it (a local bank of 400 parts is 12 MB, and
+tuning its threshold makes a new version each time). A version's ``goodset.npz`` holds the model with
+the threshold its calibration gave (:func:`as_taught`); the threshold the version ran with is
+recipe.json's ``goodset.threshold``, applied on loading (a file whose threshold is neither is refused,
+``recipe_version_mismatch``). Versions that differ in thresholds, ROI or alignment therefore hold the
+same file: ``.models/<its model digest>.npz``, with the SHA-256 of its bytes beside it (``.sha256``),
+hard-linked into each version (a copy where the file system has no hard links). A version stays a
+folder of plain files: removing one leaves the others whole, and loading checks its files as before. A
+shared copy whose bytes no longer match their SHA-256 is never linked again: the next version writes a
+new one. Versions kept before this hold the model with their own threshold, and load as before.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 import json
@@ -33,7 +45,7 @@ import numpy as np
 from inspection.errors import CalibrationError, RecipeError
 from inspection.recipe.definition import Recipe
 from inspection.recipe.params import AlignParams, DetectParams, params_from_dict, params_to_dict
-from inspection.vision.goodset import GoodSetModel
+from inspection.vision.goodset import GoodSetModel, threshold_for
 from inspection.vision.scorer import Scorer
 
 logger = logging.getLogger(__name__)
@@ -42,6 +54,7 @@ FORMAT = 1
 _ARRAYS = ("reference", "ignore", "spread_dark", "spread_bright")
 ARRAYS_FILE = "arrays.npz"
 GOODSET_FILE = "goodset.npz"
+MODELS_DIR = ".models"  # good-set models shared by the versions that carry them (hard links)
 #: files a version needs besides arrays.npz, by the detector its recipe names
 NEEDED_BY_DETECTOR = {"goodset": (GOODSET_FILE,)}
 
@@ -70,11 +83,22 @@ def recipe_to_files(recipe: Recipe) -> tuple[dict[str, Any], dict[str, bytes]]:
     np.savez_compressed(buf, **arrays)
     files = {ARRAYS_FILE: buf.getvalue()}
     if recipe.goodset is not None:
-        files[GOODSET_FILE] = recipe.goodset.to_bytes()
+        taught = as_taught(recipe.goodset)
+        files[GOODSET_FILE] = taught.to_bytes()
         meta["goodset"] = {"digest": recipe.goodset.digest(), "extractor": recipe.goodset.extractor,
-                           "threshold": recipe.goodset.threshold}
+                           "threshold": recipe.goodset.threshold, "file_digest": taught.digest()}
     meta["files"] = {name: sha256(data) for name, data in sorted(files.items())}
     return meta, files
+
+
+def as_taught(model: GoodSetModel) -> GoodSetModel:
+    """``model`` with the threshold its calibration scores give (what teaching set): what a version's
+    goodset.npz holds, so that versions differing only in the tuned threshold hold the same file."""
+    try:
+        taught = threshold_for(model.calibration_scores, model.frr, model.threshold_rule)
+    except CalibrationError:
+        return model
+    return model if taught == model.threshold else dataclasses.replace(model, threshold=taught)
 
 
 def needed_files(meta: dict[str, Any]) -> list[str]:
@@ -95,6 +119,13 @@ def recipe_from_files(meta: dict[str, Any], npz: bytes, goodset: bytes | None = 
             model = GoodSetModel.from_bytes(goodset, source=f"recipe version {meta.get('name')!r} {GOODSET_FILE}")
         except CalibrationError as exc:
             raise RecipeError(str(exc), key="recipe_version_unreadable") from exc
+        ran = (meta.get("goodset") or {}).get("threshold")
+        if ran is not None and float(ran) != model.threshold:  # the file holds the taught threshold
+            if model.threshold != as_taught(model).threshold:
+                raise RecipeError(f"recipe version of {meta.get('name')!r}: {GOODSET_FILE}'s threshold "
+                                  f"{model.threshold:g} is neither the one it ran with nor the taught one: "
+                                  f"not the model that ran", key="recipe_version_mismatch")
+            model = dataclasses.replace(model, threshold=float(ran))
     elif meta.get("detector") == "goodset" or meta.get("goodset") is not None:
         raise RecipeError(f"recipe version of {meta.get('name')!r} names detector {meta.get('detector')!r} "
                           f"but holds no {GOODSET_FILE} (kept before versions carried the good-set model?): "
@@ -143,6 +174,16 @@ class RecipeVersions:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir()
             for name, data in files.items():
+                if name == GOODSET_FILE and recipe.goodset is not None:
+                    shared = self._shared_model(str(meta["goodset"]["file_digest"]), data, tag)
+                    if shared is not None:
+                        try:
+                            os.link(shared[0], tmp / name)
+                        except OSError:  # no hard links on this file system: the version holds a copy
+                            pass
+                        else:  # the digest of the shared file's bytes (another archive of the same
+                            meta["files"][name] = shared[1]  # model: the timestamps differ)
+                            continue
                 (tmp / name).write_bytes(data)
             (tmp / "recipe.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
             old = None
@@ -163,6 +204,31 @@ class RecipeVersions:
             self._cache[digest] = recipe
         logger.info("recipe version %s (%s) kept in %s", digest[:12], recipe.name, self.root)
         return digest
+
+    def _shared_model(self, model_digest: str, data: bytes, tag: str) -> tuple[Path, str] | None:
+        """(path, SHA-256 of its bytes) of the shared copy of the good-set model ``model_digest``
+        (``data``: the model's archive, written when there is no sound copy yet); None when it cannot
+        be written (the version then holds its own copy)."""
+        store = self.root / MODELS_DIR
+        path, side = store / f"{model_digest}.npz", store / f"{model_digest}.sha256"
+        try:
+            if path.is_file() and side.is_file():
+                want = side.read_text().strip()
+                if sha256(path.read_bytes()) == want:
+                    return path, want
+                logger.warning("shared good-set model %s does not match its SHA-256: written again",
+                               model_digest[:12])
+            store.mkdir(parents=True, exist_ok=True)
+            digest = sha256(data)
+            for target, content in ((path, data), (side, digest.encode())):
+                tmp = store / f".{target.name}.tmp-{tag}"
+                tmp.write_bytes(content)
+                os.replace(tmp, target)  # a new file: versions linked to a changed one keep theirs
+            return path, digest
+        except OSError as exc:
+            logger.warning("cannot keep a shared copy of good-set model %s (%s): the version holds its own",
+                           model_digest[:12], exc)
+            return None
 
     def hashes(self) -> list[str]:
         if not self.root.is_dir():

@@ -8,7 +8,11 @@ in for real parts and the CNN; the results replayed are real results of the stat
 from __future__ import annotations
 
 import dataclasses
+import errno
+import hashlib
 import json
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +21,10 @@ from goodset_support import goodset_recipe, inspected_tiles, use_block_features
 
 from inspection.errors import RecipeError
 from inspection.recipe.definition import Recipe
-from inspection.recipe.versions import GOODSET_FILE, RecipeVersions
+from inspection.recipe.versions import GOODSET_FILE, MODELS_DIR, RecipeVersions, as_taught
 from inspection.record import PartInfo, PartRecord
 from inspection.result import ResultCode
-from inspection.station.recipes import with_thresholds
+from inspection.station.recipes import ANOMALY_THRESHOLD, with_thresholds
 from inspection.station.replay import Candidate, Judge, run_replay
 from inspection.station.shadow import ShadowRunner
 from inspection.store import ResultStore, StoreConfig
@@ -90,8 +94,6 @@ def test_a_changed_model_file_is_refused(stored: Stored, recipe: Recipe) -> None
     assert err.value.key == "recipe_version_mismatch"
     # the file digest brought in line too: the rebuilt recipe's hash still gives it away
     meta = json.loads((folder / "recipe.json").read_text())
-    import hashlib
-
     meta["files"][GOODSET_FILE] = hashlib.sha256((folder / GOODSET_FILE).read_bytes()).hexdigest()
     (folder / "recipe.json").write_text(json.dumps(meta))
     with pytest.raises(RecipeError) as err:
@@ -234,3 +236,76 @@ def test_model_round_trip_is_exact(recipe: Recipe) -> None:
     """What the version relies on: the model's archive rebuilds the same model (same digest)."""
     back = GoodSetModel.from_bytes(recipe.goodset.to_bytes())
     assert back.digest() == recipe.goodset.digest()
+
+
+def _tuned(recipe: Recipe) -> list[Recipe]:
+    """What engineers make of a good-set recipe: its anomaly threshold lowered, raised; the alignment's."""
+    t = recipe.goodset.threshold
+    return [with_thresholds(recipe, {ANOMALY_THRESHOLD: t * 0.8}), with_thresholds(recipe, {ANOMALY_THRESHOLD: t * 1.25}),
+            with_thresholds(recipe, {"align_min_score": 0.2})]
+
+
+def test_versions_that_differ_in_thresholds_share_one_model_file(stored: Stored, recipe: Recipe) -> None:
+    """A local bank is 12 MB; every tuned threshold is a new version. The versions hold one file
+    (hard links to .models/), each loads with the threshold it ran with, and removing one leaves the
+    others whole."""
+    versions = stored.versions
+    tuned = _tuned(recipe)
+    hashes = [versions.keep(r) for r in tuned]
+    every = [recipe.content_hash(), *hashes]
+    assert len(set(every)) == 4 and versions.hashes() == sorted(every)  # .models is not a version
+    files = [versions.root / h / GOODSET_FILE for h in every]
+    assert len({f.stat().st_ino for f in files}) == 1 and files[0].stat().st_nlink == 5  # 4 versions + shared
+    shared = sorted((versions.root / MODELS_DIR).iterdir())
+    assert [p.suffix for p in shared] == [".npz", ".sha256"] and shared[0].stat().st_ino == files[0].stat().st_ino
+    # the file holds the taught threshold; recipe.json the one each version ran with
+    assert GoodSetModel.load(files[0]).threshold == as_taught(recipe.goodset).threshold
+    fresh = _reload(versions)
+    for r, h in zip(tuned, hashes, strict=True):
+        back = fresh.load(h[:12])
+        assert back.content_hash() == h and back.goodset.threshold == r.goodset.threshold
+        assert back.goodset.digest() == r.goodset.digest()
+    assert fresh.load(stored.model_hash).goodset.threshold == recipe.goodset.threshold
+    shutil.rmtree(versions.root / recipe.content_hash())
+    assert _reload(versions).load(hashes[1][:12]).goodset.threshold == tuned[1].goodset.threshold
+    assert files[1].stat().st_nlink == 4
+    # a version kept before versions shared their models (its own threshold in its file) loads as before
+    old = versions.root / hashes[0] / GOODSET_FILE
+    old.unlink()
+    old.write_bytes(tuned[0].goodset.to_bytes())
+    meta = json.loads((old.parent / "recipe.json").read_text())
+    meta["files"][GOODSET_FILE] = hashlib.sha256(old.read_bytes()).hexdigest()
+    del meta["goodset"]["file_digest"]
+    (old.parent / "recipe.json").write_text(json.dumps(meta))
+    assert _reload(versions).load(hashes[0][:12]).goodset.digest() == tuned[0].goodset.digest()
+
+
+def test_a_changed_shared_model_is_not_linked_again(stored: Stored, recipe: Recipe) -> None:
+    """Bytes changed in place (they change every version linked to them): those versions are refused,
+    and the next version writes a sound copy instead of linking the changed one."""
+    versions = stored.versions
+    kept = versions.root / recipe.content_hash() / GOODSET_FILE
+    data = kept.read_bytes()
+    with kept.open("r+b") as fh:  # in place: the shared file is the same inode
+        fh.seek(len(data) // 2)
+        fh.write(bytes(b ^ 0xFF for b in data[len(data) // 2:len(data) // 2 + 64]))
+    tuned = _tuned(recipe)[0]
+    h = versions.keep(tuned)
+    assert (versions.root / h / GOODSET_FILE).stat().st_ino != kept.stat().st_ino
+    assert _reload(versions).load(h[:12]).goodset.threshold == tuned.goodset.threshold
+    with pytest.raises(RecipeError) as err:
+        _reload(versions).load(stored.model_hash)
+    assert err.value.key == "recipe_version_mismatch"
+
+
+def test_without_hard_links_every_version_holds_its_own_copy(stored: Stored, recipe: Recipe,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_links(src: object, dst: object) -> None:
+        raise OSError(errno.EPERM, "hard links are not supported on this file system")
+
+    monkeypatch.setattr(os, "link", no_links)
+    tuned = _tuned(recipe)[1]
+    h = stored.versions.keep(tuned)
+    own = stored.versions.root / h / GOODSET_FILE
+    assert own.stat().st_nlink == 1
+    assert _reload(stored.versions).load(h[:12]).goodset.digest() == tuned.goodset.digest()
