@@ -34,6 +34,7 @@ from inspection.recipe.params import AlignParams, DetectParams
 from inspection.vision.goodset import (
     BANK_KNN,
     HIGHLIGHTS,
+    LOOK_ALIKE_SHARE,
     TILE_KNN,
     TILE_PRIOR,
     TILE_PRIOR_KNN,
@@ -98,10 +99,33 @@ class GoodSetTeachResult:
     # "good" part with a flaw among them sets the threshold (the 1% quantile of a few hundred scores
     # is their few highest); an engineer should look at them and teach again without the bad ones
     unusual: tuple[tuple[str, float], ...] = ()
+    # taught parts that look far more like one other taught part than like the rest (name, the
+    # other's name, ratio; goodset.teach's look_alikes), lowest ratio first: several images of one
+    # part, most likely, which set the threshold too low unless ``part_pattern`` names them
+    look_alikes: tuple[tuple[str, str, float], ...] = ()
 
     @property
     def used(self) -> int:
         return sum(p.status == "good" for p in self.parts)
+
+    def look_alike_warning(self, *, line: bool = False) -> str | None:
+        """A warning for the engineer when at least :data:`LOOK_ALIKE_SHARE` of the taught parts
+        have a look-alike (several images per part, most likely); None otherwise. ``line``: the
+        parts were collected from the line (the HMI), not read from files."""
+        n = len(self.look_alikes)
+        if not n or n < LOOK_ALIKE_SHARE * max(1, self.used):
+            return None
+        short = (lambda v: v[:8]) if line else (lambda v: v)
+        pairs = ", ".join(f"{short(a)} ~ {short(b)}" for a, b, _ in self.look_alikes[:3])
+        head = (f"{n} of {self.used} taught parts look far more like one other taught part than like the rest "
+                f"({pairs}{', ...' if n > 3 else ''}): ")
+        risk = "the threshold then sits too low and new good parts are rejected (MTD: 48% of new tiles). "
+        if line:
+            return head + "the same part presented more than once? " + risk[0].upper() + risk[1:] + \
+                "Teach again from different parts."
+        return head + "several images of one part? Calibrated image by image, " + risk + \
+            "Teach from one image per part, or name each image's part (--part-pattern REGEX) so that " \
+            "calibration keeps a part's images together."
 
 
 def part_groups(names: list[str], pattern: str) -> list[tuple[str, str]]:
@@ -153,6 +177,7 @@ def teach_goodset(images: list[tuple[str, np.ndarray | InspectionError]], params
     reference = np.median(np.stack(stack), axis=0).round().astype(np.uint8)
     timings["align"] = time.perf_counter() - t0
     held: list[tuple[int, float]] = []
+    alike: list[tuple[int, int, float]] = []
     groups = part_groups(names, params.part_pattern) if params.part_pattern else None
     # the area the station will inspect (ROI without ignore masks): the image-level descriptors of
     # taught parts pool the same patches as those of inspected ones
@@ -165,8 +190,9 @@ def teach_goodset(images: list[tuple[str, np.ndarray | InspectionError]], params
                   tile_prior_knn=params.tile_prior_knn, highlights=params.highlights,
                   # per-block banks are coreset banks of all taught patches: no local bank with them
                   bank_knn=params.bank_knn if params.scales is None else 0, tile_rows=params.tile_rows,
-                  groups=groups)
+                  groups=groups, look_alikes=alike)
     unusual = tuple((names[i], score) for i, score in sorted(held, key=lambda t: -t[1])[:UNUSUAL_PARTS])
+    look_alikes = tuple((names[i], names[j], ratio) for i, j, ratio in alike)
     timings["model"] = time.perf_counter() - t0 - timings["align"]
     for name in names:
         reports[name] = PartReport(name, "good", "taught")
@@ -176,7 +202,7 @@ def teach_goodset(images: list[tuple[str, np.ndarray | InspectionError]], params
                     mm_per_px=params.mm_per_px, goodset=model)
     timings["total"] = time.perf_counter() - t0
     parts = tuple(reports[n] for n, _ in images if n in reports)
-    return GoodSetTeachResult(recipe, model, parts, timings, unusual)
+    return GoodSetTeachResult(recipe, model, parts, timings, unusual, look_alikes)
 
 
 def thresholds_data(result: GoodSetTeachResult) -> dict[str, object]:
@@ -189,6 +215,8 @@ def thresholds_data(result: GoodSetTeachResult) -> dict[str, object]:
             "extractor": m.extractor, "parts_used": result.used,
             "most_unusual_parts": [{"name": n, "score": round(v, 6), "above_threshold": v > m.threshold}
                                    for n, v in result.unusual],
+            "look_alike_parts": [{"name": a, "like": b, "ratio": round(r, 4)} for a, b, r in result.look_alikes],
+            "look_alike_warning": result.look_alike_warning(),
             "parts_set_aside": [{"name": p.name, "status": p.status, "reason": p.reason}
                                 for p in result.parts if p.status != "good"],
             "timings_s": result.timings}

@@ -259,7 +259,11 @@ def teach_goodset_from(job: TeachPartsJob, station: StationPort) -> None:
                   "calibration_scores": int(model.calibration_scores.size), "shape": list(info.shape),
                   # the taught parts least like the others: one with a flaw raises the threshold
                   "most_unusual_parts": [{"result_id": n, "score": round(v, 6),
-                                          "above_threshold": v > model.threshold} for n, v in taught.unusual]}
+                                          "above_threshold": v > model.threshold} for n, v in taught.unusual],
+                  # several images of one part (the same part presented again): threshold too low
+                  "look_alike_parts": [{"result_id": a, "like": b, "ratio": round(r, 4)}
+                                       for a, b, r in taught.look_alikes],
+                  "look_alike_warning": taught.look_alike_warning(line=True)}
 
 
 class TeachJobs:

@@ -228,6 +228,13 @@ HIGHLIGHT_MIN = 0.02
 #: the image-level descriptor (this many), not with one coreset of all taught patches (0: that
 #: global bank); chosen on the MTD validation fold (docs/benchmarks.md round 8)
 BANK_KNN = 10
+# look-alike taught images (teach's ``look_alikes``): an image whose patches lie this much closer to
+# one other taught image than to the median of its bank_knn nearest (top-k scores), that image's too,
+# are most likely two images of one part (MTD, one image per physical tile: 1.6% of images; every
+# tile under up to six lights: 48%; docs/benchmarks.md round 9). A teach set where at least
+# LOOK_ALIKE_SHARE of the images have one was most likely taken several times per part.
+LOOK_ALIKE_RATIO = 0.7
+LOOK_ALIKE_SHARE = 0.15
 #: with a local bank: rows kept per taught image (a coreset of its patches and its over-lit copy's)
 TILE_ROWS = 250
 
@@ -654,7 +661,8 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
           held_out: list[tuple[int, float]] | None = None, tile_knn: int = 0,
           inspect: np.ndarray | None = None, tile_prior: float = 0.0,
           tile_prior_knn: int = TILE_PRIOR_KNN, highlights: float = 0.0, bank_knn: int = 0,
-          tile_rows: int = TILE_ROWS, groups: Sequence[object] | None = None) -> GoodSetModel:
+          tile_rows: int = TILE_ROWS, groups: Sequence[object] | None = None,
+          look_alikes: list[tuple[int, int, float]] | None = None) -> GoodSetModel:
     """Teach from good images: PCA to ``dims`` and a coreset bank of ``bank_size`` patches; the
     threshold from scores of good images the bank did not see, at false-reject rate ``frr``.
 
@@ -695,7 +703,14 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
     (the same part imaged twice, or under other light) share a label. Calibration then keeps them
     together: a k-fold calibration fold takes whole groups, and leave-one-out leaves out the whole
     group, so no image is calibrated against another image of its own part (which would score it
-    lower than a new part, and set the threshold too low)."""
+    lower than a new part, and set the threshold too low).
+
+    ``look_alikes`` (a local bank only), when given, receives (index in ``images``, index of its
+    look-alike, ratio) for every taught image whose patch score against one of its ``bank_knn``
+    nearest taught images (other parts only, as calibrated) is below :data:`LOOK_ALIKE_RATIO` x
+    the median of those scores, and that image's own likewise, lowest ratio first: undeclared images
+    of one part (the same part imaged twice, under another light), which make the threshold too low
+    for new parts unless ``groups`` names them. The model does not change."""
     n = len(images)
     if n < 2:
         raise CalibrationError(f"need at least 2 good images to teach, got {n}")
@@ -798,6 +813,7 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
         final = [ScaleBank(0, channels, mean, comp, rows)]
         rows_sq = final[0]._bank_sq  # type: ignore[attr-defined]
         bar = Progress(len(fit_idx), "teach: calibration (leave-one-out)", enabled=progress)
+        alike: dict[int, tuple[int, float]] = {}  # fit row: (its closest of the nearest parts, ratio)
         for k in range(len(fit_idx)):
             # the part's bank_knn nearest *other* taught parts: what an inspected part meets, less itself
             idx, d = tiles.nearest(descriptors[k], exclude=same[k], k=max(bank_knn, tile_knn))
@@ -806,7 +822,17 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
                                     _rows_of(rows_sq, offsets, near))])
             held_index.append(int(fit_idx[k]))
             held_tile.append(float(d[:tile_knn].mean()))
+            if look_alikes is not None and near.size >= 3:
+                proj_k = (feats[k] - mean) @ comp
+                each = np.array([_top_k_mean(nearest_distances(proj_k, _rows_of(final[0].bank, offsets, [j])), top_k)
+                                 for j in near])
+                alike[k] = (int(near[int(np.argmin(each))]), float(each.min() / max(float(np.median(each)), 1e-12)))
             bar.update()
+        if look_alikes is not None:  # an image and its look-alike both far closer to another image
+            # than to the rest (a chance pair rarely is: MTD one image per tile 1.6%, every light 48%)
+            look_alikes.extend(sorted(((int(fit_idx[k]), int(fit_idx[j]), r) for k, (j, r) in alike.items()
+                                       if r < LOOK_ALIKE_RATIO and alike.get(j, (0, 1.0))[1] < LOOK_ALIKE_RATIO),
+                                      key=lambda t: t[2]))
     elif folds >= 2:
         fold_of = np.array([group_rank[g] % folds for g in label])  # whole parts per fold
         for fold in range(folds):

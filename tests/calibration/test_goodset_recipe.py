@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from calibration.bundle import load_bundle, write_bundle
-from calibration.teach_goodset import GoodSetTeachParams, teach_goodset
+from calibration.teach_goodset import GoodSetTeachParams, teach_goodset, thresholds_data
 from inspection.errors import RecipeError
 from inspection.recipe.definition import Recipe
 from inspection.vision.goodset import GoodSetModel, teach
@@ -242,3 +242,66 @@ def test_several_images_of_one_part_are_calibrated_together_by_the_part_pattern(
     for bad in ("(p", r"^p\d+_"):  # not a regular expression; no group naming the part
         with pytest.raises(RecipeError):
             teach_goodset(images, replace(params, part_pattern=bad), block_features, extractor="blocks@1")
+
+
+def test_the_teach_report_warns_when_parts_look_like_other_taught_parts():
+    """A teach set taken twice per part (files p0_a, p0_b, ...): the report names look-alike pairs
+    (each the other image of its part) and warns that the threshold would sit too low; named by
+    ``part_pattern``, the parts are calibrated together and the warning is gone; one image per part:
+    no warning."""
+    rng = np.random.default_rng(9)
+
+    def texture() -> np.ndarray:
+        img = rng.normal(120, 8, (96, 128))
+        return np.clip(cv2.GaussianBlur(img, (3, 3), 0), 0, 255).astype(np.uint8)
+
+    def shot(part: np.ndarray) -> np.ndarray:
+        return np.clip(part.astype(np.float32) + rng.normal(0, 0.5, part.shape), 0, 255).astype(np.uint8)
+
+    parts = [texture() for _ in range(16)]
+    twice = [(f"p{i}_{side}.png", shot(p)) for i, p in enumerate(parts) for side in "ab"]
+    once = [(f"p{i}.png", shot(p)) for i, p in enumerate(parts + [texture() for _ in range(16)])]
+    # (rows: about a part's patches and its over-lit copy's; fewer rows match a twin more loosely)
+    params = GoodSetTeachParams(name="look-alikes", short_side=96, top_k=3, align_parts=False, bank_knn=5,
+                                tile_rows=200)
+    taught = teach_goodset(twice, params, block_features, extractor="blocks@1")
+    warning = taught.look_alike_warning()
+    assert warning is not None and "--part-pattern" in warning and f"of {len(twice)} taught parts" in warning
+    assert len(taught.look_alikes) >= len(twice) // 2
+    assert all(a.split("_")[0] == b.split("_")[0] for a, b, _ in taught.look_alikes)
+    data = thresholds_data(taught)
+    assert data["look_alike_warning"] == warning and len(data["look_alike_parts"]) == len(taught.look_alikes)
+    line = taught.look_alike_warning(line=True)
+    assert line is not None and "same part presented more than once" in line and "--part-pattern" not in line
+    named = teach_goodset(twice, replace(params, part_pattern=r"^(p\d+)_"), block_features, extractor="blocks@1")
+    assert named.look_alike_warning() is None
+    single = teach_goodset(once, params, block_features, extractor="blocks@1")
+    assert single.look_alike_warning() is None and thresholds_data(single)["look_alike_warning"] is None
+
+
+def test_cli_teach_warns_of_parts_taught_twice_and_not_once_they_are_named(tmp_path, monkeypatch, capsys):
+    """``inspection teach --good DIR --detector goodset`` on a folder holding two images of every part
+    prints the look-alike warning (the bundle's thresholds.json keeps it); with ``--part-pattern`` it
+    does not."""
+    from inspection.cli import main
+    from inspection.vision import goodset
+
+    rng = np.random.default_rng(9)
+    src = tmp_path / "good"
+    src.mkdir()
+    for i in range(16):
+        part = np.clip(cv2.GaussianBlur(rng.normal(120, 8, (96, 128)), (3, 3), 0), 0, 255)
+        for side in "ab":
+            cv2.imwrite(str(src / f"p{i}_{side}.png"), np.clip(part + rng.normal(0, 0.5, part.shape), 0, 255)
+                        .astype(np.uint8))
+    monkeypatch.setattr(goodset.feature_extractors, "create", lambda *a, **k: block_features)
+    base = ["teach", "--good", str(src), "--detector", "goodset", "--no-align", "--short-side", "96",
+            "--top-k", "3", "--bank-knn", "5", "--tile-rows", "200", "--quiet"]
+    assert main([*base, "--out", str(tmp_path / "r1")]) == 0
+    out = capsys.readouterr().out
+    assert "WARNING: " in out and "taught parts look far more like one other taught part" in out
+    assert "--part-pattern" in out
+    assert load_bundle(tmp_path / "r1").thresholds["look_alike_warning"] in out
+    assert main([*base, "--out", str(tmp_path / "r2"), "--part-pattern", r"^(p\d+)_"]) == 0
+    out = capsys.readouterr().out
+    assert "WARNING" not in out and load_bundle(tmp_path / "r2").thresholds["look_alike_warning"] is None

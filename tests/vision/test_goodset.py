@@ -13,6 +13,7 @@ import pytest
 
 from inspection.errors import CalibrationError
 from inspection.vision.goodset import (
+    LOOK_ALIKE_SHARE,
     GoodSetModel,
     auroc,
     brighten_to_clip,
@@ -682,3 +683,33 @@ def test_calibration_by_part_keeps_the_images_of_one_part_together():
         teach(images, block_features, groups=groups[:-1], **base, bank_knn=4)
     with pytest.raises(CalibrationError):  # a held-out share has no calibration by part
         teach(images, block_features, groups=groups, **base)
+
+
+def test_images_of_one_part_taught_as_several_parts_are_reported_as_look_alikes():
+    """Teach sets taken several times per part (a part presented twice, a tile under two lights)
+    calibrate the threshold too low for new parts. With a local bank, teach reports every image whose
+    patches lie far closer to one other taught image than to the rest of its nearest ones, and which:
+    the other image of its part. One image per part: a chance pair at most, below the share that warns;
+    the model is the same either way."""
+    rng = np.random.default_rng(9)
+
+    def shot(part: np.ndarray) -> np.ndarray:
+        return np.clip(part.astype(np.float32) + rng.normal(0, 0.5, part.shape), 0, 255).astype(np.uint8)
+
+    parts = [texture(rng) for _ in range(16)]
+    twice = [shot(p) for p in parts for _ in range(2)]
+    once = [shot(p) for p in parts] + [shot(texture(rng)) for _ in range(16)]
+    kw = dict(extractor="blocks", short_side=96, seed=3, top_k=3, tile_knn=3, bank_knn=5, tile_rows=40)
+    found: list[tuple[int, int, float]] = []
+    model = teach(twice, block_features, look_alikes=found, **kw)
+    assert model.digest() == teach(twice, block_features, **kw).digest()
+    assert len(found) >= 0.5 * len(twice)  # (a part's rows are a coreset: its twin matches them loosely)
+    assert all(i // 2 == j // 2 and i != j for i, j, _ in found)  # the other image of its own part
+    ratios = [r for _, _, r in found]
+    assert ratios == sorted(ratios) and max(ratios) < 0.7
+    none: list[tuple[int, int, float]] = []
+    teach(once, block_features, look_alikes=none, **kw)
+    assert len(none) < LOOK_ALIKE_SHARE * len(once) <= len(found)  # (a chance pair or two: no warning)
+    grouped: list[tuple[int, int, float]] = []  # the parts named: only chance pairs of other parts left
+    teach(twice, block_features, look_alikes=grouped, groups=[i // 2 for i in range(len(twice))], **kw)
+    assert all(i // 2 != j // 2 for i, j, _ in grouped) and len(grouped) < LOOK_ALIKE_SHARE * len(twice)

@@ -208,7 +208,8 @@ function modelText(result) {
   const odd = (result.most_unusual_parts || []).slice(0, 3)
     .map((p) => `${p.result_id.slice(0, 8)} (${(p.score / result.threshold).toFixed(2)} × threshold)`);
   return ` · image-score threshold ${Number(result.threshold).toPrecision(4)} from ${result.calibration_scores} held-out scores`
-    + (odd.length ? ` · least like the others (check they are good): ${odd.join(", ")}` : "");
+    + (odd.length ? ` · least like the others (check they are good): ${odd.join(", ")}` : "")
+    + (result.look_alike_warning ? ` · WARNING: ${result.look_alike_warning}` : "");
 }
 
 async function pollJob(first = false) {
