@@ -4,6 +4,7 @@ good-set detector from it, and ``inspection teach --detector goodset`` teaches o
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -211,6 +212,21 @@ def test_teach_reports_every_held_out_image_with_its_score():
         assert len(idx) == (8 if folds else 2)
 
 
+def _texture_maker(rng: np.random.Generator) -> Callable[[], np.ndarray]:
+    """New parts: fine grain, every one different."""
+    def texture() -> np.ndarray:
+        img = rng.normal(120, 8, (96, 128))
+        return np.clip(cv2.GaussianBlur(img, (3, 3), 0), 0, 255).astype(np.uint8)
+    return texture
+
+
+def _shot_maker(rng: np.random.Generator, noise: float) -> Callable[[np.ndarray], np.ndarray]:
+    """One image of a part: the part plus sensor noise (grey levels, standard deviation ``noise``)."""
+    def shot(part: np.ndarray) -> np.ndarray:
+        return np.clip(part.astype(np.float32) + rng.normal(0, noise, part.shape), 0, 255).astype(np.uint8)
+    return shot
+
+
 def test_several_images_of_one_part_are_calibrated_together_by_the_part_pattern():
     """Every part imaged twice (as MTD images every tile under several lights): with ``part_pattern``
     the part's images are left out together in calibration, so the threshold is not set by images
@@ -218,14 +234,7 @@ def test_several_images_of_one_part_are_calibrated_together_by_the_part_pattern(
     from calibration.teach_goodset import part_groups
 
     rng = np.random.default_rng(8)
-
-    def texture() -> np.ndarray:
-        img = rng.normal(120, 8, (96, 128))
-        return np.clip(cv2.GaussianBlur(img, (3, 3), 0), 0, 255).astype(np.uint8)
-
-    def shot(part: np.ndarray) -> np.ndarray:
-        return np.clip(part.astype(np.float32) + rng.normal(0, 1.0, part.shape), 0, 255).astype(np.uint8)
-
+    texture, shot = _texture_maker(rng), _shot_maker(rng, 1.0)
     parts = [texture() for _ in range(15)]
     images = [(f"p{i}_{side}.png", shot(p)) for i, p in enumerate(parts) for side in "ab"]
     assert part_groups([n for n, _ in images[:3]], r"^(p\d+)_") == [("part", "p0"), ("part", "p0"), ("part", "p1")]
@@ -250,14 +259,7 @@ def test_the_teach_report_warns_when_parts_look_like_other_taught_parts():
     ``part_pattern``, the parts are calibrated together and the warning is gone; one image per part:
     no warning."""
     rng = np.random.default_rng(9)
-
-    def texture() -> np.ndarray:
-        img = rng.normal(120, 8, (96, 128))
-        return np.clip(cv2.GaussianBlur(img, (3, 3), 0), 0, 255).astype(np.uint8)
-
-    def shot(part: np.ndarray) -> np.ndarray:
-        return np.clip(part.astype(np.float32) + rng.normal(0, 0.5, part.shape), 0, 255).astype(np.uint8)
-
+    texture, shot = _texture_maker(rng), _shot_maker(rng, 0.5)
     parts = [texture() for _ in range(16)]
     twice = [(f"p{i}_{side}.png", shot(p)) for i, p in enumerate(parts) for side in "ab"]
     once = [(f"p{i}.png", shot(p)) for i, p in enumerate(parts + [texture() for _ in range(16)])]
@@ -287,13 +289,13 @@ def test_cli_teach_warns_of_parts_taught_twice_and_not_once_they_are_named(tmp_p
     from inspection.vision import goodset
 
     rng = np.random.default_rng(9)
+    texture, shot = _texture_maker(rng), _shot_maker(rng, 0.5)
     src = tmp_path / "good"
     src.mkdir()
     for i in range(16):
-        part = np.clip(cv2.GaussianBlur(rng.normal(120, 8, (96, 128)), (3, 3), 0), 0, 255)
+        part = texture()
         for side in "ab":
-            cv2.imwrite(str(src / f"p{i}_{side}.png"), np.clip(part + rng.normal(0, 0.5, part.shape), 0, 255)
-                        .astype(np.uint8))
+            cv2.imwrite(str(src / f"p{i}_{side}.png"), shot(part))
     monkeypatch.setattr(goodset.feature_extractors, "create", lambda *a, **k: block_features)
     base = ["teach", "--good", str(src), "--detector", "goodset", "--no-align", "--short-side", "96",
             "--top-k", "3", "--bank-knn", "5", "--tile-rows", "200", "--quiet"]
