@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -108,15 +109,16 @@ class GoodSetTeachResult:
     def used(self) -> int:
         return sum(p.status == "good" for p in self.parts)
 
-    def look_alike_warning(self, *, line: bool = False) -> str | None:
+    def look_alike_warning(self, *, line: bool = False, label: Callable[[str], str] | None = None) -> str | None:
         """A warning for the engineer when at least :data:`LOOK_ALIKE_SHARE` of the taught parts
         have a look-alike (several images per part, most likely); None otherwise. ``line``: the
-        parts were collected from the line (the HMI), not read from files."""
+        parts were collected from the line (the HMI), not read from files; ``label``: how a part's
+        name is shown (e.g. a stored result's part id)."""
         n = len(self.look_alikes)
         if not n or n < LOOK_ALIKE_SHARE * max(1, self.used):
             return None
-        short = (lambda v: v[:8]) if line else (lambda v: v)
-        pairs = ", ".join(f"{short(a)} ~ {short(b)}" for a, b, _ in self.look_alikes[:3])
+        show = label or (lambda v: v)
+        pairs = ", ".join(f"{show(a)} ~ {show(b)}" for a, b, _ in self.look_alikes[:3])
         head = (f"{n} of {self.used} taught parts look far more like one other taught part than like the rest "
                 f"({pairs}{', ...' if n > 3 else ''}): ")
         risk = "the threshold then sits too low and new good parts are rejected (MTD: 48% of new tiles). "

@@ -91,6 +91,7 @@ class TeachPartsJob:
     message: str = ""
     key: str = ""
     parts: list[tuple[str, np.ndarray]] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)  # result id -> part id, as operators know the part
     refused: list[dict[str, str]] = field(default_factory=list)
     result: dict[str, Any] | None = None
     finished_ns: int = 0
@@ -156,6 +157,7 @@ def stored_parts(store: ResultStore, job: TeachPartsJob, *, image: Callable[[str
             continue
         try:
             job.parts.append((rid, image(rid)))
+            job.labels[rid] = str(row.get("part_id_str") or "")
         except InspectionError as exc:
             job.refuse(rid, [f"no image: {exc}"])
 
@@ -189,6 +191,7 @@ def collect_from_line(station: StationPort, job: TeachPartsJob) -> None:
             with job._lock:
                 if len(job.parts) < job.needed:
                     job.parts.append((rec.result_id, img))
+                    job.labels[rec.result_id] = str(d.get("part_id_str") or "")
 
 
 def teach_from(job: TeachPartsJob, station: StationPort) -> None:
@@ -245,6 +248,11 @@ def teach_goodset_from(job: TeachPartsJob, station: StationPort) -> None:
                        job.recipe_id, old.extractor, extractor)
     images: list[tuple[str, np.ndarray | InspectionError]] = [(n, i) for n, i in job.parts]
     taught = teach_goodset(images, params, extract, extractor=extractor)
+
+    def label(result_id: str) -> str:
+        """A taught part as the operators know it: its part id (the result id when it has none)."""
+        return job.labels.get(result_id) or result_id
+
     model = dataclasses.replace(taught.model, map_sigma=old.map_sigma)
     used = [p.name for p in taught.parts if p.status == "good"]
     aside = [{"result_id": p.name, "status": p.status, "reason": p.reason} for p in taught.parts
@@ -258,12 +266,12 @@ def teach_goodset_from(job: TeachPartsJob, station: StationPort) -> None:
                   "previous_model_digest": old.digest(), "extractor": extractor,
                   "calibration_scores": int(model.calibration_scores.size), "shape": list(info.shape),
                   # the taught parts least like the others: one with a flaw raises the threshold
-                  "most_unusual_parts": [{"result_id": n, "score": round(v, 6),
+                  "most_unusual_parts": [{"result_id": n, "part_id_str": label(n), "score": round(v, 6),
                                           "above_threshold": v > model.threshold} for n, v in taught.unusual],
                   # several images of one part (the same part presented again): threshold too low
-                  "look_alike_parts": [{"result_id": a, "like": b, "ratio": round(r, 4)}
+                  "look_alike_parts": [{"result_id": a, "part_id_str": label(a), "like": b, "ratio": round(r, 4)}
                                        for a, b, r in taught.look_alikes],
-                  "look_alike_warning": taught.look_alike_warning(line=True)}
+                  "look_alike_warning": taught.look_alike_warning(line=True, label=label)}
 
 
 class TeachJobs:

@@ -43,17 +43,19 @@ def with_defect(tile: np.ndarray, center: tuple[int, int] = (60, 30), radius: in
 
 
 def goodset_recipe(seed: int = 0, *, parts: int = 12,
-                   scales: tuple[tuple[int, int], ...] | None = None, bank_knn: int = 0) -> Recipe:
+                   scales: tuple[tuple[int, int], ...] | None = None, bank_knn: int = 0,
+                   tile_rows: int = 60) -> Recipe:
     """A good-set tile recipe taught without alignment (motion 'none') from ``parts`` tiles;
     ``scales``: one bank per channel slice of the test extractor (mean, spread: (0, 1), (1, 2)).
     One coreset bank of all taught patches with 2-fold calibration unless ``bank_knn`` >= 1 (a local
     bank, the product's default, calibrated leave-one-out: over 12 parts at a 0% target its threshold
-    is the highest of 12 scores, tighter than 2-fold's, and some fresh good tiles exceed it)."""
+    is the highest of 12 scores, tighter than 2-fold's, and some fresh good tiles exceed it; ``tile_rows``
+    rows kept per part)."""
     rng = np.random.default_rng(seed)
     tiles = [(f"t{i}.png", texture_tile(rng)) for i in range(parts)]
     params = GoodSetTeachParams(name="tiles", short_side=96, bank_size=200, dims=2, top_k=3, folds=2,
                                 align_parts=False, target_frr=0.0, scales=scales, bank_knn=bank_knn,
-                                tile_rows=60)
+                                tile_rows=tile_rows)
     return teach_goodset(tiles, params, BlockFeatures(), extractor=BlockFeatures.name).recipe
 
 
@@ -82,11 +84,13 @@ def inspected_tiles(monkeypatch: pytest.MonkeyPatch, recipe: Recipe, defects: li
     return out
 
 
-def write_tiles(folder: Path, defects: list[bool], *, seed: int = 21) -> None:
+def write_tiles(folder: Path, defects: list[bool], *, seed: int = 21, parts: int = 0) -> None:
     """A replay camera's folder: one textured tile per entry of ``defects`` (``part_NNN.png``, a dark
-    blob on those marked True), served in name order."""
+    blob on those marked True), served in name order. ``parts`` >= 1: only that many different tiles,
+    in turn (the same parts presented again and again)."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
+    distinct = [texture_tile(rng) for _ in range(parts)]
     for k, bad in enumerate(defects):
-        tile = texture_tile(rng)
+        tile = distinct[k % parts] if parts else texture_tile(rng)
         cv2.imwrite(str(folder / f"part_{k:03d}.png"), with_defect(tile) if bad else tile)

@@ -192,7 +192,9 @@ def test_engineer_reteaches_a_goodset_recipe_from_good_parts_of_the_line(browser
     assert f"new golden {res['version']} with its good-set model, taught from {N} of {N} parts" in shown
     assert f"threshold {float(res['threshold']):.4g} from {N} held-out scores" in shown
     odd = res["most_unusual_parts"][0]  # named for the engineer to check
-    assert f"least like the others (check they are good): {odd['result_id'][:8]} " in shown, shown
+    # named by the part id operators know (result ids of one minute share their first digits)
+    assert odd["part_id_str"].startswith("SN")
+    assert f"least like the others (check they are good): {odd['part_id_str']} " in shown, shown
     page.wait_for_selector(f"#toast.good >> text=good-set model taught from {N} parts (version {res['version']})")
     current = page.locator("#teach-versions tbody tr.current")
     current.locator(f"text={res['version']}").wait_for()
@@ -226,3 +228,56 @@ def test_engineer_reteaches_a_goodset_recipe_from_good_parts_of_the_line(browser
                        f"{failed} 404 (Not Found) {heat_url}",  # the heat map answered 404 above
                        f"{failed} 409 (Conflict) {server.url}/api/recipes/{rid}/teach",
                        f"{failed} 409 (Conflict) {server.url}/api/recipes/{rid}/teach/parts"]
+
+
+@pytest.fixture
+def served_same_parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Running, HmiServer]]:
+    """A local-bank recipe keeping every patch of a part (the test extractor's two block statistics
+    say little about which tile a patch is from: a coreset of a few rows would match any tile alike),
+    and a line where the same four tiles come again and again."""
+    use_block_features(monkeypatch)
+    with running_goodset_station(tmp_path, [False] * 12, bank_knn=4, parts=4, tile_rows=400) as rs:
+        server = HmiServer(create_app(rs.station, rs.station.store, rs.users, announce=lambda _t: None)).start()
+        try:
+            yield rs, server
+        finally:
+            server.stop()
+
+
+def test_teaching_from_the_same_parts_again_warns_the_engineer(browser, served_same_parts) -> None:
+    """Good parts that are the same few parts presented again make a threshold too low for new parts:
+    the job's result names the look-alike pairs and the page shows the warning."""
+    rs, server = served_same_parts
+    rid = rs.station.status().active_recipe
+    rs.run(12)
+    assert rs.station.store.flush(10.0)
+    page = open_page(browser, (1280, 1000))
+    sign_in(page, server.url, "erik", PASSWORD)
+    stored = _get(page, "/api/results?limit=50")["items"]
+    ok = [p["result_id"] for p in stored if p["verdict"] == "pass"]
+    assert len(ok) >= 6, stored  # at least two of the four tiles pass, each three times
+    page.click('#nav a[data-page="recipes"]')
+    page.click(f'#recipe-cards .card[data-recipe="{rid}"] button.teach-open')
+    page.wait_for_selector("#teach-parts")
+    page.select_option("#teach-source", "selection")
+    page.fill("#teach-ids", " ".join(ok))
+    page.click("#teach-parts-go")
+    page.wait_for_selector('#teach-parts[data-phase="done"]', timeout=120_000)
+    res = _get(page, "/api/teach/job")["job"]["result"]
+    pairs = res["look_alike_parts"]
+    assert len(pairs) == len(ok) and {p["result_id"] for p in pairs} == set(ok), pairs
+    part_of = {p["result_id"]: p["part_id_str"] for p in stored}
+    assert all(p["part_id_str"] == part_of[p["result_id"]] != "" for p in pairs), pairs
+    # the same tile came every fourth part: each look-alike is one of its other showings
+    serial = {p["result_id"]: int(p["part_id_str"].removeprefix("SN")) for p in stored}
+    assert all((serial[p["result_id"]] - serial[p["like"]]) % 4 == 0 for p in pairs), pairs
+    warning = res["look_alike_warning"]
+    assert warning and warning.startswith(f"{len(ok)} of {len(ok)} taught parts look far more like")
+    assert f"({pairs[0]['part_id_str']} ~ {part_of[pairs[0]['like']]}, " in warning, warning
+    assert "the same part presented more than once?" in warning and "--part-pattern" not in warning
+    note = page.locator("#teach-parts-result .warn-note")
+    assert note.text_content() == f"WARNING: {warning}"
+    assert page.eval_on_selector("#teach-parts-result .warn-note", "e => getComputedStyle(e).color") \
+        == "rgb(240, 165, 0)"  # --warn, apart from the result's green
+    page.locator("#teach-parts").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "hmi-teach-goodset-look-alikes-1280x1000.png"))

@@ -199,6 +199,8 @@ function showJob(job) {
   const res = $("#teach-parts-result");
   res.className = job.phase === "done" ? "wrap ok" : job.phase === "failed" ? "wrap ng" : "wrap";
   res.textContent = job.running ? "" : job.message + modelText(job.result);
+  const warning = !job.running && job.result && job.result.look_alike_warning;
+  if (warning) res.append(el("div", { class: "warn-note", text: `WARNING: ${warning}` }));
 }
 
 // what a good-set job taught beyond its message: the model's threshold on the image score, calibrated
@@ -206,10 +208,9 @@ function showJob(job) {
 function modelText(result) {
   if (!result || result.detector !== "goodset") return "";
   const odd = (result.most_unusual_parts || []).slice(0, 3)
-    .map((p) => `${p.result_id.slice(0, 8)} (${(p.score / result.threshold).toFixed(2)} × threshold)`);
+    .map((p) => `${p.part_id_str || p.result_id} (${(p.score / result.threshold).toFixed(2)} × threshold)`);
   return ` · image-score threshold ${Number(result.threshold).toPrecision(4)} from ${result.calibration_scores} held-out scores`
-    + (odd.length ? ` · least like the others (check they are good): ${odd.join(", ")}` : "")
-    + (result.look_alike_warning ? ` · WARNING: ${result.look_alike_warning}` : "");
+    + (odd.length ? ` · least like the others (check they are good): ${odd.join(", ")}` : "");
 }
 
 async function pollJob(first = false) {
