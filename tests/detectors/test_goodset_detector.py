@@ -17,6 +17,13 @@ from inspection.vision.goodset import teach
 from plugins.detectors.patch_features import OnnxPatchFeatures
 
 
+def _pitted_tile(rng: np.random.Generator) -> np.ndarray:
+    """A tile with a dark pit (radius 7 px at (100, 35)): the defect every test plants."""
+    img = _tile(rng)
+    cv2.circle(img, (100, 35), 7, 10, -1)
+    return img
+
+
 def _tile(rng: np.random.Generator) -> np.ndarray:
     """A tile: dark edges, a light gradient and a groove (so it can be aligned) plus fine texture."""
     img = np.full((128, 160), 120.0) + np.linspace(-15, 15, 160)[None, :]
@@ -45,8 +52,7 @@ def test_defect_rejects_and_good_part_passes(taught):
     prepared = prepare(Recipe("tile", reference, roi=(8, 8, 144, 112)))
     good = inspect(prepared, _tile(rng), detector=det)
     assert good.code is ResultCode.OK, good.message
-    bad_img = _tile(rng)
-    cv2.circle(bad_img, (100, 35), 7, 10, -1)
+    bad_img = _pitted_tile(rng)
     bad = inspect(prepared, bad_img, detector=det)
     assert bad.code is ResultCode.NG_DEFECT, bad.message
     top = bad.reported[0]
@@ -114,8 +120,7 @@ def test_station_builds_the_goodset_detector_from_the_recipe(taught):
     assert det.name == "goodset"
     prepared = prepare(recipe)
     assert inspect(prepared, _tile(rng), detector=det).code is ResultCode.OK
-    bad_img = _tile(rng)
-    cv2.circle(bad_img, (100, 35), 7, 10, -1)
+    bad_img = _pitted_tile(rng)
     assert inspect(prepared, bad_img, detector=det).code is ResultCode.NG_DEFECT
 
 
@@ -141,8 +146,7 @@ def test_a_local_bank_model_judges_in_the_station(tmp_path):
     for _ in range(3):
         good = inspect(prepared, _tile(rng), detector=det)
         assert good.code is ResultCode.OK, good.message
-    bad_img = _tile(rng)
-    cv2.circle(bad_img, (100, 35), 7, 10, -1)
+    bad_img = _pitted_tile(rng)
     bad = inspect(prepared, bad_img, detector=det)
     assert bad.code is ResultCode.NG_DEFECT, bad.message
     hm = bad.heat_map
