@@ -17,10 +17,12 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from inspection.plc.codec import PlcWords
+from inspection.plc.contract import STN_BLOCK_START, StnReg
 from inspection.plc.job import InspectionJob, RecipeOutcome, RecipePreparer, accept_any_recipe
 from inspection.plc.record import ResultRecord, StatusImage, TriggerRequest
 from inspection.station.state import StationMachine
@@ -29,6 +31,8 @@ from inspection.station.timing import Discarded, Effect, MachineConfig, PrepareR
 logger = logging.getLogger(__name__)
 
 Listener = Callable[[], None]
+STS_INDEX = StnReg.STS - STN_BLOCK_START
+STS_HISTORY = 4096  # STS changes kept for sts_seen(): a second at far more than line rate
 
 
 class PlcStation:
@@ -55,6 +59,10 @@ class PlcStation:
         self._closing = False
         self._registers = self.machine.image().encode(low_word_first=low_word_first)
         self.version = 0
+        # (time, STS) at every change of the STS word: READY, TRIG_ACK and RESULT_VALID last a few ms
+        # at line rate, too short for a person (or a 1 s refresh) to see them in one read
+        self._sts_changes: deque[tuple[float, int]] = deque([(clock(), self._registers[STS_INDEX])],
+                                                            maxlen=STS_HISTORY)
 
     # ----------------------------------------------------------------- life cycle
     def start(self) -> PlcStation:
@@ -143,6 +151,18 @@ class PlcStation:
         with self._cond:
             return self.machine.image()
 
+    def sts_seen(self, window_s: float = 1.0) -> int:
+        """Every STS bit that was set at some moment of the last ``window_s`` seconds (a pulse
+        stretch for the commissioning view; the PLC reads the live word, never this)."""
+        with self._cond:
+            since = self._clock() - window_s
+            seen = 0
+            for t, sts in reversed(self._sts_changes):
+                seen |= sts
+                if t <= since:  # in effect when the window opened
+                    break
+            return seen
+
     def add_listener(self, listener: Listener) -> None:
         """``listener()`` runs (under the station lock: keep it short) after every change."""
         with self._cond:
@@ -206,6 +226,9 @@ class PlcStation:
         if regs != self._registers:
             self._registers = regs
             self.version += 1
+            sts = regs[STS_INDEX]  # as the PLC reads it (RESULT_VALID, PASS, REJECT included)
+            if sts != self._sts_changes[-1][1]:
+                self._sts_changes.append((self._clock(), sts))
             for listener in self._listeners:
                 try:
                     listener()

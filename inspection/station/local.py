@@ -433,6 +433,9 @@ class LocalStation:
     def plc_handshakes(self, n: int) -> list[dict[str, object]]:
         return []
 
+    def plc_sts_seen(self, window_s: float) -> int | None:
+        return None
+
     # ---- alarms ---------------------------------------------------------------------------------
     def alarms(self) -> list[AlarmState]:
         return self.hub.alarms.snapshot()

@@ -322,6 +322,9 @@ class Station(LocalStation):
             out.append((addr, name, int(value)))
         return out
 
+    def plc_sts_seen(self, window_s: float) -> int | None:
+        return self.plc.sts_seen(window_s)
+
     def plc_handshakes(self, n: int) -> list[dict[str, object]]:
         out: list[dict[str, object]] = []
         for ns, r in list(self._handshakes)[: max(0, n)]:

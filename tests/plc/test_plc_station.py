@@ -108,3 +108,32 @@ def test_unknown_command_is_refused():
 
     with PlcStation(ScriptedJob()) as station, pytest.raises(ValueError, match="unknown station command"):
         station.command("warp_speed")
+
+
+def test_sts_seen_keeps_bits_that_came_and_went_for_its_window():
+    """READY and TRIG_ACK last milliseconds at line rate; the commissioning view names every bit set
+    during its window, and forgets them once the window has passed."""
+    import time
+
+    offset = [0.0]
+    release = threading.Event()
+
+    def slow(request, exposure_done):
+        release.wait(5.0)
+        return InspectionResult(code=ResultCode.OK)
+
+    with PlcStation(slow, config=MachineConfig(deadline_ms=10_000, plc_heartbeat_timeout_ms=60_000),
+                    clock=lambda: time.monotonic() + offset[0]) as station:
+        station.command("enable", True)
+        assert station.wait_for(lambda im: Sts.READY in im.sts, 2.0)
+        station.command("trigger", TriggerRequest(1))
+        station.command("release_trigger")
+        now = station.image().sts
+        assert Sts.BUSY in now and Sts.READY not in now and Sts.TRIG_ACK not in now
+        seen = Sts(station.sts_seen(1.0))
+        assert Sts.READY in seen and Sts.TRIG_ACK in seen and Sts.BUSY in seen
+        offset[0] += 2.0  # the part is still in work two seconds later
+        assert Sts(station.sts_seen(1.0)) == station.image().sts
+        release.set()
+        assert station.wait_for(lambda im: im.presented is not None, 2.0)
+        assert Sts.RESULT_VALID in Sts(station.sts_seen(1.0))

@@ -163,8 +163,10 @@ def test_station_page_shows_live_plc_registers_and_handshakes(browser, demo) -> 
     page.wait_for_selector("#plc-registers table.plc-regs td:has-text('TRIGGER_SEQ_ECHO')", timeout=30_000)
     page.wait_for_selector("#plc-registers table.plc-hs tbody tr", timeout=30_000)
     first = page.text_content("#plc-registers table.plc-hs tbody tr")
-    # READY drops while a part is in work: wait for a refresh that shows it
+    # READY lasts milliseconds between parts once the line runs faster than the station: the page
+    # names the bits set during the last second too
     page.wait_for_selector("#plc-registers p:has-text('READY')", timeout=30_000)
+    page.wait_for_selector("#plc-registers p.sts-seen:has-text('TRIG_ACK')", timeout=30_000)
     page.wait_for_function("(t) => document.querySelector('#plc-registers table.plc-hs tbody tr')?.textContent !== t",
                            arg=first, timeout=30_000)  # live: the newest handshake changes
     page.wait_for_selector("#camera-focus dt:has-text('Focus')", timeout=30_000)  # the camera card

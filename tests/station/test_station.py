@@ -271,5 +271,6 @@ def test_plc_registers_and_handshakes_over_http(line: Line, tmp_path: Path) -> N
     assert len(d["registers"]) == 27 and d["registers"][0]["address"] == 100
     assert regs["STATE"] == int(StationState.READY) and regs["ACTIVE_RECIPE"] == 1
     assert regs["TRIGGER_SEQ_ECHO"] == 2 and "READY" in d["sts_bits"]
+    assert set(d["sts_bits"]) <= set(d["sts_seen_bits"]) and d["sts_seen_s"] == 1.0
     assert [h["part_id_str"] for h in d["handshakes"]] == ["SN-PLC-1", "SN-PLC-0"]
     assert d["handshakes"][0]["trigger_seq"] == 2 and d["handshakes"][0]["code"] in ("OK", "NG_DEFECT")

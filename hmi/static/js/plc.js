@@ -114,7 +114,12 @@ async function render() {
     body.append(el("p", { class: "muted", text: "No PLC on this station (in-process feed): no registers to show." }));
     return;
   }
-  body.append(el("p", {}, el("b", { text: "STS: " }), d.sts_bits.join(" · ") || "—"));
+  body.append(el("p", { class: "sts-now" }, el("b", { text: "STS: " }), d.sts_bits.join(" · ") || "—"));
+  // bits that came and went since the last refresh (READY, TRIG_ACK, RESULT_VALID: milliseconds at line rate)
+  const pulsed = (d.sts_seen_bits || []).filter((b) => !d.sts_bits.includes(b));
+  if (pulsed.length) {
+    body.append(el("p", { class: "sts-seen muted" }, el("b", { text: `Also set in the last ${d.sts_seen_s} s: ` }), pulsed.join(" · ")));
+  }
   const regs = el("table", { class: "plc-regs" }, el("thead", {}, el("tr", {}, ["HR", "Register", "Value", "Hex"].map((h) => el("th", { text: h })))));
   const rb = el("tbody");
   for (const r of d.registers) rb.append(el("tr", {}, [r.address, r.name, r.value, r.hex].map((v) => el("td", { text: v }))));
