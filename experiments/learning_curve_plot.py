@@ -14,8 +14,8 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
 
 def main() -> int:
@@ -40,7 +40,7 @@ def main() -> int:
                 label=f"fold {fold}" + (" (validation)" if fold == val else ""))
     mean = [np.mean([a for k, a in points[n].items() if k != val]) for n in ns]
     ax.plot(ns, mean, marker="s", lw=2.5, color="black", label="mean of reported folds")
-    for n, m in zip(ns, mean):
+    for n, m in zip(ns, mean, strict=True):
         ax.annotate(f"{m:.3f}", (n, m), textcoords="offset points", xytext=(4, -12), fontsize=8)
     ax.axhline(0.985, ls="--", color="tab:red", lw=1)
     ax.text(ns[0], 0.975, "target 0.985", color="tab:red", fontsize=8, va="top")

@@ -155,7 +155,7 @@ def main() -> int:
         h, w = min(out.shape[0], f.shape[0]), min(out.shape[1], f.shape[1])
         return np.square(out[:h, :w] - f[:h, :w]).sum(-1)
 
-    taught_scores = [top_k(amap(im, f)) for im, f in zip(imgs[::4], feats[::4])]
+    taught_scores = [top_k(amap(im, f)) for im, f in zip(imgs[::4], feats[::4], strict=True)]
     scores, folders, ps, pl, ms = [], [], [], [], []
     for p, folder in test:
         raw = read_image(p)
@@ -182,7 +182,7 @@ def main() -> int:
            "per_defect_auroc": per, "pixel_auroc": pix, "train_s": train_s,
            "ms_per_image_median": float(np.median(ms)), "taught_score_median": float(np.median(taught_scores)),
            "test_good_median": float(np.median(s[good])), "test_defective_median": float(np.median(s[~good])),
-           "scores": [[f"{fo}/{p.name}", float(x)] for (p, fo), x in zip(test, s)]}
+           "scores": [[f"{fo}/{p.name}", float(x)] for (p, fo), x in zip(test, s, strict=True)]}
     print(json.dumps({k: v for k, v in row.items() if k != "scores"}), flush=True)
     with RESULTS.open("a") as fh:
         fh.write(json.dumps(row) + "\n")

@@ -271,7 +271,9 @@ def teach_goodset_from(job: TeachPartsJob, station: StationPort) -> None:
                   # several images of one part (the same part presented again): threshold too low
                   "look_alike_parts": [{"result_id": a, "part_id_str": label(a), "like": b, "ratio": round(r, 4)}
                                        for a, b, r in taught.look_alikes],
-                  "look_alike_warning": taught.look_alike_warning(line=True, label=label)}
+                  "look_alike_warning": taught.look_alike_warning(line=True, label=label),
+                  # a threshold read from too few held-out scores: about 1 new good part in n + 1 rejected
+                  "few_parts_warning": taught.few_parts_warning()}
 
 
 class TeachJobs:

@@ -325,9 +325,9 @@ def _teach_goodset(args: argparse.Namespace) -> int:
               "threshold: teach again without it):")
         for name, score in result.unusual:
             print(f"  {name}: held-out score {score:.4f} ({score / result.model.threshold:.2f} x threshold)")
-    warning = result.look_alike_warning()
-    if warning:
-        print(f"WARNING: {warning}")
+    for warning in (result.few_parts_warning(), result.look_alike_warning()):
+        if warning:
+            print(f"WARNING: {warning}")
     print(f"wrote {args.out} (content hash {manifest['content_hash'][:16]}...)")
     if args.json:
         args.json.write_text(json.dumps({"recipe": str(args.out), "content_hash": manifest["content_hash"],

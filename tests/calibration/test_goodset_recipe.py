@@ -297,8 +297,9 @@ def test_cli_teach_warns_of_parts_taught_twice_and_not_once_they_are_named(tmp_p
         for side in "ab":
             cv2.imwrite(str(src / f"p{i}_{side}.png"), shot(part))
     monkeypatch.setattr(goodset.feature_extractors, "create", lambda *a, **k: block_features)
+    # (a 5% target: 32 parts give a threshold read from their scores, so no few-parts warning either)
     base = ["teach", "--good", str(src), "--detector", "goodset", "--no-align", "--short-side", "96",
-            "--top-k", "3", "--bank-knn", "5", "--tile-rows", "200", "--quiet"]
+            "--top-k", "3", "--bank-knn", "5", "--tile-rows", "200", "--target-frr", "0.05", "--quiet"]
     assert main([*base, "--out", str(tmp_path / "r1")]) == 0
     out = capsys.readouterr().out
     assert "WARNING: " in out and "taught parts look far more like one other taught part" in out
@@ -307,3 +308,39 @@ def test_cli_teach_warns_of_parts_taught_twice_and_not_once_they_are_named(tmp_p
     assert main([*base, "--out", str(tmp_path / "r2"), "--part-pattern", r"^(p\d+)_"]) == 0
     out = capsys.readouterr().out
     assert "WARNING" not in out and load_bundle(tmp_path / "r2").thresholds["look_alike_warning"] is None
+
+
+def test_the_teach_report_warns_when_too_few_parts_set_the_threshold(tmp_path, monkeypatch, capsys):
+    """Twelve parts for a 1% false-reject target: the threshold is the largest of 12 held-out scores,
+    and the rate on new parts cannot be read from them. The report says so (and how many parts the
+    target needs), thresholds.json keeps it, the CLI prints it; twelve parts for a 10% target: no
+    warning."""
+    from inspection.cli import main
+    from inspection.vision import goodset
+
+    rng = np.random.default_rng(4)
+    texture, shot = _texture_maker(rng), _shot_maker(rng, 0.5)
+    images = [(f"p{i}.png", shot(texture())) for i in range(12)]
+    params = GoodSetTeachParams(name="few", short_side=96, top_k=3, align_parts=False, bank_knn=5, tile_rows=200)
+    few = teach_goodset(images, params, block_features, extractor="blocks@1")
+    warning = few.few_parts_warning()
+    assert warning is not None and "12 held-out good scores" in warning and "about 1 in 13" in warning
+    assert "needs at least 100" in warning and "at least 100 different good parts" in warning
+    assert few.model.threshold == pytest.approx(float(few.model.calibration_scores.max()))
+    assert thresholds_data(few)["few_parts_warning"] == warning
+    enough = teach_goodset(images, replace(params, target_frr=0.1), block_features, extractor="blocks@1")
+    assert enough.few_parts_warning() is None and thresholds_data(enough)["few_parts_warning"] is None
+
+    src = tmp_path / "good"
+    src.mkdir()
+    for name, image in images:
+        cv2.imwrite(str(src / name), image)
+    monkeypatch.setattr(goodset.feature_extractors, "create", lambda *a, **k: block_features)
+    base = ["teach", "--good", str(src), "--detector", "goodset", "--no-align", "--short-side", "96",
+            "--top-k", "3", "--bank-knn", "5", "--tile-rows", "200", "--quiet"]
+    assert main([*base, "--out", str(tmp_path / "r1")]) == 0
+    out = capsys.readouterr().out
+    assert "WARNING: the threshold rests on 12 held-out good scores" in out
+    assert load_bundle(tmp_path / "r1").thresholds["few_parts_warning"] in out
+    assert main([*base, "--out", str(tmp_path / "r2"), "--target-frr", "0.1"]) == 0
+    assert "WARNING" not in capsys.readouterr().out

@@ -236,7 +236,7 @@ def served_same_parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     say little about which tile a patch is from: a coreset of a few rows would match any tile alike),
     and a line where the same four tiles come again and again."""
     use_block_features(monkeypatch)
-    with running_goodset_station(tmp_path, [False] * 12, bank_knn=4, parts=4, tile_rows=400) as rs:
+    with running_goodset_station(tmp_path, [False] * 12, bank_knn=4, parts=4, tile_rows=400, target_frr=0.01) as rs:
         server = HmiServer(create_app(rs.station, rs.station.store, rs.users, announce=lambda _t: None)).start()
         try:
             yield rs, server
@@ -275,9 +275,13 @@ def test_teaching_from_the_same_parts_again_warns_the_engineer(browser, served_s
     assert warning and warning.startswith(f"{len(ok)} of {len(ok)} taught parts look far more like")
     assert f"({pairs[0]['part_id_str']} ~ {part_of[pairs[0]['like']]}, " in warning, warning
     assert "the same part presented more than once?" in warning and "--part-pattern" not in warning
-    note = page.locator("#teach-parts-result .warn-note")
+    note = page.locator("#teach-parts-result .warn-note.look-alikes")
     assert note.text_content() == f"WARNING: {warning}"
-    assert page.eval_on_selector("#teach-parts-result .warn-note", "e => getComputedStyle(e).color") \
+    assert page.eval_on_selector("#teach-parts-result .warn-note.look-alikes", "e => getComputedStyle(e).color") \
         == "rgb(240, 165, 0)"  # --warn, apart from the result's green
+    # a dozen parts cannot carry a 1% false-reject target either: its own line, first
+    few = res["few_parts_warning"]
+    assert few and few.startswith(f"the threshold rests on {len(ok)} held-out good scores"), few
+    assert page.text_content("#teach-parts-result .warn-note >> nth=0") == f"WARNING: {few}"
     page.locator("#teach-parts").scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "hmi-teach-goodset-look-alikes-1280x1000.png"))

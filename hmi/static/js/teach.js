@@ -157,7 +157,9 @@ function partsSection() {
     el("h3", { text: "Teach from N good parts (golden reference + variation model, or good-set model)" }),
     el("p", { class: "muted", text: "Like 'inspection teach': the parts are aligned, the golden is their median and the tolerance band is taught from their variation. A good-set recipe gets a new good-set model with its current model's settings. NG, unaligned and low-score parts are refused and counted." }),
     el("div", { class: "teach-parts-form" },
-      el("label", {}, "Parts (N) ", el("input", { id: "teach-n", type: "number", min: 5, max: 200, value: 10 })),
+      // a good-set model's threshold is read from the parts' held-out scores: 100 for a 1% target
+      el("label", {}, "Parts (N) ", el("input", { id: "teach-n", type: "number", min: 5, max: 200,
+        value: T.recipe && T.recipe.detector === "goodset" ? 100 : 10 })),
       el("label", {}, "Source ", el("select", { id: "teach-source" },
         el("option", { value: "stored", text: "most recent stored good parts" }),
         el("option", { value: "line", text: "next N good parts from the line" }),
@@ -199,8 +201,11 @@ function showJob(job) {
   const res = $("#teach-parts-result");
   res.className = job.phase === "done" ? "wrap ok" : job.phase === "failed" ? "wrap ng" : "wrap";
   res.textContent = job.running ? "" : job.message + modelText(job.result);
-  const warning = !job.running && job.result && job.result.look_alike_warning;
-  if (warning) res.append(el("div", { class: "warn-note", text: `WARNING: ${warning}` }));
+  if (!job.running && job.result) {
+    for (const [key, warning] of [["few-parts", job.result.few_parts_warning], ["look-alikes", job.result.look_alike_warning]]) {
+      if (warning) res.append(el("div", { class: `warn-note ${key}`, text: `WARNING: ${warning}` }));
+    }
+  }
 }
 
 // what a good-set job taught beyond its message: the model's threshold on the image score, calibrated
