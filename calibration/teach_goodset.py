@@ -41,6 +41,7 @@ from inspection.vision.goodset import (
     TILE_PRIOR,
     TILE_PRIOR_KNN,
     TILE_ROWS,
+    TILE_WEIGHT,
     FeatureFn,
     GoodSetModel,
     teach,
@@ -75,6 +76,8 @@ class GoodSetTeachParams:
     # share of the nearest taught parts' own held-out scores taken off a part's (0: none)
     tile_prior: float = TILE_PRIOR
     tile_prior_knn: int = TILE_PRIOR_KNN
+    # the image-level term's weight against the patches' score (goodset.teach's tile_weight)
+    tile_weight: float = TILE_WEIGHT
     # every part also taught over-lit, up to this share of its pixels saturated (0: off)
     highlights: float = HIGHLIGHTS
     # local bank: a part's patches against those of its bank_knn nearest taught parts, tile_rows kept
@@ -205,7 +208,8 @@ def teach_goodset(images: list[tuple[str, np.ndarray | InspectionError]], params
                   folds=params.folds, max_patches=params.max_patches, top_k=params.top_k,
                   contrast=params.contrast, scales=params.scales, progress=progress, held_out=held,
                   tile_knn=params.tile_knn, inspect=inspect, tile_prior=params.tile_prior,
-                  tile_prior_knn=params.tile_prior_knn, highlights=params.highlights,
+                  tile_prior_knn=params.tile_prior_knn, tile_weight=params.tile_weight,
+                  highlights=params.highlights,
                   # per-block banks are coreset banks of all taught patches: no local bank with them
                   bank_knn=params.bank_knn if params.scales is None else 0, tile_rows=params.tile_rows,
                   groups=groups, look_alikes=alike)

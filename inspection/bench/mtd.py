@@ -33,6 +33,7 @@ from inspection.vision.goodset import (
     TILE_PRIOR,
     TILE_PRIOR_KNN,
     TILE_ROWS,
+    TILE_WEIGHT,
     FeatureFn,
     GoodSetModel,
     auroc,
@@ -60,6 +61,7 @@ class MtdConfig:
     tile_knn: int = TILE_KNN  # see goodset.teach (0: the patches' score alone)
     tile_prior: float = TILE_PRIOR  # see goodset.teach (0: none)
     tile_prior_knn: int = TILE_PRIOR_KNN
+    tile_weight: float = TILE_WEIGHT  # see goodset.teach
     highlights: float = HIGHLIGHTS  # see goodset.teach (0: off)
     bank_knn: int = BANK_KNN  # see goodset.teach (0: one coreset bank of all taught patches)
     tile_rows: int = TILE_ROWS
@@ -98,7 +100,7 @@ def run(cfg: MtdConfig, extract: FeatureFn, *, extractor: str, info: dict[str, o
                   short_side=cfg.short_side, bank_size=cfg.bank_size, dims=cfg.dims, top_k=cfg.top_k,
                   calibration_share=cfg.calibration_share, folds=cfg.folds, frr=cfg.frr, seed=cfg.seed,
                   threshold_rule=cfg.threshold_rule, scales=cfg.scales, tile_knn=cfg.tile_knn,
-                  tile_prior=cfg.tile_prior, tile_prior_knn=cfg.tile_prior_knn,
+                  tile_prior=cfg.tile_prior, tile_prior_knn=cfg.tile_prior_knn, tile_weight=cfg.tile_weight,
                   highlights=cfg.highlights, bank_knn=cfg.bank_knn, tile_rows=cfg.tile_rows,
                   progress=cfg.progress)
     teach_s = time.perf_counter() - t0

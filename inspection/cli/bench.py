@@ -210,7 +210,15 @@ def add_parser(sub: Any) -> None:
 
 def _goodset_model_args(p: argparse.ArgumentParser) -> None:
     """The good-set model's options the MTD benches share (see inspection.vision.goodset)."""
-    from inspection.vision.goodset import BANK_KNN, HIGHLIGHTS, TILE_KNN, TILE_PRIOR, TILE_PRIOR_KNN, TILE_ROWS
+    from inspection.vision.goodset import (
+        BANK_KNN,
+        HIGHLIGHTS,
+        TILE_KNN,
+        TILE_PRIOR,
+        TILE_PRIOR_KNN,
+        TILE_ROWS,
+        TILE_WEIGHT,
+    )
 
     p.add_argument("--threshold-rule", choices=("empirical", "robust"), default="empirical",
                    help="how held-out good scores give the threshold: empirical (their quantile, "
@@ -229,6 +237,9 @@ def _goodset_model_args(p: argparse.ArgumentParser) -> None:
                    "calibration; 0: none)")
     p.add_argument("--tile-prior-knn", type=int, default=TILE_PRIOR_KNN, metavar="N",
                    help=f"the prior over the N nearest taught tiles (default {TILE_PRIOR_KNN})")
+    p.add_argument("--tile-weight", type=float, default=TILE_WEIGHT, metavar="W",
+                   help=f"the image-level term's weight against the patches' score (default {TILE_WEIGHT}, "
+                   "as inspection teach; 1.0 until round 10)")
     p.add_argument("--highlights", type=float, default=HIGHLIGHTS, metavar="SHARE",
                    help=f"also teach every good tile over-lit, up to SHARE of its pixels saturated "
                    f"(default {HIGHLIGHTS}, as inspection teach; 0: off)")
@@ -426,6 +437,7 @@ def _mtd(args: argparse.Namespace) -> int:
                         frr=args.frr, threshold_rule=args.threshold_rule,
                         scales=FEATURE_LAYOUTS[args.features], tile_knn=args.tile_knn,
                         tile_prior=args.tile_prior, tile_prior_knn=args.tile_prior_knn,
+                        tile_weight=args.tile_weight,
                         highlights=args.highlights, tile_rows=args.tile_rows,
                         bank_knn=0 if args.features == "per-block" else args.bank_knn,
                         seed=args.seed, threads=args.threads, progress=not args.quiet)
@@ -449,7 +461,7 @@ def _mtd_kfold(args: argparse.Namespace) -> int:
         "calibration_share": args.calibration_share,
         "max_patches": args.max_patches, "threshold_rule": args.threshold_rule,
         "scales": FEATURE_LAYOUTS[args.features], "tile_knn": args.tile_knn,
-        "tile_prior": args.tile_prior, "tile_prior_knn": args.tile_prior_knn,
+        "tile_prior": args.tile_prior, "tile_prior_knn": args.tile_prior_knn, "tile_weight": args.tile_weight,
         "highlights": args.highlights, "tile_rows": args.tile_rows,
         "bank_knn": 0 if args.features == "per-block" else args.bank_knn}
     cfg = mtd_kfold.KFoldConfig(

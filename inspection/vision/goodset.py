@@ -212,7 +212,9 @@ class ScaleBank:
 #: taught images nearest to a part that its image-level term averages over (0: no image-level term)
 TILE_KNN = 3
 #: the image-level term in units of the patch score's held-out spread per unit of its own spread
-TILE_WEIGHT = 1.0
+#: (1.0 until round 10, chosen on folds by light; by physical tile 0.5 ranks better on all six folds,
+#: docs/benchmarks.md round 10). Stored in each model as its term's scale: models taught before keep theirs
+TILE_WEIGHT = 0.5
 #: share of the nearest taught images' own held-out scores (above their mean) taken off a part's
 #: score: parts that look like the taught images that score high when good are judged against
 #: those (chosen on the MTD validation fold, docs/benchmarks.md round 6)
@@ -660,7 +662,8 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
           scales: Sequence[tuple[int, int]] | None = None, progress: bool = False,
           held_out: list[tuple[int, float]] | None = None, tile_knn: int = 0,
           inspect: np.ndarray | None = None, tile_prior: float = 0.0,
-          tile_prior_knn: int = TILE_PRIOR_KNN, highlights: float = 0.0, bank_knn: int = 0,
+          tile_prior_knn: int = TILE_PRIOR_KNN, tile_weight: float = TILE_WEIGHT,
+          highlights: float = 0.0, bank_knn: int = 0,
           tile_rows: int = TILE_ROWS, groups: Sequence[object] | None = None,
           look_alikes: list[tuple[int, int, float]] | None = None) -> GoodSetModel:
     """Teach from good images: PCA to ``dims`` and a coreset bank of ``bank_size`` patches; the
@@ -677,9 +680,10 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
     ``images``, calibration score) of every held-out image, in the order of ``calibration_scores``.
     ``tile_knn`` >= 1 adds the image-level term (:class:`TileBank`, over that many nearest taught
     images; channels :func:`tile_channels_for`), scaled by the held-out scores as the patch
-    banks are calibrated; with k-fold calibration its held-out distances are leave-one-out among
-    all taught images (each to its nearest *other* taught images); the patch banks are the same
-    with or without it. ``inspect`` (a mask
+    banks are calibrated (``tile_weight`` x the patch scores' held-out spread per unit of its
+    own); with k-fold calibration its held-out distances are leave-one-out among all taught
+    images (each to its nearest *other* taught images); the patch banks are the same with or
+    without it. ``inspect`` (a mask
     at image resolution, > 0 inspected: the recipe's ROI without its ignore masks) limits the
     image-level descriptors to the patches the station pools at inspection (half inspected or
     more), so that taught and inspected parts are described alike. ``tile_prior`` > 0 (with the
@@ -868,7 +872,7 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
     if tiles is not None:  # the image-level term in patch-score units, 0 at its held-out mean
         t = np.array(held_tile, np.float64)
         t_sd, p_sd = (float(t.std()), float(cal_scores.std())) if t.size > 1 else (0.0, 0.0)
-        scale = TILE_WEIGHT * p_sd / t_sd if t_sd > 1e-9 and p_sd > 0 else 0.0
+        scale = tile_weight * p_sd / t_sd if t_sd > 1e-9 and p_sd > 0 else 0.0
         tiles = replace(tiles, mu=float(t.mean()), scale=scale)
         cal_scores = cal_scores + scale * (t - float(t.mean()))
         if tile_prior > 0 and (folds >= 2 or local):  # every taught image has a held-out score: the prior
