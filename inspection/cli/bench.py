@@ -239,7 +239,7 @@ def _goodset_model_args(p: argparse.ArgumentParser) -> None:
                    help=f"the prior over the N nearest taught tiles (default {TILE_PRIOR_KNN})")
     p.add_argument("--tile-weight", type=float, default=TILE_WEIGHT, metavar="W",
                    help=f"the image-level term's weight against the patches' score (default {TILE_WEIGHT}, "
-                   "as inspection teach; 1.0 until round 10)")
+                   "as inspection teach)")
     p.add_argument("--highlights", type=float, default=HIGHLIGHTS, metavar="SHARE",
                    help=f"also teach every good tile over-lit, up to SHARE of its pixels saturated "
                    f"(default {HIGHLIGHTS}, as inspection teach; 0: off)")

@@ -212,9 +212,10 @@ class ScaleBank:
 #: taught images nearest to a part that its image-level term averages over (0: no image-level term)
 TILE_KNN = 3
 #: the image-level term in units of the patch score's held-out spread per unit of its own spread
-#: (1.0 until round 10, chosen on folds by light; by physical tile 0.5 ranks better on all six folds,
-#: docs/benchmarks.md round 10). Stored in each model as its term's scale: models taught before keep theirs
-TILE_WEIGHT = 0.5
+#: (teach's ``tile_weight``; stored in each model as its term's scale). Round 10 (docs/benchmarks.md):
+#: 0.5 ranks new physical tiles better on every fold (AUROC) but catches fewer defects at 1-2% of good
+#: rejected, where a line runs; kept at 1.0
+TILE_WEIGHT = 1.0
 #: share of the nearest taught images' own held-out scores (above their mean) taken off a part's
 #: score: parts that look like the taught images that score high when good are judged against
 #: those (chosen on the MTD validation fold, docs/benchmarks.md round 6)

@@ -14,7 +14,6 @@ import pytest
 from inspection.errors import CalibrationError
 from inspection.vision.goodset import (
     LOOK_ALIKE_SHARE,
-    TILE_WEIGHT,
     GoodSetModel,
     auroc,
     brighten_to_clip,
@@ -671,9 +670,7 @@ def test_calibration_by_part_keeps_the_images_of_one_part_together():
     images = [shot(p) for p in parts for _ in range(2)]
     groups = [g for g in range(15) for _ in range(2)]
     fresh = [shot(texture(rng)) for _ in range(40)]
-    # the image-level term at weight 1 (the default until round 10), where a twin pulls the term
-    # furthest down; the default weight below
-    base = dict(extractor="blocks", short_side=96, seed=3, top_k=3, tile_knn=3, frr=0.1, tile_weight=1.0)
+    base = dict(extractor="blocks", short_side=96, seed=3, top_k=3, tile_knn=3, frr=0.1)
     for kw in (dict(bank_knn=4, tile_rows=40), dict(folds=3, bank_size=300)):
         alone = teach(images, block_features, **base, **kw)
         by_part = teach(images, block_features, groups=groups, **base, **kw)
@@ -682,9 +679,6 @@ def test_calibration_by_part_keeps_the_images_of_one_part_together():
         assert by_part.threshold > alone.threshold
         assert rejected["by part"] <= 0.1 < rejected["alone"]
         np.testing.assert_array_equal(by_part.bank, alone.bank)  # the banks do not change
-        default = {**base, "tile_weight": TILE_WEIGHT}
-        alone, by_part = (teach(images, block_features, groups=g, **default, **kw) for g in (None, groups))
-        assert by_part.threshold > alone.threshold  # the same direction at the default weight
     with pytest.raises(CalibrationError):
         teach(images, block_features, groups=groups[:-1], **base, bank_knn=4)
     with pytest.raises(CalibrationError):  # a held-out share has no calibration by part
