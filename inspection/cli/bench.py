@@ -210,15 +210,7 @@ def add_parser(sub: Any) -> None:
 
 def _goodset_model_args(p: argparse.ArgumentParser) -> None:
     """The good-set model's options the MTD benches share (see inspection.vision.goodset)."""
-    from inspection.vision.goodset import (
-        BANK_KNN,
-        HIGHLIGHTS,
-        TILE_KNN,
-        TILE_PRIOR,
-        TILE_PRIOR_KNN,
-        TILE_ROWS,
-        TILE_WEIGHT,
-    )
+    from inspection.vision import goodset as gs  # its defaults: those of inspection teach
 
     p.add_argument("--threshold-rule", choices=("empirical", "robust"), default="empirical",
                    help="how held-out good scores give the threshold: empirical (their quantile, "
@@ -228,28 +220,28 @@ def _goodset_model_args(p: argparse.ArgumentParser) -> None:
                    help="one memory bank of all feature channels (joint, default) or one per tapped "
                    "block, 7 and 10, their distances added in units of their held-out spread (per-block; "
                    "same AUROC as joint on the reported folds, 1.5x slower)")
-    p.add_argument("--tile-knn", type=int, default=TILE_KNN, metavar="K",
-                   help=f"image-level term of the score over the K nearest taught tiles (default {TILE_KNN}, "
+    p.add_argument("--tile-knn", type=int, default=gs.TILE_KNN, metavar="K",
+                   help=f"image-level term of the score over the K nearest taught tiles (default {gs.TILE_KNN}, "
                    "as inspection teach; 0: the patches' score alone)")
-    p.add_argument("--tile-prior", type=float, default=TILE_PRIOR, metavar="W",
+    p.add_argument("--tile-prior", type=float, default=gs.TILE_PRIOR, metavar="W",
                    help=f"share of the nearest taught tiles' own held-out scores (--tile-prior-knn of "
-                   f"them) taken off a tile's (default {TILE_PRIOR}, as inspection teach; needs k-fold "
+                   f"them) taken off a tile's (default {gs.TILE_PRIOR}, as inspection teach; needs k-fold "
                    "calibration; 0: none)")
-    p.add_argument("--tile-prior-knn", type=int, default=TILE_PRIOR_KNN, metavar="N",
-                   help=f"the prior over the N nearest taught tiles (default {TILE_PRIOR_KNN})")
-    p.add_argument("--tile-weight", type=float, default=TILE_WEIGHT, metavar="W",
-                   help=f"the image-level term's weight against the patches' score (default {TILE_WEIGHT}, "
+    p.add_argument("--tile-prior-knn", type=int, default=gs.TILE_PRIOR_KNN, metavar="N",
+                   help=f"the prior over the N nearest taught tiles (default {gs.TILE_PRIOR_KNN})")
+    p.add_argument("--tile-weight", type=float, default=gs.TILE_WEIGHT, metavar="W",
+                   help=f"the image-level term's weight against the patches' score (default {gs.TILE_WEIGHT}, "
                    "as inspection teach)")
-    p.add_argument("--highlights", type=float, default=HIGHLIGHTS, metavar="SHARE",
+    p.add_argument("--highlights", type=float, default=gs.HIGHLIGHTS, metavar="SHARE",
                    help=f"also teach every good tile over-lit, up to SHARE of its pixels saturated "
-                   f"(default {HIGHLIGHTS}, as inspection teach; 0: off)")
-    p.add_argument("--bank-knn", type=int, default=BANK_KNN, metavar="K",
+                   f"(default {gs.HIGHLIGHTS}, as inspection teach; 0: off)")
+    p.add_argument("--bank-knn", type=int, default=gs.BANK_KNN, metavar="K",
                    help=f"local bank: compare a tile's patches with those of its K nearest taught tiles "
-                   f"(default {BANK_KNN}, as inspection teach; leave-one-out calibration, so the "
+                   f"(default {gs.BANK_KNN}, as inspection teach; leave-one-out calibration, so the "
                    "calibration folds, bank size and patch pool are not used; 0: one coreset bank of "
                    "all taught patches, as before round 8)")
-    p.add_argument("--tile-rows", type=int, default=TILE_ROWS, metavar="N",
-                   help=f"local bank: rows kept per taught tile (default {TILE_ROWS})")
+    p.add_argument("--tile-rows", type=int, default=gs.TILE_ROWS, metavar="N",
+                   help=f"local bank: rows kept per taught tile (default {gs.TILE_ROWS})")
 
 def make_detector(name: str | None, *, threads: int = 1, device: str = "auto",
                   precision: str = "fp32", model: Path | None = None, typing: str | None = None,
