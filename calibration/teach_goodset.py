@@ -149,6 +149,7 @@ class GoodSetTeachResult:
                 f"{need} different good parts (on MTD, a quarter of the tiles also lost 0.04 image AUROC on new "
                 "tiles).")
 
+
 def part_groups(names: list[str], pattern: str) -> list[tuple[str, str]]:
     """The physical part of every image name: group 1 of ``pattern`` searched in the name's stem (a
     name it does not match is a part of its own). :class:`RecipeError` for a pattern that is not a
