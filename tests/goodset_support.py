@@ -4,6 +4,7 @@ detector running it."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import cv2
@@ -44,19 +45,20 @@ def with_defect(tile: np.ndarray, center: tuple[int, int] = (60, 30), radius: in
 
 def goodset_recipe(seed: int = 0, *, parts: int = 12,
                    scales: tuple[tuple[int, int], ...] | None = None, bank_knn: int = 0,
-                   tile_rows: int = 60, target_frr: float = 0.0) -> Recipe:
+                   tile_rows: int = 60, target_frr: float = 0.0, **settings: object) -> Recipe:
     """A good-set tile recipe taught without alignment (motion 'none') from ``parts`` tiles;
     ``scales``: one bank per channel slice of the test extractor (mean, spread: (0, 1), (1, 2)).
     One coreset bank of all taught patches with 2-fold calibration unless ``bank_knn`` >= 1 (a local
     bank, the product's default, calibrated leave-one-out: over 12 parts at a 0% target its threshold
     is the highest of 12 scores, tighter than 2-fold's, and some fresh good tiles exceed it; ``tile_rows``
     rows kept per part; ``target_frr`` above 0 with fewer than 1 / target_frr parts: the teach report's
-    few-parts warning)."""
+    few-parts warning; ``settings``: other GoodSetTeachParams fields)."""
     rng = np.random.default_rng(seed)
     tiles = [(f"t{i}.png", texture_tile(rng)) for i in range(parts)]
     params = GoodSetTeachParams(name="tiles", short_side=96, bank_size=200, dims=2, top_k=3, folds=2,
                                 align_parts=False, target_frr=target_frr, scales=scales, bank_knn=bank_knn,
                                 tile_rows=tile_rows)
+    params = dataclasses.replace(params, **settings)  # type: ignore[arg-type]
     return teach_goodset(tiles, params, BlockFeatures(), extractor=BlockFeatures.name).recipe
 
 

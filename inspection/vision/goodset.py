@@ -240,6 +240,13 @@ LOOK_ALIKE_RATIO = 0.7
 LOOK_ALIKE_SHARE = 0.15
 #: with a local bank: rows kept per taught image (a coreset of its patches and its over-lit copy's)
 TILE_ROWS = 250
+#: teach settings that a model's arrays and scoring settings do not show, at the values a model that
+#: does not record them was taught with (the product's defaults when recording began). A model taught
+#: otherwise records the ones that differ (``GoodSetModel.taught``; only then, so that the digests of
+#: models taught before, which bundles and recipe versions check, do not change); teaching it again
+#: (the HMI's teach from parts) takes them from there (:meth:`GoodSetModel.teach_setting`)
+UNRECORDED_TEACH_SETTINGS: dict[str, float] = {"tile_weight": 1.0, "tile_prior": 0.5, "highlights": 0.3,
+                                               "max_patches": 200_000}
 
 
 def tile_channels_for(channels: int) -> tuple[int, int]:
@@ -381,8 +388,13 @@ class GoodSetModel:
     # compared with the rows of its bank_knn nearest taught images only (see local_bank)
     bank_offsets: np.ndarray | None = None  # (N + 1,) int64
     bank_knn: int = 0
+    # teach settings that differ from UNRECORDED_TEACH_SETTINGS, sorted by name (see there)
+    taught: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
+        # (names this version does not know are kept: a newer version's model keeps its digest)
+        if any(not isinstance(k, str) or not math.isfinite(v) for k, v in self.taught):
+            raise CalibrationError(f"bad teach settings {dict(self.taught)}")
         if self.components.shape != (self.mean.shape[0], self.bank.shape[1]):
             raise CalibrationError(f"projection {self.components.shape} does not fit mean "
                                    f"{self.mean.shape} and bank {self.bank.shape}")
@@ -409,6 +421,17 @@ class GoodSetModel:
     @property
     def channels(self) -> int:
         return int(self.feature_channels) if self.scales else int(self.mean.shape[0])
+
+    def teach_setting(self, name: str) -> float:
+        """A teach setting the model was taught with (``UNRECORDED_TEACH_SETTINGS``' names; only those
+        the model's arrays do not show). Those that did not apply to it (``tile_prior`` without a
+        prior, ``tile_weight`` without the image-level term, ``max_patches`` with a local bank) read 0."""
+        if name not in UNRECORDED_TEACH_SETTINGS:
+            raise KeyError(f"not a recorded teach setting: {name!r}")
+        if (name == "tile_prior" and (self.tile is None or self.tile.prior is None)) \
+                or (name == "tile_weight" and self.tile is None) or (name == "max_patches" and self.bank_knn):
+            return 0.0
+        return dict(self.taught).get(name, UNRECORDED_TEACH_SETTINGS[name])
 
     def features(self, image: np.ndarray, extract: FeatureFn) -> np.ndarray:
         """The patch features (h, w, C) of a grey uint8 image, prepared as taught."""
@@ -507,6 +530,8 @@ class GoodSetModel:
             if self.bank_knn:  # a seventh (the local bank's k): refused alike by versions before it
                 tile.append(self.bank_knn)
             meta["tile"] = tile
+        if self.taught:  # likewise (versions before it ignore it: scoring does not use it)
+            meta["teach"] = dict(self.taught)
         return meta
 
     def _arrays(self) -> dict[str, np.ndarray]:
@@ -597,7 +622,8 @@ class GoodSetModel:
                            z["calibration_scores"], str(meta["contrast"]), int(meta["top_k"]),
                            float(meta.get("map_sigma", MAP_SIGMA)),
                            str(meta.get("threshold_rule", "empirical")), tuple(scales),
-                           int(meta.get("feature_channels", 0)), tile, offsets, bank_knn)
+                           int(meta.get("feature_channels", 0)), tile, offsets, bank_knn,
+                           tuple(sorted((str(k), float(v)) for k, v in meta.get("teach", {}).items())))
         except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
             raise CalibrationError(f"cannot read {source}: {exc}") from exc
 
@@ -902,4 +928,15 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
                         cal_scores, contrast, top_k, threshold_rule=threshold_rule,
                         scales=tuple(final) if scales is not None else (),
                         feature_channels=channels if scales is not None else 0, tile=tiles,
-                        bank_offsets=offsets, bank_knn=bank_knn if local else 0)
+                        bank_offsets=offsets, bank_knn=bank_knn if local else 0,
+                        taught=_recorded(tiles, local, tile_weight=tile_weight, tile_prior=tile_prior,
+                                         highlights=highlights, max_patches=max_patches))
+
+
+def _recorded(tiles: TileBank | None, local: bool, **settings: float) -> tuple[tuple[str, float], ...]:
+    """The teach settings a model records: those that applied to it and differ from
+    :data:`UNRECORDED_TEACH_SETTINGS`."""
+    applied = {"tile_weight": tiles is not None, "tile_prior": tiles is not None and tiles.prior is not None,
+               "highlights": True, "max_patches": not local}
+    return tuple(sorted((k, float(v)) for k, v in settings.items()
+                        if applied[k] and float(v) != UNRECORDED_TEACH_SETTINGS[k]))

@@ -85,16 +85,16 @@ def running_station(root: Path, *, camera: str = "replay", parts: int = 12) -> I
 def running_goodset_station(root: Path, defects: list[bool],
                             scales: tuple[tuple[int, int], ...] | None = None,
                             bank_knn: int = 0, parts: int = 0, tile_rows: int = 60,
-                            target_frr: float = 0.0) -> Iterator[Running]:
+                            target_frr: float = 0.0, **settings: object) -> Iterator[Running]:
     """The same with the good-set tile recipe (number 1, :func:`goodset_recipe`, per-slice banks
     with ``scales``) active and the replay camera serving textured tiles, one per entry of
     ``defects`` (a smooth spot where it says True). The test lets the station create the test
     extractor (:func:`goodset_support.use_block_features`); ``parts``: see
-    :func:`goodset_support.write_tiles`, ``tile_rows``, ``target_frr``: :func:`goodset_support.goodset_recipe`."""
+    :func:`goodset_support.write_tiles`, ``tile_rows``, ``target_frr``, ``settings``: :func:`goodset_support.goodset_recipe`."""
     folder = root / "camera"
     write_tiles(folder, defects, parts=parts)
     recipe = dataclasses.replace(goodset_recipe(0, scales=scales, bank_knn=bank_knn, tile_rows=tile_rows,
-                                                  target_frr=target_frr), number=1)
+                                                  target_frr=target_frr, **settings), number=1)
     with _started(root, station_config(root, folder), MemoryCatalog([recipe]), recipe, list(defects)) as rs:
         yield rs
 

@@ -233,3 +233,33 @@ def test_a_local_bank_goodset_recipe_is_taught_again_with_a_local_bank(tmp_path:
 
     new = _judged_then_taught_again(tmp_path, monkeypatch, check_old, bank_knn=4)
     assert new.bank_knn == 4 and new.tile_rows == 60 and new.bank_offsets.shape == (7,)
+
+
+def test_a_goodset_recipe_taught_with_other_settings_is_taught_again_with_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings the model's arrays do not show (the image-level term's weight, the prior's share, the
+    over-lit copies, the coreset's pool), and the term's and the prior's k, are taught again as the
+    recipe's model was taught, not at the defaults."""
+    settings = {"tile_knn": 2, "tile_prior": 0.25, "tile_prior_knn": 2, "tile_weight": 0.5,
+                "highlights": 0.1, "max_patches": 5000}
+
+    def taught_with(model) -> dict:
+        assert model.tile is not None and model.tile.prior is not None
+        return {"tile_knn": model.tile.k, "tile_prior_knn": model.tile.prior_knn,
+                **{k: model.teach_setting(k) for k in ("tile_prior", "tile_weight", "highlights", "max_patches")}}
+
+    def check_old(old, running) -> None:
+        assert taught_with(old) == settings
+        assert running.digest() == old.digest()
+
+    new = _judged_then_taught_again(tmp_path, monkeypatch, check_old, **settings)
+    assert taught_with(new) == settings
+
+
+def test_a_goodset_recipe_without_the_image_level_term_is_taught_again_without_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def check_old(old, running) -> None:
+        assert old.tile is None and running.tile is None
+
+    new = _judged_then_taught_again(tmp_path, monkeypatch, check_old, tile_knn=0)
+    assert new.tile is None

@@ -14,6 +14,7 @@ import pytest
 from inspection.errors import CalibrationError
 from inspection.vision.goodset import (
     LOOK_ALIKE_SHARE,
+    UNRECORDED_TEACH_SETTINGS,
     GoodSetModel,
     auroc,
     brighten_to_clip,
@@ -211,6 +212,53 @@ def test_a_model_file_without_a_threshold_rule_reads_as_empirical():
     assert "threshold_rule" not in old.meta()
     assert GoodSetModel.from_bytes(old.to_bytes()).digest() == old.digest()
 
+
+
+def _with_meta(model: GoodSetModel, edit) -> bytes:
+    """The model's archive with its settings edited by ``edit(meta)`` (as another version wrote it)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(model.to_bytes())) as zin, zipfile.ZipFile(out, "w") as zout:
+        for item in zin.namelist():
+            data = zin.read(item)
+            if item == "meta.npy":
+                meta = json.loads(str(np.load(io.BytesIO(data))))
+                edit(meta)
+                b = io.BytesIO()
+                np.save(b, np.array(json.dumps(meta)))
+                data = b.getvalue()
+            zout.writestr(item, data)
+    return out.getvalue()
+
+
+def test_a_model_records_the_teach_settings_its_arrays_do_not_show_when_not_the_defaults():
+    rng = np.random.default_rng(13)
+    goods = [texture(rng, (48, 64)) for _ in range(10)]
+    kw = dict(extractor="blocks", short_side=48, bank_size=50, seed=0, folds=2, tile_knn=2)
+    default = teach(goods, block_features, tile_prior=0.5, highlights=0.3, max_patches=200_000, **kw)
+    other = teach(goods, block_features, tile_prior=0.25, highlights=0.1, max_patches=5000, tile_weight=0.5, **kw)
+    # taught at the values every model carried before they were recorded: nothing recorded, so the
+    # digests of models taught before (checked by bundles and recipe versions) stay what they were
+    assert default.taught == () and "teach" not in default.meta()
+    assert {k: default.teach_setting(k) for k in UNRECORDED_TEACH_SETTINGS} == UNRECORDED_TEACH_SETTINGS
+    assert other.meta()["teach"] == {"highlights": 0.1, "max_patches": 5000.0, "tile_prior": 0.25,
+                                     "tile_weight": 0.5}
+    again = GoodSetModel.from_bytes(other.to_bytes())
+    assert again.digest() == other.digest() != default.digest()
+    assert {k: again.teach_setting(k) for k in UNRECORDED_TEACH_SETTINGS} == {
+        "tile_weight": 0.5, "tile_prior": 0.25, "highlights": 0.1, "max_patches": 5000}
+    # settings that did not apply read 0: no prior without the image-level term, no pool with a local bank
+    plain = teach(goods, block_features, tile_prior=0.25, **dict(kw, tile_knn=0))
+    assert plain.teach_setting("tile_prior") == plain.teach_setting("tile_weight") == 0.0
+    assert dict(plain.taught) == {"highlights": 0.0, "max_patches": 1e6}  # teach()'s own defaults
+    with pytest.raises(KeyError):
+        other.teach_setting("bank_size")
+    # a newer version's setting is kept (so its digest, which its bundle checks, is the same), a bad one refused
+    newer = GoodSetModel.from_bytes(_with_meta(other, lambda m: m["teach"].update(flow_blocks=8)))
+    assert dict(newer.taught)["flow_blocks"] == 8 and GoodSetModel.from_bytes(newer.to_bytes()).digest() == newer.digest()
+    with pytest.raises(CalibrationError, match="teach settings"):
+        GoodSetModel.from_bytes(_with_meta(other, lambda m: m["teach"].update(tile_weight=float("nan"))))
+    with pytest.raises(CalibrationError):
+        GoodSetModel.from_bytes(_with_meta(other, lambda m: m.update(teach={"tile_weight": "heavy"})))
 
 def test_loading_a_corrupt_model_is_a_calibration_error(tmp_path):
     bad = tmp_path / "m.npz"
