@@ -89,6 +89,25 @@ class GoodSetTeachParams:
     # groups); None: every image its own part (a station teaching from the line images each part once)
     part_pattern: str | None = None
 
+    @classmethod
+    def like(cls, model: GoodSetModel, recipe: Recipe, *, folds: int = 5, min_parts: int = 5) -> GoodSetTeachParams:
+        """The settings to teach ``recipe`` again as its ``model`` was taught (the HMI's teach from
+        parts): the model's target, image size, bank, score and term settings, including those only
+        the model's record shows (:meth:`GoodSetModel.teach_setting`), and the recipe's frame."""
+        tile = model.tile
+        return cls(
+            name=recipe.name, number=recipe.number, align=recipe.align, detect=recipe.detect, roi=recipe.roi,
+            ignore=recipe.ignore, mm_per_px=recipe.mm_per_px, target_frr=model.frr, folds=folds,
+            short_side=model.short_side, bank_size=int(model.bank.shape[0]), dims=int(model.bank.shape[1]),
+            top_k=model.top_k, contrast=model.contrast, min_parts=min_parts,
+            align_parts=recipe.align.motion != "none",
+            scales=tuple((sc.lo, sc.hi) for sc in model.scales) or None,
+            bank_knn=model.bank_knn, tile_rows=model.tile_rows or TILE_ROWS,
+            tile_knn=tile.k if tile is not None else 0, tile_prior=model.teach_setting("tile_prior"),
+            tile_prior_knn=tile.prior_knn if tile is not None else TILE_PRIOR_KNN,
+            tile_weight=model.teach_setting("tile_weight"), highlights=model.teach_setting("highlights"),
+            max_patches=int(model.teach_setting("max_patches")) or cls.max_patches)
+
 
 #: how many of the taught parts with the highest held-out scores the teach report names
 UNUSUAL_PARTS = 5

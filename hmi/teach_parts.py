@@ -225,27 +225,14 @@ def teach_goodset_from(job: TeachPartsJob, station: StationPort) -> None:
     """Teach a good-set recipe's model from ``job.parts`` with the settings of its current model and
     install it, with the new golden reference, as a new golden version."""
     from calibration.teach_goodset import GoodSetTeachParams, teach_goodset
-    from inspection.vision.goodset import TILE_PRIOR_KNN, TILE_ROWS, feature_extractors
+    from inspection.vision.goodset import feature_extractors
 
     r = job.recipe
     old = r.goodset
     if old is None:
         raise StationError(f"recipe {job.recipe_id!r} has no good-set model to take the settings from",
                            key="teach_unsupported")
-    aligns = r.align.motion != "none"
-    params = GoodSetTeachParams(
-        name=r.name, number=r.number, align=r.align, detect=r.detect, roi=r.roi, ignore=r.ignore,
-        mm_per_px=r.mm_per_px, target_frr=old.frr, folds=min(5, len(job.parts)), short_side=old.short_side,
-        bank_size=int(old.bank.shape[0]), dims=int(old.bank.shape[1]), top_k=old.top_k,
-        contrast=old.contrast, min_parts=MIN_GOODSET_PARTS, align_parts=aligns,
-        scales=tuple((sc.lo, sc.hi) for sc in old.scales) or None,
-        bank_knn=old.bank_knn, tile_rows=old.tile_rows or TILE_ROWS,
-        # the image-level term, its prior and the over-lit copies as the model was taught them
-        tile_knn=old.tile.k if old.tile is not None else 0,
-        tile_prior=old.teach_setting("tile_prior"),
-        tile_prior_knn=old.tile.prior_knn if old.tile is not None else TILE_PRIOR_KNN,
-        tile_weight=old.teach_setting("tile_weight"), highlights=old.teach_setting("highlights"),
-        max_patches=int(old.teach_setting("max_patches")) or GoodSetTeachParams.max_patches)
+    params = GoodSetTeachParams.like(old, r, folds=min(5, len(job.parts)), min_parts=MIN_GOODSET_PARTS)
     name = old.extractor.partition("@")[0]
     extract = feature_extractors.create(name, threads=1, device="cpu")
     extractor = str(getattr(extract, "name", name))

@@ -121,6 +121,28 @@ def test_teach_goodset_aligns_parts_and_refuses_those_that_do_not_align():
 
 
 
+@pytest.mark.parametrize("settings", [
+    {"bank_knn": 3, "tile_rows": 40},  # the product's layout: a local bank, the defaults otherwise
+    {"bank_knn": 0, "tile_knn": 2, "tile_prior": 0.25, "tile_prior_knn": 2, "tile_weight": 0.5,
+     "highlights": 0.1, "max_patches": 3000, "top_k": 5, "bank_size": 50},
+    {"bank_knn": 0, "tile_knn": 0, "highlights": 0.0, "scales": ((0, 1), (1, 2))},
+], ids=["local-bank", "other-settings", "per-block-no-term"])
+def test_teaching_again_like_a_model_teaches_the_same_model(settings):
+    """GoodSetTeachParams.like(model, recipe) gives the settings the model was taught with: taught
+    from the same parts, the same model (digest) comes back, whatever the settings were."""
+    rng = np.random.default_rng(5)
+    parts = [(f"p{i}.png", _part(rng)) for i in range(8)]
+    params = replace(GoodSetTeachParams(name="t", short_side=96, bank_size=60, dims=2, top_k=3, folds=2,
+                                        target_frr=0.05), **settings)
+    first = teach_goodset(list(parts), params, block_features, extractor="blocks@1")
+    assert first.model is not None
+    again = GoodSetTeachParams.like(first.model, first.recipe, folds=2)
+    assert again.align_parts and again.target_frr == 0.05
+    second = teach_goodset(list(parts), again, block_features, extractor="blocks@1")
+    assert second.model.digest() == first.model.digest()
+    assert second.recipe.content_hash() == first.recipe.content_hash()
+
+
 def test_cli_teaches_a_goodset_recipe_from_the_live_camera(tmp_path, monkeypatch, capsys):
     """``inspection teach --live replay --count N --detector goodset``: N parts grabbed one trigger
     each, taught, the bundle loads with its model."""
