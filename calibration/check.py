@@ -2,7 +2,8 @@
 
 Good parts: how many are rejected (the false-reject rate, with the upper bound N parts can prove).
 Bad parts (optional): how many are rejected (the detection rate). What an engineer runs before
-releasing a recipe to production.
+releasing a recipe to production. Each part is judged as the station judges it: undistorted when the
+recipe was taught so, by the detector the recipe names (a good-set recipe by its taught model).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from inspection.pipeline import inspect
 from inspection.progress import Progress
 from inspection.recipe.definition import prepare
 from inspection.result import InspectionResult
+from inspection.station.recipes import make_detector
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ def check_recipe(
     confidence: float = 0.95,
 ) -> CheckResult:
     prepared = prepare(bundle.recipe)
+    detector = make_detector(bundle.recipe)
     undistort = bundle.undistorter()
     counts: dict[str, Counter[str]] = {"good": Counter(), "bad": Counter()}
     false_rejects: list[tuple[str, str]] = []
@@ -87,7 +90,7 @@ def check_recipe(
                     false_rejects.append((name, str(image)))
                 bar.update(note=name)
                 continue
-            result: InspectionResult = inspect(prepared, image)
+            result: InspectionResult = inspect(prepared, image, detector=detector)
             counts[kind][result.code.name] += 1
             if kind == "good" and result.code.name != "OK":
                 false_rejects.append((name, result.message))

@@ -53,7 +53,19 @@ def _show(args: argparse.Namespace) -> int:
             f"{v['rel_dark']:.3f} x spread) dark, max({v['abs_bright']:g}, {v['rel_bright']:.3f} x spread) "
             "bright"
         )
-    if b.thresholds:
+    g = r.goodset
+    if r.detector != "classical":
+        print(f"detector        {r.detector}" + ("" if g is None else
+              f" (model {g.digest()[:16]}..., extractor {g.extractor}, {g.calibration_scores.size} held-out "
+              f"good scores)"))
+    if g is not None:  # a good-set recipe: the taught model's threshold (thresholds.json has no "choice")
+        print(f"threshold       {g.threshold:.4f} for target FRR {g.frr:.2%}; held-out good parts over it "
+              f"{float((g.calibration_scores > g.threshold).mean()) if g.calibration_scores.size else 0.0:.2%}")
+        taught = b.thresholds or {}
+        for key in ("few_parts_warning", "look_alike_warning"):
+            if taught.get(key):
+                print(f"WARNING         {taught[key]}")
+    elif b.thresholds and "choice" in b.thresholds:
         c = b.thresholds["choice"]
         print(
             f"threshold       k = {c['threshold']:.3f} for target FRR {c['target_frr']:.3%}; guaranteed <= "
@@ -86,7 +98,9 @@ def _check(args: argparse.Namespace) -> int:
         )
         for name in res.missed[:20]:
             print(f"  missed        {name}")
-    if b.thresholds:
+    if b.recipe.goodset is not None:
+        print(f"taught for      FRR {b.recipe.goodset.frr:.3%} (good-set model)")
+    elif b.thresholds and "choice" in b.thresholds:
         print(f"taught for      FRR {b.thresholds['choice']['target_frr']:.3%}")
     if args.json:
         args.json.write_text(json.dumps(res.to_dict(), indent=1))

@@ -197,30 +197,19 @@ def _images(args: argparse.Namespace, transform: Any = None) -> list[tuple[str, 
     return list(read_all(image_files(args.good), transform=transform))
 
 
-def _teach(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    import cv2
-
-    from calibration.bundle import write_bundle
+def _calibrations(args: argparse.Namespace) -> tuple[Any, Any, float | None, Any]:
+    """(camera calibration, scale calibration, mm per pixel, undistorter or None) of ``--camera``,
+    ``--scale`` / ``--mm-per-px`` and ``--undistort``, for every detector alike: the bundle stores
+    them, and the station undistorts its images as the recipe was taught."""
     from calibration.camera import CameraCalibration
     from calibration.scale import ScaleCalibration
-    from calibration.teach import TeachParams, teach
-    from calibration.teach_report import bundle_content, summary, thresholds_data
     from calibration.undistort import Undistorter
     from inspection.errors import ConfigError
-    from inspection.imageio import read_image
-    from inspection.recipe.params import DetectParams
 
-    cv2.setNumThreads(max(1, args.threads))
-    if args.detector == "goodset":
-        return _teach_goodset(args)
     if args.undistort and args.camera is None:
         raise ConfigError("--undistort needs --camera", field="undistort")
     if args.scale is not None and args.mm_per_px is not None:
         raise ConfigError("give --scale or --mm-per-px, not both", field="mm_per_px")
-    if args.out.exists() and not args.overwrite:
-        raise ConfigError(f"{args.out} already exists (use --overwrite to replace it)", field="out")
     camera = CameraCalibration.load(args.camera) if args.camera else None
     scale = ScaleCalibration.load(args.scale) if args.scale else None
     if scale is not None and scale.undistorted != args.undistort:
@@ -232,6 +221,28 @@ def _teach(args: argparse.Namespace) -> int:
             + " ones"
         )
     mm = scale.mm_per_px if scale else args.mm_per_px
+    undistort = Undistorter(camera) if (args.undistort and camera is not None) else None
+    return camera, scale, mm, undistort
+
+
+def _teach(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    import cv2
+
+    from calibration.bundle import write_bundle
+    from calibration.teach import TeachParams, teach
+    from calibration.teach_report import bundle_content, summary, thresholds_data
+    from inspection.errors import ConfigError
+    from inspection.imageio import read_image
+    from inspection.recipe.params import DetectParams
+
+    cv2.setNumThreads(max(1, args.threads))
+    if args.out.exists() and not args.overwrite:
+        raise ConfigError(f"{args.out} already exists (use --overwrite to replace it)", field="out")
+    camera, scale, mm, undistort = _calibrations(args)
+    if args.detector == "goodset":
+        return _teach_goodset(args, camera, scale, mm, undistort)
     detect = DetectParams(material=args.material)
     if args.min_area is not None:
         detect = replace(detect, min_area_px=args.min_area)
@@ -247,7 +258,6 @@ def _teach(args: argparse.Namespace) -> int:
         folds=args.folds,
         mm_per_px=mm,
     )
-    undistort = Undistorter(camera) if (args.undistort and camera is not None) else None
     images = _images(args, undistort)
     result = teach(images, params, progress=not args.quiet)
     manifest = write_bundle(
@@ -272,28 +282,22 @@ def _teach(args: argparse.Namespace) -> int:
     return 0
 
 
-def _teach_goodset(args: argparse.Namespace) -> int:
+def _teach_goodset(args: argparse.Namespace, camera: Any, scale: Any, mm: float | None, undistort: Any) -> int:
     from dataclasses import replace
 
     from calibration.bundle import BundleContent, write_bundle
     from calibration.teach_goodset import GoodSetTeachParams, teach_goodset, thresholds_data
-    from inspection.errors import ConfigError
     from inspection.imageio import read_image
     from inspection.recipe.params import DetectParams
     from inspection.vision.goodset import FEATURE_LAYOUTS, feature_extractors
 
-    if args.out.exists() and not args.overwrite:
-        raise ConfigError(f"{args.out} already exists (use --overwrite to replace it)", field="out")
-    for flag in ("camera", "scale"):
-        if getattr(args, flag) is not None:
-            raise ConfigError(f"--{flag} is not supported with --detector goodset yet", field=flag)
     frr = 0.01 if args.target_frr is None else args.target_frr
     detect = DetectParams(material=args.material)
     if args.min_area is not None:
         detect = replace(detect, min_area_px=args.min_area)
     params = GoodSetTeachParams(
         name=args.name or args.out.name, number=args.number, detect=detect, roi=args.roi,
-        ignore=read_image(args.ignore) if args.ignore else None, mm_per_px=args.mm_per_px,
+        ignore=read_image(args.ignore) if args.ignore else None, mm_per_px=mm,
         target_frr=frr, folds=args.folds, short_side=args.short_side, bank_size=args.bank_size,
         top_k=args.top_k, max_patches=args.max_patches, align_parts=not args.no_align,
         scales=FEATURE_LAYOUTS[args.features])
@@ -305,13 +309,13 @@ def _teach_goodset(args: argparse.Namespace) -> int:
         params = replace(params, part_pattern=args.part_pattern)
     extract = feature_extractors.create(args.extractor, threads=args.threads, device="cpu",
                                         precision=args.precision)
-    images = _images(args)
+    images = _images(args, undistort)
     result = teach_goodset(images, params, extract, extractor=str(getattr(extract, "name", args.extractor)),
                            progress=not args.quiet)
     data = thresholds_data(result)
     manifest = write_bundle(result.recipe, args.out,
-                            BundleContent(thresholds=data, teach={"detector": "goodset",
-                                                                  "timings_s": result.timings}),
+                            BundleContent(thresholds=data, teach={"detector": "goodset", "timings_s": result.timings},
+                                          camera=camera, scale=scale, undistort=args.undistort),
                             overwrite=args.overwrite)
     aside = [p for p in result.parts if p.status != "good"]
     print(f"good-set recipe {params.name!r}: {result.used} good parts taught, {len(aside)} set aside")

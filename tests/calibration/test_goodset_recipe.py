@@ -173,6 +173,44 @@ def test_cli_teaches_a_goodset_recipe_from_the_live_camera(tmp_path, monkeypatch
     assert "least like the others" in out.out and f"  {odd[0]['name']}: held-out score" in out.out
 
 
+def test_cli_teaches_a_goodset_recipe_on_undistorted_images_with_a_scale(tmp_path, monkeypatch, capsys):
+    """``--camera``, ``--undistort`` and ``--scale`` work for a good-set recipe as for a golden one:
+    the parts are undistorted before teaching, the bundle keeps the camera (the station then
+    undistorts each frame alike) and the scale's mm per pixel."""
+    from calibration.camera import CameraCalibration
+    from calibration.scale import ScaleCalibration
+    from inspection.cli import main
+    from inspection.vision import goodset
+
+    rng = np.random.default_rng(6)
+    src = tmp_path / "good"
+    src.mkdir()
+    for i in range(8):
+        cv2.imwrite(str(src / f"p{i}.png"), _part(rng))
+    k = np.array([[150.0, 0, 80.0], [0, 150.0, 60.0], [0, 0, 1]])
+    CameraCalibration(k, np.array([-0.4, 0.1, 0.0, 0.0, 0.0]), (160, 120), 0.1).save(tmp_path / "camera.json")
+    ScaleCalibration(0.05, "board", undistorted=True).save(tmp_path / "scale.json")
+    monkeypatch.setattr(goodset.feature_extractors, "create", lambda *a, **k: block_features)
+    common = ["teach", "--good", str(src), "--detector", "goodset", "--short-side", "96", "--bank-size", "60",
+              "--top-k", "3", "--folds", "2", "--no-align", "--quiet"]
+    assert main([*common, "--out", str(tmp_path / "raw")]) == 0
+    assert main([*common, "--out", str(tmp_path / "r"), "--camera", str(tmp_path / "camera.json"), "--undistort",
+                 "--scale", str(tmp_path / "scale.json")]) == 0
+    capsys.readouterr()
+    raw, bundle = load_bundle(tmp_path / "raw"), load_bundle(tmp_path / "r")
+    assert bundle.recipe.detector == "goodset" and bundle.recipe.mm_per_px == 0.05
+    undistort = bundle.undistorter()
+    assert undistort is not None and raw.undistorter() is None
+    # the reference is the median of the undistorted parts: the raw one undistorted, not the raw one
+    ref, raw_ref = bundle.recipe.reference.astype(float), raw.recipe.reference.astype(float)
+    inner = (slice(20, 100), slice(20, 140))
+    assert np.abs(ref - raw_ref)[inner].mean() > 3 * np.abs(ref - undistort(raw.recipe.reference))[inner].mean()
+    assert main(["recipe", "show", str(tmp_path / "r")]) == 0
+    assert "undistortion    on (camera file included)" in capsys.readouterr().out
+    assert main([*common, "--out", str(tmp_path / "x"), "--undistort"]) == 2
+    assert "--undistort needs --camera" in capsys.readouterr().err
+
+
 def test_teach_goodset_without_alignment_scales_tiles_of_other_sizes():
     rng = np.random.default_rng(4)
     parts: list[tuple[str, np.ndarray]] = [(f"t{i}.png", _part(rng)) for i in range(5)]
