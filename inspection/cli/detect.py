@@ -1,4 +1,5 @@
-"""``inspection detect``: inspect one part image against a golden reference.
+"""``inspection detect``: inspect one part image against a golden reference, or with a taught
+recipe bundle (``--recipe``: its detector, model, thresholds and undistortion, as the station runs it).
 
 Exit code: 0 the part passes, 1 it is rejected, 2 bad input (the message says why).
 """
@@ -17,7 +18,11 @@ def add_parser(sub: Any) -> None:
         "detect", help="inspect one image against a golden reference and print the findings",
         description="Aligns PART to the golden reference, finds defects and prints them with the "
         "verdict. Exit code 0: pass, 1: reject, 2: bad input.")
-    p.add_argument("--golden", type=Path, required=True, metavar="REF.png", help="golden reference image")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--golden", type=Path, metavar="REF.png", help="golden reference image")
+    what.add_argument("--recipe", type=Path, metavar="RECIPE_DIR",
+                      help="a taught recipe bundle (inspection teach): inspected as the station would, with "
+                      "the detector it names (a good-set recipe: its model; the overlay shows its heat map)")
     p.add_argument("--image", type=Path, required=True, metavar="PART.png", help="the part to inspect")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--overlay", type=Path, metavar="OUT.png", help="save a picture of the findings")
@@ -40,6 +45,7 @@ def _run(args: argparse.Namespace) -> int:
     import cv2
 
     from inspection.bench.deeppcb_data import deeppcb_params, shipped_scorer
+    from inspection.errors import ConfigError
     from inspection.imageio import read_image
     from inspection.pipeline import inspect
     from inspection.recipe.definition import Recipe, prepare
@@ -47,6 +53,11 @@ def _run(args: argparse.Namespace) -> int:
     from inspection.vision.detector import detectors
     from inspection.vision.overlay import draw_overlay, overlay_shapes
 
+    if args.recipe is not None:
+        return _run_recipe(args)
+    if args.detector == "goodset":
+        raise ConfigError("the goodset detector judges with a taught model: give its recipe (--recipe RECIPE_DIR, "
+                          "from inspection teach --detector goodset)", field="detector")
     golden = read_image(args.golden)
     part = read_image(args.image)
     if args.classes == "pcb":
@@ -71,11 +82,52 @@ def _run(args: argparse.Namespace) -> int:
     if args.overlay:
         picture = draw_overlay(part, overlay_shapes(result), verdict=result.verdict.value)
         cv2.imwrite(str(args.overlay), picture)
+    return _report(args, result)
+
+
+def _report(args: argparse.Namespace, result: Any) -> int:
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
         _print(result)
     return 0 if result.verdict.value == "pass" else 1
+
+
+#: --golden options that a recipe bundle already holds
+_RECIPE_HOLDS = ("material", "tolerance", "threshold", "min_area", "detector")
+
+
+def _run_recipe(args: argparse.Namespace) -> int:
+    import cv2
+
+    from calibration.bundle import load_bundle
+    from inspection.errors import ConfigError
+    from inspection.imageio import read_image
+    from inspection.pipeline import inspect
+    from inspection.recipe.definition import prepare
+    from inspection.station.recipes import make_detector
+    from inspection.vision.heatmap import colourise, levels_in_image
+    from inspection.vision.overlay import draw_overlay, overlay_shapes
+
+    given = [f"--{k.replace('_', '-')}" for k in _RECIPE_HOLDS if getattr(args, k) is not None]
+    if args.classes != "generic" or args.roi_margin:
+        given += ["--classes"] * (args.classes != "generic") + ["--roi-margin"] * bool(args.roi_margin)
+    if given:
+        raise ConfigError(f"{', '.join(given)}: the recipe holds its own settings (teach it again, or tune "
+                          "it on the HMI)", field="recipe")
+    bundle = load_bundle(args.recipe)
+    part = read_image(args.image)
+    undistort = bundle.undistorter()
+    if undistort is not None:  # the recipe was taught on undistorted images: the station undistorts each frame
+        part = undistort(part)
+    result = inspect(prepare(bundle.recipe), part, detector=make_detector(bundle.recipe))
+    if args.overlay:
+        picture = part
+        if result.heat_map is not None:  # where the model saw the part differ from the good ones
+            picture = colourise(part, levels_in_image(result.heat_map, result.alignment, part.shape[:2],
+                                                      max_side=max(part.shape[:2])))
+        cv2.imwrite(str(args.overlay), draw_overlay(picture, overlay_shapes(result), verdict=result.verdict.value))
+    return _report(args, result)
 
 
 def _print(result: Any) -> None:

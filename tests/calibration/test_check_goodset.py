@@ -56,3 +56,41 @@ def test_recipe_show_and_check_judge_a_goodset_recipe_with_its_model(tmp_path: P
     prepared = prepare(load_bundle(recipe).recipe)
     classical = [inspect(prepared, t).code != ResultCode.OK for t in more + bad]
     assert classical != [False] * 6 + [True] * 4
+
+
+def test_detect_one_part_with_a_goodset_recipe_and_its_heat_map(tmp_path: Path, capsys,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """``inspection detect --recipe BUNDLE --image PART``: one part judged as the station judges it (the
+    recipe's good-set model); the overlay shows the model's heat map over the part; the golden-reference
+    options are refused with a recipe, and the goodset detector without one."""
+    use_block_features(monkeypatch)
+    rng = np.random.default_rng(9)
+    _write(tmp_path / "good", [texture_tile(rng) for _ in range(12)])
+    recipe = tmp_path / "tiles"
+    assert main(["teach", "--good", str(tmp_path / "good"), "--out", str(recipe), "--detector", "goodset",
+                 "--extractor", EXTRACTOR, "--no-align", "--short-side", "96", "--bank-size", "200",
+                 "--top-k", "3", "--folds", "2", "--bank-knn", "0", "--target-frr", "0.1", "--quiet"]) == 0
+    good, bad = texture_tile(rng), with_defect(texture_tile(rng), center=(100, 40))
+    cv2.imwrite(str(tmp_path / "good.png"), good)
+    cv2.imwrite(str(tmp_path / "bad.png"), bad)
+    capsys.readouterr()
+    assert main(["detect", "--recipe", str(recipe), "--image", str(tmp_path / "good.png")]) == 0
+    assert "verdict: PASS" in capsys.readouterr().out
+    overlay = tmp_path / "overlay.png"
+    assert main(["detect", "--recipe", str(recipe), "--image", str(tmp_path / "bad.png"), "--json",
+                 "--overlay", str(overlay)]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["verdict"] == "reject"
+    picture = cv2.imread(str(overlay))
+    assert picture is not None and picture.shape == (120, 160, 3)
+    # the heat map is drawn in colour, hottest around the smooth spot at (100, 40), grey elsewhere
+    colour = np.abs(picture.astype(int) - picture.mean(2, keepdims=True)).sum(2)
+    assert colour[30:50, 90:110].mean() > 2 * colour[90:, :60].mean()
+    assert main(["detect", "--recipe", str(recipe), "--image", str(tmp_path / "bad.png"), "--material", "dark"]) == 2
+    assert "--material: the recipe holds its own settings" in capsys.readouterr().err
+    assert main(["detect", "--golden", str(tmp_path / "good.png"), "--image", str(tmp_path / "bad.png"),
+                 "--detector", "goodset"]) == 2
+    assert "--recipe RECIPE_DIR" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # argparse: one of --golden, --recipe
+        main(["detect", "--image", str(tmp_path / "bad.png")])
+    assert "one of the arguments --golden --recipe is required" in capsys.readouterr().err
