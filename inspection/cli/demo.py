@@ -5,6 +5,10 @@ defective; the file-replay camera when pypylon is not available), the Modbus TCP
 simulated PLC triggering parts at ``--rate`` (``--plc-sim off`` leaves triggering to an external
 PLC), the SQLite result store in ``--dir`` and the HMI. ``--data DIR`` replays a DeepPCB-layout
 folder instead: one recipe per pair, which the simulated PLC selects before each part.
+``--detector goodset`` shows the good-set detector instead: generated surface tiles (some with a
+pore, a crack or a scratch), judged by a good-set recipe taught at start from ``--teach-parts``
+generated good tiles (kept in ``--dir`` and taught again only when its settings change); the HMI
+shows each part's heat map.
 """
 
 from __future__ import annotations
@@ -34,6 +38,10 @@ def add_parser(sub: Any) -> None:
                    help="replay a DeepPCB-layout folder instead of generated parts")
     p.add_argument("--limit", type=int, default=60, help="with --data: the first N pairs (max 999)")
     p.add_argument("--parts", type=int, default=30, help="generated parts served in a cycle")
+    p.add_argument("--detector", choices=("classical", "goodset"), default="classical",
+                   help="'goodset': surface tiles judged by a good-set model taught from good tiles at start")
+    p.add_argument("--teach-parts", type=int, default=100,
+                   help="with --detector goodset: good tiles to teach from (default 100)")
     p.add_argument("--camera", choices=("pylon", "replay"), default="pylon",
                    help="camera driver: the pylon emulator (default) or file replay")
     p.add_argument("--dir", type=Path, default=Path("demo-station"), help="folder for the demo's data")
@@ -84,7 +92,19 @@ def _demo(args: argparse.Namespace) -> int:
     camera_dir = root / "camera"
     catalog: RecipeCatalog
     recipes = None
-    if args.data is not None:
+    recipe_dir = root / "recipes"
+    if args.detector == "goodset":
+        from inspection.cli.demo_parts import TILE_SHAPE, generate_tiles
+        from inspection.errors import ConfigError
+
+        if args.data is not None:
+            raise ConfigError("--data replays DeepPCB pairs with golden references, not with --detector goodset",
+                              field="data")
+        generate_tiles(camera_dir, count=args.parts)
+        recipe_dir = root / "recipes-goodset"  # (a classical demo in the same --dir keeps its own recipe 1)
+        catalog = BundleCatalog(_goodset_bundle(recipe_dir, args.teach_parts))
+        shape = TILE_SHAPE
+    elif args.data is not None:
         dcat = DeepPcbCatalog.from_folder(args.data, limit=args.limit)
         dcat.write_camera_folder(camera_dir)
         catalog, recipes = dcat, len(dcat.pairs)
@@ -98,7 +118,7 @@ def _demo(args: argparse.Namespace) -> int:
         camera=_camera_settings(args, camera_dir, (int(shape[0]), int(shape[1]))),
         plc=PlcSection(host=args.modbus_host, port=args.modbus_port, deadline_ms=args.deadline_ms,
                        plc_heartbeat_timeout_ms=2000),
-        recipes=RecipesSection(folder=root / "recipes", initial=1),
+        recipes=RecipesSection(folder=recipe_dir, initial=1),
         hmi=HmiSection(host=args.http_host, port=args.http_port, title="Demo inspection station"),
         mqtt=_mqtt_section(args.mqtt, args.mqtt_qos, MqttSection),
         plant=PlantSection(db_url=args.plant_db or ""),
@@ -159,4 +179,40 @@ def _write_bundle(folder: Path, reference: Any) -> Path:
             pass
     write_bundle(recipe, target, BundleContent(teach={"source": "inspection demo: generated golden part"}),
                  overwrite=True)
+    return folder
+
+
+def _goodset_bundle(folder: Path, parts: int) -> Path:
+    """The good-set demo recipe (number 1) as a bundle in ``folder``, taught from ``parts`` generated
+    good tiles with the station's feature extractor, or the one taught before with the same settings."""
+    import json
+
+    from calibration.bundle_writer import BundleContent, write_bundle
+    from calibration.teach_goodset import GoodSetTeachParams, teach_goodset, thresholds_data
+    from inspection.cli.demo_parts import good_tiles
+    from inspection.errors import ConfigError
+    from inspection.vision.goodset import feature_extractors
+
+    if not 10 <= parts <= 2000:
+        raise ConfigError(f"--teach-parts must be within 10..2000, got {parts}", field="teach_parts")
+    target = folder / "demo-tiles"
+    extract = feature_extractors.create("effnet-lite0", threads=1, device="cpu")
+    extractor = str(getattr(extract, "name", "effnet-lite0"))
+    source = {"source": "inspection demo: generated good tiles", "parts": parts, "seed": 7, "extractor": extractor}
+    manifest = target / "manifest.json"
+    if manifest.is_file():
+        try:
+            if json.loads(manifest.read_text()).get("teach", {}).get("generated") == source:
+                return folder
+        except (OSError, ValueError, AttributeError):
+            pass
+    print(f"teaching the good-set demo recipe from {parts} generated good tiles "
+          f"(once; kept in {target})", flush=True)
+    params = GoodSetTeachParams(name="Demo tiles", number=1, align_parts=False, target_frr=0.01)
+    tiles: list[tuple[str, Any]] = list(good_tiles(parts))
+    result = teach_goodset(tiles, params, extract, extractor=extractor, progress=True)
+    write_bundle(result.recipe, target, BundleContent(thresholds=thresholds_data(result), teach={
+        "detector": "goodset", "generated": source, "timings_s": result.timings}), overwrite=True)
+    print(f"  taught in {result.timings['total']:.1f} s: threshold {result.model.threshold:.3f} at a 1% "
+          "target false-reject rate", flush=True)
     return folder

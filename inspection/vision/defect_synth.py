@@ -161,3 +161,20 @@ def plant(image: np.ndarray, rng: np.random.Generator, *, kinds: Sequence[str] =
     else:
         raise ValueError(f"unknown defect kind {kind!r}; one of {KINDS}")
     return np.clip(out, 0, 255).round().astype(np.uint8), mask, kind
+
+
+def machined_surface(rng: np.random.Generator, shape: tuple[int, int] = (240, 320)) -> np.ndarray:
+    """A grey uint8 image of a ground metal or ceramic surface: grinding streaks along one direction
+    (within +-8 degrees of horizontal), fine grain and slow shading, each drawn from ``rng`` (every
+    call a different good part of one kind; the demo's good-set parts, tests)."""
+    h, w = shape
+    pad = int(0.3 * max(h, w))
+    big = (h + 2 * pad, w + 2 * pad)
+    streaks = cv2.GaussianBlur(rng.standard_normal(big).astype(np.float32), (0, 0), sigmaX=12, sigmaY=0.8)
+    turn = cv2.getRotationMatrix2D((big[1] / 2, big[0] / 2), float(rng.uniform(-8, 8)), 1.0)
+    streaks = cv2.warpAffine(streaks, turn, (big[1], big[0]), borderMode=cv2.BORDER_REFLECT)[pad:pad + h, pad:pad + w]
+    grain = cv2.GaussianBlur(rng.standard_normal(shape).astype(np.float32), (0, 0), 0.8)
+    shade = cv2.resize(rng.standard_normal((3, 4)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    img = (118 + rng.uniform(-8, 8) + 6 * shade + 18 * rng.uniform(0.8, 1.2) * streaks / streaks.std()
+           + 6 * grain / grain.std())
+    return np.clip(img, 0, 255).round().astype(np.uint8)
