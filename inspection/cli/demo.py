@@ -215,4 +215,6 @@ def _goodset_bundle(folder: Path, parts: int) -> Path:
         "detector": "goodset", "generated": source, "timings_s": result.timings}), overwrite=True)
     print(f"  taught in {result.timings['total']:.1f} s: threshold {result.model.threshold:.3f} at a 1% "
           "target false-reject rate", flush=True)
+    if result.few_parts_warning():
+        print(f"  WARNING: {result.few_parts_warning()}", flush=True)
     return folder

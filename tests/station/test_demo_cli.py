@@ -62,6 +62,7 @@ def test_demo_with_the_goodset_detector_teaches_once_and_judges_tiles(tmp_path: 
     assert main([*args, "--duration", "8"]) == 0
     out = capsys.readouterr().out
     assert "teaching the good-set demo recipe from 40 generated good tiles" in out and "'problems': 0" in out
+    assert "WARNING: the threshold rests on 40 held-out good scores" in out  # fewer than 100 for a 1% target
     from inspection.cli.demo_parts import generate_tiles
 
     planted = generate_tiles(tmp_path / "check", count=9)
