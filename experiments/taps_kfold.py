@@ -14,7 +14,15 @@ otherwise, ``inspection bench mtd-kfold DATA --group tile``):
 - ``pool5``: the product's taps, each averaged over 5x5 instead of 3x3 cells (a wider patch: the
   grinding streaks' direction over a larger area);
 - ``side320``: the product's taps, tiles scaled to a 320-px short side instead of 224 (thin cracks and
-  small pores cover more pixels; about twice the patches, so about twice the scoring time).
+  small pores cover more pixels; about twice the patches, so about twice the scoring time);
+- ``dims32`` / ``dims128``: the product's features, PCA to 32 / 128 dimensions instead of 64 (the bank's
+  distances in fewer or more of the directions along which good patches vary most);
+- ``white025`` / ``white05``: PCA 64 with each component divided by its spread to the power 0.5 / 1
+  (partly / fully whitened, Mahalanobis-like: the directions good patches vary most along, light and
+  grain, weigh less against the rarer ones).
+
+Round 11's second part (``dims*``, ``white*``) was written down after the first part's results and
+before its own runs, with the same rule.
 
 Rule written before the runs: a variant is adopted only if it beats ``base`` on fold 0 *and* on the
 mean of folds 1-5 *and* catches at least as many defective tiles at the threshold.
@@ -73,6 +81,18 @@ def main() -> None:
     net = Taps(trunk, ends, fine=variant == "b2pool", pool=5 if variant == "pool5" else 3).eval()
     # the image-level descriptor pools block 10 (channels 120-232) as in the product
     goodset.tile_channels_for = lambda channels: goodset.LITE0_BLOCKS[-1]  # type: ignore[assignment]
+    if variant.startswith("white"):
+        power = {"white025": 0.5, "white05": 1.0}[variant]
+        from inspection.vision import memory_bank
+
+        def whitened(features: np.ndarray, dims: int, *, seed: int = 0,
+                     sample: int = 50_000) -> tuple[np.ndarray, np.ndarray]:
+            mean, comps = memory_bank.fit_projection(features, dims, seed=seed, sample=sample)
+            spread = ((features[::7] - mean) @ comps).std(0)  # each component's spread over the patches
+            scale = (spread.mean() / np.maximum(spread, 1e-6 * spread.mean())) ** power
+            return mean, np.ascontiguousarray((comps * scale[None, :]).astype(np.float32))
+
+        goodset.fit_projection = whitened  # type: ignore[assignment]
     cache: dict[bytes, np.ndarray] = {}
 
     def extract(prep: np.ndarray) -> np.ndarray:
@@ -84,7 +104,8 @@ def main() -> None:
         return cache[key].astype(np.float32)
 
     teach_args: dict[str, object] = {
-        "short_side": 320 if variant == "side320" else 224, "bank_size": 5000, "dims": 64, "top_k": 50,
+        "short_side": 320 if variant == "side320" else 224, "bank_size": 5000,
+        "dims": {"dims32": 32, "dims128": 128}.get(variant, 64), "top_k": 50,
         "folds": 5, "frr": 0.01, "seed": 0,
         "calibration_share": 0.1, "max_patches": 200_000, "threshold_rule": "empirical", "scales": None,
         "tile_knn": TILE_KNN, "tile_prior": TILE_PRIOR, "tile_prior_knn": TILE_PRIOR_KNN,
