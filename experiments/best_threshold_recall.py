@@ -1,7 +1,7 @@
 """Issue 12, round 11: the best any threshold could do, from a k-fold bench's ``scores.csv``: the share
-of defective tiles of the reported folds (fold 0 left out) over the score that rejects 1% / 2% of their
-good tiles (each score in units of its fold's threshold, pooled). Not deployable (the threshold is set
-on the test good tiles): the shape of the curve where a line runs.
+of defective tiles of the reported folds (the validation fold of its summary.json left out) over the
+score that rejects 1% / 2% of their good tiles (each score in units of its fold's threshold, pooled).
+Not deployable (the threshold is set on the test good tiles): the shape of the curve where a line runs.
 
 usage: python best_threshold_recall.py BENCH_OUT_DIR [...]
 """
@@ -9,6 +9,7 @@ usage: python best_threshold_recall.py BENCH_OUT_DIR [...]
 from __future__ import annotations
 
 import csv
+import json
 import sys
 from pathlib import Path
 
@@ -17,8 +18,9 @@ import numpy as np
 
 def main() -> None:
     for out in sys.argv[1:]:
+        val = str(json.loads((Path(out) / "summary.json").read_text())["validation"]["fold"])
         with (Path(out) / "scores.csv").open() as fh:
-            rows = [r for r in csv.DictReader(fh) if r["fold"] != "0"]
+            rows = [r for r in csv.DictReader(fh) if r["fold"] != val]
         s = np.array([float(r["score"]) / float(r["threshold"]) for r in rows])
         good = np.array([r["path"].startswith("MT_Free/") for r in rows])
         g = np.sort(s[good])

@@ -27,7 +27,8 @@ before its own runs, with the same rule.
 Rule written before the runs: a variant is adopted only if it beats ``base`` on fold 0 *and* on the
 mean of folds 1-5 *and* catches at least as many defective tiles at the threshold.
 
-usage: (from experiments/) ../.venv/bin/python taps_kfold.py VARIANT DATA OUT
+usage: (from experiments/) ../.venv/bin/python taps_kfold.py VARIANT DATA OUT [run]
+("run": the folds by run instead of by physical tile; not held-out, the protocol of rounds 2-8)
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ def main() -> None:
 
         goodset.fit_projection = whitened  # type: ignore[assignment]
     bench(net, data, out, f"effnet-lite0 taps {variant} (torch, experiment)",
+          group="run" if sys.argv[4:] == ["run"] else "tile",
           short_side=320 if variant == "side320" else 224, dims={"dims32": 32, "dims128": 128}.get(variant, 64))
 
 

@@ -35,10 +35,11 @@ from inspection.vision.goodset import BANK_KNN, HIGHLIGHTS, TILE_KNN, TILE_PRIOR
 torch.set_num_threads(1)
 
 
-def bench(net: torch.nn.Module, data: Path, out: Path, label: str, **teach: object) -> None:
+def bench(net: torch.nn.Module, data: Path, out: Path, label: str, group: str = "tile", **teach: object) -> None:
     """The product's by-tile bench (every fold) with ``net``'s patch features (PyTorch, one thread;
     an image's features computed once and reused by every fold) and the product's teach settings,
-    ``teach`` overriding some of them."""
+    ``teach`` overriding some of them. ``group`` "run": the folds by run instead (not held-out: a test
+    tile's other lights are taught; the validation fold is exp1's)."""
     cache: dict[bytes, np.ndarray] = {}
 
     def extract(prep: np.ndarray) -> np.ndarray:
@@ -54,8 +55,8 @@ def bench(net: torch.nn.Module, data: Path, out: Path, label: str, **teach: obje
         "calibration_share": 0.1, "max_patches": 200_000, "threshold_rule": "empirical", "scales": None,
         "tile_knn": TILE_KNN, "tile_prior": TILE_PRIOR, "tile_prior_knn": TILE_PRIOR_KNN,
         "highlights": HIGHLIGHTS, "tile_rows": TILE_ROWS, "bank_knn": BANK_KNN, **teach}
-    cfg = mtd_kfold.KFoldConfig(data, out, val_source=None, val_fold=0, group="tile", teach_args=teach_args,
-                                threads=1, progress=False)
+    cfg = mtd_kfold.KFoldConfig(data, out, val_source=None if group == "tile" else "exp1", val_fold=0, group=group,
+                                teach_args=teach_args, threads=1, progress=False)
     summary = mtd_kfold.run(cfg, extract, extractor=label,
                             on_fold=lambda fs: print(json.dumps({"variant": label, "fold": fs["fold"],
                                                                  "auroc": round(fs["image_auroc"], 4),
