@@ -47,3 +47,17 @@ def test_bad_input_exit_two(files: dict[str, Path], tmp_path: Path, capsys: pyte
     assert main(["detect", "--golden", str(files["golden"]), "--image", str(broken)]) == 2
     assert "truncated" in capsys.readouterr().err
     assert main(["detect", "--golden", str(tmp_path / "nope.png"), "--image", str(files["good"])]) == 2
+
+
+def test_detect_with_a_golden_recipe_bundle_judges_as_planted(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """``--recipe BUNDLE`` with a golden-reference recipe (the demo's generated part type): the part is
+    aligned and judged with the recipe's own ROI and settings, as the station does."""
+    from inspection.cli.demo import _write_bundle
+    from inspection.cli.demo_parts import generate_parts
+
+    reference, planted = generate_parts(tmp_path / "parts", count=6)
+    folder = _write_bundle(tmp_path / "recipes", reference)
+    for k, bad in enumerate(planted):
+        rc = main(["detect", "--recipe", str(folder / "demo-part"), "--image", str(tmp_path / "parts" / f"part-{k:04d}.png")])
+        assert rc == (1 if bad else 0), (k, capsys.readouterr().out)
+    assert any(planted) and not all(planted)
