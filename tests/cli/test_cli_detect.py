@@ -58,6 +58,7 @@ def test_detect_with_a_golden_recipe_bundle_judges_as_planted(tmp_path: Path, ca
     reference, planted = generate_parts(tmp_path / "parts", count=6)
     folder = _write_bundle(tmp_path / "recipes", reference)
     for k, bad in enumerate(planted):
-        rc = main(["detect", "--recipe", str(folder / "demo-part"), "--image", str(tmp_path / "parts" / f"part-{k:04d}.png")])
+        part = tmp_path / "parts" / f"part-{k:04d}.png"
+        rc = main(["detect", "--recipe", str(folder / "demo-part"), "--image", str(part)])
         assert rc == (1 if bad else 0), (k, capsys.readouterr().out)
     assert any(planted) and not all(planted)
