@@ -8,7 +8,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # (the command imports them when it runs)
+    from calibration.camera import CameraCalibration
+    from calibration.scale import ScaleCalibration
+    from calibration.undistort import Undistorter
+
+    Calibrations = tuple[CameraCalibration | None, ScaleCalibration | None, float | None, Undistorter | None]
 
 
 def _roi(text: str) -> tuple[int, int, int, int]:
@@ -197,7 +204,7 @@ def _images(args: argparse.Namespace, transform: Any = None) -> list[tuple[str, 
     return list(read_all(image_files(args.good), transform=transform))
 
 
-def _calibrations(args: argparse.Namespace) -> tuple[Any, Any, float | None, Any]:
+def _calibrations(args: argparse.Namespace) -> Calibrations:
     """(camera calibration, scale calibration, mm per pixel, undistorter or None) of ``--camera``,
     ``--scale`` / ``--mm-per-px`` and ``--undistort``, for every detector alike: the bundle stores
     them, and the station undistorts its images as the recipe was taught."""
@@ -240,9 +247,10 @@ def _teach(args: argparse.Namespace) -> int:
     cv2.setNumThreads(max(1, args.threads))
     if args.out.exists() and not args.overwrite:
         raise ConfigError(f"{args.out} already exists (use --overwrite to replace it)", field="out")
-    camera, scale, mm, undistort = _calibrations(args)
+    calibrations = _calibrations(args)
     if args.detector == "goodset":
-        return _teach_goodset(args, camera, scale, mm, undistort)
+        return _teach_goodset(args, calibrations)
+    camera, scale, mm, undistort = calibrations
     detect = DetectParams(material=args.material)
     if args.min_area is not None:
         detect = replace(detect, min_area_px=args.min_area)
@@ -282,7 +290,7 @@ def _teach(args: argparse.Namespace) -> int:
     return 0
 
 
-def _teach_goodset(args: argparse.Namespace, camera: Any, scale: Any, mm: float | None, undistort: Any) -> int:
+def _teach_goodset(args: argparse.Namespace, calibrations: Calibrations) -> int:
     from dataclasses import replace
 
     from calibration.bundle import BundleContent, write_bundle
@@ -291,6 +299,7 @@ def _teach_goodset(args: argparse.Namespace, camera: Any, scale: Any, mm: float 
     from inspection.recipe.params import DetectParams
     from inspection.vision.goodset import FEATURE_LAYOUTS, feature_extractors
 
+    camera, scale, mm, undistort = calibrations
     frr = 0.01 if args.target_frr is None else args.target_frr
     detect = DetectParams(material=args.material)
     if args.min_area is not None:
