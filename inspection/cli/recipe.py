@@ -42,10 +42,14 @@ def _show(args: argparse.Namespace) -> int:
     print(f"content hash    {m['content_hash']}  (all {len(m['files'])} files verified)")
     ignore = "yes" if r.ignore is not None else "no"
     print(f"image           {r.shape[1]}x{r.shape[0]} px, ROI {r.roi_rect}, ignore mask {ignore}")
-    print(
-        f"detection       threshold {r.detect.threshold:g} x contrast, min area {r.detect.min_area_px} px, "
-        f"material {r.detect.material}"
-    )
+    if r.goodset is not None:  # (the golden comparison's threshold, area and material do not apply)
+        print(f"detection       good-set model: a part scoring over its threshold gets one finding per area of "
+              f"its anomaly map over it (at most {r.detect.max_findings})")
+    else:
+        print(
+            f"detection       threshold {r.detect.threshold:g} x contrast, min area {r.detect.min_area_px} px, "
+            f"material {r.detect.material}"
+        )
     v = m.get("variation")
     if v:
         print(

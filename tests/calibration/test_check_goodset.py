@@ -44,6 +44,7 @@ def test_recipe_show_and_check_judge_a_goodset_recipe_with_its_model(tmp_path: P
     assert model is not None
     assert f"detector        goodset (model {model.digest()[:16]}..., extractor {EXTRACTOR}@1, 14 held-out" in out
     assert f"threshold       {model.threshold:.4f} for target FRR 10.00%" in out
+    assert "detection       good-set model" in out and "x contrast" not in out
 
     assert main(["recipe", "check", str(recipe), "--good", str(tmp_path / "more"), "--bad", str(tmp_path / "bad"),
                  "--quiet", "--json", str(tmp_path / "check.json")]) == 0
