@@ -110,8 +110,10 @@ def _run_recipe(args: argparse.Namespace) -> int:
     from inspection.vision.overlay import draw_overlay, overlay_shapes
 
     given = [f"--{k.replace('_', '-')}" for k in _RECIPE_HOLDS if getattr(args, k) is not None]
-    if args.classes != "generic" or args.roi_margin:
-        given += ["--classes"] * (args.classes != "generic") + ["--roi-margin"] * bool(args.roi_margin)
+    if args.classes != "generic":
+        given.append("--classes")
+    if args.roi_margin:
+        given.append("--roi-margin")
     if given:
         raise ConfigError(f"{', '.join(given)}: the recipe holds its own settings (teach it again, or tune "
                           "it on the HMI)", field="recipe")

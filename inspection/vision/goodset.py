@@ -428,8 +428,7 @@ class GoodSetModel:
         prior, ``tile_weight`` without the image-level term, ``max_patches`` with a local bank) read 0."""
         if name not in UNRECORDED_TEACH_SETTINGS:
             raise KeyError(f"not a recorded teach setting: {name!r}")
-        if (name == "tile_prior" and (self.tile is None or self.tile.prior is None)) \
-                or (name == "tile_weight" and self.tile is None) or (name == "max_patches" and self.bank_knn):
+        if not _applied(self.tile, bool(self.bank_knn))[name]:
             return 0.0
         return dict(self.taught).get(name, UNRECORDED_TEACH_SETTINGS[name])
 
@@ -933,10 +932,16 @@ def teach(images: Sequence[np.ndarray], extract: FeatureFn, *, extractor: str, s
                                          highlights=highlights, max_patches=max_patches))
 
 
+def _applied(tiles: TileBank | None, local: bool) -> dict[str, bool]:
+    """Which of :data:`UNRECORDED_TEACH_SETTINGS` applied to a model with this image-level bank and
+    bank layout (the term's weight needs the term, the prior's share a prior, the pool a global bank)."""
+    return {"tile_weight": tiles is not None, "tile_prior": tiles is not None and tiles.prior is not None,
+            "highlights": True, "max_patches": not local}
+
+
 def _recorded(tiles: TileBank | None, local: bool, **settings: float) -> tuple[tuple[str, float], ...]:
     """The teach settings a model records: those that applied to it and differ from
     :data:`UNRECORDED_TEACH_SETTINGS`."""
-    applied = {"tile_weight": tiles is not None, "tile_prior": tiles is not None and tiles.prior is not None,
-               "highlights": True, "max_patches": not local}
+    applied = _applied(tiles, local)
     return tuple(sorted((k, float(v)) for k, v in settings.items()
                         if applied[k] and float(v) != UNRECORDED_TEACH_SETTINGS[k]))
