@@ -7,7 +7,10 @@ are light settings: every physical tile is imaged in several runs (names with ne
 (docs/benchmarks.md, round 8). This bench groups
 the tiles by source (:func:`source_of`: the file name's ``exp<k>`` prefix by default, one group per
 acquisition; a regular expression of the caller otherwise; or, with ``group="tile"``, by physical
-tile, :func:`tile_groups`: MTD images every tile in several runs), deals the groups into ``folds`` folds
+tile, :func:`tile_groups`: MTD images every tile in several runs; or, with ``group="image"``, every
+image alone, in name order, like a split of the files that ignores the runs: not held-out by tile,
+but how a check taught from the whole good folder meets other lights of its tiles), deals the groups
+into ``folds`` folds
 (:func:`assign_folds`, largest group first into the smallest fold), and for every fold teaches a
 model from the good tiles of the *other* folds only and scores every tile (good and defective) of
 the fold. The fold that holds source ``val_source`` (MTD: ``exp1``; or fold number ``val_fold``)
@@ -47,7 +50,10 @@ SOURCE_PATTERN = r"^(exp\d+)_"
 #: 2% 100-200, 24% 200 or more)
 TILE_GAP = 150
 NUM_PATTERN = re.compile(r"_num_(\d+)$")
-GROUPINGS = ("run", "tile")
+#: what a fold keeps together: "run" (MTD's acquisition), "tile" (one physical tile, all its runs) or
+#: "image" (every image alone: another light of a scored tile may be taught, as in a random split of
+#: the files, which is how a check taught from the whole of MT_Free meets other lights of its tiles)
+GROUPINGS = ("run", "tile", "image")
 
 
 def tile_groups(names: Sequence[str], gap: int = TILE_GAP) -> dict[str, str]:
@@ -106,7 +112,7 @@ class KFoldConfig:
     val_fold: int = 0  # ... or, when val_source is None, this fold
     pattern: str = SOURCE_PATTERN
     # "run": groups by ``pattern`` (MTD: the acquisition run); "tile": by physical tile
-    # (:func:`tile_groups`: all runs' images of one tile in one fold)
+    # (:func:`tile_groups`: all runs' images of one tile in one fold); "image": every image alone
     group: str = "run"
     # with group "tile": the taught tiles' calibration keeps each physical tile's images together too
     # (goodset.teach's ``groups``), as the folds do; False: every image calibrated alone
@@ -137,6 +143,8 @@ def _dataset(cfg: KFoldConfig) -> tuple[list[tuple[Path, str, int]], int]:
     tiles = tile_groups([p.name for p in files]) if cfg.group == "tile" else {}
 
     def group_of(p: Path) -> str:
+        if cfg.group == "image":
+            return p.stem
         return tiles[p.name] if tiles else source_of(p.name, cfg.pattern)
 
     counts: dict[str, int] = defaultdict(int)

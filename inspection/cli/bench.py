@@ -154,16 +154,18 @@ def add_parser(sub: Any) -> None:
     kf.add_argument("--out", type=Path, required=True, metavar="OUT")
     kf.add_argument("--good-folder", default="MT_Free")
     kf.add_argument("--folds", type=int, default=6, help="folds (default 6: one per MTD acquisition)")
-    kf.add_argument("--group", choices=("run", "tile"), default="run",
+    kf.add_argument("--group", choices=("run", "tile", "image"), default="run",
                     help="what a fold keeps together: run (the file names' --pattern, MTD's acquisition "
-                    "run exp<k>; default) or tile (one physical tile: MTD images every tile in several "
-                    "runs under other light, with nearly the same _num_<n>; see mtd_kfold.tile_groups)")
+                    "run exp<k>; default), tile (one physical tile: MTD images every tile in several "
+                    "runs under other light, with nearly the same _num_<n>; see mtd_kfold.tile_groups) "
+                    "or image (every image alone, as a random split of the files: other lights of a "
+                    "scored tile may be taught; not held-out by tile)")
     kf.add_argument("--no-group-calibration", action="store_true",
                     help="with --group tile: calibrate every taught image alone (default: the taught "
                     "tiles' calibration keeps each physical tile's images together, as the folds do)")
     kf.add_argument("--val-source", default=None,
                     help="the validation fold is the one holding this source (default exp1 with --group "
-                    "run; '' to name a fold with --val-fold, as --group tile always does)")
+                    "run; '' to name a fold with --val-fold, as --group tile and image always do)")
     kf.add_argument("--val-fold", type=int, default=0, help="the validation fold when --val-source ''")
     kf.add_argument("--only", default="", help="comma-separated folds to run (default: all)")
     kf.add_argument("--pattern", default=None,

@@ -162,6 +162,27 @@ def test_kfold_by_tile_keeps_every_run_of_a_physical_tile_in_one_fold(tmp_path, 
     """MTD images each physical tile in several runs (other light) with nearly the same number: with
     ``--group tile`` all of them land in one fold, so no fold is taught from another light of a tile
     it scores; each fold then holds tiles of every run."""
+    summary, fold_of_tile = _kfold_over_runs_of_tiles(tmp_path, monkeypatch, "tile")
+    assert summary["group"] == "tile" and summary["val_fold"] == 0
+    assert len(fold_of_tile) == 9 and all(len(f) == 1 for f in fold_of_tile.values())
+    assert all(f["sources"] == ["exp1", "exp2", "exp3"] for f in summary["per_fold"])
+
+
+def test_kfold_by_image_deals_every_image_alone(tmp_path, monkeypatch):
+    """``--group image``: every image its own group, as a random split of the files. Other lights of a
+    scored tile sit in the folds it is taught from (not held-out by tile), every image is scored once,
+    and the folds are as even as the images allow."""
+    summary, fold_of_tile = _kfold_over_runs_of_tiles(tmp_path, monkeypatch, "image", tiles=10)
+    assert summary["group"] == "image" and summary["val_fold"] == 0
+    assert len(fold_of_tile) == 10 and sum(len(f) > 1 for f in fold_of_tile.values()) >= 5
+    assert [f["good"] + f["defective"] for f in summary["per_fold"]] == [10, 10, 10]
+
+
+def _kfold_over_runs_of_tiles(tmp_path: Path, monkeypatch, group: str,
+                              tiles: int = 9) -> tuple[dict, dict[int, set[str]]]:
+    """The k-fold bench (3 folds) over ``tiles`` physical tiles (7 good, the others defective), each
+    imaged in runs 1-3 under other light, grouped by ``group``: the summary and the folds every
+    physical tile's images landed in."""
     from inspection.cli import main
     from inspection.vision import goodset
 
@@ -169,7 +190,7 @@ def test_kfold_by_tile_keeps_every_run_of_a_physical_tile_in_one_fold(tmp_path, 
     src = tmp_path / "mtd"
     for folder in ("MT_Free", "MT_Blowhole"):
         (src / folder).mkdir(parents=True)
-    for t in range(9):  # physical tiles: 7 good, 2 defective, each imaged in runs 1-3
+    for t in range(tiles):
         folder = "MT_Free" if t < 7 else "MT_Blowhole"
         for r in (1, 2, 3):
             img = _tile(rng, 100, 120, 80 + 10 * r)
@@ -181,17 +202,16 @@ def test_kfold_by_tile_keeps_every_run_of_a_physical_tile_in_one_fold(tmp_path, 
             cv2.imwrite(str(src / folder / f"{name}.jpg"), img)
             cv2.imwrite(str(src / folder / f"{name}.png"), mask)
     monkeypatch.setattr(goodset.feature_extractors, "create", lambda *a, **k: block_features)
-    rc = main(["bench", "mtd-kfold", str(src), "--out", str(tmp_path / "o"), "--group", "tile", "--folds", "3",
+    rc = main(["bench", "mtd-kfold", str(src), "--out", str(tmp_path / "o"), "--group", group, "--folds", "3",
                "--short-side", "96", "--dims", "2", "--top-k", "3", "--bank-knn", "2", "--tile-rows", "20",
                "--quiet"])
     assert rc == 0
     summary = json.loads((tmp_path / "o/summary.json").read_text())
-    assert summary["group"] == "tile" and summary["val_fold"] == 0
     with (tmp_path / "o/scores.csv").open() as fh:
         rows = list(csv.DictReader(fh))
+    assert len(rows) == 3 * tiles and len({r["path"] for r in rows}) == 3 * tiles
     fold_of_tile: dict[int, set[str]] = {}
     for r in rows:
         num = int(Path(r["path"]).stem.split("_num_")[1])
         fold_of_tile.setdefault(num // 1000, set()).add(r["fold"])
-    assert len(fold_of_tile) == 9 and all(len(f) == 1 for f in fold_of_tile.values())
-    assert all(f["sources"] == ["exp1", "exp2", "exp3"] for f in summary["per_fold"])
+    return summary, fold_of_tile
