@@ -40,7 +40,7 @@ import numpy as np
 from inspection.errors import ConfigError
 from inspection.imageio import read_image
 from inspection.progress import Progress
-from inspection.vision.goodset import FeatureFn, auroc, teach, threshold_for
+from inspection.vision.goodset import FeatureFn, auroc, pixel_map, teach, threshold_for
 
 #: MTD names its tiles exp<k>_num_<n>: <k> is the acquisition (the source images of one run)
 SOURCE_PATTERN = r"^(exp\d+)_"
@@ -50,6 +50,10 @@ SOURCE_PATTERN = r"^(exp\d+)_"
 #: 2% 100-200, 24% 200 or more)
 TILE_GAP = 150
 NUM_PATTERN = re.compile(r"_num_(\d+)$")
+#: the heat map "points at" a defect when its hottest pixel lies within this many pixels of the
+#: defect's mask (the pointing game of Zhang et al. 2016 uses 15 px; about one patch of the extractor
+#: at MTD's own image size)
+POINTING_TOLERANCE = 15
 #: what a fold keeps together: "run" (MTD's acquisition), "tile" (one physical tile, all its runs) or
 #: "image" (every image alone: another light of a scored tile may be taught, as in a random split of
 #: the files, which is how a check taught from the whole of MT_Free meets other lights of its tiles)
@@ -75,6 +79,18 @@ def tile_groups(names: Sequence[str], gap: int = TILE_GAP) -> dict[str, str]:
         out[name] = group
         last = n
     return out
+
+
+def points_at(heat: np.ndarray, mask: np.ndarray, tolerance: int = POINTING_TOLERANCE) -> bool:
+    """Whether the heat map's hottest pixel lies on the defect (``mask``) or within ``tolerance``
+    pixels of it: what an operator's eye meets first on the overlay."""
+    if heat.shape != mask.shape:
+        raise ValueError(f"heat map {heat.shape} and mask {mask.shape} differ in size")
+    y, x = np.unravel_index(int(np.argmax(heat)), heat.shape)
+    ys, xs = np.nonzero(mask)
+    if ys.size == 0:
+        return False
+    return bool(np.min((ys - y) ** 2 + (xs - x) ** 2) <= tolerance ** 2)
 
 
 def source_of(name: str, pattern: str = SOURCE_PATTERN) -> str:
@@ -175,6 +191,7 @@ def run(cfg: KFoldConfig, extract: FeatureFn, *, extractor: str,
     fold_summaries: list[dict[str, object]] = []
     rows: list[dict[str, object]] = []
     pix: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}
+    pix_shown: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}
     for fold in range(cfg.folds):
         if cfg.only and fold not in cfg.only:
             continue
@@ -197,6 +214,10 @@ def run(cfg: KFoldConfig, extract: FeatureFn, *, extractor: str,
         pl: list[np.ndarray] = []
         bar = Progress(len(test), f"fold {fold}: score", enabled=cfg.progress)
         drawn = 0
+        # defect folder -> [tiles the map points at, tiles]: the station's map, the wide-blur map
+        pointing: dict[str, list[int]] = {}
+        pointing_wide: dict[str, list[int]] = {}
+        pss: list[np.ndarray] = []
         for p, folder in test:
             image = read_image(p)
             t1 = time.perf_counter()
@@ -210,8 +231,17 @@ def run(cfg: KFoldConfig, extract: FeatureFn, *, extractor: str,
                 full = model.heat_map(amap, image.shape[:2])
                 mask = read_image(mask_path) > 127
                 s = cfg.pixel_step
+                # the map the station stores and the HMI draws (the detector's light blur), beside
+                # the bench's wide-blur map (rounds 2-11's pixel AUROC)
+                shown = pixel_map(amap, image.shape[:2])
                 ps.append((full[::s, ::s] / model.threshold).ravel())
                 pl.append(mask[::s, ::s].ravel())
+                pss.append((shown[::s, ::s] / model.threshold).ravel())
+                if folder != cfg.good_folder and mask.any():
+                    for tallies, heat in ((pointing, shown), (pointing_wide, full)):
+                        tally = tallies.setdefault(folder, [0, 0])
+                        tally[0] += points_at(heat, mask)
+                        tally[1] += 1
                 if drawn < cfg.heatmaps and folder != cfg.good_folder:
                     out = cfg.out / "heatmaps" / f"fold{fold}_{folder}_{p.stem}.png"
                     out.parent.mkdir(parents=True, exist_ok=True)
@@ -219,6 +249,7 @@ def run(cfg: KFoldConfig, extract: FeatureFn, *, extractor: str,
                     drawn += 1
             bar.update()
         pix[fold] = (ps, pl)
+        pix_shown[fold] = (pss, pl)
         fs = _fold_summary(cfg, fold, [f for _, f in test], np.array(scores), model.threshold, ps, pl)
         good = np.array([f == cfg.good_folder for _, f in test])
         fs.update({"threshold_rule": model.threshold_rule,
@@ -228,6 +259,10 @@ def run(cfg: KFoldConfig, extract: FeatureFn, *, extractor: str,
         # the held-out good scores the threshold came from, so that other threshold rules can be
         # judged on the same run (docs/benchmarks.md, round 7)
         fs["calibration_scores"] = [round(float(v), 6) for v in model.calibration_scores]
+        fs["pointing"] = {k: pointing[k] for k in sorted(pointing)}
+        fs["pointing_wide"] = {k: pointing_wide[k] for k in sorted(pointing_wide)}
+        labels = np.concatenate(pl) if pl else np.zeros(0, bool)
+        fs["pixel_auroc_station"] = auroc(np.concatenate(pss), labels) if labels.any() else None
         fs["calibration_tiles"] = [train[i].name for i, _ in held_out]
         fs.update({"train_images": len(train), "teach_seconds": teach_s,
                    "ms_per_image": {"median": float(np.median(ms)), "p95": float(np.percentile(ms, 95))},
@@ -246,7 +281,7 @@ def run(cfg: KFoldConfig, extract: FeatureFn, *, extractor: str,
         "extractor": extractor, "teach_args": cfg.teach_args, "max_train": cfg.max_train,
         "threads": cfg.threads, "per_fold": fold_summaries,
         "validation": next((f for f in fold_summaries if f["fold"] == val_fold), None),
-        "reported": _pooled(cfg, val_fold, rows, fold_summaries, pix),
+        "reported": _pooled(cfg, val_fold, rows, fold_summaries, pix, pix_shown),
     }
     summary.update(info or {})
     (cfg.out / "summary.json").write_text(json.dumps(summary, indent=2))
@@ -292,7 +327,8 @@ def _fold_summary(cfg: KFoldConfig, fold: int, folders: Sequence[str], scores: n
 
 
 def _pooled(cfg: KFoldConfig, val_fold: int, rows: list[dict[str, object]], folds: list[dict[str, object]],
-            pix: dict[int, tuple[list[np.ndarray], list[np.ndarray]]]) -> dict[str, object] | None:
+            pix: dict[int, tuple[list[np.ndarray], list[np.ndarray]]],
+            pix_shown: dict[int, tuple[list[np.ndarray], list[np.ndarray]]]) -> dict[str, object] | None:
     rep = [f for f in folds if f["fold"] != val_fold]
     if not rep:
         return None
@@ -334,13 +370,25 @@ def _pooled(cfg: KFoldConfig, val_fold: int, rows: list[dict[str, object]], fold
         "teach_seconds_mean": float(np.mean([f["teach_seconds"] for f in rep])),
         "train_images_mean": float(np.mean([f["train_images"] for f in rep])),
     }
-    ps = [a for i in rep_ids for a in pix[i][0]]
-    pl = [a for i in rep_ids for a in pix[i][1]]
-    if ps:
-        labels = np.concatenate(pl)
-        out["pixel_auroc_pooled"] = auroc(np.concatenate(ps), labels) if labels.any() else None
-        out["pixel_auroc_mean"] = stats([float(f["pixel_auroc"]) for f in rep  # type: ignore[arg-type]
-                                         if f.get("pixel_auroc") is not None])
+    for key in ("pointing", "pointing_wide"):
+        tallies: dict[str, list[int]] = {}
+        for f in rep:
+            for name, (hits, n) in f.get(key, {}).items():  # type: ignore[attr-defined]
+                t = tallies.setdefault(name, [0, 0])
+                t[0] += hits
+                t[1] += n
+        if tallies:
+            total = [sum(t[0] for t in tallies.values()), sum(t[1] for t in tallies.values())]
+            out[key] = {"tolerance_px": POINTING_TOLERANCE, "hits": total[0], "defective": total[1],
+                        "rate": total[0] / total[1], "per_defect": tallies}
+    for suffix, maps, key in (("", pix, "pixel_auroc"), ("_station", pix_shown, "pixel_auroc_station")):
+        ps = [a for i in rep_ids for a in maps[i][0]]
+        pl = [a for i in rep_ids for a in maps[i][1]]
+        if ps:
+            labels = np.concatenate(pl)
+            out[f"pixel_auroc{suffix}_pooled"] = auroc(np.concatenate(ps), labels) if labels.any() else None
+            out[f"pixel_auroc{suffix}_mean"] = stats([float(f[key]) for f in rep  # type: ignore[arg-type]
+                                                      if f.get(key) is not None])
     return out
 
 
@@ -389,6 +437,17 @@ def format_table(summary: dict[str, object]) -> str:
                      f"{_pct(rep['false_reject_rate'])} of {rep['good']}, defective "
                      f"{_pct(rep['defect_detection_rate'])} of {rep['defective']} ("
                      + ", ".join(f"{n.removeprefix('MT_')} {v:.0%}" for n, v in det.items()) + ")")
+        if rep.get("pixel_auroc_station_pooled") is not None:
+            lines.append(f"pixel AUROC, the map the station shows (4-px blur): mean "
+                         f"{rep['pixel_auroc_station_mean']['mean']:.3f}, pooled "
+                         f"{rep['pixel_auroc_station_pooled']:.3f}; the column above: the bench's wide-blur map")
+        for key, what in (("pointing", "the station's map"), ("pointing_wide", "the wide-blur map")):
+            point = rep.get(key)
+            if isinstance(point, dict):
+                lines.append(f"hottest point on the defect (within {point['tolerance_px']} px), {what}, reported "
+                             f"folds: {point['hits']} of {point['defective']} ({point['rate']:.0%}; "
+                             + ", ".join(f"{n.removeprefix('MT_')} {h}/{k}"
+                                         for n, (h, k) in point["per_defect"].items()) + ")")
         other = rep.get("other_rule")
         if isinstance(other, dict) and other.get("rule"):
             det = other["per_defect_detection_rate"]

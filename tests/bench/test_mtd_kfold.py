@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from inspection.bench.mtd_kfold import KFoldConfig, assign_folds, dataset, run, source_of
+from inspection.bench.mtd_kfold import KFoldConfig, assign_folds, dataset, points_at, run, source_of
 from inspection.errors import ConfigError
 
 
@@ -51,6 +51,21 @@ def test_source_of_reads_the_acquisition_prefix():
     assert source_of("MT_Free/exp12_num_1.jpg") == "exp12"
     assert source_of("board_7.jpg") == "board_7"  # no match: its own source
     assert source_of("a-17-x.jpg", r"^a-(\d+)-") == "17"
+
+
+def test_points_at_asks_whether_the_hottest_pixel_lies_on_the_defect():
+    mask = np.zeros((60, 80), bool)
+    mask[20:30, 40:50] = True
+    heat = np.zeros((60, 80), np.float32)
+    heat[25, 45] = 1.0  # on the defect
+    assert points_at(heat, mask)
+    heat[25, 45], heat[25, 62] = 0.0, 1.0  # 13 px right of it: within 15
+    assert points_at(heat, mask) and not points_at(heat, mask, tolerance=10)
+    heat[25, 62], heat[55, 5] = 0.0, 1.0  # the far corner
+    assert not points_at(heat, mask)
+    assert not points_at(heat, np.zeros_like(mask))  # no defect to point at
+    with pytest.raises(ValueError, match="differ in size"):
+        points_at(heat, mask[:, :70])
 
 
 def test_assign_folds_keeps_groups_whole_and_balances():
@@ -96,6 +111,10 @@ def test_kfold_never_teaches_from_a_test_fold_source(tmp_path):
     assert rep["good"] == 15 and rep["defective"] == 6
     assert summary["validation"]["fold"] == 0  # type: ignore[index]
     assert rep["image_auroc_pooled"] > 0.9  # dark blobs on a smooth texture are easy
+    assert all(f["pointing"]["MT_Blowhole"][1] == 2 for f in seen)  # type: ignore[index]
+    point = rep["pointing"]
+    assert point["defective"] == 6 and point["per_defect"] == {"MT_Blowhole": [point["hits"], 6]}
+    assert point["hits"] >= 5  # ... and the map's hottest point lies on them
     with (tmp_path / "out/scores.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 28
