@@ -128,12 +128,11 @@ def local_maps(f: Fold, rows: list[np.ndarray], x: dict) -> np.ndarray:
     return nearest_distances(x["p"], bank).reshape(x["shape"])
 
 
-def evaluate(f: Fold, name: str, cmaps: list[np.ndarray], tmaps: list[np.ndarray], *, k: int = 50,
-             results: Path = RESULTS, **extra: object) -> dict:
-    """The product's score assembled from the maps; one result line (printed and appended)."""
+def product_scores(f: Fold, cmaps: list[np.ndarray], tmaps: list[np.ndarray], *,
+                   k: int = 50) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The product's image scores from the maps: the taught tiles' calibration scores, the test
+    tiles' scores (both with the image-level term and the prior), and the test tiles' top-k alone."""
     cal, tst = f.cal, f.tst
-    good = np.array([x["folder"] == GOOD for x in tst])
-    folder = np.array([x["folder"] for x in tst])
     cs = np.array([top_k(m, k) for m in cmaps])
     qs = np.array([top_k(m, k) for m in tmaps])
     td = np.array([float(x["d"][:TILE_KNN].mean()) for x in cal])
@@ -144,6 +143,16 @@ def evaluate(f: Fold, name: str, cmaps: list[np.ndarray], tmaps: list[np.ndarray
     prior = TILE_PRIOR * (c - c.mean())
     c_adj = c - np.array([prior[x["idx"][:TILE_PRIOR_KNN]].mean() for x in cal])
     q_adj = q - np.array([prior[x["idx"][:TILE_PRIOR_KNN]].mean() for x in tst])
+    return c_adj, q_adj, qs
+
+
+def evaluate(f: Fold, name: str, cmaps: list[np.ndarray], tmaps: list[np.ndarray], *, k: int = 50,
+             results: Path = RESULTS, **extra: object) -> dict:
+    """The product's score assembled from the maps; one result line (printed and appended)."""
+    tst = f.tst
+    good = np.array([x["folder"] == GOOD for x in tst])
+    folder = np.array([x["folder"] for x in tst])
+    c_adj, q_adj, qs = product_scores(f, cmaps, tmaps, k=k)
     thr = threshold_at_frr(c_adj, 0.01)
     g = np.sort(q_adj[good])
     ps, pl = [], []

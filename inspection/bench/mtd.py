@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from inspection.bench.mtd_kfold import SOURCE_PATTERN, source_of
+from inspection.bench.mtd_kfold import POINTING_TOLERANCE, SOURCE_PATTERN, points_at, source_of
 from inspection.errors import ConfigError
 from inspection.imageio import read_image
 from inspection.progress import Progress
@@ -37,6 +37,7 @@ from inspection.vision.goodset import (
     FeatureFn,
     GoodSetModel,
     auroc,
+    pixel_map,
     teach,
 )
 
@@ -110,6 +111,8 @@ def run(cfg: MtdConfig, extract: FeatureFn, *, extractor: str, info: dict[str, o
     ms: list[float] = []
     pix_scores: list[np.ndarray] = []
     pix_labels: list[np.ndarray] = []
+    pix_shown: list[np.ndarray] = []  # the map the station shows (display_map, the detector's blur)
+    pointing: dict[str, list[int]] = {}  # defect folder -> [the shown map points at it, tiles]
     bar = Progress(len(test_files), "score", enabled=cfg.progress)
     for path in test_files:
         image = read_image(path)
@@ -124,8 +127,15 @@ def run(cfg: MtdConfig, extract: FeatureFn, *, extractor: str, info: dict[str, o
             full = model.heat_map(amap, image.shape[:2])
             mask = read_image(mask_path) > 127
             s = cfg.pixel_step
+            shown = pixel_map(model.display_map(amap), image.shape[:2])
             pix_scores.append(full[::s, ::s].ravel())
             pix_labels.append(mask[::s, ::s].ravel())
+            pix_shown.append(shown[::s, ::s].ravel())
+            folder = rel.split("/")[0] if "/" in rel else "."
+            if folder != cfg.good_folder and mask.any():
+                tally = pointing.setdefault(folder, [0, 0])
+                tally[0] += points_at(shown, mask)
+                tally[1] += 1
         if on_image:
             on_image(rel)
         bar.update()
@@ -135,6 +145,12 @@ def run(cfg: MtdConfig, extract: FeatureFn, *, extractor: str, info: dict[str, o
             fh.write(f"{rel},{score:.6f}\n")
     summary = _summary(cfg, model, rows, folders, ms, pix_scores, pix_labels, extractor, teach_s,
                        len(train_files))
+    if pix_shown and np.concatenate(pix_labels).any():
+        summary["pixel_auroc_station"] = auroc(np.concatenate(pix_shown), np.concatenate(pix_labels))
+    if pointing:
+        hits, n = sum(t[0] for t in pointing.values()), sum(t[1] for t in pointing.values())
+        summary["pointing"] = {"tolerance_px": POINTING_TOLERANCE, "hits": hits, "defective": n,
+                               "rate": hits / n, "per_defect": {k: pointing[k] for k in sorted(pointing)}}
     summary.update(info or {})
     summary["calibration"] = (f"{cfg.folds}-fold" if cfg.folds >= 2
                               else f"held-out {cfg.calibration_share:.0%}")
@@ -198,7 +214,14 @@ def format_table(summary: dict[str, object]) -> str:
             rows.append((f"  {name}", f"{entry['images']} images, {entry['rejected']} rejected"))
     pix = summary.get("pixel_auroc")
     if pix is not None:
-        rows.append(("pixel AUROC", f"{pix:.4f}"))
+        rows.append(("pixel AUROC (wide-blur map)", f"{pix:.4f}"))
+    shown = summary.get("pixel_auroc_station")
+    if shown is not None:
+        rows.append(("pixel AUROC (the map the station shows)", f"{shown:.4f}"))
+    point = summary.get("pointing")
+    if isinstance(point, dict):
+        rows.append((f"shown map's hottest point on the defect ({point['tolerance_px']} px)",
+                     f"{point['hits']} of {point['defective']} ({point['rate']:.0%})"))
     rows.append(("threshold (target FRR, calibration)", f"{summary['threshold']:.4f} "
                  f"({summary['target_frr']:.1%}, {summary.get('calibration', '?')})"))
     if "false_reject_rate" in summary:

@@ -231,9 +231,9 @@ def run(cfg: KFoldConfig, extract: FeatureFn, *, extractor: str,
                 full = model.heat_map(amap, image.shape[:2])
                 mask = read_image(mask_path) > 127
                 s = cfg.pixel_step
-                # the map the station stores and the HMI draws (the detector's light blur), beside
-                # the bench's wide-blur map (rounds 2-11's pixel AUROC)
-                shown = pixel_map(amap, image.shape[:2])
+                # the map the station stores and the HMI draws (display_map, the detector's light
+                # blur), beside the bench's wide-blur map (rounds 2-11's pixel AUROC)
+                shown = pixel_map(model.display_map(amap), image.shape[:2])
                 ps.append((full[::s, ::s] / model.threshold).ravel())
                 pl.append(mask[::s, ::s].ravel())
                 pss.append((shown[::s, ::s] / model.threshold).ravel())

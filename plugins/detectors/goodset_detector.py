@@ -83,11 +83,14 @@ class GoodSetDetector:
         amap = self.model.patch_map(feats, self.extract, cover, near)
         amap = np.where(cover >= 0.5, amap, 0.0).astype(np.float32)
         score = self.model.part_score(amap, feats, cover, near)
-        heat = self._heat_map(amap, cover, aligned.shape[:2], score)
+        # what the operator sees and the findings are cut from: each patch against what good parts
+        # show at its distance from the side (the verdict's score above uses the map as it is)
+        shown = np.where(cover >= 0.5, self.model.display_map(amap, cover), 0.0).astype(np.float32)
+        heat = self._heat_map(shown, cover, aligned.shape[:2], score)
         if score <= self.model.threshold:
             return [], heat
         conf = self.confidence(score)
-        full = pixel_map(amap, aligned.shape[:2])
+        full = pixel_map(shown, aligned.shape[:2])
         full[~seen] = 0.0
         above = (full > self.model.threshold).astype(np.uint8)
         if not above.any():  # top-k mean above, no single pixel of the smoothed map: mark the peak

@@ -94,6 +94,12 @@ def test_bench_scores_every_test_image_and_summarises(tmp_path):
     assert summary["image_auroc"] > 0.9  # dark blobs on a smooth texture are easy
     assert summary["folders"]["MT_Blowhole"]["image_auroc"] == summary["image_auroc"]
     assert 0.5 < summary["pixel_auroc"] <= 1.0
+    # the map the station shows: its pixel AUROC, and whether its hottest point lies on each blob
+    assert 0.5 < summary["pixel_auroc_station"] <= 1.0
+    point = summary["pointing"]
+    n_bad = sum(r["path"].startswith("MT_Blowhole/") for r in rows)
+    assert point["defective"] == n_bad and point["per_defect"] == {"MT_Blowhole": [point["hits"], n_bad]}
+    assert point["hits"] >= n_bad - 1
     assert summary["ms_per_image"]["median"] > 0 and (out / "goodset_model.npz").is_file()
 
 

@@ -153,3 +153,20 @@ def test_a_local_bank_model_judges_in_the_station(tmp_path):
     assert hm is not None
     py, px = np.unravel_index(int(np.argmax(hm.levels)), hm.levels.shape)
     assert np.hypot(px - 100, py - 35) < 12
+
+
+def test_the_heat_map_the_station_stores_points_at_the_defect(taught):
+    """The map the result carries (what the HMI draws) is the side-evened map of a model taught now
+    (``display_map``): its hottest point lies on the pit, not on the tile's dark sides."""
+    from inspection.vision.goodset import GoodSetModel
+
+    path, rng = taught
+    assert len(GoodSetModel.load(path).edge_norm) == 8
+    det = detectors.create("goodset", path, device="cpu")
+    prepared = prepare(Recipe("tile", _tile(rng), roi=(8, 8, 144, 112)))
+    bad = inspect(prepared, _pitted_tile(rng), detector=det)
+    heat = bad.heat_map
+    assert bad.code is ResultCode.NG_DEFECT and heat is not None and heat.kind == "anomaly"
+    y, x = np.unravel_index(int(np.argmax(heat.levels)), heat.levels.shape)
+    sy, sx = heat.ref_shape[0] / heat.levels.shape[0], heat.ref_shape[1] / heat.levels.shape[1]
+    assert abs((x + 0.5) * sx - 100) <= 12 and abs((y + 0.5) * sy - 35) <= 12

@@ -761,3 +761,76 @@ def test_images_of_one_part_taught_as_several_parts_are_reported_as_look_alikes(
     grouped: list[tuple[int, int, float]] = []  # the parts named: only chance pairs of other parts left
     teach(twice, block_features, look_alikes=grouped, groups=[i // 2 for i in range(len(twice))], **kw)
     assert all(i // 2 != j // 2 for i, j, _ in grouped) and len(grouped) < LOOK_ALIKE_SHARE * len(twice)
+
+
+def test_side_rings_count_patches_from_the_inspected_regions_side():
+    from inspection.vision.goodset import EDGE_RINGS, side_rings
+
+    rings = side_rings((9, 10))
+    assert EDGE_RINGS == 4 and rings.shape == (9, 10)
+    assert rings[0].tolist() == [0] * 10 and rings[:, -1].tolist() == [0] * 9
+    assert rings[1, 1] == 1 and rings[2, 5] == 2 and rings[4, 4] == 3 and rings.max() == 3
+    cover = np.ones((9, 10), np.float32)
+    cover[:, :4] = 0.2  # the left four columns are not inspected: the region's side moves
+    inside = side_rings((9, 10), cover)
+    assert inside[:, :4].max() == 0 and inside[4, 4] == 0 and inside[4, 5] == 1 and inside[4, 6] == 2
+    assert inside[4, 8] == 1  # (the map's own side, two columns on)
+
+
+def test_the_shown_map_takes_each_side_ring_to_the_inner_rings_level():
+    """Good parts' side patches lie farther from the bank (the part's edge, its chamfer): a side patch
+    at its ring's usual level must not outshine a defect inside. The shown map takes every ring to
+    the inner ring's level and spread; inner patches keep their values (the threshold keeps its
+    meaning), and the verdict's score never uses it."""
+    from dataclasses import replace
+
+    from inspection.vision.goodset import side_rings
+
+    plain = _model(3)
+    model = replace(plain, edge_norm=(3.0, 2.0, 1.5, 1.0, 1.0, 0.5, 0.3, 0.2))
+    rng = np.random.default_rng(0)
+    ring = side_rings((10, 12))
+    mu = np.array(model.edge_norm[:4])[ring]
+    sd = np.array(model.edge_norm[4:])[ring]
+    amap = (mu + sd * rng.normal(0, 1, (10, 12)).clip(-1.5, 1.5)).astype(np.float32)
+    amap[0, 0] = 4.8  # a side patch 1.8 spreads above its ring: as good parts' sides go
+    amap[5, 6] = 2.2  # an inner patch 6 spreads above the inner ring: the defect
+    assert np.unravel_index(int(np.argmax(amap)), amap.shape) == (0, 0)
+    shown = model.display_map(amap)
+    assert np.unravel_index(int(np.argmax(shown)), shown.shape) == (5, 6)
+    np.testing.assert_allclose(shown[ring == 3], amap[ring == 3], rtol=1e-6)
+    assert shown[0, 0] == pytest.approx(1.0 + 0.2 * 1.8)
+    assert plain.display_map(amap) is amap  # a model taught before it: shown as it is
+    assert model.image_score(amap) == plain.image_score(amap)  # the verdict's score: the map as it is
+    # carried by the model file; models without it keep their digests
+    again = GoodSetModel.from_bytes(model.to_bytes())
+    assert again.edge_norm == model.edge_norm and again.digest() == model.digest() != plain.digest()
+    assert "edge_norm" not in plain.meta()
+    with pytest.raises(CalibrationError, match="side-ring"):
+        replace(plain, edge_norm=(1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0))
+    with pytest.raises(CalibrationError, match="side-ring"):
+        GoodSetModel.from_bytes(_with_meta(model, lambda m: m.update(edge_norm=[1.0, 2.0])))
+
+
+def test_teaching_measures_each_side_rings_level_on_the_held_out_maps():
+    """The rings' levels come from the taught images' held-out maps (what teaching calibrates on):
+    parts whose outer patches are rough score higher there, and the model records it."""
+    from inspection.vision.goodset import side_ring_levels
+
+    rng = np.random.default_rng(5)
+
+    def rough_sides(img: np.ndarray) -> np.ndarray:
+        out = img.astype(np.float32)
+        for sl in ((slice(0, 8), slice(None)), (slice(-8, None), slice(None)),
+                   (slice(None), slice(0, 8)), (slice(None), slice(-8, None))):
+            out[sl] += rng.normal(0, float(rng.uniform(5, 40)), out[sl].shape)
+        return np.clip(out, 0, 255).astype(np.uint8)
+
+    goods = [rough_sides(texture(rng)) for _ in range(16)]
+    model = teach(goods, block_features, extractor="blocks", short_side=96, bank_size=300, folds=4, top_k=3,
+                  contrast="none")
+    mu, sd = model.edge_norm[:4], model.edge_norm[4:]
+    assert len(model.edge_norm) == 8 and mu[0] > 1.5 * mu[3] and min(sd) > 0
+    assert model.meta()["edge_norm"] == list(model.edge_norm)
+    # too little to say (a ring without spread): nothing recorded, the map is shown as it is
+    assert side_ring_levels([np.ones((6, 6), np.float32)], [None]) == ()
