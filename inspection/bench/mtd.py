@@ -131,9 +131,9 @@ def run(cfg: MtdConfig, extract: FeatureFn, *, extractor: str, info: dict[str, o
             pix_scores.append(full[::s, ::s].ravel())
             pix_labels.append(mask[::s, ::s].ravel())
             pix_shown.append(shown[::s, ::s].ravel())
-            folder = rel.split("/")[0] if "/" in rel else "."
-            if folder != cfg.good_folder and mask.any():
-                tally = pointing.setdefault(folder, [0, 0])
+            kind = folders[-1]
+            if kind != cfg.good_folder and mask.any():
+                tally = pointing.setdefault(kind, [0, 0])
                 tally[0] += points_at(shown, mask)
                 tally[1] += 1
         if on_image:
