@@ -1,10 +1,10 @@
 # ruff: noqa: E402  (BLAS thread count set before numpy is imported)
 """Issue 12, round 12: a dark-structure channel beside the bank's score, by physical tile, every fold.
 
-``pointing_exp.py`` found that the bank's map misses most pores and cracks (its light-blur map
-points at 31 of 55 pores and 12 of 26 cracks of the reported folds) while the classical black-hat
-(closing minus image, 21 px) points at 40 of 55 and 20 of 26. The bank measures how far a patch's
-*texture* is from taught texture; a new physical tile's grain is far from it too, which is what
+``pointing_exp.py`` found that the bank's map misses most pores and cracks (unblurred, it points at
+31 of 55 pores and 12 of 26 cracks of the reported folds) while the classical black-hat (closing minus
+image, 21 px; with the bank's rarity for the rest) points at 40 of 55 and 20 of 26. The bank measures
+how far a patch's *texture* is from taught texture; a new physical tile's grain is far from it too, which is what
 by-tile validation punishes. A pore or a crack is *dark structure smaller than 21 px*, whatever the
 grain. Round 4 added a black-hat spot score to the bank by run and lost (0.945-0.951 against 0.978);
 by physical tile, where the bank is at 0.85, it was never tried.
