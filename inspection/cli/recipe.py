@@ -65,6 +65,13 @@ def _show(args: argparse.Namespace) -> int:
     if g is not None:  # a good-set recipe: the taught model's threshold (thresholds.json has no "choice")
         print(f"threshold       {g.threshold:.4f} for target FRR {g.frr:.2%}; held-out good parts over it "
               f"{float((g.calibration_scores > g.threshold).mean()) if g.calibration_scores.size else 0.0:.2%}")
+        if g.edge_norm:
+            rings = ", ".join(f"{v:.3g}" for v in g.edge_norm[:len(g.edge_norm) // 2])
+            print(f"heat map        each patch against good parts at its distance from the side (good parts' "
+                  f"mean by ring from the side: {rings})")
+        else:
+            print("heat map        the anomaly map as it is (taught before the side rings were measured: "
+                  "teach again for a map that does not light up the part's side)")
         taught = b.thresholds or {}
         for key in ("few_parts_warning", "look_alike_warning"):
             if taught.get(key):

@@ -45,6 +45,16 @@ def test_recipe_show_and_check_judge_a_goodset_recipe_with_its_model(tmp_path: P
     assert f"detector        goodset (model {model.digest()[:16]}..., extractor {EXTRACTOR}@1, 14 held-out" in out
     assert f"threshold       {model.threshold:.4f} for target FRR 10.00%" in out
     assert "detection       good-set model" in out and "x contrast" not in out
+    assert len(model.edge_norm) == 8 and "heat map        each patch against good parts at its distance" in out
+    # a recipe taught before the side rings were measured: its map is shown as it is, and show says so
+    from dataclasses import replace
+
+    from calibration.bundle_writer import write_bundle
+
+    old = tmp_path / "old"
+    write_bundle(replace(load_bundle(recipe).recipe, goodset=replace(model, edge_norm=())), old)
+    assert main(["recipe", "show", str(old)]) == 0
+    assert "heat map        the anomaly map as it is (taught before the side rings" in capsys.readouterr().out
 
     assert main(["recipe", "check", str(recipe), "--good", str(tmp_path / "more"), "--bad", str(tmp_path / "bad"),
                  "--quiet", "--json", str(tmp_path / "check.json")]) == 0
